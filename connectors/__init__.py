@@ -1,0 +1,1 @@
+"""Connectors: read records from a CRM and write field changes back."""

@@ -1,0 +1,59 @@
+"""The connector contract: plain data in and out, a small Protocol per ability."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import polars as pl
+
+ID = "__id"
+"""Name of the record-id column in every frame a connector returns."""
+
+CrmValue = str | int | float | bool | None
+"""A value as the CRM represents it (a CSV cell is always a string or None)."""
+
+
+@dataclass(frozen=True)
+class RecordUpdate:
+    """The new values of some fields of one record."""
+
+    record_id: str
+    values: dict[str, CrmValue]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of writing one field of one record."""
+
+    record_id: str
+    field: str
+    ok: bool
+    error: str | None = None
+
+
+class Connector(Protocol):
+    """What every CRM connector does."""
+
+    kind: str
+
+    def read(self, fields: Sequence[str]) -> pl.DataFrame:
+        """All records: column `__id` plus each asked-for CRM field, raw, as strings.
+
+        A field the CRM does not have is an error; a missing value is null.
+        """
+        ...
+
+    def read_records(self, ids: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
+        """The current values of `fields` for the given records, same shape as `read`."""
+        ...
+
+    def write(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+        """Write one batch; one result per (record, field) in `updates`."""
+        ...
+
+    @property
+    def batch_size(self) -> int:
+        """How many records one `write` call takes."""
+        ...

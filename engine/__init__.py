@@ -1,0 +1,1 @@
+"""The engine: converts CRM values, evaluates rulebooks and computes plans."""

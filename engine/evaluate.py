@@ -1,0 +1,183 @@
+"""Evaluate a rulebook over a frame in bulk: derive, decisions, territories, lists."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from revrules.engine.convert import ID, POLARS_TYPES
+from revrules.engine.routing import route_pool
+from revrules.engine.rulebook import Decision, Derive, Rulebook, Territories
+
+DEFAULT, OVERRIDE, CONFLICT = "default", "override", "conflict"
+
+
+def rule_column(name: str) -> str:
+    """The column holding the id of the rule that decided `name`."""
+    return f"{name}#rule"
+
+
+def conflict_column(name: str) -> str:
+    """The column listing the matching rule ids of a `unique` decision in conflict."""
+    return f"{name}#conflicts"
+
+
+def list_column(list_id: str) -> str:
+    """The boolean membership column of a marketing list."""
+    return f"list#{list_id}"
+
+
+def evaluate(
+    book: Rulebook,
+    frame: pl.DataFrame,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    current_owner: str | None = None,
+    given: Sequence[str] = (),
+) -> pl.DataFrame:
+    """Every derived value, decision, territory, owner and list membership of each record.
+
+    Args:
+        book: The loaded rulebook.
+        frame: Typed records: `__id` plus one column per configured field.
+        overrides: Decision name -> column of `frame` holding a manual value that wins.
+        current_owner: Column of `frame` with each record's current owner, for sticky routing.
+        given: Derived names whose values are already in `frame` (rulebook tests pin them).
+
+    Returns:
+        `frame` with a value column per result and a `<name>#rule` column naming the
+        rule that decided it.
+    """
+    lazy = frame.lazy()
+    for derive in book.derives:
+        if derive.name not in given:
+            lazy = lazy.with_columns(_derive(derive).alias(derive.name))
+    for decision in book.decisions:
+        override = (overrides or {}).get(decision.name)
+        lazy = lazy.with_columns(_decision(decision, override))
+    if book.territories is not None:
+        lazy = lazy.with_columns(_territory(book.territories))
+    result = lazy.collect()
+    if book.territories is not None and book.territories.owner_output:
+        result = _route(result, book.territories, current_owner)
+    if book.lists:
+        result = result.with_columns(
+            m.when.compiled.fill_null(False).alias(list_column(m.id)) for m in book.lists
+        )
+    return result
+
+
+def _derive(derive: Derive) -> pl.Expr:
+    if derive.expression is not None:
+        return derive.expression.compiled
+    # SPEC §3: bucket = 1 + floor(buckets * (r - 1) / n), r = rank with ties sharing the lowest.
+    source = pl.col(derive.quantile_of or "")
+    rank = source.rank("min").cast(pl.Int64)
+    count = source.count().cast(pl.Int64)
+    return (1 + (derive.buckets * (rank - 1)) // count).cast(pl.Float64)
+
+
+def _lit(value: object, decision: Decision) -> pl.Expr:
+    if decision.hit == "collect":
+        return pl.lit(value, dtype=pl.String)
+    return pl.lit(value, dtype=POLARS_TYPES[decision.kind])
+
+
+def _decision(decision: Decision, override: str | None) -> list[pl.Expr]:
+    holds = [rule.when.compiled.fill_null(False) for rule in decision.rules]
+    ids = [rule.id for rule in decision.rules]
+    value, rule = _HIT_POLICIES[decision.hit](decision, holds, ids)
+    extra: list[pl.Expr] = []
+    if decision.hit == "unique":
+        matches = pl.concat_list([pl.when(h).then(pl.lit(i)) for h, i in zip(holds, ids, strict=True)])
+        extra.append(matches.list.drop_nulls().alias(conflict_column(decision.name)))
+    if override is not None:
+        manual = pl.col(override).is_not_null()
+        value = pl.when(manual).then(pl.col(override)).otherwise(value)
+        rule = pl.when(manual).then(pl.lit(OVERRIDE)).otherwise(rule)
+    return [value.alias(decision.name), rule.alias(rule_column(decision.name)), *extra]
+
+
+def _first_chain(holds: list[pl.Expr], values: list[pl.Expr], fallback: pl.Expr) -> pl.Expr:
+    chain = pl.when(holds[0]).then(values[0])
+    for h, v in zip(holds[1:], values[1:], strict=True):
+        chain = chain.when(h).then(v)
+    return chain.otherwise(fallback)
+
+
+def _first(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    values = [_lit(rule.then, decision) for rule in decision.rules]
+    value = _first_chain(holds, values, _lit(decision.default, decision))
+    rule = _first_chain(holds, [pl.lit(i) for i in ids], pl.lit(DEFAULT))
+    return value, rule
+
+
+def _unique(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    value, rule = _first(decision, holds, ids)
+    conflict = pl.sum_horizontal([h.cast(pl.Int32) for h in holds]) > 1
+    no_value = _lit(None, decision)
+    return (
+        pl.when(conflict).then(no_value).otherwise(value),
+        pl.when(conflict).then(pl.lit(CONFLICT)).otherwise(rule),
+    )
+
+
+def _matching(holds: list[pl.Expr], items: list[pl.Expr]) -> pl.Expr:
+    return pl.concat_list([pl.when(h).then(v) for h, v in zip(holds, items, strict=True)]).list.drop_nulls()
+
+
+def _rule_ids(holds: list[pl.Expr], ids: list[str]) -> pl.Expr:
+    joined = _matching(holds, [pl.lit(i) for i in ids]).list.join(",")
+    return pl.when(joined == "").then(pl.lit(DEFAULT)).otherwise(joined)
+
+
+def _collect(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    return _matching(holds, [_lit(r.then, decision) for r in decision.rules]), _rule_ids(holds, ids)
+
+
+def _sum(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    terms = [pl.when(h).then(pl.lit(float(r.then))).otherwise(0.0) for h, r in zip(holds, decision.rules, strict=True)]
+    return pl.sum_horizontal(terms) + float(decision.default), _rule_ids(holds, ids)
+
+
+def _any(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    rule = _first_chain(holds, [pl.lit(i) for i in ids], pl.lit(DEFAULT))
+    return pl.any_horizontal(holds), rule
+
+
+_HIT_POLICIES = {"first": _first, "unique": _unique, "collect": _collect, "sum": _sum, "any": _any}
+
+
+def _territory(territories: Territories) -> list[pl.Expr]:
+    leaves = territories.leaves()
+    holds = [pl.all_horizontal([node.when.compiled.fill_null(False) for node in path]) for path in leaves]
+    ids = [pl.lit(path[-1].id) for path in leaves]
+    value = _first_chain(holds, ids, pl.lit(None, dtype=pl.String))
+    return [value.alias(territories.output), value.alias(rule_column(territories.output))]
+
+
+def _route(frame: pl.DataFrame, territories: Territories, current_owner: str | None) -> pl.DataFrame:
+    """Assign owners per territory pool; a record without a pool gets no owner."""
+    output = territories.owner_output or ""
+    owner_of = {path[-1].id: path[-1].owners for path in territories.leaves() if path[-1].owners}
+    current = frame[current_owner] if current_owner else pl.Series([None] * frame.height, dtype=pl.String)
+    work = pl.DataFrame({
+        "row": pl.int_range(frame.height, eager=True),
+        ID: frame[ID],
+        "territory": frame[territories.output],
+        "current": current.cast(pl.String),
+    })
+    owners: list[str | None] = [None] * frame.height
+    reasons: list[str | None] = [None] * frame.height
+    for (territory,), group in work.group_by("territory", maintain_order=True):
+        pool = owner_of.get(territory) if isinstance(territory, str) else None
+        if not pool:
+            continue
+        chosen, why = route_pool(group[ID].to_list(), group["current"].to_list(), pool)
+        for row, owner, reason in zip(group["row"].to_list(), chosen, why, strict=True):
+            owners[row], reasons[row] = owner, reason
+    return frame.with_columns(
+        pl.Series(output, owners, dtype=pl.String),
+        pl.Series(rule_column(output), reasons, dtype=pl.String),
+    )

@@ -1,0 +1,81 @@
+"""Explain one record: every derived value and decision, the deciding rule, every rule's outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from revrules.engine.evaluate import conflict_column, list_column, rule_column
+from revrules.engine.rulebook import Expression, Rulebook
+
+
+def outcome(value: Any) -> str:
+    """A three-valued outcome as a word."""
+    return "unknown" if value is None else ("true" if value else "false")
+
+
+def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> dict[str, Any]:
+    """The trace of one evaluated record (a row of `evaluate`'s result), as plain data."""
+    row_frame = evaluated.filter(pl.col("__id") == record_id).head(1)
+    if row_frame.is_empty():
+        raise KeyError(record_id)
+    row = row_frame.row(0, named=True)
+    expressions = dict(book.expressions())
+    raw = row_frame.select(
+        expr.compiled.alias(label) for label, expr in expressions.items()
+    ).row(0, named=True) if expressions else {}
+
+    def trace(label: str, expr: Expression) -> dict[str, Any]:
+        return {
+            "when": expr.source,
+            "outcome": outcome(raw[label]),
+            "reads": {name: _plain(row.get(name)) for name in expr.symbols},
+        }
+
+    derived = [
+        {"name": d.name, "value": _plain(row.get(d.name)),
+         "how": d.expression.source if d.expression else f"quantile of {d.quantile_of} in {d.buckets} buckets",
+         "reads": {n: _plain(row.get(n)) for n in (d.expression.symbols if d.expression else (d.quantile_of,))}}
+        for d in book.derives
+    ]
+    decisions = []
+    for decision in book.decisions:
+        entry: dict[str, Any] = {
+            "name": decision.name,
+            "hit": decision.hit,
+            "value": _plain(row.get(decision.name)),
+            "rule": row.get(rule_column(decision.name)),
+            "rules": [{"id": r.id, "then": r.then, **trace(f"rule {r.id}", r.when)} for r in decision.rules],
+        }
+        if decision.hit == "unique":
+            entry["conflicting_rules"] = row.get(conflict_column(decision.name)) or []
+        decisions.append(entry)
+    result: dict[str, Any] = {"id": record_id, "derived": derived, "decisions": decisions}
+    if book.territories is not None:
+        territories = book.territories
+        result["territory"] = {
+            "value": row.get(territories.output),
+            "path": [
+                {"id": node.id, **trace(f"territory {node.id}", node.when)}
+                for node in territories.nodes()
+            ],
+        }
+        if territories.owner_output:
+            result["owner"] = {
+                "value": row.get(territories.owner_output),
+                "why": row.get(rule_column(territories.owner_output)),
+            }
+    result["lists"] = [
+        {"id": m.id, "name": m.name, "member": bool(row.get(list_column(m.id))), **trace(f"list {m.id}", m.when)}
+        for m in book.lists
+    ]
+    return result
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

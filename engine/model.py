@@ -1,0 +1,114 @@
+"""The rulebook file format (SPEC §3), validated with pydantic."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Scalar = str | bool | int | float
+Condition = str | bool
+Value = Scalar | list[Scalar] | None
+
+HitPolicy = Literal["first", "unique", "collect", "sum", "any"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleModel(_Strict):
+    """One rule of a decision."""
+
+    id: RuleId | None = None
+    when: Condition
+    then: Scalar | None = None
+    description: str | None = None
+
+
+class QuantileModel(_Strict):
+    """A derive that buckets a numeric value over the whole population."""
+
+    quantile: Name
+    buckets: int = Field(5, ge=2, le=1000)
+
+
+class DecisionModel(_Strict):
+    """A decision: rules combined by a hit policy."""
+
+    description: str | None = None
+    hit: HitPolicy = "first"
+    rules: list[RuleModel] = Field(min_length=1)
+    default: Scalar | None = None
+
+
+class OwnerModel(_Strict):
+    """A member of a territory's owner pool."""
+
+    id: Annotated[str, Field(min_length=1)]
+    weight: float = Field(1.0, gt=0)
+    capacity: int | None = Field(None, ge=0)
+
+
+class TerritoryModel(_Strict):
+    """A node of the territory tree; leaves carry owner pools."""
+
+    id: NodeId
+    when: Condition = True
+    description: str | None = None
+    owners: list[OwnerModel] = []
+    children: list[TerritoryModel] = []
+
+
+class TerritoriesModel(_Strict):
+    """Where territory and owner results go, and the tree."""
+
+    output: Name = "territory"
+    owner_output: Name | None = "owner"
+    tree: list[TerritoryModel] = Field(min_length=1)
+
+
+class ListModel(_Strict):
+    """A marketing list whose members are the records where `when` holds."""
+
+    id: RuleId
+    name: Annotated[str, Field(min_length=1)]
+    when: Condition
+    description: str | None = None
+
+
+class TestCaseModel(_Strict):
+    """A rulebook test: one account and the values it must get."""
+
+    name: Annotated[str, Field(min_length=1)]
+    account: dict[str, Value] = {}
+    expect: dict[str, Value] = Field(min_length=1)
+
+
+class RulebookFileModel(_Strict):
+    """One rulebook file."""
+
+    version: Literal[1]
+    description: str | None = None
+    derive: dict[Name, str | QuantileModel] = {}
+    decisions: dict[Name, DecisionModel] = {}
+    territories: TerritoriesModel | None = None
+    lists: list[ListModel] = []
+    tests: list[TestCaseModel] = []
+
+
+class TestFileModel(_Strict):
+    """A file of rulebook tests under `tests/` beside the rulebooks."""
+
+    version: Literal[1] = 1
+    tests: list[TestCaseModel] = Field(min_length=1)
+
+
+KNOWN_KEYS = sorted(
+    {name for model in (RuleModel, QuantileModel, DecisionModel, OwnerModel, TerritoryModel,
+                        TerritoriesModel, ListModel, TestCaseModel, RulebookFileModel)
+     for name in model.model_fields}
+)

@@ -1,0 +1,570 @@
+"""Load rulebooks: strict YAML, structure, typed expressions, decision order — all problems at once."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import rule_engine
+from rule_engine import DataType
+
+from revrules.engine import model
+from revrules.engine.compile import TypeMismatch, Unsupported, compile_expression, row_fallback
+from revrules.engine.convert import POLARS_TYPES, FieldType
+from revrules.engine.validation import validate
+from revrules.engine.yamlstrict import Document, PathKey, load_yaml_file
+from revrules.errors import InvalidInputError, Problem
+
+_ENGINE_TYPES: dict[FieldType, Any] = {
+    FieldType.STRING: DataType.STRING,
+    FieldType.NUMBER: DataType.FLOAT,
+    FieldType.INTEGER: DataType.FLOAT,
+    FieldType.BOOLEAN: DataType.BOOLEAN,
+    FieldType.DATE: DataType.DATETIME,
+    FieldType.DATETIME: DataType.DATETIME,
+    FieldType.LIST: DataType.ARRAY(DataType.STRING),
+}
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked `when` or derive expression and its compiled polars form."""
+
+    source: str
+    rule: rule_engine.Rule
+    symbols: tuple[str, ...]
+    kind: FieldType
+    compiled: pl.Expr
+    fallback: bool
+    where: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of a decision; `then` is its value when the condition holds."""
+
+    id: str
+    when: Expression
+    then: Any
+
+
+@dataclass(frozen=True)
+class Derive:
+    """A computed input: an expression, or a quantile bucket over the population."""
+
+    name: str
+    kind: FieldType
+    expression: Expression | None = None
+    quantile_of: str | None = None
+    buckets: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A decision: its rules, hit policy, default and value type."""
+
+    name: str
+    hit: str
+    rules: tuple[Rule, ...]
+    default: Any
+    kind: FieldType
+    description: str | None = None
+
+    @property
+    def depends_on(self) -> frozenset[str]:
+        """Every name the rules read."""
+        return frozenset(s for rule in self.rules for s in rule.when.symbols)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A member of an owner pool."""
+
+    id: str
+    weight: float = 1.0
+    capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class Territory:
+    """A node of the territory tree."""
+
+    id: str
+    when: Expression
+    owners: tuple[Owner, ...] = ()
+    children: tuple[Territory, ...] = ()
+
+
+@dataclass(frozen=True)
+class Territories:
+    """The territory tree and where its results go."""
+
+    output: str
+    owner_output: str | None
+    tree: tuple[Territory, ...]
+
+    def nodes(self) -> list[Territory]:
+        """Every node once, in depth-first order."""
+        return list({node.id: node for path in self.leaves() for node in path}.values())
+
+    def leaves(self) -> list[tuple[Territory, ...]]:
+        """Each leaf with its ancestors, root first, in depth-first order."""
+        found: list[tuple[Territory, ...]] = []
+
+        def walk(node: Territory, ancestors: tuple[Territory, ...]) -> None:
+            path = (*ancestors, node)
+            if not node.children:
+                found.append(path)
+            for child in node.children:
+                walk(child, path)
+
+        for root in self.tree:
+            walk(root, ())
+        return found
+
+
+@dataclass(frozen=True)
+class MarketingList:
+    """A list whose members are the records where `when` holds."""
+
+    id: str
+    name: str
+    when: Expression
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """A rulebook test case."""
+
+    name: str
+    account: dict[str, Any]
+    expect: dict[str, Any]
+    where: str
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """Everything the evaluator needs, checked and compiled."""
+
+    fields: dict[str, FieldType]
+    derives: tuple[Derive, ...]
+    decisions: tuple[Decision, ...]
+    territories: Territories | None
+    lists: tuple[MarketingList, ...]
+    tests: tuple[TestCase, ...]
+    files: tuple[Path, ...]
+    hash: str = ""
+    kinds: dict[str, FieldType] = field(default_factory=dict)
+
+    def decision(self, name: str) -> Decision:
+        """The decision called `name`."""
+        return next(d for d in self.decisions if d.name == name)
+
+    def expressions(self) -> Iterable[tuple[str, Expression]]:
+        """Every expression with a readable label, for `check`."""
+        for derive in self.derives:
+            if derive.expression:
+                yield f"derive {derive.name}", derive.expression
+        for decision in self.decisions:
+            for rule in decision.rules:
+                yield f"rule {rule.id}", rule.when
+        if self.territories:
+            for node in self.territories.nodes():
+                yield f"territory {node.id}", node.when
+        for marketing_list in self.lists:
+            yield f"list {marketing_list.id}", marketing_list.when
+
+
+def rulebook_files(sources: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """Expand files and folders into (rulebook files, test files), sorted within each folder."""
+    books: list[Path] = []
+    tests: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            books += sorted(p for p in source.iterdir() if p.suffix in (".yaml", ".yml"))
+            test_dir = source / "tests"
+            if test_dir.is_dir():
+                tests += sorted(p for p in test_dir.iterdir() if p.suffix in (".yaml", ".yml"))
+        else:
+            books.append(source)
+    return books, tests
+
+
+def load_rulebook(sources: Sequence[Path], fields: Mapping[str, FieldType]) -> Rulebook:
+    """Load, check and compile the rulebooks in `sources` against the config's `fields`."""
+    book_files, test_files = rulebook_files(sources)
+    if not book_files:
+        where = ", ".join(str(s) for s in sources) or "(none)"
+        raise InvalidInputError(f"no rulebook files found in {where}")
+    builder = _Builder(dict(fields))
+    for path in book_files:
+        builder.add_file(path)
+    for path in test_files:
+        builder.add_test_file(path)
+    return builder.build(book_files, test_files)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _then_kind(values: list[Any]) -> FieldType | None:
+    kinds = set()
+    for value in values:
+        if isinstance(value, bool):
+            kinds.add(FieldType.BOOLEAN)
+        elif isinstance(value, int | float):
+            kinds.add(FieldType.NUMBER)
+        elif isinstance(value, str):
+            kinds.add(FieldType.STRING)
+    if len(kinds) > 1:
+        return None
+    return kinds.pop() if kinds else FieldType.STRING
+
+
+class _Builder:
+    """Accumulates files and problems; `build` checks names, types and order."""
+
+    def __init__(self, fields: dict[str, FieldType]) -> None:
+        self.fields = fields
+        self.problems: list[Problem] = []
+        self.derives: list[tuple[Document, str, Any]] = []
+        self.decisions: dict[str, tuple[Document, model.DecisionModel]] = {}
+        self.territories: tuple[Document, model.TerritoriesModel] | None = None
+        self.lists: dict[str, tuple[Document, int, model.ListModel]] = {}
+        self.tests: list[tuple[Document, PathKey, model.TestCaseModel]] = []
+        self.kinds: dict[str, FieldType] = dict(fields)
+        self.derived: set[str] = set()
+        self.rule_ids: set[str] = set()
+
+    def _load(self, path: Path, schema: type[model.RulebookFileModel | model.TestFileModel]) -> Any:
+        try:
+            doc = load_yaml_file(path, _display(path))
+        except InvalidInputError as exc:
+            self.problems += exc.problems
+            return None, None
+        if not isinstance(doc.data, dict):
+            self.problems.append(doc.problem((), "expected a mapping at the top of the file"))
+            return None, None
+        parsed, problems = validate(doc, schema, model.KNOWN_KEYS)
+        self.problems += problems
+        return doc, parsed
+
+    def add_file(self, path: Path) -> None:
+        doc, parsed = self._load(path, model.RulebookFileModel)
+        if parsed is None:
+            return
+        for name, spec in parsed.derive.items():
+            self.derives.append((doc, name, spec))
+        for name, decision in parsed.decisions.items():
+            if name in self.decisions:
+                self.problems.append(doc.problem(("decisions", name), f"decision '{name}' is defined twice"))
+            self.decisions[name] = (doc, decision)
+        if parsed.territories is not None:
+            if self.territories is not None:
+                self.problems.append(doc.problem(("territories",), "territories are defined in two files"))
+            self.territories = (doc, parsed.territories)
+        for i, item in enumerate(parsed.lists):
+            if item.id in self.lists:
+                self.problems.append(doc.problem(("lists", i, "id"), f"list id '{item.id}' is used twice"))
+            self.lists[item.id] = (doc, i, item)
+        self.tests += [(doc, ("tests", i), case) for i, case in enumerate(parsed.tests)]
+
+    def add_test_file(self, path: Path) -> None:
+        doc, parsed = self._load(path, model.TestFileModel)
+        if parsed is not None:
+            self.tests += [(doc, ("tests", i), case) for i, case in enumerate(parsed.tests)]
+
+    def build(self, book_files: list[Path], test_files: list[Path]) -> Rulebook:
+        if self.problems:
+            raise InvalidInputError(self.problems)
+        self._check_names()
+        derives = [self._derive(doc, name, spec) for doc, name, spec in self.derives]
+        for name, (doc, spec) in self.decisions.items():
+            kind = self._decision_kind(doc, name, spec)
+            self.kinds[name] = kind
+        decisions = [self._decision(doc, name, spec) for name, (doc, spec) in self.decisions.items()]
+        ordered = self._order(decisions)
+        territories = self._territories()
+        lists = tuple(
+            model_list
+            for model_list in (self._list(doc, i, item) for doc, i, item in self.lists.values())
+        )
+        tests = tuple(self._test(doc, path, case) for doc, path, case in self.tests)
+        if self.problems:
+            raise InvalidInputError(self.problems)
+        files = (*book_files, *test_files)
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return Rulebook(
+            fields=self.fields,
+            derives=tuple(d for d in derives if d is not None),
+            decisions=ordered,
+            territories=territories,
+            lists=lists,
+            tests=tests,
+            files=files,
+            hash=digest.hexdigest(),
+            kinds=dict(self.kinds),
+        )
+
+    def _check_names(self) -> None:
+        seen: dict[str, str] = {name: "field" for name in self.fields}
+        entries: list[tuple[Document, PathKey, str, str]] = []
+        entries += [(doc, ("derive", name), name, "derived value") for doc, name, _ in self.derives]
+        entries += [(doc, ("decisions", name), name, "decision") for name, (doc, _) in self.decisions.items()]
+        if self.territories:
+            doc, spec = self.territories
+            entries.append((doc, ("territories", "output"), spec.output, "territory output"))
+            if spec.owner_output:
+                entries.append((doc, ("territories", "owner_output"), spec.owner_output, "owner output"))
+        for doc, path, name, what in entries:
+            if name in seen:
+                self.problems.append(doc.problem(path, f"'{name}' is already a {seen[name]}"))
+            seen[name] = what
+
+    # -- expressions -------------------------------------------------------
+
+    def _parse(self, doc: Document, path: PathKey, source: str | bool, names: Mapping[str, FieldType],
+               *, condition: bool) -> Expression | None:
+        text = ("true" if source else "false") if isinstance(source, bool) else source
+        read: list[str] = []
+
+        def resolve_type(name: str) -> Any:
+            if name not in names:
+                raise rule_engine.errors.SymbolResolutionError(name, suggestion=_closest(name, names))
+            read.append(name)
+            return _ENGINE_TYPES[names[name]]
+
+        context = rule_engine.Context(type_resolver=resolve_type, default_timezone="utc")
+        try:
+            rule = rule_engine.Rule(text, context=context)
+        except rule_engine.errors.EngineError as exc:
+            self.problems.append(_engine_problem(doc, path, text, exc))
+            return None
+        result = rule.statement.expression.result_type
+        if condition and result not in (DataType.BOOLEAN, DataType.NULL):
+            self.problems.append(doc.problem(path, f"condition must be true or false, but gives a {_kind_name(result)}"))
+            return None
+        kind = FieldType.BOOLEAN if condition else _field_kind(result)
+        if kind is None:
+            self.problems.append(doc.problem(path, f"cannot tell the type of this expression ({_kind_name(result)})"))
+            return None
+        symbols = tuple(dict.fromkeys(read))
+        columns = {name: _column(name, names[name]) for name in symbols}
+        fallback = False
+        try:
+            compiled = compile_expression(rule.statement.expression, columns)
+        except TypeMismatch as exc:
+            self.problems.append(doc.problem(path, f"type mismatch: {exc}"))
+            return None
+        except Unsupported:
+            fallback = True
+            compiled = row_fallback(rule, list(symbols), POLARS_TYPES[kind])
+        span = doc.span(path)
+        where = f"{doc.file}:{span.line}:{span.col}"
+        return Expression(text, rule, symbols, kind, compiled, fallback, where)
+
+    def _derive(self, doc: Document, name: str, spec: Any) -> Derive | None:
+        names = {k: v for k, v in self.kinds.items() if k in self.fields or k in self.derived}
+        self.derived.add(name)
+        if isinstance(spec, model.QuantileModel):
+            source_kind = names.get(spec.quantile)
+            if source_kind not in (FieldType.NUMBER, FieldType.INTEGER):
+                hint = "" if source_kind else _hint(spec.quantile, names)
+                message = f"quantile needs a numeric field or derived value, not '{spec.quantile}'{hint}"
+                self.problems.append(doc.problem(("derive", name, "quantile"), message))
+                return None
+            self.kinds[name] = FieldType.NUMBER
+            return Derive(name, FieldType.NUMBER, quantile_of=spec.quantile, buckets=spec.buckets)
+        expression = self._parse(doc, ("derive", name), spec, names, condition=False)
+        if expression is None:
+            return None
+        self.kinds[name] = expression.kind
+        return Derive(name, expression.kind, expression=expression)
+
+    def _decision_kind(self, doc: Document, name: str, spec: model.DecisionModel) -> FieldType:
+        if spec.hit == "any":
+            return FieldType.BOOLEAN
+        values = [rule.then for rule in spec.rules] + [spec.default]
+        if spec.hit == "sum":
+            for i, rule in enumerate(spec.rules):
+                if isinstance(rule.then, bool) or not isinstance(rule.then, int | float):
+                    self.problems.append(doc.problem(("decisions", name, "rules", i, "then"),
+                                                     "a 'sum' decision needs a number in 'then'"))
+            return FieldType.NUMBER
+        for i, rule in enumerate(spec.rules):
+            if rule.then is None:
+                self.problems.append(doc.problem(("decisions", name, "rules", i), "missing required key 'then'"))
+        kind = _then_kind(values)
+        if kind is None:
+            self.problems.append(doc.problem(("decisions", name),
+                                             "the values in 'then' and 'default' must all have one type"))
+            return FieldType.STRING
+        return FieldType.LIST if spec.hit == "collect" else kind
+
+    def _decision(self, doc: Document, name: str, spec: model.DecisionModel) -> Decision | None:
+        names = {k: v for k, v in self.kinds.items() if k != name}
+        rules = []
+        for i, item in enumerate(spec.rules):
+            rule_id = item.id or f"{name}.{i + 1}"
+            if rule_id in self.rule_ids:
+                message = f"rule id '{rule_id}' is used twice; rule ids are unique in a rulebook"
+                self.problems.append(doc.problem(("decisions", name, "rules", i, "id"), message))
+            self.rule_ids.add(rule_id)
+            when = self._parse(doc, ("decisions", name, "rules", i, "when"), item.when, names, condition=True)
+            if when is not None:
+                then = str(item.then) if spec.hit == "collect" and item.then is not None else item.then
+                rules.append(Rule(rule_id, when, then))
+        default = spec.default
+        if spec.hit == "sum":
+            default = float(default or 0)
+        elif spec.hit == "any":
+            default = False
+        elif spec.hit == "collect":
+            default = []
+        return Decision(name, spec.hit, tuple(rules), default, self.kinds[name], spec.description)
+
+    def _order(self, decisions: list[Decision | None]) -> tuple[Decision, ...]:
+        by_name = {d.name: d for d in decisions if d is not None}
+        ordered: list[Decision] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, trail: list[str]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                cycle = [*trail[trail.index(name):], name]
+                doc, _ = self.decisions[name]
+                self.problems.append(doc.problem(("decisions", name), "cycle between decisions: " + " -> ".join(cycle)))
+                return
+            state[name] = 1
+            for dep in sorted(by_name[name].depends_on & by_name.keys()):
+                visit(dep, [*trail, name])
+            state[name] = 2
+            ordered.append(by_name[name])
+
+        for name in by_name:
+            visit(name, [])
+        return tuple(ordered)
+
+    def _territories(self) -> Territories | None:
+        if self.territories is None:
+            return None
+        doc, spec = self.territories
+        names = dict(self.kinds)
+        seen: set[str] = set()
+
+        def node(item: model.TerritoryModel, path: PathKey) -> Territory | None:
+            if item.id in seen:
+                self.problems.append(doc.problem((*path, "id"), f"territory id '{item.id}' is used twice"))
+            seen.add(item.id)
+            when = self._parse(doc, (*path, "when"), item.when, names, condition=True)
+            if item.children and item.owners:
+                self.problems.append(doc.problem((*path, "owners"), "only leaf territories have owners"))
+            children = [node(child, (*path, "children", i)) for i, child in enumerate(item.children)]
+            owners = tuple(Owner(o.id, o.weight, o.capacity) for o in item.owners)
+            if len({o.id for o in owners}) != len(owners):
+                self.problems.append(doc.problem((*path, "owners"), "an owner is listed twice in this pool"))
+            if when is None or None in children:
+                return None
+            return Territory(item.id, when, owners, tuple(c for c in children if c is not None))
+
+        tree = [node(item, ("territories", "tree", i)) for i, item in enumerate(spec.tree)]
+        self.kinds[spec.output] = FieldType.STRING
+        if spec.owner_output:
+            self.kinds[spec.owner_output] = FieldType.STRING
+        return Territories(spec.output, spec.owner_output, tuple(t for t in tree if t is not None))
+
+    def _list(self, doc: Document, index: int, item: model.ListModel) -> MarketingList:
+        when = self._parse(doc, ("lists", index, "when"), item.when, self.kinds, condition=True)
+        return MarketingList(item.id, item.name, when) if when else MarketingList(item.id, item.name, _never())
+
+    def _test(self, doc: Document, path: PathKey, case: model.TestCaseModel) -> TestCase:
+        inputs = {**self.fields, **{d[1]: FieldType.STRING for d in self.derives}}
+        if self.territories and self.territories[1].owner_output:
+            inputs[self.territories[1].owner_output] = FieldType.STRING
+        for key in case.account:
+            if key not in inputs:
+                self.problems.append(doc.problem((*path, "account", key), f"unknown field '{key}'{_hint(key, inputs)}"))
+        outputs = {name for name in self.kinds if name not in self.fields} | {"lists"}
+        for key in case.expect:
+            if key not in outputs:
+                self.problems.append(doc.problem((*path, "expect", key), f"unknown result '{key}'{_hint(key, outputs)}"))
+        span = doc.span(path)
+        return TestCase(case.name, dict(case.account), dict(case.expect), f"{doc.file}:{span.line}:{span.col}")
+
+
+def _never() -> Expression:
+    rule = rule_engine.Rule("false")
+    return Expression("false", rule, (), FieldType.BOOLEAN, pl.lit(False), False, "")
+
+
+def _column(name: str, kind: FieldType) -> pl.Expr:
+    if kind == FieldType.DATE:
+        return pl.col(name).cast(pl.Datetime("us", "UTC"))
+    if kind == FieldType.INTEGER:
+        return pl.col(name).cast(pl.Float64)
+    return pl.col(name)
+
+
+def _field_kind(data_type: Any) -> FieldType | None:
+    for kind, engine_type in _ENGINE_TYPES.items():
+        if kind not in (FieldType.INTEGER, FieldType.DATE) and engine_type == data_type:
+            return kind
+    if getattr(data_type, "name", None) == "ARRAY":
+        return FieldType.LIST
+    return None
+
+
+def _kind_name(data_type: Any) -> str:
+    names = {"FLOAT": "number", "STRING": "string", "BOOLEAN": "boolean", "DATETIME": "datetime",
+             "ARRAY": "list", "NULL": "null", "UNDEFINED": "value of unknown type"}
+    return names.get(getattr(data_type, "name", ""), str(data_type).lower())
+
+
+def _closest(name: str, names: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _hint(name: str, names: Iterable[str]) -> str:
+    close = _closest(name, names)
+    return f" (did you mean '{close}'?)" if close else ""
+
+
+def _offset(text: str, needle: str) -> int | None:
+    match = re.search(rf"(?<![\w$]){re.escape(needle)}(?!\w)", text)
+    return match.start() if match else None
+
+
+def _engine_problem(doc: Document, path: PathKey, text: str, exc: rule_engine.errors.EngineError) -> Problem:
+    errors = rule_engine.errors
+    if isinstance(exc, errors.SymbolResolutionError):
+        hint = f" (did you mean '{exc.suggestion}'?)" if exc.suggestion else ""
+        return doc.problem(path, f"unknown name '{exc.symbol_name}'{hint}", _offset(text, exc.symbol_name))
+    if isinstance(exc, errors.AttributeResolutionError):
+        hint = f" (did you mean '{exc.suggestion}'?)" if exc.suggestion else ""
+        message = f"unknown attribute '{exc.attribute_name}' of a {_kind_name(exc.object)}{hint}"
+        return doc.problem(path, message, _offset(text, "." + exc.attribute_name))
+    if isinstance(exc, errors.RegexSyntaxError):
+        offset = text.find(exc.value) if exc.value else -1
+        return doc.problem(path, f"bad regular expression: {exc.error}", offset if offset >= 0 else None)
+    if isinstance(exc, errors.RuleSyntaxError):
+        token = exc.token
+        if token is None:
+            return doc.problem(path, "syntax error: the expression ends too early", len(text))
+        return doc.problem(path, f"syntax error at '{token.value}'", token.lexpos)
+    if isinstance(exc, errors.FunctionCallError | errors.LookupError):
+        return doc.problem(path, exc.message)
+    return doc.problem(path, f"type mismatch: {exc.message}" if "type" in exc.message else exc.message)

@@ -1,0 +1,63 @@
+"""Turn pydantic validation errors into `file:line:col: path: message` problems."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from revrules.engine.yamlstrict import Document, PathKey
+from revrules.errors import Problem
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(doc: Document, model: type[M], known_keys: Sequence[str]) -> tuple[M | None, list[Problem]]:
+    """Validate a document against `model`; every problem is located in the file."""
+    try:
+        return model.model_validate(doc.data), []
+    except ValidationError as exc:
+        problems = [_problem(doc, error, known_keys) for error in exc.errors()]
+        unique = list(dict.fromkeys(problems))
+        return None, unique
+
+
+def _problem(doc: Document, error: Any, known_keys: Sequence[str]) -> Problem:
+    path = _data_path(doc.data, error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        close = difflib.get_close_matches(key, known_keys, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return doc.problem(path, f"unknown key '{key}'{hint}")
+    if kind == "missing":
+        return doc.problem(path, f"missing required key '{error['loc'][-1]}'")
+    return doc.problem(path, _message(error))
+
+
+def _message(error: Any) -> str:
+    kind, text = error["type"], error["msg"]
+    if kind == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern", "")
+        if "a-z][a-z0-9_]" in pattern:
+            return "must be a lowercase name: letters, digits and _ starting with a letter"
+        return "must be a slug: letters, digits, '.', '_' and '-'"
+    if kind == "literal_error":
+        return f"must be {error.get('ctx', {}).get('expected', 'one of the allowed values')}"
+    return str(text[0].lower() + text[1:]) if text else kind
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
+    """The part of a pydantic `loc` that exists in the data (drops union member tags)."""
+    path: list[str | int] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+            path.append(part)
+    return tuple(path)

@@ -1,0 +1,51 @@
+"""The exception hierarchy: one root, branches that tell the caller what to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class RevrulesError(Exception):
+    """Root of every error revrules reports to a user."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a user's file, reported as `file:line:col: path: message`."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class InvalidInputError(RevrulesError):
+    """Config, rulebook or usage is wrong; retrying will not help (exit 2)."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | str) -> None:
+        self.problems = [] if isinstance(problems, str) else list(problems)
+        text = problems if isinstance(problems, str) else "\n".join(map(str, self.problems))
+        super().__init__(text)
+
+
+class RefusedError(RevrulesError):
+    """A safety guard or the run lock refused the operation (exit 3)."""
+
+    exit_code = 3
+
+
+class CrmError(RevrulesError):
+    """The CRM failed in a way retrying now will not fix (exit 1)."""
+
+
+class RetriableCrmError(CrmError):
+    """A transient CRM failure: retrying later may succeed."""

@@ -1,0 +1,1 @@
+"""Loopback CRM emulators for offline rehearsal and tests."""
