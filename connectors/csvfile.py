@@ -1,0 +1,436 @@
+"""The CSV connector: a CRM export file as the source, an updated copy as the write-back."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import difflib
+import io
+import math
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from revrules.connectors.base import ID, CrmValue, RecordUpdate, WriteResult
+
+from revrules.errors import CrmError, InvalidInputError
+
+_BOM = b"\xef\xbb\xbf"
+_MAX_LISTED_DUPLICATES = 10
+_LIST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NOT_FOUND = "record not found"
+_ID_NOT_WRITABLE = "the id column cannot be written"
+_NEW_FILE_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class _State:
+    """The records as they stand now: every input column plus written columns, as text."""
+
+    frame: pl.DataFrame
+    signature: tuple[tuple[int, int, int] | None, ...]
+    bom: bool
+
+
+class CsvConnector:
+    """Reads records from a CSV export and writes field changes to a CSV copy.
+
+    The input file at `path` plays the CRM's part. Write-back goes to `output`
+    (by default `path` itself), always rewritten whole and atomically, so a run
+    killed half-way leaves a file holding exactly the batches that completed.
+    When `output` is a separate file, the values of `write_fields` (and of any
+    column only `output` has) are read from it, so reading after a write sees what
+    was written.
+    """
+
+    kind = "csv"
+
+    def __init__(
+        self,
+        path: Path,
+        id_column: str,
+        *,
+        output: Path | None = None,
+        lists_dir: Path | None = None,
+        write_fields: Sequence[str] = (),
+        batch_size: int = 10_000,
+    ) -> None:
+        """Describe the files; nothing is read until records are asked for.
+
+        Args:
+            path: The CRM export (UTF-8, optional BOM, header row).
+            id_column: The column holding each record's unique id.
+            output: Where write-back goes; defaults to `path`.
+            lists_dir: Folder receiving one `<list id>.csv` per marketing list.
+            write_fields: The columns revrules writes (output fields, provenance).
+            batch_size: How many records one `write` call should take.
+        """
+        self.path = Path(path)
+        self.id_column = id_column
+        self.output = Path(output) if output is not None else self.path
+        self.lists_dir = lists_dir
+        self.write_fields = tuple(dict.fromkeys(write_fields))
+        self.batch_size = batch_size
+        self._state: _State | None = None
+
+    def columns(self) -> list[str]:
+        """The header of the input file.
+
+        Raises:
+            CrmError: The file is missing or unreadable.
+            InvalidInputError: The header names a column twice.
+        """
+        header, _ = _read_header(self.path)
+        return header
+
+    def read(self, fields: Sequence[str]) -> pl.DataFrame:
+        """All records: `__id` plus each field as raw text, null for an empty cell.
+
+        A `write_fields` column not yet in any file reads as all null, because the
+        first write will add it.
+
+        Raises:
+            CrmError: A file is missing or unreadable.
+            InvalidInputError: The id column is missing, has empty or duplicate
+                ids, or a field is not a column.
+        """
+        frame = self._current().frame
+        return frame.select(pl.col(self.id_column).alias(ID), *self._field_exprs(frame, fields))
+
+    def read_records(self, ids: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
+        """The current values of `fields` for `ids`, in the order asked; unknown ids are left out.
+
+        Raises:
+            CrmError: A file is missing or unreadable.
+            InvalidInputError: As for `read`.
+        """
+        frame = self._current().frame
+        wanted = pl.DataFrame({ID: list(dict.fromkeys(ids))}, schema={ID: pl.String})
+        found = frame.select(pl.col(self.id_column).alias(ID), *self._field_exprs(frame, fields))
+        return wanted.join(found, on=ID, how="inner", maintain_order="left")
+
+    def write(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+        """Apply one batch to the current records and rewrite the output file atomically.
+
+        Args:
+            updates: New values per record; None empties a cell.
+
+        Returns:
+            One result per (record, field), in the order of `updates`. An unknown
+            record id fails with "record not found" and the id column cannot be
+            written; the rest of the batch lands.
+
+        Raises:
+            CrmError: The output file could not be written; it is left as it was.
+            InvalidInputError: The input file is invalid, as for `read`.
+        """
+        state = self._current()
+        record_ids = [update.record_id for update in updates for _ in update.values]
+        fields = [field for update in updates for field in update.values]
+        values = [_format_cell(value) for update in updates for value in update.values.values()]
+        if not record_ids:
+            return []
+        changes = pl.DataFrame(
+            {ID: record_ids, "field": fields, "value": values},
+            schema={ID: pl.String, "field": pl.String, "value": pl.String},
+        )
+        rows = changes.select(ID).join(
+            state.frame.select(pl.col(self.id_column).alias(ID)).with_row_index("row"),
+            on=ID,
+            how="left",
+            maintain_order="left",
+        )["row"]
+        errors = changes.select(
+            pl.when(rows.is_null())
+            .then(pl.lit(_NOT_FOUND))
+            .when(pl.col("field") == self.id_column)
+            .then(pl.lit(_ID_NOT_WRITABLE))
+        ).to_series()
+        landing = errors.is_null()
+        frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
+        _write_atomically(self.output, lambda sink: frame.write_csv(sink, include_bom=state.bom))
+        self._state = _State(frame, self._signature(), state.bom)
+        return [
+            WriteResult(record_id, field, error is None, error)
+            for record_id, field, error in zip(record_ids, fields, errors.to_list(), strict=True)
+        ]
+
+    def list_members(self, list_id: str) -> set[str]:
+        """The ids in `lists_dir/<list_id>.csv`; empty when the file does not exist yet.
+
+        Raises:
+            InvalidInputError: No `lists_dir` is configured, or `list_id` is not a
+                plain file name.
+            CrmError: The list file exists but cannot be read.
+        """
+        path = self._list_path(list_id)
+        if not path.exists():
+            return set()
+        try:
+            return set(_read_text_csv(path).to_series(0).drop_nulls().to_list())
+        except (OSError, pl.exceptions.PolarsError) as error:
+            raise CrmError(f"cannot read {path}: {type(error).__name__}") from error
+
+    def _list_path(self, list_id: str) -> Path:
+        if self.lists_dir is None:
+            raise InvalidInputError(f"list {list_id!r}: no lists_dir is configured for the CSV CRM")
+        if not _LIST_ID_RE.match(list_id):
+            raise InvalidInputError(
+                f"list {list_id!r}: a list id must be letters, digits, '.', '_' or '-'"
+            )
+        return self.lists_dir / f"{list_id}.csv"
+
+    def write_list(self, list_id: str, member_ids: Sequence[str]) -> None:
+        """Write `lists_dir/<list_id>.csv`: a header naming the id column, then sorted ids.
+
+        Raises:
+            InvalidInputError: No `lists_dir` is configured, or `list_id` is not a
+                plain file name.
+            CrmError: The list file could not be written.
+        """
+        path = self._list_path(list_id)
+        members = pl.DataFrame(
+            {self.id_column: sorted(set(member_ids))}, schema={self.id_column: pl.String}
+        )
+        _write_atomically(path, members.write_csv)
+
+    def _field_exprs(self, frame: pl.DataFrame, fields: Sequence[str]) -> list[pl.Expr]:
+        """Select each asked-for field as text, empty as null; refuse unknown fields."""
+        unknown = [
+            field
+            for field in dict.fromkeys(fields)
+            if field not in frame.columns and field not in self.write_fields
+        ]
+        if unknown:
+            raise InvalidInputError(
+                "\n".join(
+                    f"{self.path}: no column {field!r}{_suggestion(field, frame.columns)}"
+                    for field in unknown
+                )
+            )
+        return [
+            _blank_as_null(pl.col(field)).alias(field)
+            if field in frame.columns
+            else pl.lit(None, pl.String).alias(field)
+            for field in dict.fromkeys(fields)
+        ]
+
+    def _current(self) -> _State:
+        """The current records, reloaded only when a file changed since the last look."""
+        signature = self._signature()
+        if self._state is None or self._state.signature != signature:
+            self._state = self._load(signature)
+        return self._state
+
+    def _signature(self) -> tuple[tuple[int, int, int] | None, ...]:
+        """What identifies the files' versions: inode, size and mtime of each."""
+        files = (self.path,) if self.output == self.path else (self.path, self.output)
+        return tuple(_stat_signature(file) for file in files)
+
+    def _load(self, signature: tuple[tuple[int, int, int] | None, ...]) -> _State:
+        """Read the input file, validate ids, and overlay what was written to `output`."""
+        header, bom = _read_header(self.path)
+        if self.id_column not in header:
+            raise InvalidInputError(
+                f"{self.path}: id column {self.id_column!r} is not in the header"
+                f"{_suggestion(self.id_column, header)}"
+            )
+        frame = _read_text_csv(self.path)
+        _check_ids(self.path, frame[self.id_column])
+        if self.output != self.path and self.output.exists():
+            frame = self._overlay_output(frame)
+        return _State(frame, signature, bom)
+
+    def _overlay_output(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Take written columns from `output`; records it lacks keep the input's values."""
+        header, _ = _read_header(self.output)
+        if self.id_column not in header:
+            raise CrmError(f"{self.output}: id column {self.id_column!r} is not in the header")
+        overlaid = [
+            column
+            for column in header
+            if column != self.id_column
+            and (column in self.write_fields or column not in frame.columns)
+        ]
+        if not overlaid:
+            return frame
+        written = (
+            _read_text_csv(self.output)
+            .select(self.id_column, *overlaid)
+            .unique(subset=self.id_column, keep="first", maintain_order=True)
+            .rename({column: f"\x00written\x00{column}" for column in overlaid})
+            .with_columns(pl.lit(True).alias("\x00present"))
+        )
+        joined = frame.join(written, on=self.id_column, how="left", maintain_order="left")
+        present = pl.col("\x00present").fill_null(False)
+        return joined.with_columns(
+            pl.when(present)
+            .then(pl.col(f"\x00written\x00{column}"))
+            .otherwise(pl.col(column) if column in frame.columns else pl.lit(None, pl.String))
+            .alias(column)
+            for column in overlaid
+        ).select(*frame.columns, *(column for column in overlaid if column not in frame.columns))
+
+
+def _apply_changes(frame: pl.DataFrame, rows: pl.Series, changes: pl.DataFrame) -> pl.DataFrame:
+    """Replace or append one column per changed field; the last change of a cell wins.
+
+    Args:
+        frame: The current records.
+        rows: For each change, the row of `frame` it targets.
+        changes: Columns `field` and `value`, one row per changed cell.
+    """
+    located = changes.with_columns(rows.alias("row")).unique(
+        subset=["row", "field"], keep="last", maintain_order=True
+    )
+    columns = {name: frame[name] for name in frame.columns}
+    for (field,), cells in located.partition_by("field", as_dict=True, maintain_order=True).items():
+        name = str(field)
+        current = columns.get(name, pl.repeat(None, frame.height, dtype=pl.String, eager=True))
+        # Scattering touches only the changed rows, so a small batch against a large
+        # file costs no more than copying the column once.
+        columns[name] = current.clone().scatter(cells["row"], cells["value"]).alias(name)
+    return pl.DataFrame(list(columns.values()))
+
+
+def _read_header(path: Path) -> tuple[list[str], bool]:
+    """The header row of a CSV file and whether the file starts with a BOM."""
+    try:
+        with path.open("rb") as raw:
+            bom = raw.read(len(_BOM)) == _BOM
+            raw.seek(0)
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            header = next(csv.reader(text), None)
+    except OSError as error:
+        raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise CrmError(f"cannot read {path}: not valid UTF-8 CSV") from error
+    if not header:
+        raise CrmError(f"cannot read {path}: the file has no header row")
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    if repeated:
+        raise InvalidInputError(f"{path}: the header repeats column(s) {', '.join(repeated)}")
+    return header, bom
+
+
+def _read_text_csv(path: Path) -> pl.DataFrame:
+    """Read every cell as text, exactly as written, so untouched values round-trip."""
+    try:
+        return pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except (OSError, pl.exceptions.PolarsError) as error:
+        # The polars message may quote a cell; only the file and the kind of failure
+        # are reported, so customer data stays out of errors.
+        raise CrmError(f"cannot read {path}: {type(error).__name__}") from error
+
+
+def _check_ids(path: Path, ids: pl.Series) -> None:
+    """Refuse empty or duplicate record ids, naming them and their count."""
+    column = ids.name
+    problems: list[str] = []
+    empty = ids.to_frame().with_row_index("row").filter(_blank_as_null(pl.col(column)).is_null())
+    if not empty.is_empty():
+        lines = ", ".join(str(row + 2) for row in empty["row"].head(_MAX_LISTED_DUPLICATES))
+        more = ", ..." if empty.height > _MAX_LISTED_DUPLICATES else ""
+        problems.append(
+            f"{path}: id column {column!r} is empty on {empty.height} row(s) (lines {lines}{more})"
+        )
+    present = ids.filter(ids != "")
+    duplicates = present.filter(present.is_duplicated()).unique(maintain_order=True)
+    if not duplicates.is_empty():
+        listed = ", ".join(duplicates.head(_MAX_LISTED_DUPLICATES).to_list())
+        more = ", ..." if duplicates.len() > _MAX_LISTED_DUPLICATES else ""
+        problems.append(
+            f"{path}: id column {column!r} has {duplicates.len()} duplicate id(s): {listed}{more}"
+        )
+    if problems:
+        raise InvalidInputError("\n".join(problems))
+
+
+def _blank_as_null(column: pl.Expr) -> pl.Expr:
+    """An empty cell is a missing value, whether written as `,,` or `,"",`."""
+    return pl.when(column != "").then(column)
+
+
+def _suggestion(name: str, candidates: Sequence[str]) -> str:
+    """A "did you mean" hint naming the closest column, or nothing."""
+    # CRM field names differ from what users type mostly in case (ID vs Id), which
+    # difflib alone weighs as heavily as any other typo.
+    by_folded = {candidate.casefold(): candidate for candidate in reversed(candidates)}
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1)
+    return f" (did you mean {by_folded[close[0]]!r}?)" if close else ""
+
+
+def _format_cell(value: CrmValue) -> str | None:
+    """Render a value the way the CSV CRM stores it; None is an empty cell."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+    return str(value)
+
+
+def _stat_signature(path: Path) -> tuple[int, int, int] | None:
+    """A file's inode, size and modification time; None when it does not exist."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise CrmError(f"cannot read {path}: {error.strerror}") from error
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _write_atomically(target: Path, write: Callable[[io.BufferedWriter], object]) -> None:
+    """Write a file through a temporary sibling and `os.replace`, so readers see old or new."""
+    folder = target.parent
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        # Reading the umask means setting it, which races with other threads; a
+        # new file gets the usual permissions instead.
+        mode = _NEW_FILE_MODE
+    except OSError as error:
+        raise CrmError(f"cannot write {target}: {error.strerror}") from error
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(
+            dir=folder, prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise CrmError(f"cannot write {target}: {error.strerror}") from error
+    try:
+        with os.fdopen(descriptor, "wb") as sink:
+            write(sink)
+            sink.flush()
+            os.fsync(sink.fileno())
+        # mkstemp creates the file private; keep the permissions the file had.
+        Path(temporary).chmod(mode)
+        Path(temporary).replace(target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        if isinstance(error, OSError | pl.exceptions.PolarsError):
+            reason = error.strerror if isinstance(error, OSError) else None
+            raise CrmError(f"cannot write {target}: {reason or type(error).__name__}") from error
+        raise
+    _sync_folder(folder)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable; some platforms cannot open a folder, which is harmless."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
