@@ -158,7 +158,10 @@ def _arithmetic(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
         if node.left.result_type != DataType.FLOAT or node.right.result_type != DataType.FLOAT:
             raise Unsupported("non-numeric subtraction")
         return left - right
-    return _ARITHMETIC[node.type](left, right)
+    operator = _ARITHMETIC.get(node.type)
+    if operator is None:
+        raise Unsupported(f"arithmetic {node.type}")
+    return operator(left, right)
 
 
 def _truncate(expr: pl.Expr) -> pl.Expr:
@@ -173,7 +176,7 @@ def _nonzero(right: pl.Expr, value: pl.Expr) -> pl.Expr:
 # rule-engine computes with Decimal: `%` and `//` truncate toward zero, unlike Python floats.
 _ARITHMETIC: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
     "mul": lambda a, b: a * b,
-    "div": lambda a, b: _nonzero(b, a / b),
+    "tdiv": lambda a, b: _nonzero(b, a / b),
     "fdiv": lambda a, b: _nonzero(b, _truncate(a / b)),
     "mod": lambda a, b: _nonzero(b, a - b * _truncate(a / b)),
     "pow": lambda a, b: a.pow(b),
