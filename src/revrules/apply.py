@@ -1,0 +1,223 @@
+"""Apply a plan in ledgered batches, recover interrupted runs, and roll runs back."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from revrules.connectors.base import ID, Connector, RecordUpdate
+from revrules.errors import CrmError, InvalidInputError
+from revrules.ledger import (
+    ERROR,
+    FAILED,
+    INTERRUPTED,
+    NOT_WRITTEN,
+    PARTIAL,
+    SUCCEEDED,
+    WRITTEN,
+    Ledger,
+)
+from revrules.plan import CHANGE_SCHEMA, Plan
+from revrules.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What one apply or rollback did."""
+
+    run_id: int
+    status: str
+    written: int
+    failed: pl.DataFrame
+    skipped: pl.DataFrame
+    lists_written: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        """The report as plain data."""
+        return {
+            "run": self.run_id,
+            "status": self.status,
+            "written": self.written,
+            "failed": self.failed.to_dicts(),
+            "skipped": self.skipped.to_dicts(),
+            "list_changes_written": self.lists_written,
+        }
+
+
+def _same(left: pl.Expr, right: pl.Expr) -> pl.Expr:
+    """CRM text equality, with blank and null alike."""
+    def clean(e: pl.Expr) -> pl.Expr:
+        text = e.str.strip_chars()
+        return pl.when(text == "").then(None).otherwise(text)
+
+    return clean(left).eq_missing(clean(right))
+
+
+def current_values(connector: Connector, changes: pl.DataFrame) -> pl.DataFrame:
+    """`changes` with a `current` column: what the CRM holds now for each (id, field)."""
+    if changes.is_empty():
+        return changes.with_columns(pl.lit(None, dtype=pl.String).alias("current"))
+    ids = changes["id"].unique().to_list()
+    fields = changes["field"].unique().to_list()
+    now = connector.read_records(ids, fields).unpivot(index=ID, variable_name="field", value_name="current")
+    return changes.join(now.rename({ID: "id"}), on=["id", "field"], how="left", maintain_order="left")
+
+
+def recover(ledger: Ledger, connector: Connector) -> int:
+    """Settle writes left pending by a killed run by reading what the CRM holds now.
+
+    Returns how many pending writes were settled.
+    """
+    abandoned = ledger.abandoned_runs()
+    pending = ledger.pending()
+    if not pending.is_empty():
+        checked = current_values(connector, pending)
+        landed = checked.select("row", _same(pl.col("current"), pl.col("after")).alias("landed"))
+        ledger.record_results([
+            (row, WRITTEN if ok else NOT_WRITTEN, None if ok else "the run ended before this write landed")
+            for row, ok in landed.iter_rows()
+        ])
+    for run in abandoned:
+        ledger.finish_run(run.id, INTERRUPTED, "the process ended before the run finished")
+        log.warning("run %d was interrupted; its ledger entries were checked against the CRM", run.id)
+    return pending.height
+
+
+def drift(connector: Connector, changes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split saved-plan changes into (still valid, changed in the CRM since the plan)."""
+    checked = current_values(connector, changes)
+    valid = _same(pl.col("current"), pl.col("before"))
+    return checked.filter(valid).drop("current"), checked.filter(~valid).drop("current")
+
+
+def apply_changes(
+    ledger: Ledger,
+    connector: Connector,
+    run_id: int,
+    changes: pl.DataFrame,
+) -> tuple[int, pl.DataFrame]:
+    """Write `changes` in batches; each batch is ledgered as pending before it is sent.
+
+    Returns the number of fields written and the failures (id, field, error).
+    """
+    written = 0
+    failures: list[dict[str, str | None]] = []
+    ids = changes["id"].unique(maintain_order=True).to_list()
+    size = max(connector.batch_size, 1)
+    by_id = changes.partition_by("id", as_dict=True, maintain_order=True) if ids else {}
+    with Progress("writing", len(ids)) as bar:
+        for start in range(0, len(ids), size):
+            batch = pl.concat([by_id[(record,)] for record in ids[start:start + size]])
+            rows = ledger.record_pending(run_id, batch)
+            row_of = {(c["id"], c["field"]): row for c, row in zip(batch.iter_rows(named=True), rows, strict=True)}
+            updates = [
+                RecordUpdate(record, dict(zip(group["field"], group["after"], strict=True)))
+                for (record,), group in batch.group_by("id", maintain_order=True)
+            ]
+            try:
+                results = connector.write(updates)
+            except CrmError as exc:
+                ledger.record_results([(row, FAILED, str(exc)) for row in rows])
+                raise
+            outcome = [(row_of[(r.record_id, r.field)], WRITTEN if r.ok else FAILED, r.error) for r in results]
+            ledger.record_results(outcome)
+            written += sum(r.ok for r in results)
+            failures += [{"id": r.record_id, "field": r.field, "error": r.error} for r in results if not r.ok]
+            bar.advance(len(updates))
+    failed = pl.DataFrame(failures, schema={"id": pl.String, "field": pl.String, "error": pl.String})
+    return written, failed
+
+
+def apply_lists(
+    ledger: Ledger, connector: Connector, run_id: int, list_changes: pl.DataFrame, current: Mapping[str, set[str]]
+) -> int:
+    """Write list memberships: each changed list gets its new member set."""
+    if list_changes.is_empty():
+        return 0
+    write_list = getattr(connector, "write_list", None)
+    if write_list is None:
+        raise InvalidInputError(f"the {connector.kind} connector cannot write marketing lists")
+    count = 0
+    for (list_id,), group in list_changes.group_by("list", maintain_order=True):
+        members = set(current.get(str(list_id), set()))
+        members |= set(group.filter(pl.col("action") == "add")["id"].to_list())
+        members -= set(group.filter(pl.col("action") == "remove")["id"].to_list())
+        rows = [(str(list_id), r["id"], r["action"]) for r in group.iter_rows(named=True)]
+        try:
+            write_list(str(list_id), sorted(members))
+        except CrmError as exc:
+            ledger.record_list_writes(run_id, [(*row, FAILED, str(exc)) for row in rows])
+            raise
+        ledger.record_list_writes(run_id, [(*row, WRITTEN, None) for row in rows])
+        count += len(rows)
+    return count
+
+
+def run_apply(
+    ledger: Ledger,
+    connector: Connector,
+    run_id: int,
+    plan: Plan,
+    *,
+    saved: bool,
+    current_lists: Mapping[str, set[str]],
+) -> ApplyReport:
+    """Apply a plan as run `run_id` and close the run in the ledger."""
+    changes = plan.changes
+    skipped = pl.DataFrame(schema={**CHANGE_SCHEMA, "reason": pl.String})
+    if saved:
+        changes, drifted = drift(connector, changes)
+        if not drifted.is_empty():
+            reason = "changed in the CRM since the plan was made"
+            ledger.record_skipped(run_id, drifted, reason)
+            skipped = drifted.with_columns(pl.lit(reason).alias("reason"))
+            log.warning("%d field(s) changed in the CRM since the plan; skipped", drifted.height)
+    ledger.update_run(run_id, records_read=plan.meta.records_read, planned=plan.changes.height)
+    try:
+        written, failed = apply_changes(ledger, connector, run_id, changes)
+        lists_written = apply_lists(ledger, connector, run_id, plan.list_changes, current_lists)
+    except KeyboardInterrupt:
+        ledger.finish_run(run_id, INTERRUPTED, "interrupted by the user")
+        raise
+    except CrmError as exc:
+        ledger.finish_run(run_id, ERROR, str(exc))
+        raise
+    status = PARTIAL if not failed.is_empty() else SUCCEEDED
+    ledger.finish_run(run_id, status)
+    return ApplyReport(run_id, status, written, failed, skipped, lists_written)
+
+
+def rollback_changes(ledger: Ledger, connector: Connector, target: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The changes that undo run `target`, and the fields skipped because they changed since."""
+    written = ledger.writes(target, WRITTEN)
+    if written.is_empty():
+        return pl.DataFrame(schema=CHANGE_SCHEMA), pl.DataFrame(schema=CHANGE_SCHEMA)
+    # The last write of a field in the run wins; undo to the value before the first.
+    first = written.group_by(["id", "field"], maintain_order=True).agg(
+        pl.col("before").first(), pl.col("after").last()
+    )
+    checked = current_values(connector, first)
+    unchanged = _same(pl.col("current"), pl.col("after"))
+    undo = checked.filter(unchanged).select(
+        "id", "field", pl.col("after").alias("before"), pl.col("before").alias("after"),
+        pl.lit(f"rollback:{target}").alias("rule"),
+    )
+    changed = checked.filter(~unchanged).select(
+        "id", "field", pl.col("current").alias("before"), pl.col("before").alias("after"),
+        pl.lit(f"rollback:{target}").alias("rule"),
+    )
+    return undo, changed
+
+
+def rollback_lists(ledger: Ledger, target: int) -> pl.DataFrame:
+    """List changes that undo the list writes of run `target`."""
+    writes = ledger.list_writes(target).filter(pl.col("result") == WRITTEN)
+    return writes.select(
+        "list", "id",
+        pl.when(pl.col("action") == "add").then(pl.lit("remove")).otherwise(pl.lit("add")).alias("action"),
+    )

@@ -1,0 +1,364 @@
+"""The `revrules` command: argument parsing, the commands, and the one error boundary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from revrules import __version__, summary
+from revrules.apply import ApplyReport, recover, rollback_changes, rollback_lists, run_apply
+from revrules.connectors.base import Connector
+from revrules.engine.explain import explain_record
+from revrules.engine.testcases import evaluate_account, run_tests
+from revrules.errors import InvalidInputError, RefusedError, RevrulesError
+from revrules.ledger import REFUSED, Ledger
+from revrules.lock import run_lock
+from revrules.plan import Plan, build_plan
+from revrules.project import Project, load_project
+from revrules.scaffold import write_starter
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
+log = logging.getLogger("revrules")
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _ledger(project: Project) -> Ledger:
+    return Ledger(project.config.state_dir / "ledger.db")
+
+
+def _current_lists(project: Project, connector: Connector) -> dict[str, set[str]]:
+    members = getattr(connector, "list_members", None)
+    if members is None or not project.book.lists:
+        return {}
+    return {item.id: members(item.id) for item in project.book.lists}
+
+
+def _make_plan(project: Project, connector: Connector) -> Plan:
+    snapshot = project.read(connector)
+    log.info("read %d records", snapshot.raw.height)
+    evaluated = project.evaluate(snapshot.typed)
+    return build_plan(project, snapshot, evaluated, _current_lists(project, connector))
+
+
+def _source(project: Project) -> str:
+    crm = project.config.model.crm
+    return f"{crm.kind} ({getattr(crm, 'path', '') or getattr(crm, 'object', '')})"
+
+
+# -- commands ------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    written = write_starter(Path(args.dir))
+    for path in written:
+        print(f"wrote {path}")
+    print(f"Next: cd {args.dir} && revrules test && revrules plan")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    project = load_project(args.config)
+    book = project.book
+    rules = sum(len(d.rules) for d in book.decisions)
+    print(f"{args.config}: OK")
+    print(f"  {len(project.config.model.fields)} fields, {len(book.derives)} derived values, "
+          f"{len(book.decisions)} decisions with {rules} rules, "
+          f"{len(book.territories.leaves()) if book.territories else 0} territories, "
+          f"{len(book.lists)} lists, {len(book.tests)} tests in {len(book.files)} files")
+    slow = [label for label, expr in book.expressions() if expr.fallback]
+    for label in slow:
+        print(f"  note: {label} uses the row-by-row fallback evaluator (slower)")
+    if args.online:
+        connector = project.connector()
+        columns = set(getattr(connector, "columns", lambda: [])())
+        missing = [f for f in project.read_fields() if f not in columns and f not in project.write_fields()]
+        if missing:
+            raise InvalidInputError([f"field '{f}' is not in the CRM" for f in missing][0] if len(missing) == 1
+                                    else "fields not in the CRM: " + ", ".join(missing))
+        print(f"  online: every mapped field exists in {_source(project)}")
+    return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    project = load_project(args.config)
+    results = run_tests(project.book)
+    failed = sum(not r.passed for r in results)
+    if args.json:
+        _print_json({
+            "passed": len(results) - failed,
+            "failed": failed,
+            "tests": [{"name": r.name, "where": r.where, "passed": r.passed,
+                       "mismatches": [vars(m) for m in r.mismatches], "trace": r.trace} for r in results],
+        })
+    else:
+        print(summary.tests_text(results))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    project = load_project(args.config)
+    plan = _make_plan(project, project.connector())
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(plan.to_json(), default=str))
+        log.info("saved the plan to %s", out)
+    if args.json:
+        _print_json(plan.to_json())
+    else:
+        print(summary.plan_text(plan, _source(project)))
+    return EXIT_OK
+
+
+def _limit(project: Project, records: int) -> int | None:
+    limit = project.config.model.safety.max_changed_records
+    if limit is None:
+        return None
+    if isinstance(limit, str):
+        return int(records * float(limit.rstrip("%")) / 100)
+    return limit
+
+
+def _confirm(question: str, assume_yes: bool) -> None:
+    if assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidInputError("refusing to write without confirmation: stdin is not a terminal (pass --yes)")
+    answer = input(f"{question} Only 'yes' will be accepted: ")
+    if answer.strip() != "yes":
+        raise RefusedError("cancelled; nothing was written")
+
+
+def _load_saved_plan(path: Path, project: Project) -> Plan:
+    try:
+        plan = Plan.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(f"{path}: not a readable revrules plan ({exc})") from None
+    if plan.meta.crm != project.config.model.crm.kind:
+        raise InvalidInputError(f"{path}: the plan is for a {plan.meta.crm} CRM, the config is for {project.config.model.crm.kind}")
+    return plan
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    project = load_project(args.config)
+    connector = project.connector()
+    with run_lock(project.config.state_dir):
+        ledger = _ledger(project)
+        try:
+            recover(ledger, connector)
+            plan = _load_saved_plan(Path(args.plan), project) if args.plan else _make_plan(project, connector)
+            if not args.json:
+                print(summary.plan_text(plan, _source(project)))
+            report = _apply_plan(project, connector, ledger, plan, args, command="apply")
+        finally:
+            ledger.close()
+    return _finish(report, args)
+
+
+def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Plan,
+                args: argparse.Namespace, *, command: str) -> ApplyReport | None:
+    run_id = ledger.start_run(command, crm=plan.meta.crm, rulebook_hash=project.book.hash,
+                              config_hash=project.config.hash)
+    limit = _limit(project, plan.meta.records_read)
+    if command == "apply" and limit is not None and plan.changed_records > limit and not args.force:
+        message = (f"the plan changes {plan.changed_records:,} records, more than safety.max_changed_records "
+                   f"allows ({limit:,}); review it and pass --force to apply anyway")
+        ledger.update_run(run_id, planned=plan.changes.height, records_read=plan.meta.records_read)
+        ledger.finish_run(run_id, REFUSED, message)
+        raise RefusedError(message)
+    if plan.is_empty:
+        ledger.update_run(run_id, records_read=plan.meta.records_read)
+        ledger.finish_run(run_id, "succeeded", "nothing to change")
+        return None
+    try:
+        _confirm(f"{command.capitalize()} {plan.changes.height:,} field change(s) to "
+                 f"{plan.changed_records:,} record(s)?", args.yes)
+    except RevrulesError as exc:
+        ledger.finish_run(run_id, REFUSED, str(exc))
+        raise
+    return run_apply(ledger, connector, run_id, plan, saved=bool(getattr(args, "plan", None)),
+                     current_lists=_current_lists(project, connector))
+
+
+def _finish(report: ApplyReport | None, args: argparse.Namespace) -> int:
+    if report is None:
+        if args.json:
+            _print_json({"status": "succeeded", "written": 0, "failed": [], "skipped": []})
+        return EXIT_OK
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(summary.apply_text(report))
+    return EXIT_FAILED if not report.failed.is_empty() else EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    project = load_project(args.config)
+    if args.account is not None:
+        try:
+            account = json.loads(args.account)
+        except ValueError as exc:
+            raise InvalidInputError(f"--account: not valid JSON ({exc})") from None
+        if not isinstance(account, dict):
+            raise InvalidInputError("--account: expected a JSON object of field values")
+        unknown = set(account) - set(project.book.fields) - {d.name for d in project.book.derives}
+        if unknown:
+            raise InvalidInputError(f"--account: unknown field(s): {', '.join(sorted(unknown))}")
+        trace = explain_record(project.book, evaluate_account(project.book, account, "account"), "account")
+    elif args.id:
+        snapshot = project.read(project.connector())
+        evaluated = project.evaluate(snapshot.typed)
+        try:
+            trace = explain_record(project.book, evaluated, args.id)
+        except KeyError:
+            raise InvalidInputError(f"record {args.id} not found in {_source(project)}") from None
+    else:
+        raise InvalidInputError("explain: give a record id or --account JSON")
+    if args.json:
+        _print_json(trace)
+    else:
+        print(summary.explain_text(trace))
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    project = load_project(args.config)
+    ledger = _ledger(project)
+    try:
+        runs = ledger.runs(args.limit)
+    finally:
+        ledger.close()
+    if args.json:
+        keys = ("id", "command", "started_at", "finished_at", "status", "written", "failed", "skipped",
+                "rulebook_hash", "records_read", "planned", "message")
+        _print_json({"runs": [{k: getattr(r, k) for k in keys} for r in runs]})
+    else:
+        print(summary.history_text(runs))
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    project = load_project(args.config)
+    connector = project.connector()
+    with run_lock(project.config.state_dir):
+        ledger = _ledger(project)
+        try:
+            recover(ledger, connector)
+            target = ledger.run(args.run)
+            if target is None or target.command not in ("apply", "rollback"):
+                raise InvalidInputError(f"run {args.run} is not an apply or rollback run in the ledger")
+            undo, changed = rollback_changes(ledger, connector, args.run)
+            lists = rollback_lists(ledger, args.run)
+            if not changed.is_empty():
+                log.warning("%d field(s) changed since run %d and are left alone", changed.height, args.run)
+            plan = Plan(meta=_rollback_meta(project, connector), changes=undo, list_changes=lists)
+            report = _apply_plan(project, connector, ledger, plan, args, command="rollback")
+            if report is not None and not changed.is_empty():
+                ledger.record_skipped(report.run_id, changed, f"changed since run {args.run}")
+                report = ApplyReport(report.run_id, report.status, report.written, report.failed,
+                                     changed.with_columns(pl.lit(f"changed since run {args.run}").alias("reason")),
+                                     report.lists_written)
+        finally:
+            ledger.close()
+    return _finish(report, args)
+
+
+def _rollback_meta(project: Project, connector: Connector) -> Any:
+    from revrules.plan import PlanMeta
+    from revrules.ledger import now
+
+    return PlanMeta(now(), connector.kind, project.config.hash, project.book.hash, 0)
+
+
+# -- parsing and the error boundary ------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", type=Path, default=Path("revrules.yaml"),
+                        help="config file (default: revrules.yaml)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    common.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format on stderr")
+    parser = argparse.ArgumentParser(prog="revrules", description="Segmentation rules as code for RevOps.",
+                                     parents=[common])
+    parser.add_argument("--version", action="version", version=f"revrules {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
+                *, json_flag: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        return p
+
+    p = command("init", cmd_init, "write a starter revrules.yaml, rulebook, tests and sample data")
+    p.add_argument("dir", nargs="?", default=".")
+    p = command("check", cmd_check, "validate the config and rulebooks")
+    p.add_argument("--online", action="store_true", help="also check fields against the CRM")
+    command("test", cmd_test, "run the rulebook tests", json_flag=True)
+    p = command("plan", cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
+    p.add_argument("-o", "--out", metavar="PLAN", help="save the plan as JSON for `apply PLAN`")
+    p = command("apply", cmd_apply, "write changes to the CRM (a saved PLAN, or plan and apply now)", json_flag=True)
+    p.add_argument("plan", nargs="?", metavar="PLAN")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--force", action="store_true", help="apply even when a safety guard would refuse")
+    p = command("explain", cmd_explain, "show how one record's values are decided", json_flag=True)
+    p.add_argument("id", nargs="?", metavar="ID")
+    p.add_argument("--account", metavar="JSON", help="explain an account given as JSON field values")
+    p = command("history", cmd_history, "list the runs in the ledger", json_flag=True)
+    p.add_argument("--limit", type=int, default=50)
+    p = command("rollback", cmd_rollback, "restore the values a run overwrote, except fields changed since",
+                json_flag=True)
+    p.add_argument("run", type=int, metavar="RUN")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(force=False)
+    return parser
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"time": self.formatTime(record), "level": record.levelname.lower(),
+                           "logger": record.name, "message": record.getMessage()})
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if args.log_format == "json" else logging.Formatter("revrules: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if args.debug else logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every expected failure becomes a message and an exit code."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args)
+    try:
+        code: int = args.handler(args)
+    except RevrulesError as exc:
+        if args.debug:
+            log.exception("failed")
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The config file (SPEC §2): strict YAML, `${VAR}` expansion, one pydantic model per CRM kind."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from revrules.engine.convert import FieldSpec, FieldType
+from revrules.engine.validation import validate
+from revrules.engine.yamlstrict import Document, PathKey, load_yaml_file
+from revrules.errors import InvalidInputError, Problem
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+CrmField = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.]*$")]
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _require_https(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parsed = urlparse(url)
+    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS):
+        return url.rstrip("/")
+    raise ValueError("must be an https:// URL (plain http is allowed only for 127.0.0.1 or localhost)")
+
+
+class CsvCrm(_Strict):
+    """A CSV export standing in for the CRM."""
+
+    kind: Literal["csv"]
+    path: str
+    id_column: str = "Id"
+    output: str | None = None
+    lists_dir: str | None = None
+    batch_size: int = Field(10_000, ge=1)
+
+
+class SalesforceCrm(_Strict):
+    """A Salesforce org."""
+
+    kind: Literal["salesforce"]
+    object: CrmField = "Account"
+    auth: Literal["jwt", "client_credentials", "password", "session"] = "jwt"
+    username: str | None = None
+    consumer_key: str | None = None
+    consumer_secret: SecretStr | None = None
+    private_key_file: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    domain: str = "login"
+    instance_url: str | None = None
+    session_id: SecretStr | None = None
+    api_version: str = "59.0"
+    where: str | None = None
+
+    _https = field_validator("instance_url")(_require_https)
+
+
+class HubspotCrm(_Strict):
+    """A HubSpot portal."""
+
+    kind: Literal["hubspot"]
+    object: str = "companies"
+    access_token: SecretStr
+    base_url: str = "https://api.hubapi.com"
+
+    _https = field_validator("base_url")(_require_https)
+
+
+class FieldModel(_Strict):
+    """A field used in rules: the CRM field it reads and its type."""
+
+    source: CrmField
+    type: FieldType = FieldType.STRING
+
+
+class SafetyModel(_Strict):
+    """Guards that refuse an apply unless `--force`."""
+
+    max_changed_records: int | Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")] | None = None
+
+
+class JobModel(_Strict):
+    """A scheduled job."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    cron: str
+    command: Literal["plan", "apply"] = "apply"
+    incremental: bool = False
+
+
+class ScheduleModel(_Strict):
+    """When `revrules schedule` runs what."""
+
+    timezone: str = "UTC"
+    jobs: list[JobModel] = []
+
+
+class ConfigModel(_Strict):
+    """The whole config file."""
+
+    version: Literal[1]
+    crm: Annotated[CsvCrm | SalesforceCrm | HubspotCrm, Field(discriminator="kind")]
+    fields: dict[Name, CrmField | FieldModel] = Field(min_length=1)
+    rules: list[str] = Field(min_length=1)
+    outputs: dict[Name, CrmField] = {}
+    overrides: dict[Name, CrmField] = {}
+    provenance: CrmField | None = None
+    safety: SafetyModel = SafetyModel()
+    state_dir: str = ".revrules"
+    schedule: ScheduleModel | None = None
+
+
+_KNOWN_KEYS = sorted(
+    {name for m in (ConfigModel, CsvCrm, SalesforceCrm, HubspotCrm, FieldModel, SafetyModel, JobModel, ScheduleModel)
+     for name in m.model_fields}
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded config: the validated model plus where it came from."""
+
+    model: ConfigModel
+    path: Path
+    document: Document
+    hash: str
+
+    @property
+    def base(self) -> Path:
+        """The folder relative paths are resolved against."""
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        path = Path(relative)
+        return path if path.is_absolute() else self.base / path
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the ledger, lock and saved plans live."""
+        return self.resolve(self.model.state_dir)
+
+    def field_specs(self) -> list[FieldSpec]:
+        """The configured fields as the engine's conversion specs."""
+        specs = []
+        for name, item in self.model.fields.items():
+            source, kind = (item, FieldType.STRING) if isinstance(item, str) else (item.source, item.type)
+            specs.append(FieldSpec(name, source, kind))
+        return specs
+
+    def field_types(self) -> dict[str, FieldType]:
+        """Field name -> declared type, for typing the rules."""
+        return {spec.name: spec.type for spec in self.field_specs()}
+
+    def rule_sources(self) -> list[Path]:
+        """The rulebook files and folders."""
+        return [self.resolve(item) for item in self.model.rules]
+
+    def problem(self, path: PathKey, message: str) -> Problem:
+        """A problem located in the config file."""
+        return self.document.problem(path, message)
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(doc: Document, value: Any, path: PathKey, problems: list[Problem]) -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string of the document."""
+    if isinstance(value, dict):
+        return {k: _expand(doc, v, (*path, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(doc, v, (*path, i), problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found is not None and (found != "" or default is None):
+            return found
+        if default is not None:
+            return default
+        problems.append(doc.problem(path, f"environment variable {name} is not set"))
+        return ""
+
+    return _VAR.sub(substitute, value)
+
+
+def load_config(path: Path) -> Config:
+    """Load and validate a config file, reporting every problem at once."""
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: config file not found (use -c/--config, or `revrules init`)")
+    doc = load_yaml_file(path, str(path))
+    if not isinstance(doc.data, dict):
+        raise InvalidInputError([doc.problem((), "expected a mapping at the top of the file")])
+    problems: list[Problem] = []
+    doc.data = _expand(doc, doc.data, (), problems)
+    parsed, validation = validate(doc, ConfigModel, _KNOWN_KEYS)
+    problems += validation
+    if problems or parsed is None:
+        raise InvalidInputError(problems)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Config(parsed, path, doc, digest)

@@ -1,0 +1,127 @@
+"""A project: config, rulebook and connector together, and reading typed records from the CRM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from revrules.config import Config, CsvCrm, load_config
+from revrules.connectors.base import ID, Connector
+from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
+from revrules.engine.evaluate import evaluate
+from revrules.engine.rulebook import Rulebook, load_rulebook
+from revrules.errors import InvalidInputError, Problem
+
+CURRENT_OWNER = "__current_owner"
+
+
+def override_column(decision: str) -> str:
+    """The frame column holding a decision's manual override."""
+    return f"__override__{decision}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one read of the CRM gave: raw values, typed values and data-quality counts."""
+
+    raw: pl.DataFrame
+    typed: pl.DataFrame
+    quality: tuple[QualityIssue, ...]
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded config and rulebook, checked against each other."""
+
+    config: Config
+    book: Rulebook
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """Result name -> CRM field that receives it."""
+        return dict(self.config.model.outputs)
+
+    @property
+    def owner_output(self) -> str | None:
+        """The result name of the owner, when territories route owners and it is written."""
+        name = self.book.territories.owner_output if self.book.territories else None
+        return name if name in self.outputs else None
+
+    def write_fields(self) -> list[str]:
+        """Every CRM field revrules may write."""
+        fields = list(self.outputs.values())
+        if self.config.model.provenance:
+            fields.append(self.config.model.provenance)
+        return list(dict.fromkeys(fields))
+
+    def read_fields(self) -> list[str]:
+        """Every CRM field a run reads: rule inputs, outputs, overrides, provenance."""
+        sources = [spec.source for spec in self.config.field_specs()]
+        sources += self.write_fields() + list(self.config.model.overrides.values())
+        return list(dict.fromkeys(sources))
+
+    def connector(self) -> Connector:
+        """The configured CRM connector."""
+        crm = self.config.model.crm
+        if isinstance(crm, CsvCrm):
+            from revrules.connectors.csvfile import CsvConnector
+
+            output = self.config.resolve(crm.output) if crm.output else None
+            lists_dir = self.config.resolve(crm.lists_dir) if crm.lists_dir else None
+            return CsvConnector(self.config.resolve(crm.path), crm.id_column, output=output,
+                                lists_dir=lists_dir, write_fields=self.write_fields(), batch_size=crm.batch_size)
+        raise InvalidInputError(f"crm.kind '{crm.kind}' is not supported by this version of revrules yet")
+
+    def read(self, connector: Connector) -> Snapshot:
+        """Read every record and convert the values to their declared types."""
+        raw = connector.read(self.read_fields())
+        return self.convert(raw)
+
+    def convert(self, raw: pl.DataFrame) -> Snapshot:
+        """Typed values for the rules, overrides and the current owner."""
+        specs = list(self.config.field_specs())
+        for decision, source in self.config.model.overrides.items():
+            kind = self.book.kinds[decision]
+            specs.append(FieldSpec(override_column(decision), source, kind))
+        owner = self.owner_output
+        if owner:
+            specs.append(FieldSpec(CURRENT_OWNER, self.outputs[owner], FieldType.STRING))
+        typed, quality = convert_frame(raw, specs)
+        visible = tuple(q for q in quality if not q.field.startswith("__"))
+        return Snapshot(raw, typed, visible)
+
+    def evaluate(self, typed: pl.DataFrame) -> pl.DataFrame:
+        """Evaluate the rulebook over typed records."""
+        overrides = {d: override_column(d) for d in self.config.model.overrides}
+        return evaluate(self.book, typed, overrides=overrides,
+                        current_owner=CURRENT_OWNER if self.owner_output else None)
+
+
+def load_project(config_path: Path) -> Project:
+    """Load the config and its rulebook, and check that outputs and overrides name real results."""
+    config = load_config(config_path)
+    book = load_rulebook(config.rule_sources(), config.field_types())
+    problems: list[Problem] = []
+    results = set(book.kinds) - set(book.fields)
+    for name in config.model.outputs:
+        if name not in results:
+            problems.append(config.problem(("outputs", name), f"'{name}' is not a decision or derived value{_hint(name, results)}"))
+    decisions = {d.name for d in book.decisions}
+    for name in config.model.overrides:
+        if name not in decisions:
+            problems.append(config.problem(("overrides", name), f"'{name}' is not a decision{_hint(name, decisions)}"))
+    if problems:
+        raise InvalidInputError(problems)
+    return Project(config, book)
+
+
+def _hint(name: str, names: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+__all__ = ["ID", "Project", "Snapshot", "load_project"]
