@@ -496,11 +496,11 @@ class _Builder:
             inputs[self.territories[1].owner_output] = FieldType.STRING
         for key in case.account:
             if key not in inputs:
-                self.problems.append(doc.problem((*path, "account", key), f"unknown field '{key}'{_hint(key, inputs)}"))
+                self.problems.append(doc.problem((*path, "account", key), f"unknown field '{key}'{_hint(key, inputs)}", key=True))
         outputs = {name for name in self.kinds if name not in self.fields} | {"lists"}
         for key in case.expect:
             if key not in outputs:
-                self.problems.append(doc.problem((*path, "expect", key), f"unknown result '{key}'{_hint(key, outputs)}"))
+                self.problems.append(doc.problem((*path, "expect", key), f"unknown result '{key}'{_hint(key, outputs)}", key=True))
         span = doc.span(path)
         return TestCase(case.name, dict(case.account), dict(case.expect), f"{doc.file}:{span.line}:{span.col}")
 

@@ -31,7 +31,7 @@ def _problem(doc: Document, error: Any, known_keys: Sequence[str]) -> Problem:
         key = str(path[-1])
         close = difflib.get_close_matches(key, known_keys, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return doc.problem(path, f"unknown key '{key}'{hint}")
+        return doc.problem(path, f"unknown key '{key}'{hint}", key=True)
     if kind == "missing":
         return doc.problem(path, f"missing required key '{error['loc'][-1]}'")
     return doc.problem(path, _message(error))

@@ -53,6 +53,7 @@ class Document:
     file: str
     data: Any
     spans: dict[PathKey, Span] = field(default_factory=dict)
+    key_spans: dict[PathKey, Span] = field(default_factory=dict)
 
     def span(self, path: PathKey) -> Span:
         """The span of the deepest existing node on `path`."""
@@ -62,9 +63,10 @@ class Document:
                 return found
         return Span(1, 1)
 
-    def problem(self, path: PathKey, message: str, offset: int | None = None) -> Problem:
-        """A problem at `path`; `offset` points inside a single-line scalar's value."""
-        span = self.span(path)
+    def problem(self, path: PathKey, message: str, offset: int | None = None, *, key: bool = False) -> Problem:
+        """A problem at `path` (at its key with `key`); `offset` points inside a one-line scalar."""
+        span = self.key_spans.get(path) if key else None
+        span = span or self.span(path)
         col = span.col
         if offset is not None and "\n" not in span.raw:
             col += offset + (1 if span.quoted else 0)
@@ -124,6 +126,7 @@ def _build(node: yaml.Node, path: PathKey, doc: Document, problems: list[Problem
                 problems.append(_at(doc.file, key_node, path, "mapping keys must be plain strings"))
                 continue
             key = str(key)
+            doc.key_spans[(*path, key)] = Span(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in result:
                 problems.append(_at(doc.file, key_node, path, f"duplicate key {key!r}"))
                 continue
