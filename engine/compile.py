@@ -267,17 +267,20 @@ _HANDLERS: dict[type, Callable[[Any, Mapping[str, pl.Expr]], pl.Expr]] = {
 def row_fallback(rule: rule_engine.Rule, symbols: list[str], dtype: pl.DataType) -> pl.Expr:
     """Evaluate `rule` row by row with rule-engine; an evaluation error is unknown (null)."""
 
+    def evaluate_row(row: dict[str, Any]) -> Any:
+        try:
+            return _from_engine(rule.evaluate(row))
+        except (rule_engine.errors.EngineError, ArithmeticError, TypeError):
+            return None
+
     def evaluate(batch: pl.Series) -> pl.Series:
-        out = []
-        for row in batch.to_list():
-            try:
-                out.append(_from_engine(rule.evaluate(row)))
-            except (rule_engine.errors.EngineError, ArithmeticError, TypeError):
-                out.append(None)
-        return pl.Series(out, dtype=dtype)
+        return pl.Series([evaluate_row(row) for row in batch.to_list()], dtype=dtype)
 
     if not symbols:
-        return pl.lit(evaluate(pl.Series([{}])).item(), dtype=dtype)
+        # Reads no field, e.g. `$now`: one value per batch, evaluated when the batch runs.
+        return pl.int_range(pl.len()).map_batches(
+            lambda batch: pl.Series([evaluate_row({})] * len(batch), dtype=dtype), return_dtype=dtype
+        )
     return pl.struct(symbols).map_batches(evaluate, return_dtype=dtype)
 
 

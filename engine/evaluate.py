@@ -53,19 +53,59 @@ def evaluate(
     for derive in book.derives:
         if derive.name not in given:
             lazy = lazy.with_columns(_derive(derive).alias(derive.name))
-    for decision in book.decisions:
-        override = (overrides or {}).get(decision.name)
-        lazy = lazy.with_columns(_decision(decision, override))
-    if book.territories is not None:
-        lazy = lazy.with_columns(_territory(book.territories))
     result = lazy.collect()
-    if book.territories is not None and book.territories.owner_output:
-        result = _route(result, book.territories, current_owner)
+    for stage in _stages(book.decisions):
+        exprs = {d.name: _decision(d, (overrides or {}).get(d.name)) for d in stage}
+        distinct = [d for d in stage if _worth_distinct(d, result)]
+        result = result.with_columns(e for d in stage if d not in distinct for e in exprs[d.name])
+        for decision in distinct:
+            keys = sorted(decision.depends_on | _override_keys(decision, overrides))
+            result = _on_distinct(result, keys, exprs[decision.name])
+    if book.territories is not None:
+        result = result.with_columns(_territory(book.territories))
+        if book.territories.owner_output:
+            result = _route(result, book.territories, current_owner)
     if book.lists:
         result = result.with_columns(
             m.when.compiled.fill_null(False).alias(list_column(m.id)) for m in book.lists
         )
     return result
+
+
+def _stages(decisions: Sequence[Decision]) -> list[list[Decision]]:
+    """Decisions grouped by dependency depth; one stage's decisions are evaluated in parallel."""
+    depth: dict[str, int] = {}
+    for decision in decisions:  # already in dependency order
+        depth[decision.name] = 1 + max((depth[n] for n in decision.depends_on if n in depth), default=-1)
+    stages: list[list[Decision]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for decision in decisions:
+        stages[depth[decision.name]].append(decision)
+    return stages
+
+
+# Many rules over few distinct inputs (industry or country mappings) are cheaper to
+# evaluate once per distinct input and join back than once per record.
+_DISTINCT_MIN_RULES, _DISTINCT_MIN_ROWS, _DISTINCT_RATIO = 5, 50_000, 20
+
+
+def _worth_distinct(decision: Decision, frame: pl.DataFrame) -> bool:
+    if len(decision.rules) < _DISTINCT_MIN_RULES or frame.height < _DISTINCT_MIN_ROWS:
+        return False
+    keys = sorted(decision.depends_on)
+    return bool(keys) and frame.select(keys).n_unique() * _DISTINCT_RATIO < frame.height
+
+
+def _override_keys(decision: Decision, overrides: Mapping[str, str] | None) -> set[str]:
+    column = (overrides or {}).get(decision.name)
+    return {column} if column else set()
+
+
+def _on_distinct(frame: pl.DataFrame, keys: list[str], exprs: list[pl.Expr]) -> pl.DataFrame:
+    inputs = frame.select(keys)
+    small = inputs.unique().with_columns(exprs)
+    # Join only the keys, then add the new columns: the wide frame is never copied.
+    mapped = inputs.join(small, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    return frame.hstack(mapped.drop(keys))
 
 
 def _derive(derive: Derive) -> pl.Expr:
@@ -90,8 +130,7 @@ def _decision(decision: Decision, override: str | None) -> list[pl.Expr]:
     value, rule = _HIT_POLICIES[decision.hit](decision, holds, ids)
     extra: list[pl.Expr] = []
     if decision.hit == "unique":
-        matches = pl.concat_list([pl.when(h).then(pl.lit(i)) for h, i in zip(holds, ids, strict=True)])
-        extra.append(matches.list.drop_nulls().alias(conflict_column(decision.name)))
+        extra.append(_matching(holds, ids).alias(conflict_column(decision.name)))
     if override is not None:
         manual = pl.col(override).is_not_null()
         value = pl.when(manual).then(pl.col(override)).otherwise(value)
@@ -123,17 +162,28 @@ def _unique(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[p
     )
 
 
-def _matching(holds: list[pl.Expr], items: list[pl.Expr]) -> pl.Expr:
-    return pl.concat_list([pl.when(h).then(v) for h, v in zip(holds, items, strict=True)]).list.drop_nulls()
+# Unit separator: joins matching values without clashing with any text a rule produces.
+_SEPARATOR = "\x1f"
+
+
+def _joined(holds: list[pl.Expr], items: list[str], separator: str) -> pl.Expr:
+    """The items whose rule holds, joined; concat_str is far faster than concat_list on big frames."""
+    parts = [pl.when(h).then(pl.lit(item, dtype=pl.String)) for h, item in zip(holds, items, strict=True)]
+    return pl.concat_str(parts, separator=separator, ignore_nulls=True).fill_null("")
+
+
+def _matching(holds: list[pl.Expr], items: list[str]) -> pl.Expr:
+    joined = _joined(holds, items, _SEPARATOR)
+    return pl.when(joined == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(joined.str.split(_SEPARATOR))
 
 
 def _rule_ids(holds: list[pl.Expr], ids: list[str]) -> pl.Expr:
-    joined = _matching(holds, [pl.lit(i) for i in ids]).list.join(",")
+    joined = _joined(holds, ids, ",")
     return pl.when(joined == "").then(pl.lit(DEFAULT)).otherwise(joined)
 
 
 def _collect(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
-    return _matching(holds, [_lit(r.then, decision) for r in decision.rules]), _rule_ids(holds, ids)
+    return _matching(holds, [str(r.then) for r in decision.rules]), _rule_ids(holds, ids)
 
 
 def _sum(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
@@ -159,25 +209,20 @@ def _territory(territories: Territories) -> list[pl.Expr]:
 
 def _route(frame: pl.DataFrame, territories: Territories, current_owner: str | None) -> pl.DataFrame:
     """Assign owners per territory pool; a record without a pool gets no owner."""
-    output = territories.owner_output or ""
-    owner_of = {path[-1].id: path[-1].owners for path in territories.leaves() if path[-1].owners}
-    current = frame[current_owner] if current_owner else pl.Series([None] * frame.height, dtype=pl.String)
-    work = pl.DataFrame({
-        "row": pl.int_range(frame.height, eager=True),
-        ID: frame[ID],
-        "territory": frame[territories.output],
-        "current": current.cast(pl.String),
-    })
-    owners: list[str | None] = [None] * frame.height
-    reasons: list[str | None] = [None] * frame.height
-    for (territory,), group in work.group_by("territory", maintain_order=True):
-        pool = owner_of.get(territory) if isinstance(territory, str) else None
-        if not pool:
-            continue
-        chosen, why = route_pool(group[ID].to_list(), group["current"].to_list(), pool)
-        for row, owner, reason in zip(group["row"].to_list(), chosen, why, strict=True):
-            owners[row], reasons[row] = owner, reason
-    return frame.with_columns(
-        pl.Series(output, owners, dtype=pl.String),
-        pl.Series(rule_column(output), reasons, dtype=pl.String),
+    output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
+    pools = {path[-1].id: path[-1].owners for path in territories.leaves() if path[-1].owners}
+    current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, dtype=pl.String)
+    work = frame.select(pl.int_range(pl.len()).alias("row"), ID, pl.col(territories.output).alias("territory"),
+                        current.alias("current"))
+    parts = [pl.DataFrame(schema={"row": pl.Int64, output: pl.String, reason: pl.String})]
+    for (territory,), group in work.group_by("territory"):
+        pool = pools.get(territory) if isinstance(territory, str) else None
+        if pool:
+            owners, why = route_pool(group[ID], group["current"], pool)
+            parts.append(pl.DataFrame({"row": group["row"].cast(pl.Int64), output: owners, reason: why}))
+    routed = pl.concat(parts)
+    return (
+        frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"))
+        .join(routed, left_on="__row", right_on="row", how="left", maintain_order="left")
+        .drop("__row")
     )

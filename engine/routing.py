@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import polars as pl
 
 from revrules.engine.rulebook import Owner
 
 KEPT, ASSIGNED, FULL = "kept", "least-loaded", "capacity-full"
 
 
-def route_pool(
-    ids: Sequence[str], current: Sequence[str | None], pool: Sequence[Owner]
-) -> tuple[list[str | None], list[str]]:
-    """Owners and reasons for the accounts of one territory.
+def route_pool(ids: pl.Series, current: pl.Series, pool: Sequence[Owner]) -> tuple[pl.Series, pl.Series]:
+    """Owners and reasons for the accounts of one territory, in the order given.
 
     An account whose current owner is in the pool keeps it. The rest, in
     ascending order of id, each go to the member with the lowest load/weight
@@ -22,23 +21,27 @@ def route_pool(
     merge of each member's slot keys (load + k - 1) / weight, so it is computed
     with numpy instead of one heap operation per account.
     """
-    members = {owner.id: i for i, owner in enumerate(pool)}
-    owners: list[str | None] = [None] * len(ids)
-    reasons = [FULL] * len(ids)
-    load = np.zeros(len(pool), dtype=np.int64)
-    waiting: list[int] = []
-    for row, owner_id in enumerate(current):
-        index = members.get(owner_id) if owner_id is not None else None
-        if index is None:
-            waiting.append(row)
-        else:
-            owners[row], reasons[row] = owner_id, KEPT
-            load[index] += 1
-    waiting.sort(key=lambda row: ids[row])
+    members = [owner.id for owner in pool]
+    kept_mask = current.is_in(members).fill_null(False)
+    held = current.filter(kept_mask).value_counts()
+    counts = dict(zip(held[held.columns[0]].to_list(), held["count"].to_list(), strict=True))
+    load = np.array([counts.get(member, 0) for member in members], dtype=np.int64)
+    waiting = np.flatnonzero(~kept_mask.to_numpy())
+    in_id_order = waiting[ids.gather(waiting).arg_sort().to_numpy()] if len(waiting) else waiting
     sequence = _greedy_sequence(pool, load, len(waiting))
-    for row, index in zip(waiting, sequence, strict=False):
-        owners[row], reasons[row] = pool[index].id, ASSIGNED
-    return owners, reasons
+    chosen = np.full(len(ids), len(members), dtype=np.int64)
+    chosen[in_id_order[: len(sequence)]] = sequence
+    # Index len(members) is "no owner": every member at capacity.
+    names = pl.Series([*members, None], dtype=pl.String)
+    assigned = names.gather(pl.Series(chosen))
+    frame = pl.DataFrame({"kept": kept_mask, "current": current, "assigned": assigned})
+    routed = frame.select(
+        pl.when("kept").then("current").otherwise("assigned").alias("owner"),
+        pl.when("kept").then(pl.lit(KEPT))
+        .when(pl.col("assigned").is_not_null()).then(pl.lit(ASSIGNED))
+        .otherwise(pl.lit(FULL)).alias("reason"),
+    )
+    return routed["owner"], routed["reason"]
 
 
 def _greedy_sequence(pool: Sequence[Owner], load: np.ndarray, count: int) -> np.ndarray:

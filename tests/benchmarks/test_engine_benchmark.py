@@ -1,0 +1,22 @@
+"""Issue targets for the engine on 1,000,000 accounts; run on demand with `pytest -m benchmark`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.benchmark
+def test_bulk_evaluation_of_a_million_accounts_meets_the_targets() -> None:
+    spec = importlib.util.spec_from_file_location("bench_engine", ROOT / "benchmarks" / "engine.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = bench.main(["--records", "1000000", "--sample", "20000"])
+    assert figures["bulk_seconds"] < 5
+    assert figures["speedup"] >= 200
+    assert figures["peak_rss_mb_during_evaluation"] < 2048
