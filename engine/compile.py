@@ -1,7 +1,7 @@
 """Compile rule-engine expressions to polars expressions with SQL three-valued logic.
 
 The compiled expression yields null where SPEC §3 says the outcome is unknown.
-A construct outside the compiled subset raises `Unsupported`; the caller then
+A construct outside the compiled subset raises `UnsupportedError`; the caller then
 evaluates that expression row by row with rule-engine itself (`row_fallback`).
 """
 
@@ -14,17 +14,16 @@ from typing import Any
 
 import polars as pl
 import rule_engine
-import rule_engine.ast as ast
-from rule_engine import DataType
+from rule_engine import DataType, ast
 
 NUMERIC = pl.Float64
 
 
-class Unsupported(Exception):
+class UnsupportedError(Exception):
     """The expression uses a construct the polars compiler does not handle."""
 
 
-class TypeMismatch(Exception):
+class TypeMismatchError(Exception):
     """The expression compares or combines values of different types."""
 
 
@@ -59,13 +58,13 @@ def compile_expression(node: ast.ExpressionBase, columns: Mapping[str, pl.Expr])
     """Compile one rule-engine AST node; `columns` maps each symbol to its expression."""
     handler = _HANDLERS.get(type(node))
     if handler is None:
-        raise Unsupported(type(node).__name__)
+        raise UnsupportedError(type(node).__name__)
     return handler(node, columns)
 
 
 def _symbol(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     if node.scope is not None or node.name not in columns:
-        raise Unsupported(f"symbol ${node.name}" if node.scope else node.name)
+        raise UnsupportedError(f"symbol ${node.name}" if node.scope else node.name)
     return columns[node.name]
 
 
@@ -79,7 +78,7 @@ def _literal(node: Any, _columns: Mapping[str, pl.Expr]) -> pl.Expr:
         return pl.lit(value, dtype=pl.String)
     if isinstance(value, dt.datetime):
         return pl.lit(_utc(value), dtype=pl.Datetime("us", "UTC"))
-    raise Unsupported(type(node).__name__)
+    raise UnsupportedError(type(node).__name__)
 
 
 def _null(_node: Any, _columns: Mapping[str, pl.Expr]) -> pl.Expr:
@@ -93,7 +92,7 @@ def _logic(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
 
 def _boolean(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     if node.result_type not in (DataType.BOOLEAN, DataType.NULL):
-        raise Unsupported("truthiness of a non-boolean value")
+        raise UnsupportedError("truthiness of a non-boolean value")
     return compile_expression(node, columns)
 
 
@@ -102,7 +101,7 @@ def _unary(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
         return ~_boolean(node.right, columns)
     if node.type == "uminus":
         return -compile_expression(node.right, columns)
-    raise Unsupported(f"unary {node.type}")
+    raise UnsupportedError(f"unary {node.type}")
 
 
 def _equality(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
@@ -112,7 +111,7 @@ def _equality(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
         return left.eq_missing(right)
     if node.type == "ne":
         return left.ne_missing(right)
-    raise Unsupported(f"comparison {node.type}")
+    raise UnsupportedError(f"comparison {node.type}")
 
 
 def _ordering(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
@@ -125,24 +124,25 @@ def _check_same_type(left: Any, right: Any) -> None:
     known = {left.result_type, right.result_type} - {DataType.UNDEFINED, DataType.NULL}
     names = {_type_name(t) for t in known}
     if len(names) > 1:
-        raise TypeMismatch(f"cannot compare {' with '.join(sorted(names))}")
+        raise TypeMismatchError(f"cannot compare {' with '.join(sorted(names))}")
 
 
 def _type_name(data_type: Any) -> str:
     names = {"FLOAT": "number", "STRING": "string", "BOOLEAN": "boolean", "DATETIME": "datetime", "ARRAY": "list"}
-    return names.get(data_type.name, data_type.name.lower())
+    name = str(data_type.name)
+    return names.get(name, name.lower())
 
 
 def _regex(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     if not isinstance(node.right, ast.StringExpression):
-        raise Unsupported("regex pattern that is not a string literal")
+        raise UnsupportedError("regex pattern that is not a string literal")
     pattern = node.right.value
     if node.type in ("eq_fzm", "ne_fzm"):
         pattern = f"^(?:{pattern})"
     try:
         pl.Series([""], dtype=pl.String).str.contains(pattern)
     except Exception as exc:  # polars reports Rust regex errors as ComputeError
-        raise Unsupported("regex syntax the Rust engine does not support") from exc
+        raise UnsupportedError("regex syntax the Rust engine does not support") from exc
     matched = compile_expression(node.left, columns).str.contains(pattern)
     return ~matched if node.type.startswith("ne") else matched
 
@@ -151,16 +151,16 @@ def _arithmetic(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     left, right = compile_expression(node.left, columns), compile_expression(node.right, columns)
     kind = type(node).__name__
     if kind == "AddExpression":
-        if node.left.result_type == DataType.DATETIME or node.right.result_type == DataType.DATETIME:
-            raise Unsupported("datetime arithmetic")
+        if DataType.DATETIME in (node.left.result_type, node.right.result_type):
+            raise UnsupportedError("datetime arithmetic")
         return left + right
     if kind == "SubtractExpression":
         if node.left.result_type != DataType.FLOAT or node.right.result_type != DataType.FLOAT:
-            raise Unsupported("non-numeric subtraction")
+            raise UnsupportedError("non-numeric subtraction")
         return left - right
     operator = _ARITHMETIC.get(node.type)
     if operator is None:
-        raise Unsupported(f"arithmetic {node.type}")
+        raise UnsupportedError(f"arithmetic {node.type}")
     return operator(left, right)
 
 
@@ -195,14 +195,14 @@ def _contains(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
         return target.str.contains(item, literal=True).fill_null(False)
     if _is_array(container.result_type):
         return target.list.contains(item).fill_null(False)
-    raise Unsupported("membership in this kind of container")
+    raise UnsupportedError("membership in this kind of container")
 
 
 def _literal_value(node: Any) -> Any:
     if isinstance(node, ast.NullExpression):
         return None
     if not isinstance(node, ast.LiteralExpressionBase) or isinstance(node, ast.ArrayExpression):
-        raise Unsupported("array with non-literal members")
+        raise UnsupportedError("array with non-literal members")
     value = node.value
     return float(value) if isinstance(value, decimal.Decimal) else value
 
@@ -230,7 +230,7 @@ def _attribute(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     elif _is_array(owner_type):
         table = _LIST_ATTRS
     if node.name not in table:
-        raise Unsupported(f"attribute {node.name}")
+        raise UnsupportedError(f"attribute {node.name}")
     return table[node.name](compile_expression(node.object, columns))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -139,10 +140,11 @@ def _decision(decision: Decision, override: str | None) -> list[pl.Expr]:
 
 
 def _first_chain(holds: list[pl.Expr], values: list[pl.Expr], fallback: pl.Expr) -> pl.Expr:
-    chain = pl.when(holds[0]).then(values[0])
+    chain: Any = pl.when(holds[0]).then(values[0])
     for h, v in zip(holds[1:], values[1:], strict=True):
         chain = chain.when(h).then(v)
-    return chain.otherwise(fallback)
+    result: pl.Expr = chain.otherwise(fallback)
+    return result
 
 
 def _first(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:

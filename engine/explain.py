@@ -36,7 +36,7 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
     derived = [
         {"name": d.name, "value": _plain(row.get(d.name)),
          "how": d.expression.source if d.expression else f"quantile of {d.quantile_of} in {d.buckets} buckets",
-         "reads": {n: _plain(row.get(n)) for n in (d.expression.symbols if d.expression else (d.quantile_of,))}}
+         "reads": {n: _plain(row.get(n)) for n in (d.expression.symbols if d.expression else (d.quantile_of or "",))}}
         for d in book.derives
     ]
     decisions = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -54,11 +55,12 @@ def _greedy_sequence(pool: Sequence[Owner], load: np.ndarray, count: int) -> np.
     if room.sum() == 0:
         return np.zeros(0, dtype=np.int64)
 
-    def slots_up_to(threshold: float, spare: int) -> np.ndarray:
+    def slots_up_to(threshold: float, spare: int) -> np.ndarray[Any, np.dtype[np.int64]]:
         # Slots k = 1.. have keys (load + k - 1) / weight; floor(T*w - load) + 1 of them are
         # <= T. Searching with one fewer and taking one more makes float rounding harmless.
         fitting = np.floor(threshold * weight - load) + spare
-        return np.clip(fitting, 0, room).astype(np.int64)
+        slots: np.ndarray[Any, np.dtype[np.int64]] = np.clip(fitting, 0, room).astype(np.int64)
+        return slots
 
     low, high = 0.0, float(((load + count) / weight).max())
     for _ in range(100):

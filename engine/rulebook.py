@@ -15,7 +15,7 @@ import rule_engine
 from rule_engine import DataType
 
 from revrules.engine import model
-from revrules.engine.compile import TypeMismatch, Unsupported, compile_expression, row_fallback
+from revrules.engine.compile import TypeMismatchError, UnsupportedError, compile_expression, row_fallback
 from revrules.engine.convert import POLARS_TYPES, FieldType
 from revrules.engine.validation import validate
 from revrules.engine.yamlstrict import Document, PathKey, load_yaml_file
@@ -319,7 +319,7 @@ class _Builder:
         )
 
     def _check_names(self) -> None:
-        seen: dict[str, str] = {name: "field" for name in self.fields}
+        seen: dict[str, str] = dict.fromkeys(self.fields, "field")
         entries: list[tuple[Document, PathKey, str, str]] = []
         entries += [(doc, ("derive", name), name, "derived value") for doc, name, _ in self.derives]
         entries += [(doc, ("decisions", name), name, "decision") for name, (doc, _) in self.decisions.items()]
@@ -354,7 +354,8 @@ class _Builder:
             return None
         result = rule.statement.expression.result_type
         if condition and result not in (DataType.BOOLEAN, DataType.NULL):
-            self.problems.append(doc.problem(path, f"condition must be true or false, but gives a {_kind_name(result)}"))
+            message = f"condition must be true or false, but gives a {_kind_name(result)}"
+            self.problems.append(doc.problem(path, message))
             return None
         kind = FieldType.BOOLEAN if condition else _field_kind(result)
         if kind is None:
@@ -365,10 +366,10 @@ class _Builder:
         fallback = False
         try:
             compiled = compile_expression(rule.statement.expression, columns)
-        except TypeMismatch as exc:
+        except TypeMismatchError as exc:
             self.problems.append(doc.problem(path, f"type mismatch: {exc}"))
             return None
-        except Unsupported:
+        except UnsupportedError:
             fallback = True
             compiled = row_fallback(rule, list(symbols), POLARS_TYPES[kind])
         span = doc.span(path)
@@ -426,7 +427,7 @@ class _Builder:
             if when is not None:
                 then = str(item.then) if spec.hit == "collect" and item.then is not None else item.then
                 rules.append(Rule(rule_id, when, then))
-        default = spec.default
+        default: Any = spec.default
         if spec.hit == "sum":
             default = float(default or 0)
         elif spec.hit == "any":
@@ -496,11 +497,13 @@ class _Builder:
             inputs[self.territories[1].owner_output] = FieldType.STRING
         for key in case.account:
             if key not in inputs:
-                self.problems.append(doc.problem((*path, "account", key), f"unknown field '{key}'{_hint(key, inputs)}", key=True))
+                message = f"unknown field '{key}'{_hint(key, inputs)}"
+                self.problems.append(doc.problem((*path, "account", key), message, key=True))
         outputs = {name for name in self.kinds if name not in self.fields} | {"lists"}
         for key in case.expect:
             if key not in outputs:
-                self.problems.append(doc.problem((*path, "expect", key), f"unknown result '{key}'{_hint(key, outputs)}", key=True))
+                message = f"unknown result '{key}'{_hint(key, outputs)}"
+                self.problems.append(doc.problem((*path, "expect", key), message, key=True))
         span = doc.span(path)
         return TestCase(case.name, dict(case.account), dict(case.expect), f"{doc.file}:{span.line}:{span.col}")
 

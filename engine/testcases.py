@@ -65,10 +65,11 @@ def run_case(book: Rulebook, case: TestCase) -> CaseResult:
     evaluated = evaluate_account(book, case.account)
     row = evaluated.row(0, named=True)
     mismatches = []
-    for key, expected in case.expect.items():
+    for key, wanted in case.expect.items():
+        expected = wanted
         if key == "lists":
             actual: Any = sorted(m.id for m in book.lists if row[list_column(m.id)])
-            expected = sorted(expected or []) if isinstance(expected, list) else [expected]
+            expected = sorted(wanted or []) if isinstance(wanted, list) else [wanted]
         else:
             actual = row.get(key)
         if not _same(expected, actual):

@@ -14,10 +14,11 @@ from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_
 from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
 from revrules.project import Project, Snapshot
 
-CHANGE_SCHEMA = {"id": pl.String, "field": pl.String, "before": pl.String, "after": pl.String, "rule": pl.String}
-LIST_SCHEMA = {"list": pl.String, "id": pl.String, "action": pl.String}
-CONFLICT_SCHEMA = {"id": pl.String, "decision": pl.String, "rules": pl.List(pl.String)}
-UNASSIGNED_SCHEMA = {"id": pl.String, "territory": pl.String}
+CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.String, "after": pl.String,
+                           "rule": pl.String})
+LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
+CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
+UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String})
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
 
 def _comparable(value: pl.Expr, kind: FieldType) -> pl.Expr:
     if kind == FieldType.LIST:
-        return value.list.sort()
+        # An empty multi-select is written as an empty cell, which reads back as null.
+        return pl.when(value.list.len() > 0).then(value.list.sort())
     if kind == FieldType.STRING:
         return value.str.strip_chars()
     return value

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rule_engine import DataType
 
-from revrules.engine.compile import Unsupported, compile_expression
+from revrules.engine.compile import UnsupportedError, compile_expression
 
 TYPES = {
     "n1": DataType.FLOAT, "n2": DataType.FLOAT, "n3": DataType.FLOAT,
@@ -209,5 +209,5 @@ def test_null_semantics_examples(source: str, row: dict[str, Any], expected: Any
 @pytest.mark.parametrize("source", ["$abs(n1) > 1", "s1[0] == 'a'", "s1 =~ '(?<=a)b'", "[n1, 2][0] > 1"])
 def test_constructs_outside_the_subset_are_unsupported(source: str) -> None:
     rule = rule_engine.Rule(source, context=CONTEXT)
-    with pytest.raises(Unsupported):
+    with pytest.raises(UnsupportedError):
         compile_expression(rule.statement.expression, COLUMNS)

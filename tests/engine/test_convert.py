@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from revrules.engine.convert import (
     POLARS_TYPES,
     FieldSpec,
@@ -17,7 +18,6 @@ from revrules.engine.convert import (
     convert_frame,
     convert_values,
 )
-
 from revrules.errors import InvalidInputError
 
 UTC = dt.UTC

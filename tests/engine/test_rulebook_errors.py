@@ -76,7 +76,9 @@ def test_cycle_between_decisions_names_the_cycle(tmp_path: Path) -> None:
 
 def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
     text = "version: 1\ndecisions:\n  segment:\n    hits: first\n    rules:\n      - {when: \"true\", then: x}\n"
-    assert problems(tmp_path, text) == ["book.yaml:4:5: decisions.segment.hits: unknown key 'hits' (did you mean 'hit'?)"]
+    assert problems(tmp_path, text) == [
+        "book.yaml:4:5: decisions.segment.hits: unknown key 'hits' (did you mean 'hit'?)"
+    ]
 
 
 def test_unknown_hit_policy_lists_the_allowed_ones(tmp_path: Path) -> None:
