@@ -295,10 +295,7 @@ class _Builder:
         decisions = [self._decision(doc, name, spec) for name, (doc, spec) in self.decisions.items()]
         ordered = self._order(decisions)
         territories = self._territories()
-        lists = tuple(
-            model_list
-            for model_list in (self._list(doc, i, item) for doc, i, item in self.lists.values())
-        )
+        lists = [self._list(doc, i, item) for doc, i, item in self.lists.values()]
         tests = tuple(self._test(doc, path, case) for doc, path, case in self.tests)
         if self.problems:
             raise InvalidInputError(self.problems)
@@ -311,7 +308,7 @@ class _Builder:
             derives=tuple(d for d in derives if d is not None),
             decisions=ordered,
             territories=territories,
-            lists=lists,
+            lists=tuple(m for m in lists if m is not None),
             tests=tests,
             files=files,
             hash=digest.hexdigest(),
@@ -487,9 +484,9 @@ class _Builder:
             self.kinds[spec.owner_output] = FieldType.STRING
         return Territories(spec.output, spec.owner_output, tuple(t for t in tree if t is not None))
 
-    def _list(self, doc: Document, index: int, item: model.ListModel) -> MarketingList:
+    def _list(self, doc: Document, index: int, item: model.ListModel) -> MarketingList | None:
         when = self._parse(doc, ("lists", index, "when"), item.when, self.kinds, condition=True)
-        return MarketingList(item.id, item.name, when) if when else MarketingList(item.id, item.name, _never())
+        return MarketingList(item.id, item.name, when) if when else None
 
     def _test(self, doc: Document, path: PathKey, case: model.TestCaseModel) -> TestCase:
         inputs = {**self.fields, **{d[1]: FieldType.STRING for d in self.derives}}
@@ -506,11 +503,6 @@ class _Builder:
                 self.problems.append(doc.problem((*path, "expect", key), message, key=True))
         span = doc.span(path)
         return TestCase(case.name, dict(case.account), dict(case.expect), f"{doc.file}:{span.line}:{span.col}")
-
-
-def _never() -> Expression:
-    rule = rule_engine.Rule("false")
-    return Expression("false", rule, (), FieldType.BOOLEAN, pl.lit(False), False, "")
 
 
 def _column(name: str, kind: FieldType) -> pl.Expr:
