@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import polars as pl
 
@@ -31,6 +31,18 @@ class WriteResult:
     field: str
     ok: bool
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """An output field revrules may create in a CRM that lacks it (`check --create-properties`)."""
+
+    name: str
+    label: str
+    type: Literal["enumeration", "string", "number"]
+    options: tuple[str, ...] = ()
+    multiple: bool = False
+    """An enumeration that holds several options (a `collect` decision)."""
 
 
 class Connector(Protocol):
