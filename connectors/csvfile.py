@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import difflib
 import io
 import math
 import os
@@ -16,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from revrules.connectors.base import ID, CrmValue, RecordUpdate, WriteResult
 
-from revrules.errors import CrmError, InvalidInputError
+from revrules.connectors.base import ID, CrmValue, RecordUpdate, WriteResult
+from revrules.errors import CrmError, InvalidInputError, did_you_mean
 
 _BOM = b"\xef\xbb\xbf"
 _MAX_LISTED_DUPLICATES = 10
@@ -209,7 +208,7 @@ class CsvConnector:
         if unknown:
             raise InvalidInputError(
                 "\n".join(
-                    f"{self.path}: no column {field!r}{_suggestion(field, frame.columns)}"
+                    f"{self.path}: no column {field!r}{did_you_mean(field, frame.columns)}"
                     for field in unknown
                 )
             )
@@ -238,7 +237,7 @@ class CsvConnector:
         if self.id_column not in header:
             raise InvalidInputError(
                 f"{self.path}: id column {self.id_column!r} is not in the header"
-                f"{_suggestion(self.id_column, header)}"
+                f"{did_you_mean(self.id_column, header)}"
             )
         frame = _read_text_csv(self.path)
         _check_ids(self.path, frame[self.id_column])
@@ -356,13 +355,6 @@ def _blank_as_null(column: pl.Expr) -> pl.Expr:
     return pl.when(column != "").then(column)
 
 
-def _suggestion(name: str, candidates: Sequence[str]) -> str:
-    """A "did you mean" hint naming the closest column, or nothing."""
-    # CRM field names differ from what users type mostly in case (ID vs Id), which
-    # difflib alone weighs as heavily as any other typo.
-    by_folded = {candidate.casefold(): candidate for candidate in reversed(candidates)}
-    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1)
-    return f" (did you mean {by_folded[close[0]]!r}?)" if close else ""
 
 
 def _format_cell(value: CrmValue) -> str | None:

@@ -127,13 +127,13 @@ def convert_frame(
 def _quality_issues(
     frame: pl.DataFrame, specs: Sequence[FieldSpec], failed_names: dict[str, str]
 ) -> list[QualityIssue]:
-    """Count each field's failures and find its first failing record, in one pass."""
+    """Count each field's failures and name the smallest failing id, so input order does not matter."""
     if not specs:
         return []
     stats = frame.select(
         *(pl.col(failed_names[spec.name]).sum().alias(f"n{i}") for i, spec in enumerate(specs)),
         *(
-            pl.col(ID).filter(pl.col(failed_names[spec.name])).first().alias(f"id{i}")
+            pl.col(ID).filter(pl.col(failed_names[spec.name])).min().alias(f"id{i}")
             for i, spec in enumerate(specs)
         ),
     ).row(0, named=True)

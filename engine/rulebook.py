@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,7 +18,7 @@ from revrules.engine.compile import TypeMismatchError, UnsupportedError, compile
 from revrules.engine.convert import POLARS_TYPES, FieldType
 from revrules.engine.validation import validate
 from revrules.engine.yamlstrict import Document, PathKey, load_yaml_file
-from revrules.errors import InvalidInputError, Problem
+from revrules.errors import InvalidInputError, Problem, closest, did_you_mean
 
 _ENGINE_TYPES: dict[FieldType, Any] = {
     FieldType.STRING: DataType.STRING,
@@ -339,7 +338,7 @@ class _Builder:
 
         def resolve_type(name: str) -> Any:
             if name not in names:
-                raise rule_engine.errors.SymbolResolutionError(name, suggestion=_closest(name, names))
+                raise rule_engine.errors.SymbolResolutionError(name, suggestion=closest(name, names))
             read.append(name)
             return _ENGINE_TYPES[names[name]]
 
@@ -379,7 +378,7 @@ class _Builder:
         if isinstance(spec, model.QuantileModel):
             source_kind = names.get(spec.quantile)
             if source_kind not in (FieldType.NUMBER, FieldType.INTEGER):
-                hint = "" if source_kind else _hint(spec.quantile, names)
+                hint = "" if source_kind else did_you_mean(spec.quantile, names)
                 message = f"quantile needs a numeric field or derived value, not '{spec.quantile}'{hint}"
                 self.problems.append(doc.problem(("derive", name, "quantile"), message))
                 return None
@@ -494,12 +493,12 @@ class _Builder:
             inputs[self.territories[1].owner_output] = FieldType.STRING
         for key in case.account:
             if key not in inputs:
-                message = f"unknown field '{key}'{_hint(key, inputs)}"
+                message = f"unknown field '{key}'{did_you_mean(key, inputs)}"
                 self.problems.append(doc.problem((*path, "account", key), message, key=True))
         outputs = {name for name in self.kinds if name not in self.fields} | {"lists"}
         for key in case.expect:
             if key not in outputs:
-                message = f"unknown result '{key}'{_hint(key, outputs)}"
+                message = f"unknown result '{key}'{did_you_mean(key, outputs)}"
                 self.problems.append(doc.problem((*path, "expect", key), message, key=True))
         span = doc.span(path)
         return TestCase(case.name, dict(case.account), dict(case.expect), f"{doc.file}:{span.line}:{span.col}")
@@ -526,16 +525,6 @@ def _kind_name(data_type: Any) -> str:
     names = {"FLOAT": "number", "STRING": "string", "BOOLEAN": "boolean", "DATETIME": "datetime",
              "ARRAY": "list", "NULL": "null", "UNDEFINED": "value of unknown type"}
     return names.get(getattr(data_type, "name", ""), str(data_type).lower())
-
-
-def _closest(name: str, names: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _hint(name: str, names: Iterable[str]) -> str:
-    close = _closest(name, names)
-    return f" (did you mean '{close}'?)" if close else ""
 
 
 def _offset(text: str, needle: str) -> int | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from revrules.engine.yamlstrict import Document, PathKey
-from revrules.errors import Problem
+from revrules.errors import Problem, did_you_mean
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,9 +28,7 @@ def _problem(doc: Document, error: Any, known_keys: Sequence[str]) -> Problem:
     kind = error["type"]
     if kind == "extra_forbidden":
         key = str(path[-1])
-        close = difflib.get_close_matches(key, known_keys, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return doc.problem(path, f"unknown key '{key}'{hint}", key=True)
+        return doc.problem(path, f"unknown key '{key}'{did_you_mean(key, known_keys)}", key=True)
     if kind == "missing":
         return doc.problem(path, f"missing required key '{error['loc'][-1]}'")
     return doc.problem(path, _message(error))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from revrules.connectors.base import ID, Connector, RecordUpdate
-from revrules.errors import CrmError, InvalidInputError
+from revrules.errors import CrmError, InvalidInputError, RevrulesError
 from revrules.ledger import (
     ERROR,
     FAILED,
@@ -122,7 +122,12 @@ def apply_changes(
             try:
                 results = connector.write(updates)
             except CrmError as exc:
+                # A connector raises only when the batch did not land; the rest is not attempted.
                 ledger.record_results([(row, FAILED, str(exc)) for row in rows])
+                rest = ids[start + size:]
+                if rest:
+                    untried = pl.concat([by_id[(record,)] for record in rest])
+                    ledger.record_skipped(run_id, untried, f"not attempted: {exc}")
                 raise
             outcome = [(row_of[(r.record_id, r.field)], WRITTEN if r.ok else FAILED, r.error) for r in results]
             ledger.record_results(outcome)
@@ -170,21 +175,25 @@ def run_apply(
     """Apply a plan as run `run_id` and close the run in the ledger."""
     changes = plan.changes
     skipped = pl.DataFrame(schema={**CHANGE_SCHEMA, "reason": pl.String})
-    if saved:
-        changes, drifted = drift(connector, changes)
-        if not drifted.is_empty():
-            reason = "changed in the CRM since the plan was made"
-            ledger.record_skipped(run_id, drifted, reason)
-            skipped = drifted.with_columns(pl.lit(reason).alias("reason"))
-            log.warning("%d field(s) changed in the CRM since the plan; skipped", drifted.height)
-    ledger.update_run(run_id, records_read=plan.meta.records_read, planned=plan.changes.height)
+    # Every error closes the run, so that no run is left "running" by a process that lived on.
     try:
+        if not plan.list_changes.is_empty() and getattr(connector, "write_list", None) is None:
+            # Refuse before the first field write rather than after the last.
+            raise InvalidInputError(f"the {connector.kind} connector cannot write marketing lists")
+        if saved:
+            changes, drifted = drift(connector, changes)
+            if not drifted.is_empty():
+                reason = "changed in the CRM since the plan was made"
+                ledger.record_skipped(run_id, drifted, reason)
+                skipped = drifted.with_columns(pl.lit(reason).alias("reason"))
+                log.warning("%d field(s) changed in the CRM since the plan; skipped", drifted.height)
+        ledger.update_run(run_id, records_read=plan.meta.records_read, planned=plan.changes.height)
         written, failed = apply_changes(ledger, connector, run_id, changes)
         lists_written = apply_lists(ledger, connector, run_id, plan.list_changes, current_lists)
     except KeyboardInterrupt:
         ledger.finish_run(run_id, INTERRUPTED, "interrupted by the user")
         raise
-    except CrmError as exc:
+    except RevrulesError as exc:
         ledger.finish_run(run_id, ERROR, str(exc))
         raise
     status = PARTIAL if not failed.is_empty() else SUCCEEDED

@@ -14,13 +14,14 @@ import polars as pl
 
 from revrules import __version__, summary
 from revrules.apply import ApplyReport, recover, rollback_changes, rollback_lists, run_apply
-from revrules.connectors.base import Connector
+from revrules.connectors.base import Connector, PropertySpec
+from revrules.engine.convert import FieldType
 from revrules.engine.explain import explain_record
 from revrules.engine.testcases import evaluate_account, run_tests
 from revrules.errors import InvalidInputError, RefusedError, RevrulesError
-from revrules.ledger import REFUSED, Ledger
+from revrules.ledger import ERROR, REFUSED, Ledger, now
 from revrules.lock import run_lock
-from revrules.plan import Plan, build_plan
+from revrules.plan import Plan, PlanMeta, build_plan
 from revrules.project import Project, load_project
 from revrules.scaffold import write_starter
 
@@ -79,15 +80,70 @@ def cmd_check(args: argparse.Namespace) -> int:
     slow = [label for label, expr in book.expressions() if expr.fallback]
     for label in slow:
         print(f"  note: {label} uses the row-by-row fallback evaluator (slower)")
+    if getattr(args, "create_properties", False) and not args.online:
+        raise InvalidInputError("--create-properties needs --online")
     if args.online:
         connector = project.connector()
+        if getattr(args, "create_properties", False):
+            create = getattr(connector, "create_properties", None)
+            if create is None:
+                raise InvalidInputError(
+                    f"--create-properties: the {connector.kind} connector cannot create fields")
+            for line in create(_property_specs(project)):
+                print(f"  {line}")
+        check_online = getattr(connector, "check_online", None)
+        if check_online is not None:
+            problems = check_online(project.read_fields(), project.write_fields(),
+                                    _allowed_values(project))
+            if problems:
+                raise InvalidInputError("\n".join(problems))
+            print(f"  online: every mapped field exists in {_source(project)}, outputs are writable "
+                  "and written values fit their picklists")
+            return EXIT_OK
         columns = set(getattr(connector, "columns", lambda: [])())
         missing = [f for f in project.read_fields() if f not in columns and f not in project.write_fields()]
         if missing:
-            raise InvalidInputError([f"field '{f}' is not in the CRM" for f in missing][0] if len(missing) == 1
-                                    else "fields not in the CRM: " + ", ".join(missing))
+            raise InvalidInputError("\n".join(f"field '{f}' is not in {_source(project)}" for f in missing))
         print(f"  online: every mapped field exists in {_source(project)}")
     return EXIT_OK
+
+
+def _allowed_values(project: Project) -> dict[str, set[str]]:
+    """CRM field -> every value the rulebook can write to it (decisions with fixed `then` values)."""
+    allowed: dict[str, set[str]] = {}
+    for decision in project.book.decisions:
+        field = project.outputs.get(decision.name)
+        if field is None or decision.hit not in ("first", "unique", "collect"):
+            continue
+        values = [rule.then for rule in decision.rules] + [decision.default]
+        allowed.setdefault(field, set()).update(
+            str(v).lower() if isinstance(v, bool) else str(v)
+            for v in values if v is not None and v != "" and not isinstance(v, list))
+    territories = project.book.territories
+    if territories is not None and territories.output in project.outputs:
+        leaves = {path[-1].id for path in territories.leaves()}
+        allowed.setdefault(project.outputs[territories.output], set()).update(leaves)
+    return allowed
+
+
+def _property_specs(project: Project) -> list[PropertySpec]:
+    """The output fields `check --online --create-properties` creates when missing."""
+    allowed = _allowed_values(project)
+    specs: dict[str, PropertySpec] = {}
+    for name, field in project.outputs.items():
+        kind = project.book.kinds.get(name)
+        label = name.replace("_", " ").capitalize()
+        if kind in (FieldType.NUMBER, FieldType.INTEGER):
+            specs[field] = PropertySpec(field, label, "number")
+        elif allowed.get(field) and kind in (FieldType.STRING, FieldType.LIST):
+            specs[field] = PropertySpec(field, label, "enumeration", tuple(sorted(allowed[field])),
+                                        multiple=kind == FieldType.LIST)
+        else:
+            specs.setdefault(field, PropertySpec(field, label, "string"))
+    if project.config.model.provenance:
+        specs.setdefault(project.config.model.provenance,
+                         PropertySpec(project.config.model.provenance, "Segmentation reason", "string"))
+    return list(specs.values())
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -146,7 +202,8 @@ def _load_saved_plan(path: Path, project: Project) -> Plan:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError(f"{path}: not a readable revrules plan ({exc})") from None
     if plan.meta.crm != project.config.model.crm.kind:
-        raise InvalidInputError(f"{path}: the plan is for a {plan.meta.crm} CRM, the config is for {project.config.model.crm.kind}")
+        kind = project.config.model.crm.kind
+        raise InvalidInputError(f"{path}: the plan is for a {plan.meta.crm} CRM, the config is for {kind}")
     return plan
 
 
@@ -167,9 +224,17 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Plan,
-                args: argparse.Namespace, *, command: str) -> ApplyReport | None:
+                args: argparse.Namespace, *, command: str,
+                left_alone: tuple[pl.DataFrame, str] | None = None) -> ApplyReport | None:
+    """Run the guards and apply `plan` as a new run.
+
+    `left_alone` is (changes, reason): changes decided against before the run, recorded
+    as skipped in it so that the run's counts include them.
+    """
     run_id = ledger.start_run(command, crm=plan.meta.crm, rulebook_hash=project.book.hash,
                               config_hash=project.config.hash)
+    if left_alone is not None and not left_alone[0].is_empty():
+        ledger.record_skipped(run_id, *left_alone)
     limit = _limit(project, plan.meta.records_read)
     if command == "apply" and limit is not None and plan.changed_records > limit and not args.force:
         message = (f"the plan changes {plan.changed_records:,} records, more than safety.max_changed_records "
@@ -181,6 +246,13 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         ledger.update_run(run_id, records_read=plan.meta.records_read)
         ledger.finish_run(run_id, "succeeded", "nothing to change")
         return None
+    check_budget = getattr(connector, "check_budget", None)
+    if check_budget is not None and not plan.changes.is_empty():
+        try:
+            check_budget(plan.changed_records)
+        except RevrulesError as exc:
+            ledger.finish_run(run_id, REFUSED if isinstance(exc, RefusedError) else ERROR, str(exc))
+            raise
     try:
         _confirm(f"{command.capitalize()} {plan.changes.height:,} field change(s) to "
                  f"{plan.changed_records:,} record(s)?", args.yes)
@@ -263,35 +335,48 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             if not changed.is_empty():
                 log.warning("%d field(s) changed since run %d and are left alone", changed.height, args.run)
             plan = Plan(meta=_rollback_meta(project, connector), changes=undo, list_changes=lists)
-            report = _apply_plan(project, connector, ledger, plan, args, command="rollback")
+            reason = f"changed since run {args.run}"
+            report = _apply_plan(project, connector, ledger, plan, args, command="rollback",
+                                 left_alone=(changed, reason))
             if report is not None and not changed.is_empty():
-                ledger.record_skipped(report.run_id, changed, f"changed since run {args.run}")
-                report = ApplyReport(report.run_id, report.status, report.written, report.failed,
-                                     changed.with_columns(pl.lit(f"changed since run {args.run}").alias("reason")),
+                left = changed.with_columns(pl.lit(reason).alias("reason"))
+                report = ApplyReport(report.run_id, report.status, report.written, report.failed, left,
                                      report.lists_written)
         finally:
             ledger.close()
     return _finish(report, args)
 
 
-def _rollback_meta(project: Project, connector: Connector) -> Any:
-    from revrules.plan import PlanMeta
-    from revrules.ledger import now
-
+def _rollback_meta(project: Project, connector: Connector) -> PlanMeta:
     return PlanMeta(now(), connector.kind, project.config.hash, project.book.hash, 0)
 
 
 # -- parsing and the error boundary ------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(*, defaults: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after the command name.
+
+    The copy given to each command has no defaults: a command's defaults would
+    otherwise overwrite what was given before the command (`revrules -c X plan`).
+    """
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", type=Path, default=Path("revrules.yaml"),
+    common.add_argument("-c", "--config", type=Path, default=default(Path("revrules.yaml")),
                         help="config file (default: revrules.yaml)")
-    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    common.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format on stderr")
-    parser = argparse.ArgumentParser(prog="revrules", description="Segmentation rules as code for RevOps.",
-                                     parents=[common])
+    common.add_argument("--debug", action="store_true", default=default(False),
+                        help="show tracebacks and debug logs")
+    common.add_argument("--log-format", choices=("text", "json"), default=default("text"),
+                        help="log line format on stderr")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(defaults=False)
+    parser = argparse.ArgumentParser(prog="revrules", parents=[_common_options(defaults=True)],
+                                     description="Segmentation rules as code for RevOps.")
     parser.add_argument("--version", action="version", version=f"revrules {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -307,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", default=".")
     p = command("check", cmd_check, "validate the config and rulebooks")
     p.add_argument("--online", action="store_true", help="also check fields against the CRM")
+    p.add_argument("--create-properties", action="store_true",
+                   help="with --online: create missing output fields (HubSpot properties)")
     command("test", cmd_test, "run the rulebook tests", json_flag=True)
     p = command("plan", cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
     p.add_argument("-o", "--out", metavar="PLAN", help="save the plan as JSON for `apply PLAN`")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from revrules.engine.convert import FieldSpec, FieldType
 from revrules.engine.validation import validate
@@ -58,11 +58,17 @@ class SalesforceCrm(_Strict):
     private_key_file: str | None = None
     password: SecretStr | None = None
     security_token: SecretStr | None = None
-    domain: str = "login"
+    domain: Annotated[str, Field(pattern=r"^(login|test|[A-Za-z0-9][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)*\.my)$")] = "login"
     instance_url: str | None = None
     session_id: SecretStr | None = None
-    api_version: str = "59.0"
+    api_version: Annotated[str, Field(pattern=r"^\d{2,3}\.0$")] = "59.0"
     where: str | None = None
+    bulk_read_threshold: int = Field(10_000, ge=0)
+    bulk_write_threshold: int = Field(2_000, ge=1)
+    api_reserve: int = Field(1_000, ge=0)
+    max_retries: int = Field(5, ge=0, le=20)
+    retry_backoff_seconds: float = Field(1.0, gt=0, le=60)
+    timeout_seconds: float = Field(120.0, gt=0)
 
     _https = field_validator("instance_url")(_require_https)
 
@@ -74,6 +80,12 @@ class HubspotCrm(_Strict):
     object: str = "companies"
     access_token: SecretStr
     base_url: str = "https://api.hubapi.com"
+    burst_limit: int = Field(190, ge=0)  # requests per 10 s; 0 turns the limiter off
+    search_limit: int = Field(5, ge=0)  # searches per second; 0 turns it off
+    max_retries: int = Field(5, ge=0, le=20)
+    retry_backoff_seconds: float = Field(1.0, gt=0, le=60)
+    incremental_lag_seconds: float = Field(60.0, ge=0)
+    timeout_seconds: float = Field(60.0, gt=0)
 
     _https = field_validator("base_url")(_require_https)
 
@@ -84,11 +96,27 @@ class FieldModel(_Strict):
     source: CrmField
     type: FieldType = FieldType.STRING
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """`industry: Industry` is short for `{source: Industry, type: string}`."""
+        return {"source": value} if isinstance(value, str) else value
+
 
 class SafetyModel(_Strict):
     """Guards that refuse an apply unless `--force`."""
 
-    max_changed_records: int | Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")] | None = None
+    max_changed_records: int | str | None = None
+
+    @field_validator("max_changed_records")
+    @classmethod
+    def _count_or_percentage(cls, value: int | str | None) -> int | str | None:
+        # One check rather than a union of types, so a bad value is one problem, not two.
+        if isinstance(value, str) and not re.fullmatch(r"\d+(\.\d+)?%", value):
+            raise ValueError("must be a count of records (e.g. 500) or a percentage (e.g. 20%)")
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must not be negative")
+        return value
 
 
 class JobModel(_Strict):
@@ -112,7 +140,7 @@ class ConfigModel(_Strict):
 
     version: Literal[1]
     crm: Annotated[CsvCrm | SalesforceCrm | HubspotCrm, Field(discriminator="kind")]
-    fields: dict[Name, CrmField | FieldModel] = Field(min_length=1)
+    fields: dict[Name, FieldModel] = Field(min_length=1)
     rules: list[str] = Field(min_length=1)
     outputs: dict[Name, CrmField] = {}
     overrides: dict[Name, CrmField] = {}
@@ -154,11 +182,7 @@ class Config:
 
     def field_specs(self) -> list[FieldSpec]:
         """The configured fields as the engine's conversion specs."""
-        specs = []
-        for name, item in self.model.fields.items():
-            source, kind = (item, FieldType.STRING) if isinstance(item, str) else (item.source, item.type)
-            specs.append(FieldSpec(name, source, kind))
-        return specs
+        return [FieldSpec(name, item.source, item.type) for name, item in self.model.fields.items()]
 
     def field_types(self) -> dict[str, FieldType]:
         """Field name -> declared type, for typing the rules."""

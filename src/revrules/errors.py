@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -49,3 +51,20 @@ class CrmError(RevrulesError):
 
 class RetriableCrmError(CrmError):
     """A transient CRM failure: retrying later may succeed."""
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to `name`, when one is close enough.
+
+    Case is ignored: names users type differ from CRM names mostly in case (ID vs Id,
+    NumberOfEmployees vs numberofemployees), which difflib would weigh like any typo.
+    """
+    by_folded = {candidate.casefold(): candidate for candidate in reversed(list(candidates))}
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1)
+    return by_folded[close[0]] if close else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` naming the closest candidate, or nothing."""
+    found = closest(name, candidates)
+    return f" (did you mean '{found}'?)" if found else ""

@@ -126,7 +126,7 @@ class Ledger:
     def update_run(self, run_id: int, **values: Any) -> None:
         """Set some columns of a run."""
         columns = ", ".join(f"{name} = ?" for name in values)
-        self.db.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*values.values(), run_id))  # noqa: S608
+        self.db.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*values.values(), run_id))
 
     def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
         """Close a run, counting its writes by result."""
@@ -183,7 +183,8 @@ class Ledger:
 
     def writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
         """The writes of one run, optionally only those with `result`."""
-        query = "SELECT id AS row, record_id AS id, field, before, after, rule, result, error FROM writes WHERE run_id = ?"
+        query = ("SELECT id AS row, record_id AS id, field, before, after, rule, result, error"
+                 " FROM writes WHERE run_id = ?")
         params: tuple[Any, ...] = (run_id,)
         if result:
             query += " AND result = ?"

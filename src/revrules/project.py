@@ -7,12 +7,12 @@ from pathlib import Path
 
 import polars as pl
 
-from revrules.config import Config, CsvCrm, load_config
-from revrules.connectors.base import ID, Connector
+from revrules.config import Config, CsvCrm, SalesforceCrm, load_config
+from revrules.connectors.base import Connector
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
 from revrules.engine.evaluate import evaluate
 from revrules.engine.rulebook import Rulebook, load_rulebook
-from revrules.errors import InvalidInputError, Problem
+from revrules.errors import InvalidInputError, Problem, did_you_mean
 
 CURRENT_OWNER = "__current_owner"
 
@@ -72,7 +72,13 @@ class Project:
             lists_dir = self.config.resolve(crm.lists_dir) if crm.lists_dir else None
             return CsvConnector(self.config.resolve(crm.path), crm.id_column, output=output,
                                 lists_dir=lists_dir, write_fields=self.write_fields(), batch_size=crm.batch_size)
-        raise InvalidInputError(f"crm.kind '{crm.kind}' is not supported by this version of revrules yet")
+        if isinstance(crm, SalesforceCrm):
+            from revrules.connectors.salesforce import SalesforceConnector
+
+            return SalesforceConnector.from_config(crm, base=self.config.base, write_fields=self.write_fields())
+        from revrules.connectors.hubspot import HubspotConnector
+
+        return HubspotConnector.from_config(crm, write_fields=self.write_fields())
 
     def read(self, connector: Connector) -> Snapshot:
         """Read every record and convert the values to their declared types."""
@@ -107,21 +113,13 @@ def load_project(config_path: Path) -> Project:
     results = set(book.kinds) - set(book.fields)
     for name in config.model.outputs:
         if name not in results:
-            problems.append(config.problem(("outputs", name), f"'{name}' is not a decision or derived value{_hint(name, results)}"))
+            message = f"'{name}' is not a decision or derived value{did_you_mean(name, results)}"
+            problems.append(config.problem(("outputs", name), message))
     decisions = {d.name for d in book.decisions}
     for name in config.model.overrides:
         if name not in decisions:
-            problems.append(config.problem(("overrides", name), f"'{name}' is not a decision{_hint(name, decisions)}"))
+            message = f"'{name}' is not a decision{did_you_mean(name, decisions)}"
+            problems.append(config.problem(("overrides", name), message))
     if problems:
         raise InvalidInputError(problems)
     return Project(config, book)
-
-
-def _hint(name: str, names: set[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, sorted(names), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-__all__ = ["ID", "Project", "Snapshot", "load_project"]

@@ -38,7 +38,7 @@ def plan_text(plan: Plan, source: str) -> str:
                    .sort(["len", "before", "after"], descending=[True, False, False], nulls_last=True)
                    .head(TOP_TRANSITIONS))
             for before, after, n in top.iter_rows():
-                lines.append(f"      {_clip(_show(before))} -> {_clip(_show(after))}  {n:,}")
+                lines.append(f"    {field}: {_clip(_show(before))} -> {_clip(_show(after))}  {n:,}")
     if not plan.list_changes.is_empty():
         lines.append("")
         lines.append("Marketing lists:")
@@ -108,7 +108,8 @@ def explain_text(trace: dict[str, Any]) -> str:
     if trace["lists"]:
         lines.append("")
         lines.append("Lists:")
-        lines += [f"  {'member' if m['member'] else 'not a member':>12}  {m['id']}: {m['when']}" for m in trace["lists"]]
+        lines += [f"  {'member' if m['member'] else 'not a member':>12}  {m['id']}: {m['when']}"
+                  for m in trace["lists"]]
     return "\n".join(lines)
 
 
@@ -147,7 +148,8 @@ def history_text(runs: Sequence[Run]) -> str:
     """The runs table, newest first."""
     if not runs:
         return "No runs yet."
-    lines = [f"{'run':>5}  {'command':<9} {'status':<12} {'started':<24} {'written':>8} {'failed':>7} {'skipped':>8}  rulebook"]
+    lines = [f"{'run':>5}  {'command':<9} {'status':<12} {'started':<24} {'written':>8} {'failed':>7} "
+             f"{'skipped':>8}  rulebook"]
     for r in runs:
         lines.append(f"{r.id:>5}  {r.command:<9} {r.status:<12} {r.started_at:<24} {r.written:>8,} {r.failed:>7,} "
                      f"{r.skipped:>8,}  {(r.rulebook_hash or '')[:7]}")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from revrules.connectors.base import RecordUpdate, WriteResult
 from revrules.connectors.csvfile import CsvConnector
-
 from revrules.errors import CrmError, InvalidInputError
 
 EXPORT = (
@@ -368,7 +368,7 @@ def test_a_missing_output_folder_is_created(export: Path, tmp_path: Path) -> Non
 def test_an_unwritable_output_folder_is_a_crm_error(export: Path, tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     source = connector(export, output=tmp_path / "a-file" / "out.csv")
-    with pytest.raises(CrmError, match="cannot (read|write)"):
+    with pytest.raises(CrmError, match=r"cannot (read|write)"):
         source.write([RecordUpdate("001A", {"Segment__c": "X"})])
 
 

@@ -1,0 +1,166 @@
+"""A run killed half-way leaves a ledger and file that agree; the next run completes it once."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cli_support import by_id, ledger_rows, write_project
+
+ROWS = 12_000
+BATCH = 400
+OUTPUT_FIELDS = ("Segment__c", "Arr__c", "Anti__c", "Dq__c", "Score__c")
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+
+
+def _accounts() -> str:
+    rng = random.Random(7)
+    rows = "".join(
+        f"A{i:06d},{rng.randint(0, 5000)},{rng.choice(['', rng.randint(0, 900)])},"
+        f"{rng.choice(['a.edu', 'b.com'])}\n"
+        for i in range(ROWS)
+    )
+    return "Id,Emp,Mrr,Domain\n" + rows
+
+
+def _start_apply(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "revrules", "apply", "--yes", "-c", str(config)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _written_so_far(ledger: Path) -> int:
+    if not ledger.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(
+                db.execute("SELECT COUNT(*) FROM writes WHERE result = 'written'").fetchone()[0]
+            )
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        return 0  # the schema is not there yet
+
+
+def _kill_mid_write(process: subprocess.Popen[bytes], ledger: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _, err = process.communicate()
+            pytest.skip(
+                f"the apply finished (exit {process.returncode}) before it could be killed "
+                "mid-write; "
+                f"stderr: {err.decode()[-300:]}"
+            )
+        if _written_so_far(ledger) > 0:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            return
+        time.sleep(0.01)
+    process.kill()
+    process.wait()
+    pytest.fail(f"no write was ledgered within {timeout} s")
+
+
+def _cell(row: dict[str, str] | None, field: str) -> str | None:
+    value = (row or {}).get(field)
+    return value or None
+
+
+def test_sigkill_mid_apply_then_apply_again_writes_each_field_once(tmp_path: Path) -> None:
+    accounts = _accounts()
+    config = write_project(tmp_path / "killed", accounts, extra_crm=f", batch_size: {BATCH}")
+    reference_config = write_project(
+        tmp_path / "clean", accounts, extra_crm=f", batch_size: {BATCH * 40}"
+    )
+    state = config.parent / ".revrules"
+    output = config.parent / "out.csv"
+
+    reference = _start_apply(reference_config)  # a clean single run, alongside
+    victim = _start_apply(config)
+    _kill_mid_write(victim, state / "ledger.db")
+    assert victim.returncode == -signal.SIGKILL
+
+    # The file holds exactly the batches that completed.
+    runs = ledger_rows(state, "SELECT id, status FROM runs")
+    assert runs == [(1, "running")]
+    rows = ledger_rows(
+        state, "SELECT record_id, field, after, result, at FROM writes WHERE run_id = 1"
+    )
+    results = {r[3] for r in rows}
+    assert results <= {"written", "pending"}, results
+    written = [r for r in rows if r[3] == "written"]
+    pending = [r for r in rows if r[3] == "pending"]
+    if (
+        len(written) >= len(rows) - len(pending)
+        and not pending
+        and len({r[0] for r in written}) >= ROWS
+    ):
+        pytest.skip("the kill came after the last batch")
+    assert output.is_file()
+    out = by_id(output)
+    assert len(out) == ROWS
+    for record, field, after, _, _ in written:
+        assert _cell(out[record], field) == after, (record, field)
+    landed_records = {r[0] for r in written}
+    for at in {r[4] for r in pending}:
+        batch = [r for r in pending if r[4] == at]
+        landed = [_cell(out[record], field) == after for record, field, after, _, _ in batch]
+        assert all(landed) or not any(landed), "a batch landed partly"
+        if all(landed):
+            landed_records |= {r[0] for r in batch}
+    untouched = [
+        record
+        for record, row in out.items()
+        if record not in landed_records and any(_cell(row, field) for field in OUTPUT_FIELDS)
+    ]
+    assert untouched == [], "the file holds values of batches the ledger does not know about"
+    assert len(landed_records) < ROWS, "the kill came too late to be meaningful"
+
+    # The next run settles the pending rows and completes the rest, writing nothing twice.
+    again = subprocess.run(
+        [sys.executable, "-m", "revrules", "apply", "--yes", "-c", str(config)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "run 1 was interrupted" in again.stderr
+    statuses = ledger_rows(state, "SELECT id, command, status FROM runs ORDER BY id")
+    assert statuses == [(1, "apply", "interrupted"), (2, "apply", "succeeded")]
+    assert ledger_rows(state, "SELECT COUNT(*) FROM writes WHERE result = 'pending'") == [(0,)]
+    settled = ledger_rows(state, "SELECT DISTINCT result FROM writes WHERE run_id = 1")
+    assert {r[0] for r in settled} <= {"written", "not-written"}
+    twice = ledger_rows(
+        state,
+        "SELECT record_id, field, COUNT(*) FROM writes WHERE result = 'written'"
+        " GROUP BY record_id, field HAVING COUNT(*) > 1",
+    )
+    assert twice == []
+
+    reference.wait(timeout=120)
+    assert reference.returncode == 0, reference.stderr.read().decode() if reference.stderr else ""
+    assert reference.stderr is not None
+    reference.stderr.close()
+    assert by_id(output) == by_id(reference_config.parent / "out.csv")
+    total = ledger_rows(state, "SELECT COUNT(*) FROM writes WHERE result = 'written'")[0][0]
+    clean_total = ledger_rows(
+        reference_config.parent / ".revrules",
+        "SELECT COUNT(*) FROM writes WHERE result = 'written'",
+    )[0][0]
+    assert total == clean_total
