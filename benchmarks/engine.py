@@ -87,10 +87,11 @@ def _reset_peak_rss() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
-def _peak_rss_mb() -> float:
+def _peak_rss_mb(key: str = "VmHWM") -> float:
+    """The process's peak (VmHWM) or current (VmRSS) resident memory."""
     try:
         status = Path("/proc/self/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith(key))) / 1024
     except (OSError, StopIteration):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     typed = project.convert(synthetic_accounts(project, args.records)).typed
     gc.collect()
     _reset_peak_rss()
+    before_mb = _peak_rss_mb("VmRSS")
 
     started = time.perf_counter()
     evaluated = project.evaluate(typed)
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "bulk_seconds": round(bulk, 3),
         "record_by_record_seconds_scaled": round(scaled, 1),
         "speedup": round(scaled / bulk, 1),
+        "rss_mb_before_evaluation": round(before_mb),
         "peak_rss_mb_during_evaluation": round(peak_mb),
         "evaluated_columns": len(evaluated.columns),
     }

@@ -107,27 +107,21 @@ def apply_changes(
     """
     written = 0
     failures: list[dict[str, str | None]] = []
-    ids = changes["id"].unique(maintain_order=True).to_list()
-    size = max(connector.batch_size, 1)
-    by_id = changes.partition_by("id", as_dict=True, maintain_order=True) if ids else {}
-    with Progress("writing", len(ids)) as bar:
-        for start in range(0, len(ids), size):
-            batch = pl.concat([by_id[(record,)] for record in ids[start:start + size]])
+    batches = _batches(changes, max(connector.batch_size, 1))
+    with Progress("writing", changes["id"].n_unique()) as bar:
+        for number, batch in enumerate(batches):
             rows = ledger.record_pending(run_id, batch)
-            row_of = {(c["id"], c["field"]): row for c, row in zip(batch.iter_rows(named=True), rows, strict=True)}
-            updates = [
-                RecordUpdate(record, dict(zip(group["field"], group["after"], strict=True)))
-                for (record,), group in batch.group_by("id", maintain_order=True)
-            ]
+            row_of = dict(zip(zip(batch["id"], batch["field"], strict=True), rows, strict=True))
+            grouped = batch.group_by("id", maintain_order=True).agg("field", "after")
+            updates = [RecordUpdate(record, dict(zip(fields, afters, strict=True)))
+                       for record, fields, afters in grouped.iter_rows()]
             try:
                 results = connector.write(updates)
             except CrmError as exc:
                 # A connector raises only when the batch did not land; the rest is not attempted.
                 ledger.record_results([(row, FAILED, str(exc)) for row in rows])
-                rest = ids[start + size:]
-                if rest:
-                    untried = pl.concat([by_id[(record,)] for record in rest])
-                    ledger.record_skipped(run_id, untried, f"not attempted: {exc}")
+                if number + 1 < len(batches):
+                    ledger.record_skipped(run_id, pl.concat(batches[number + 1:]), f"not attempted: {exc}")
                 raise
             outcome = [(row_of[(r.record_id, r.field)], WRITTEN if r.ok else FAILED, r.error) for r in results]
             ledger.record_results(outcome)
@@ -136,6 +130,17 @@ def apply_changes(
             bar.advance(len(updates))
     failed = pl.DataFrame(failures, schema={"id": pl.String, "field": pl.String, "error": pl.String})
     return written, failed
+
+
+def _batches(changes: pl.DataFrame, size: int) -> list[pl.DataFrame]:
+    """Changes cut into batches of at most `size` whole records, in record order."""
+    if changes.is_empty():
+        return []
+    order = changes["id"].unique(maintain_order=True)
+    number = pl.DataFrame({"id": order, "__batch": pl.int_range(order.len(), eager=True) // size})
+    numbered = changes.join(number, on="id", how="left", maintain_order="left")
+    parts = numbered.sort("__batch", maintain_order=True).partition_by("__batch", maintain_order=True)
+    return [part.drop("__batch") for part in parts]
 
 
 def apply_lists(
