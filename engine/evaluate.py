@@ -8,8 +8,8 @@ from typing import Any
 import polars as pl
 
 from revrules.engine.convert import ID, POLARS_TYPES
-from revrules.engine.routing import route_pool
-from revrules.engine.rulebook import Decision, Derive, Rulebook, Territories
+from revrules.engine.routing import FULL, OVERFLOW, route_pool
+from revrules.engine.rulebook import Decision, Derive, Pool, Rulebook, Territories
 
 DEFAULT, OVERRIDE, CONFLICT = "default", "override", "conflict"
 
@@ -210,21 +210,49 @@ def _territory(territories: Territories) -> list[pl.Expr]:
 
 
 def _route(frame: pl.DataFrame, territories: Territories, current_owner: str | None) -> pl.DataFrame:
-    """Assign owners per territory pool; a record without a pool gets no owner."""
+    """Assign owners pool by pool, then send what did not fit to each territory's overflow."""
     output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
-    pools = {path[-1].id: path[-1].owners for path in territories.leaves() if path[-1].owners}
+    leaves = {path[-1].id: path[-1] for path in territories.leaves()}
+    pool_of = {leaf_id: leaf.pool.id for leaf_id, leaf in leaves.items() if leaf.pool}
+    pools = {p.id: p for leaf in leaves.values() for p in (leaf.pool, leaf.overflow_pool) if p is not None}
     current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, dtype=pl.String)
-    work = frame.select(pl.int_range(pl.len()).alias("row"), ID, pl.col(territories.output).alias("territory"),
-                        current.alias("current"))
+    balance = sorted({p.balance_by for p in pools.values() if p.balance_by})
+    work = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), ID,
+                        pl.col(territories.output).alias("territory"), current.alias("current"), *balance)
+    work = work.with_columns(pl.col("territory").replace_strict(pool_of, default=None, return_dtype=pl.String)
+                             .alias("pool"))
     parts = [pl.DataFrame(schema={"row": pl.Int64, output: pl.String, reason: pl.String})]
-    for (territory,), group in work.group_by("territory"):
-        pool = pools.get(territory) if isinstance(territory, str) else None
-        if pool:
-            owners, why = route_pool(group[ID], group["current"], pool)
-            parts.append(pl.DataFrame({"row": group["row"].cast(pl.Int64), output: owners, reason: why}))
-    routed = pl.concat(parts)
+    loads: dict[str, Any] = {}
+    overflow: dict[str, list[pl.DataFrame]] = {}
+    for (pool_id,), group in work.filter(pl.col("pool").is_not_null()).group_by("pool"):
+        pool = pools[str(pool_id)]
+        owners, why, loads[pool.id] = _route_group(group, pool)
+        routed = group.select("row", "territory").with_columns(owners.alias(output), why.alias(reason))
+        full = routed.filter(pl.col(reason) == FULL)
+        parts.append(routed.filter(pl.col(reason) != FULL))
+        for (territory,), spilled in full.group_by("territory"):
+            leaf = leaves[str(territory)]
+            if leaf.overflow_owner is not None:
+                queue = pl.lit(leaf.overflow_owner).alias(output)
+                parts.append(spilled.with_columns(queue, pl.lit(OVERFLOW).alias(reason)))
+            elif leaf.overflow_pool is not None:
+                overflow.setdefault(leaf.overflow_pool.id, []).append(work.join(spilled.select("row"), on="row"))
+            else:
+                parts.append(spilled)
+    for pool_id, groups in overflow.items():
+        group = pl.concat(groups)
+        owners, why, loads[pool_id] = _route_group(group, pools[pool_id], loads.get(pool_id))
+        why = pl.select(pl.when(why == FULL).then(pl.lit(FULL)).otherwise(pl.lit(OVERFLOW))).to_series()
+        parts.append(group.select("row").with_columns(owners.alias(output), why.alias(reason)))
+    routed = pl.concat(parts, how="diagonal")
     return (
         frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"))
-        .join(routed, left_on="__row", right_on="row", how="left", maintain_order="left")
+        .join(routed.select("row", output, reason), left_on="__row", right_on="row", how="left",
+              maintain_order="left")
         .drop("__row")
     )
+
+
+def _route_group(group: pl.DataFrame, pool: Pool, load: Any = None) -> tuple[pl.Series, pl.Series, Any]:
+    sizes = group[pool.balance_by] if pool.balance_by else None
+    return route_pool(group[ID], group["current"], pool, sizes=sizes, load=load)

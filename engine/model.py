@@ -50,7 +50,23 @@ class OwnerModel(_Strict):
 
     id: Annotated[str, Field(min_length=1)]
     weight: float = Field(1.0, gt=0)
-    capacity: int | None = Field(None, ge=0)
+    capacity: float | None = Field(None, ge=0)
+    active: bool = True
+
+
+class PoolModel(_Strict):
+    """An owner pool defined once and used by several territories."""
+
+    owners: list[OwnerModel] = Field(min_length=1)
+    balance_by: Name | None = None
+    description: str | None = None
+
+
+class OverflowModel(_Strict):
+    """Where accounts go when every member of the pool is at capacity: a pool or a queue owner."""
+
+    pool: NodeId | None = None
+    owner: Annotated[str, Field(min_length=1)] | None = None
 
 
 class TerritoryModel(_Strict):
@@ -60,6 +76,8 @@ class TerritoryModel(_Strict):
     when: Condition = True
     description: str | None = None
     owners: list[OwnerModel] = []
+    pool: NodeId | None = None
+    overflow: OverflowModel | None = None
     children: list[TerritoryModel] = []
 
 
@@ -68,6 +86,7 @@ class TerritoriesModel(_Strict):
 
     output: Name = "territory"
     owner_output: Name | None = "owner"
+    value: Name | None = None
     tree: list[TerritoryModel] = Field(min_length=1)
 
 
@@ -95,6 +114,7 @@ class RulebookFileModel(_Strict):
     description: str | None = None
     derive: dict[Name, str | QuantileModel] = {}
     decisions: dict[Name, DecisionModel] = {}
+    pools: dict[NodeId, PoolModel] = {}
     territories: TerritoriesModel | None = None
     lists: list[ListModel] = []
     tests: list[TestCaseModel] = []
@@ -108,7 +128,7 @@ class TestFileModel(_Strict):
 
 
 KNOWN_KEYS = sorted(
-    {name for model in (RuleModel, QuantileModel, DecisionModel, OwnerModel, TerritoryModel,
-                        TerritoriesModel, ListModel, TestCaseModel, RulebookFileModel)
+    {name for model in (RuleModel, QuantileModel, DecisionModel, OwnerModel, PoolModel, OverflowModel,
+                        TerritoryModel, TerritoriesModel, ListModel, TestCaseModel, RulebookFileModel)
      for name in model.model_fields}
 )

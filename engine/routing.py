@@ -1,63 +1,91 @@
-"""Owner routing within a territory: sticky owners, then least load/weight under capacity."""
+"""Owner routing: sticky owners, then least load/weight under capacity, then the territory's overflow."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from revrules.engine.rulebook import Owner
+from revrules.engine.rulebook import Pool
 
-KEPT, ASSIGNED, FULL = "kept", "least-loaded", "capacity-full"
+KEPT, ASSIGNED, OVERFLOW, FULL = "kept", "least-loaded", "overflow", "capacity-full"
+
+Loads = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def route_pool(ids: pl.Series, current: pl.Series, pool: Sequence[Owner]) -> tuple[pl.Series, pl.Series]:
-    """Owners and reasons for the accounts of one territory, in the order given.
+def route_pool(
+    ids: pl.Series,
+    current: pl.Series,
+    pool: Pool,
+    *,
+    sizes: pl.Series | None = None,
+    load: Loads | None = None,
+) -> tuple[pl.Series, pl.Series, Loads]:
+    """Owners and reasons for accounts routed through one pool, in the order given.
 
-    An account whose current owner is in the pool keeps it. The rest, in
-    ascending order of id, each go to the member with the lowest load/weight
-    that is under capacity (ties by pool order). The greedy sequence equals a
-    merge of each member's slot keys (load + k - 1) / weight, so it is computed
-    with numpy instead of one heap operation per account.
+    An account whose current owner is an active member keeps it. The rest, in
+    ascending order of id, each go to the active member with the lowest
+    load/weight that stays within capacity (ties by pool order); the others are
+    left without an owner (`capacity-full`). Load counts accounts, or sums
+    `sizes` when the pool balances by a field such as ARR.
+
+    Args:
+        ids: Record ids.
+        current: Each record's current owner (null when none).
+        pool: The pool.
+        sizes: Each record's balance_by value; None balances by count.
+        load: Loads the members already carry in this run (for overflow into a pool).
+
+    Returns:
+        Owners, reasons, and the members' loads afterwards (in `pool.active` order).
     """
-    members = [owner.id for owner in pool]
-    kept_mask = current.is_in(members).fill_null(False)
-    held = current.filter(kept_mask).value_counts()
-    counts = dict(zip(held[held.columns[0]].to_list(), held["count"].to_list(), strict=True))
-    load = np.array([counts.get(member, 0) for member in members], dtype=np.int64)
-    waiting = np.flatnonzero(~kept_mask.to_numpy())
-    in_id_order = waiting[ids.gather(waiting).arg_sort().to_numpy()] if len(waiting) else waiting
-    sequence = _greedy_sequence(pool, load, len(waiting))
-    chosen = np.full(len(ids), len(members), dtype=np.int64)
-    chosen[in_id_order[: len(sequence)]] = sequence
-    # Index len(members) is "no owner": every member at capacity.
-    names = pl.Series([*members, None], dtype=pl.String)
-    assigned = names.gather(pl.Series(chosen))
-    frame = pl.DataFrame({"kept": kept_mask, "current": current, "assigned": assigned})
+    members = pool.active
+    names = [owner.id for owner in members]
+    if not names:
+        nobody = pl.Series([None] * len(ids), dtype=pl.String)
+        return nobody, pl.Series([FULL] * len(ids), dtype=pl.String), np.zeros(0)
+    weights = np.array([owner.weight for owner in members], dtype=np.float64)
+    capacity = np.array([np.inf if o.capacity is None else o.capacity for o in members], dtype=np.float64)
+    size = np.ones(len(ids)) if sizes is None else sizes.cast(pl.Float64).fill_null(0.0).clip(0).to_numpy()
+    kept = current.is_in(names).fill_null(False).to_numpy()
+    index = current.replace_strict(names, list(range(len(names))), default=None, return_dtype=pl.Int64)
+    loads = np.zeros(len(names)) if load is None else load.astype(np.float64).copy()
+    np.add.at(loads, index.filter(pl.Series(kept)).to_numpy(), size[kept])
+    waiting = np.flatnonzero(~kept)
+    if len(waiting):
+        waiting = waiting[ids.gather(waiting).arg_sort().to_numpy()]
+    chosen = np.full(len(ids), len(names), dtype=np.int64)  # len(names) means "no owner"
+    if sizes is None:
+        sequence = _greedy_sequence(weights, capacity, loads, len(waiting))
+        chosen[waiting[: len(sequence)]] = sequence
+        np.add.at(loads, sequence, 1.0)
+    else:
+        chosen[waiting] = _greedy_by_size(weights, capacity, loads, size[waiting])
+    picked = pl.Series([*names, None], dtype=pl.String).gather(pl.Series(chosen))
+    frame = pl.DataFrame({"kept": kept, "current": current, "picked": picked})
     routed = frame.select(
-        pl.when("kept").then("current").otherwise("assigned").alias("owner"),
+        pl.when("kept").then("current").otherwise("picked").alias("owner"),
         pl.when("kept").then(pl.lit(KEPT))
-        .when(pl.col("assigned").is_not_null()).then(pl.lit(ASSIGNED))
+        .when(pl.col("picked").is_not_null()).then(pl.lit(ASSIGNED))
         .otherwise(pl.lit(FULL)).alias("reason"),
     )
-    return routed["owner"], routed["reason"]
+    return routed["owner"], routed["reason"], loads
 
 
-def _greedy_sequence(pool: Sequence[Owner], load: np.ndarray, count: int) -> np.ndarray:
-    """Pool indexes in the order the greedy rule picks them, at most `count` long."""
-    if count == 0 or not pool:
-        return np.zeros(0, dtype=np.int64)
-    weight = np.array([o.weight for o in pool], dtype=np.float64)
-    capacity = np.array([np.inf if o.capacity is None else o.capacity for o in pool])
-    room = np.clip(capacity - load, 0, count).astype(np.int64)
-    if room.sum() == 0:
+def _greedy_sequence(weight: Loads, capacity: Loads, load: Loads, count: int) -> np.ndarray[Any, Any]:
+    """Member indexes in the order the count-based greedy rule picks them, at most `count` long.
+
+    The greedy picks equal a merge of each member's slot keys (load + k - 1) / weight,
+    so they are computed with numpy instead of one heap operation per account.
+    """
+    room = np.clip(np.floor(capacity - load), 0, count).astype(np.int64)
+    if count == 0 or room.sum() == 0:
         return np.zeros(0, dtype=np.int64)
 
     def slots_up_to(threshold: float, spare: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-        # Slots k = 1.. have keys (load + k - 1) / weight; floor(T*w - load) + 1 of them are
-        # <= T. Searching with one fewer and taking one more makes float rounding harmless.
+        # floor(T*w - load) + 1 slots have keys <= T. Searching with one fewer and
+        # taking one more makes float rounding harmless.
         fitting = np.floor(threshold * weight - load) + spare
         slots: np.ndarray[Any, np.dtype[np.int64]] = np.clip(fitting, 0, room).astype(np.int64)
         return slots
@@ -70,9 +98,22 @@ def _greedy_sequence(pool: Sequence[Owner], load: np.ndarray, count: int) -> np.
         else:
             low = middle
     taken = slots_up_to(high, 2)
-    owner_index = np.repeat(np.arange(len(pool)), taken)
+    member = np.repeat(np.arange(len(weight)), taken)
     first = np.repeat(np.cumsum(taken) - taken, taken)
     k = np.arange(taken.sum()) - first
-    keys = (load[owner_index] + k) / weight[owner_index]
-    order = np.lexsort((owner_index, keys))
-    return owner_index[order][:count]
+    keys = (load[member] + k) / weight[member]
+    order = np.lexsort((member, keys))
+    return member[order][:count]
+
+
+def _greedy_by_size(weight: Loads, capacity: Loads, load: Loads, sizes: Loads) -> np.ndarray[Any, Any]:
+    """Members for accounts of varying size, one at a time; `load` is updated in place."""
+    chosen = np.full(len(sizes), len(weight), dtype=np.int64)
+    for i, size in enumerate(sizes):
+        ratio = np.where(load + size <= capacity, load / weight, np.inf)
+        best = int(np.argmin(ratio))
+        if np.isfinite(ratio[best]):
+            chosen[i] = best
+            load[best] += size
+    return chosen
+

@@ -87,16 +87,33 @@ class Owner:
 
     id: str
     weight: float = 1.0
-    capacity: int | None = None
+    capacity: float | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Owners who share a book: loads and capacities count across every territory using the pool."""
+
+    id: str
+    owners: tuple[Owner, ...]
+    balance_by: str | None = None
+
+    @property
+    def active(self) -> tuple[Owner, ...]:
+        """The owners who can keep or receive accounts."""
+        return tuple(owner for owner in self.owners if owner.active)
 
 
 @dataclass(frozen=True)
 class Territory:
-    """A node of the territory tree."""
+    """A node of the territory tree; a leaf may route owners from a pool, with an overflow."""
 
     id: str
     when: Expression
-    owners: tuple[Owner, ...] = ()
+    pool: Pool | None = None
+    overflow_pool: Pool | None = None
+    overflow_owner: str | None = None
     children: tuple[Territory, ...] = ()
 
 
@@ -107,6 +124,7 @@ class Territories:
     output: str
     owner_output: str | None
     tree: tuple[Territory, ...]
+    value: str | None = None
 
     def nodes(self) -> list[Territory]:
         """Every node once, in depth-first order."""
@@ -239,6 +257,7 @@ class _Builder:
         self.derives: list[tuple[Document, str, Any]] = []
         self.decisions: dict[str, tuple[Document, model.DecisionModel]] = {}
         self.territories: tuple[Document, model.TerritoriesModel] | None = None
+        self.pools: dict[str, tuple[Document, model.PoolModel]] = {}
         self.lists: dict[str, tuple[Document, int, model.ListModel]] = {}
         self.tests: list[tuple[Document, PathKey, model.TestCaseModel]] = []
         self.kinds: dict[str, FieldType] = dict(fields)
@@ -268,6 +287,10 @@ class _Builder:
             if name in self.decisions:
                 self.problems.append(doc.problem(("decisions", name), f"decision '{name}' is defined twice"))
             self.decisions[name] = (doc, decision)
+        for pool_id, pool in parsed.pools.items():
+            if pool_id in self.pools:
+                self.problems.append(doc.problem(("pools", pool_id), f"pool '{pool_id}' is defined twice"))
+            self.pools[pool_id] = (doc, pool)
         if parsed.territories is not None:
             if self.territories is not None:
                 self.problems.append(doc.problem(("territories",), "territories are defined in two files"))
@@ -460,6 +483,7 @@ class _Builder:
             return None
         doc, spec = self.territories
         names = dict(self.kinds)
+        pools = self._pools()
         seen: set[str] = set()
 
         def node(item: model.TerritoryModel, path: PathKey) -> Territory | None:
@@ -467,21 +491,70 @@ class _Builder:
                 self.problems.append(doc.problem((*path, "id"), f"territory id '{item.id}' is used twice"))
             seen.add(item.id)
             when = self._parse(doc, (*path, "when"), item.when, names, condition=True)
-            if item.children and item.owners:
-                self.problems.append(doc.problem((*path, "owners"), "only leaf territories have owners"))
+            if item.children and (item.owners or item.pool or item.overflow):
+                self.problems.append(doc.problem(path, "only leaf territories have owners, pools or overflow"))
             children = [node(child, (*path, "children", i)) for i, child in enumerate(item.children)]
-            owners = tuple(Owner(o.id, o.weight, o.capacity) for o in item.owners)
-            if len({o.id for o in owners}) != len(owners):
-                self.problems.append(doc.problem((*path, "owners"), "an owner is listed twice in this pool"))
+            pool = self._leaf_pool(doc, item, path, pools)
+            overflow_pool, overflow_owner = self._overflow(doc, item, path, pools)
             if when is None or None in children:
                 return None
-            return Territory(item.id, when, owners, tuple(c for c in children if c is not None))
+            return Territory(item.id, when, pool, overflow_pool, overflow_owner,
+                             tuple(c for c in children if c is not None))
 
         tree = [node(item, ("territories", "tree", i)) for i, item in enumerate(spec.tree)]
+        if spec.value is not None:
+            self._check_numeric(doc, ("territories", "value"), spec.value, "value")
         self.kinds[spec.output] = FieldType.STRING
         if spec.owner_output:
             self.kinds[spec.owner_output] = FieldType.STRING
-        return Territories(spec.output, spec.owner_output, tuple(t for t in tree if t is not None))
+        return Territories(spec.output, spec.owner_output, tuple(t for t in tree if t is not None), spec.value)
+
+    def _pools(self) -> dict[str, Pool]:
+        pools = {}
+        for pool_id, (doc, spec) in self.pools.items():
+            owners = self._owners(doc, ("pools", pool_id, "owners"), spec.owners)
+            if spec.balance_by is not None:
+                self._check_numeric(doc, ("pools", pool_id, "balance_by"), spec.balance_by, "balance_by")
+            pools[pool_id] = Pool(pool_id, owners, spec.balance_by)
+        return pools
+
+    def _owners(self, doc: Document, path: PathKey, items: list[model.OwnerModel]) -> tuple[Owner, ...]:
+        owners = tuple(Owner(o.id, o.weight, o.capacity, o.active) for o in items)
+        if len({o.id for o in owners}) != len(owners):
+            self.problems.append(doc.problem(path, "an owner is listed twice in this pool"))
+        return owners
+
+    def _leaf_pool(self, doc: Document, item: model.TerritoryModel, path: PathKey,
+                   pools: dict[str, Pool]) -> Pool | None:
+        if item.owners and item.pool:
+            self.problems.append(doc.problem((*path, "pool"), "a territory has either 'owners' or 'pool', not both"))
+        if item.owners:
+            return Pool(item.id, self._owners(doc, (*path, "owners"), item.owners))
+        if item.pool is None:
+            return None
+        if item.pool not in pools:
+            message = f"unknown pool '{item.pool}'{did_you_mean(item.pool, pools)}"
+            self.problems.append(doc.problem((*path, "pool"), message))
+        return pools.get(item.pool)
+
+    def _overflow(self, doc: Document, item: model.TerritoryModel, path: PathKey,
+                  pools: dict[str, Pool]) -> tuple[Pool | None, str | None]:
+        overflow = item.overflow
+        if overflow is None:
+            return None, None
+        if (overflow.pool is None) == (overflow.owner is None):
+            self.problems.append(doc.problem((*path, "overflow"), "overflow names either a 'pool' or an 'owner'"))
+            return None, None
+        if overflow.pool is not None and overflow.pool not in pools:
+            message = f"unknown pool '{overflow.pool}'{did_you_mean(overflow.pool, pools)}"
+            self.problems.append(doc.problem((*path, "overflow", "pool"), message))
+        return pools.get(overflow.pool or ""), overflow.owner
+
+    def _check_numeric(self, doc: Document, path: PathKey, name: str, what: str) -> None:
+        if self.kinds.get(name) not in (FieldType.NUMBER, FieldType.INTEGER):
+            hint = "" if name in self.kinds else did_you_mean(name, self.kinds)
+            message = f"{what} needs a numeric field or derived value, not '{name}'{hint}"
+            self.problems.append(doc.problem(path, message))
 
     def _list(self, doc: Document, index: int, item: model.ListModel) -> MarketingList | None:
         when = self._parse(doc, ("lists", index, "when"), item.when, self.kinds, condition=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from revrules.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
 from revrules.connectors.base import ID
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
 from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
@@ -42,6 +43,8 @@ class Plan:
     conflicts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CONFLICT_SCHEMA))
     unassigned: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=UNASSIGNED_SCHEMA))
     quality: tuple[QualityIssue, ...] = ()
+    owner_books: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=OWNER_SCHEMA))
+    territory_books: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TERRITORY_SCHEMA))
 
     @property
     def changed_records(self) -> int:
@@ -62,6 +65,8 @@ class Plan:
             "conflicts": self.conflicts.to_dicts(),
             "unassigned_owners": self.unassigned.to_dicts(),
             "data_quality": [vars(q) for q in self.quality],
+            "owner_books": self.owner_books.to_dicts(),
+            "territory_books": self.territory_books.to_dicts(),
         }
 
     @classmethod
@@ -74,6 +79,8 @@ class Plan:
             conflicts=pl.DataFrame(data.get("conflicts", []), schema=CONFLICT_SCHEMA),
             unassigned=pl.DataFrame(data.get("unassigned_owners", []), schema=UNASSIGNED_SCHEMA),
             quality=tuple(QualityIssue(**q) for q in data.get("data_quality", [])),
+            owner_books=pl.DataFrame(data.get("owner_books", []), schema=OWNER_SCHEMA),
+            territory_books=pl.DataFrame(data.get("territory_books", []), schema=TERRITORY_SCHEMA),
         )
 
 
@@ -135,6 +142,8 @@ def build_plan(
         conflicts=_conflicts(project, evaluated),
         unassigned=_unassigned(project, evaluated),
         quality=snapshot.quality,
+        owner_books=owner_books(project, evaluated),
+        territory_books=territory_books(project, snapshot, evaluated),
     )
 
 

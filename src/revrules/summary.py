@@ -50,6 +50,7 @@ def plan_text(plan: Plan, source: str) -> str:
         lines.append(f"Conflicts ({plan.conflicts.height:,}; those fields are left unchanged):")
         for row in plan.conflicts.head(10).iter_rows(named=True):
             lines.append(f"  {row['id']}: {row['decision']} matched {', '.join(row['rules'])}")
+    lines += _books_text(plan)
     if not plan.unassigned.is_empty():
         lines.append("")
         lines.append(f"Owners not assigned because every pool member is at capacity: {plan.unassigned.height:,}")
@@ -64,6 +65,27 @@ def plan_text(plan: Plan, source: str) -> str:
             f"{plan.list_changes.height:,} list membership change(s)."
         )
     return "\n".join(lines)
+
+
+def _books_text(plan: Plan) -> list[str]:
+    """Owners whose book changes, and territories whose size changes."""
+    moved = plan.owner_books.filter((pl.col("gained") > 0) | (pl.col("lost") > 0))
+    lines: list[str] = []
+    if not moved.is_empty():
+        lines += ["", "Owner books (accounts before -> after, gained, lost):"]
+        for r in moved.head(20).iter_rows(named=True):
+            value = (f"; value {r['value_before']:,.0f} -> {r['value_after']:,.0f}"
+                     if r["value_before"] or r["value_after"] else "")
+            lines.append(f"  {r['owner']}: {r['accounts_before']:,} -> {r['accounts_after']:,} "
+                         f"(+{r['gained']:,} -{r['lost']:,}{value})")
+        if moved.height > 20:
+            lines.append(f"  … and {moved.height - 20:,} more owners")
+    changed = plan.territory_books.filter(pl.col("accounts_before") != pl.col("accounts_after"))
+    if not changed.is_empty():
+        lines += ["", "Territories (accounts before -> after):"]
+        lines += [f"  {r['territory'] or '(none)'}: {r['accounts_before']:,} -> {r['accounts_after']:,}"
+                  for r in changed.head(30).iter_rows(named=True)]
+    return lines
 
 
 def _clip(text: str, width: int = 40) -> str:

@@ -20,3 +20,13 @@ def test_bulk_evaluation_of_a_million_accounts_meets_the_targets() -> None:
     assert figures["bulk_seconds"] < 5
     assert figures["speedup"] >= 200
     assert figures["peak_rss_mb_during_evaluation"] < 2048
+
+
+@pytest.mark.benchmark
+def test_routing_a_million_accounts_adds_under_three_seconds() -> None:
+    spec = importlib.util.spec_from_file_location("bench_routing", ROOT / "benchmarks" / "routing.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = bench.main(["--records", "1000000"])
+    assert figures["routing_adds_s"] < 3

@@ -1,0 +1,154 @@
+"""Production routing: shared pools, inactive owners, balance by ARR, capacity and overflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from revrules.engine.convert import FieldType
+from revrules.engine.evaluate import evaluate, rule_column
+from revrules.engine.rulebook import Rulebook, load_rulebook
+from revrules.errors import InvalidInputError
+
+FIELDS = {"country": FieldType.STRING, "arr": FieldType.NUMBER}
+
+
+def book(tmp_path: Path, text: str) -> Rulebook:
+    (tmp_path / "book.yaml").write_text("version: 1\n" + text)
+    return load_rulebook([tmp_path / "book.yaml"], FIELDS)
+
+
+def accounts(countries: list[str], owners: list[str | None], arr: list[float] | None = None) -> pl.DataFrame:
+    return pl.DataFrame({
+        "__id": [f"a{i:03d}" for i in range(len(countries))],
+        "country": countries,
+        "arr": arr or [1.0] * len(countries),
+        "current": owners,
+    }, schema={"__id": pl.String, "country": pl.String, "arr": pl.Float64, "current": pl.String})
+
+
+def route(rulebook: Rulebook, frame: pl.DataFrame) -> tuple[list[str | None], list[str | None]]:
+    out = evaluate(rulebook, frame, current_owner="current")
+    return out["owner"].to_list(), out[rule_column("owner")].to_list()
+
+
+SHARED = """
+pools:
+  emea:
+    owners: [{id: A, capacity: 2}, {id: B, capacity: 2}]
+  queue:
+    owners: [{id: Q}]
+territories:
+  output: territory
+  owner_output: owner
+  tree:
+    - {id: UK, when: "country == 'UK'", pool: emea, overflow: {pool: queue}}
+    - {id: DE, when: "country == 'DE'", pool: emea, overflow: {owner: HOLDING}}
+    - {id: ROW, when: "true"}
+"""
+
+
+def test_a_shared_pool_counts_loads_across_its_territories(tmp_path: Path) -> None:
+    owners, reasons = route(book(tmp_path, SHARED), accounts(["UK", "DE", "UK", "DE"], [None] * 4))
+    assert owners == ["A", "B", "A", "B"]
+    assert reasons == ["least-loaded"] * 4
+
+
+def test_a_full_pool_overflows_to_the_territory_overflow_never_over_capacity(tmp_path: Path) -> None:
+    owners, reasons = route(book(tmp_path, SHARED), accounts(["UK", "DE", "UK", "DE", "UK", "DE"], [None] * 6))
+    assert owners == ["A", "B", "A", "B", "Q", "HOLDING"]
+    assert reasons == ["least-loaded"] * 4 + ["overflow", "overflow"]
+
+
+def test_an_inactive_owner_keeps_nothing_and_gets_nothing(tmp_path: Path) -> None:
+    text = SHARED.replace("{id: B, capacity: 2}", "{id: B, capacity: 2, active: false}")
+    owners, reasons = route(book(tmp_path, text), accounts(["UK", "UK", "UK"], ["B", "A", None]))
+    assert owners == ["A", "A", "Q"]
+    assert reasons == ["least-loaded", "kept", "overflow"]
+
+
+def test_accounts_outside_any_pool_get_no_owner(tmp_path: Path) -> None:
+    owners, reasons = route(book(tmp_path, SHARED), accounts(["FR"], ["X"]))
+    assert owners == [None]
+    assert reasons == [None]
+
+
+def test_balance_by_arr_weighs_big_accounts(tmp_path: Path) -> None:
+    text = """
+pools:
+  ent:
+    balance_by: arr
+    owners: [{id: A, capacity: 1000}, {id: B, capacity: 1000}]
+territories:
+  output: territory
+  owner_output: owner
+  tree:
+    - {id: ALL, when: "true", pool: ent}
+"""
+    frame = accounts(["US"] * 4, [None] * 4, arr=[900.0, 100.0, 100.0, 500.0])
+    owners, reasons = route(book(tmp_path, text), frame)
+    # A takes 900; B (0) takes 100; B (100) takes 100; 500 fits only B (200 + 500 <= 1000).
+    assert owners == ["A", "B", "B", "B"]
+    assert reasons == ["least-loaded"] * 4
+
+
+def test_a_pool_growing_by_one_owner_keeps_every_kept_account(tmp_path: Path) -> None:
+    before = SHARED.replace("{id: A, capacity: 2}, {id: B, capacity: 2}", "{id: A}, {id: B}")
+    after = before.replace("{id: A}, {id: B}", "{id: A}, {id: B}, {id: C}")
+    frame = accounts(["UK"] * 6, [None] * 6)
+    first, _ = route(book(tmp_path, before), frame)
+    second, reasons = route(book(tmp_path, after), frame.with_columns(pl.Series("current", first)))
+    assert second == first
+    assert set(reasons) == {"kept"}
+    newcomer = frame.vstack(accounts(["UK"], [None]).with_columns(pl.lit("a999").alias("__id")))
+    third, _ = route(book(tmp_path, after), newcomer.with_columns(pl.Series("current", [*first, None])))
+    assert third[-1] == "C"
+
+
+def test_a_new_territory_split_moves_only_the_accounts_of_the_new_leaf(tmp_path: Path) -> None:
+    before = SHARED
+    after = SHARED.replace("- {id: ROW, when: \"true\"}", "- {id: FR, when: \"country == 'FR'\", owners: [{id: F}]}\n"
+                                                          "    - {id: ROW, when: \"true\"}")
+    frame = accounts(["UK", "DE", "FR"], ["A", "B", None])
+    first, _ = route(book(tmp_path, before), frame)
+    second, reasons = route(book(tmp_path, after), frame)
+    assert first == ["A", "B", None]
+    assert second == ["A", "B", "F"]
+    assert reasons == ["kept", "kept", "least-loaded"]
+
+
+def test_unknown_pools_and_bad_balance_fields_are_load_errors(tmp_path: Path) -> None:
+    text = SHARED.replace("pool: emea, overflow: {pool: queue}", "pool: emee, overflow: {pool: queue}")
+    with pytest.raises(InvalidInputError, match="unknown pool 'emee' \\(did you mean 'emea'\\?\\)"):
+        book(tmp_path, text)
+    text = SHARED.replace("  emea:\n", "  emea:\n    balance_by: country\n")
+    with pytest.raises(InvalidInputError, match="balance_by needs a numeric field"):
+        book(tmp_path, text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["UK", "DE", "FR"]), st.sampled_from([None, "A", "B", "Q", "Z"])),
+             min_size=1, max_size=30),
+    st.integers(0, 5), st.integers(0, 5),
+)
+def test_no_owner_is_above_capacity_unless_kept(rows: list[tuple[str, str | None]], cap_a: int, cap_b: int) -> None:
+    import tempfile
+
+    text = SHARED.replace("{id: A, capacity: 2}, {id: B, capacity: 2}", f"{{id: A, capacity: {cap_a}}}, "
+                                                                         f"{{id: B, capacity: {cap_b}}}")
+    with tempfile.TemporaryDirectory() as folder:
+        rulebook = book(Path(folder), text)
+    frame = accounts([r[0] for r in rows], [r[1] for r in rows])
+    owners, reasons = route(rulebook, frame)
+    for owner, cap in (("A", cap_a), ("B", cap_b)):
+        new = sum(1 for o, r in zip(owners, reasons, strict=True) if o == owner and r == "least-loaded")
+        kept = sum(1 for o, r in zip(owners, reasons, strict=True) if o == owner and r == "kept")
+        assert new == 0 or kept + new <= cap
+    for (country, current), owner, reason in zip(rows, owners, reasons, strict=True):
+        if current in ("A", "B") and country in ("UK", "DE"):
+            assert (owner, reason) == (current, "kept")
