@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from revrules.engine.convert import ID, POLARS_TYPES
-from revrules.engine.routing import FULL, OVERFLOW, route_pool
+from revrules.engine.routing import ASSIGNED, FULL, KEPT, OVERFLOW, REBALANCE, rebalance_pool, route_pool
 from revrules.engine.rulebook import Decision, Derive, Pool, Rulebook, Territories
 
 DEFAULT, OVERRIDE, CONFLICT = "default", "override", "conflict"
@@ -36,6 +36,7 @@ def evaluate(
     overrides: Mapping[str, str] | None = None,
     current_owner: str | None = None,
     given: Sequence[str] = (),
+    rebalance: float | None = None,
 ) -> pl.DataFrame:
     """Every derived value, decision, territory, owner and list membership of each record.
 
@@ -45,6 +46,8 @@ def evaluate(
         overrides: Decision name -> column of `frame` holding a manual value that wins.
         current_owner: Column of `frame` with each record's current owner, for sticky routing.
         given: Derived names whose values are already in `frame` (rulebook tests pin them).
+        rebalance: A tolerance (0.1 = ±10%): move the fewest accounts that bring every
+            owner within it of its weighted share of its pool.
 
     Returns:
         `frame` with a value column per result and a `<name>#rule` column naming the
@@ -66,6 +69,8 @@ def evaluate(
         result = result.with_columns(_territory(book.territories))
         if book.territories.owner_output:
             result = _route(result, book.territories, current_owner)
+            if rebalance is not None:
+                result = _rebalance(result, book.territories, rebalance)
     if book.lists:
         result = result.with_columns(
             m.when.compiled.fill_null(False).alias(list_column(m.id)) for m in book.lists
@@ -256,3 +261,22 @@ def _route(frame: pl.DataFrame, territories: Territories, current_owner: str | N
 def _route_group(group: pl.DataFrame, pool: Pool, load: Any = None) -> tuple[pl.Series, pl.Series, Any]:
     sizes = group[pool.balance_by] if pool.balance_by else None
     return route_pool(group[ID], group["current"], pool, sizes=sizes, load=load)
+
+
+def _rebalance(frame: pl.DataFrame, territories: Territories, tolerance: float) -> pl.DataFrame:
+    """Rebalance each pool's routed accounts; moved accounts get the reason `rebalance`."""
+    output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
+    leaves = [path[-1] for path in territories.leaves() if path[-1].pool is not None]
+    pools = {leaf.pool.id: leaf.pool for leaf in leaves if leaf.pool is not None}
+    owners, reasons = frame[output].clone(), frame[reason].clone()
+    for pool_id, pool in pools.items():
+        where = [leaf.id for leaf in leaves if leaf.pool is not None and leaf.pool.id == pool_id]
+        in_pool = frame[territories.output].is_in(where) & frame[reason].is_in([KEPT, ASSIGNED])
+        rows = in_pool.arg_true()
+        value_column = pool.balance_by or territories.value
+        values = frame[value_column].gather(rows) if value_column else None
+        moved = rebalance_pool(frame[ID].gather(rows), owners.gather(rows), pool, tolerance, values)
+        changed = moved != owners.gather(rows)
+        owners = owners.scatter(rows.filter(changed), moved.filter(changed))
+        reasons = reasons.scatter(rows.filter(changed), REBALANCE)
+    return frame.with_columns(owners.alias(output), reasons.alias(reason))

@@ -62,9 +62,12 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
             ],
         }
         if territories.owner_output:
+            leaf = next((p[-1] for p in territories.leaves() if p[-1].id == row.get(territories.output)), None)
             result["owner"] = {
                 "value": row.get(territories.owner_output),
                 "why": row.get(rule_column(territories.owner_output)),
+                "pool": leaf.pool.id if leaf and leaf.pool else None,
+                "overflow": (leaf.overflow_pool.id if leaf.overflow_pool else leaf.overflow_owner) if leaf else None,
             }
     result["lists"] = [
         {"id": m.id, "name": m.name, "member": bool(row.get(list_column(m.id))), **trace(f"list {m.id}", m.when)}

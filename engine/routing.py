@@ -117,3 +117,64 @@ def _greedy_by_size(weight: Loads, capacity: Loads, load: Loads, sizes: Loads) -
             load[best] += size
     return chosen
 
+
+
+REBALANCE = "rebalance"
+
+
+def size_of(books: list[list[int]], size: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The size of the account each member would give next (0 when it has none)."""
+    return np.array([size[book[-1]] if book else 0.0 for book in books])
+
+
+def rebalance_pool(
+    ids: pl.Series, owners: pl.Series, pool: Pool, tolerance: float, values: pl.Series | None = None
+) -> pl.Series:
+    """Owners after the fewest moves that bring every active member within `tolerance` of its share.
+
+    A member's share is the pool's load times its weight over the total weight; load
+    counts accounts, or sums `values` when the pool balances by a field. Moves go from
+    the most loaded member to the least loaded, taking the donor's least valuable
+    account first (then the lowest id), and never push a member past capacity.
+    """
+    members = pool.active
+    names = [owner.id for owner in members]
+    index = {name: i for i, name in enumerate(names)}
+    value = np.zeros(len(ids)) if values is None else values.cast(pl.Float64).fill_null(0.0).to_numpy()
+    size = value if pool.balance_by else np.ones(len(ids))
+    weight = np.array([o.weight for o in members])
+    capacity = np.array([np.inf if o.capacity is None else o.capacity for o in members])
+    held = owners.to_list()
+    load = np.zeros(len(names))
+    books: list[list[int]] = [[] for _ in names]
+    for row, owner in enumerate(held):
+        if owner in index:
+            load[index[owner]] += size[row]
+            books[index[owner]].append(row)
+    id_list = ids.to_list()
+    for book in books:  # pop() gives the least valuable account, then the lowest id
+        book.sort(key=lambda row: (value[row], id_list[row]), reverse=True)
+    share = load.sum() * weight / weight.sum()
+    low, high = share * (1 - tolerance), share * (1 + tolerance)
+    for _ in range(len(held)):  # every move fixes a unit of excess or deficit; this bound is loose
+        over, under = load > high + 1e-9, load < low - 1e-9
+        if not over.any() and not under.any():
+            break
+        has_book = np.array([bool(book) for book in books])
+        donors = over & has_book if over.any() else has_book & (load - size_of(books, size) >= low - 1e-9)
+        if not donors.any():
+            break
+        donor = int(np.argmax(np.where(donors, load / weight, -np.inf)))
+        row = books[donor][-1]
+        room = (load + size[row] <= capacity) & (load + size[row] <= high + 1e-9)
+        room[donor] = False
+        if under.any():
+            room &= under
+        if not room.any():
+            break
+        receiver = int(np.argmin(np.where(room, load / weight, np.inf)))
+        books[donor].pop()
+        load[donor] -= size[row]
+        load[receiver] += size[row]
+        held[row] = names[receiver]
+    return pl.Series(held, dtype=pl.String)

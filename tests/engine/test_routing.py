@@ -152,3 +152,53 @@ def test_no_owner_is_above_capacity_unless_kept(rows: list[tuple[str, str | None
     for (country, current), owner, reason in zip(rows, owners, reasons, strict=True):
         if current in ("A", "B") and country in ("UK", "DE"):
             assert (owner, reason) == (current, "kept")
+
+
+REBALANCE = """
+territories:
+  output: territory
+  owner_output: owner
+  value: arr
+  tree:
+    - {id: ALL, when: "true", owners: [{id: A}, {id: B}, {id: C, weight: 2}]}
+"""
+
+
+def test_rebalance_moves_the_least_valuable_accounts_of_the_heaviest_owner(tmp_path: Path) -> None:
+    frame = accounts(["US"] * 8, ["A"] * 6 + ["B", "C"], arr=[float(v) for v in (50, 10, 40, 20, 30, 60, 1, 1)])
+    rulebook = book(tmp_path, REBALANCE)
+    kept = evaluate(rulebook, frame, current_owner="current")
+    assert kept["owner"].to_list() == ["A"] * 6 + ["B", "C"]  # stable without --rebalance
+    out = evaluate(rulebook, frame, current_owner="current", rebalance=0.1)
+    # Shares of 8: A 2, B 2, C 4. A gives 4 accounts: B gets one, C gets three.
+    assert out["owner"].value_counts().sort("owner").rows() == [("A", 2), ("B", 2), ("C", 4)]
+    moved = out.filter(pl.col("owner#rule") == "rebalance")
+    assert sorted(moved["__id"].to_list()) == ["a001", "a002", "a003", "a004"]  # ARR 10, 40, 20, 30
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["A", "B", "C"]), min_size=1, max_size=40), st.sampled_from([0.0, 0.1, 0.25]))
+def test_rebalance_moves_are_minimal_for_the_tolerance(current: list[str], tolerance: float) -> None:
+    import math
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        rulebook = book(Path(folder), REBALANCE)
+    frame = accounts(["US"] * len(current), list(current))
+    out = evaluate(rulebook, frame, current_owner="current", rebalance=tolerance)
+    total, weights = len(current), {"A": 1, "B": 1, "C": 2}
+    low = {o: total * w / 4 * (1 - tolerance) for o, w in weights.items()}
+    high = {o: total * w / 4 * (1 + tolerance) for o, w in weights.items()}
+    before = {o: current.count(o) for o in weights}
+    after = {o: out["owner"].to_list().count(o) for o in weights}
+    excess = sum(max(0, math.ceil(before[o] - high[o] - 1e-9)) for o in weights)
+    deficit = sum(max(0, math.ceil(low[o] - before[o] - 1e-9)) for o in weights)
+    moves = (out["owner#rule"] == "rebalance").sum()
+    assert moves <= max(excess, deficit)
+    floors = {o: math.floor(high[o] + 1e-9) for o in weights}
+    ceilings = {o: math.ceil(low[o] - 1e-9) for o in weights}
+    feasible = all(floors[o] >= ceilings[o] for o in weights) and (
+        sum(ceilings.values()) <= total <= sum(floors.values()))
+    if feasible:
+        assert all(ceilings[o] <= after[o] <= floors[o] for o in weights)
+        assert moves == max(excess, deficit)
