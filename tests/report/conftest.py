@@ -1,0 +1,110 @@
+"""A 12-account project small enough to compute every report number by hand."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from revrules.cli import main
+
+CONFIG = """\
+version: 1
+crm: {kind: csv, path: accounts.csv, id_column: Id, output: out/accounts.csv}
+fields:
+  employees: {source: Employees, type: number}
+  industry: Industry
+  mrr: {source: MRR, type: number}
+  ltv: {source: LTV, type: number}
+  nps: {source: NPS, type: number}
+  tickets_90d: {source: Tickets, type: number}
+  churned: {source: Churned, type: boolean}
+rules: [rules/]
+outputs: {segment: Segment__c, vertical: Vertical__c}
+safety: {max_changed_records: 100%}
+"""
+
+RULEBOOK = """\
+version: 1
+derive:
+  arr: "mrr * 12"
+decisions:
+  segment:
+    hit: first
+    rules:
+      - {id: mega, when: "employees >= 1000000", then: Mega}
+      - {id: enterprise, when: "employees >= 1000", then: Enterprise}
+      - {id: smb, when: "employees >= 1", then: SMB}
+    default: Unclassified
+  vertical:
+    hit: first
+    rules:
+      - {id: healthcare, when: "industry == 'Healthcare'", then: Healthcare}
+      - {id: tech, when: "industry == 'Software'", then: Technology}
+    default: Other
+  tier:
+    hit: unique
+    rules:
+      - {id: big-arr, when: "arr >= 12000", then: High}
+      - {id: many-tickets, when: "tickets_90d >= 5", then: Busy}
+    default: Standard
+"""
+
+# Id, Employees, Industry, MRR, LTV, NPS, Tickets, Churned
+ROWS = [
+    ("A01", "5000", "Healthcare", "2000", "100000", "10", "1", "false"),
+    ("A02", "3000", "Software", "1500", "90000", "9", "6", "false"),
+    ("A03", "2000", "Healthcare", "1000", "80000", "8", "2", "true"),
+    ("A04", "1500", "Retail", "1200", "70000", "6", "0", "false"),
+    ("A05", "500", "Software", "100", "5000", "9", "1", "false"),
+    ("A06", "300", "Retail", "50", "4000", "3", "7", "true"),
+    ("A07", "200", "Construction", "80", "6000", "7", "0", "false"),
+    ("A08", "100", "Construction", "20", "3000", "10", "2", "true"),
+    ("A09", "50", "Software", "10", "2000", "5", "1", "false"),
+    ("A10", "20", "", "5", "1000", "2", "0", "true"),
+    ("A11", "", "Retail", "0", "", "", "", ""),
+    ("A12", "10", "Healthcare", "30", "2500", "8", "3", "false"),
+]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """Writes the project; returns its config path."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "book.yaml").write_text(RULEBOOK)
+    lines = ["Id,Employees,Industry,MRR,LTV,NPS,Tickets,Churned"] + [",".join(row) for row in ROWS]
+    (tmp_path / "accounts.csv").write_text("\n".join(lines) + "\n")
+    config = tmp_path / "revrules.yaml"
+    config.write_text(CONFIG)
+    return config
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Run `revrules ARGS...` in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+
+    def call(*args: object) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+@pytest.fixture
+def report(project: Path, run: Run) -> dict[str, Any]:
+    """The JSON report of the fixture project."""
+    code, out, err = run("report", "-c", project, "--format", "json")
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(out)
+    return data
