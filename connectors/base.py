@@ -69,3 +69,28 @@ class Connector(Protocol):
     def batch_size(self) -> int:
         """How many records one `write` call takes."""
         ...
+
+
+@dataclass(frozen=True)
+class ListWrite:
+    """The outcome of adding a record to, or removing it from, one marketing list."""
+
+    list_id: str
+    record_id: str
+    action: Literal["add", "remove"]
+    ok: bool
+    error: str | None = None
+
+
+class ListSync(Protocol):
+    """A CRM whose marketing lists are found by name and changed by diff (HubSpot, Salesforce)."""
+
+    def list_members(self, list_id: str, name: str) -> set[str]:
+        """The record ids in the CRM list named `name`; empty when it does not exist yet."""
+        ...
+
+    def write_list_changes(
+        self, list_id: str, name: str, adds: Sequence[str], removes: Sequence[str]
+    ) -> list[ListWrite]:
+        """Add and remove members of the list named `name` (created when missing); one result per id."""
+        ...

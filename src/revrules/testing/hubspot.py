@@ -109,6 +109,7 @@ DEFAULT_SEARCH_CAP = 10_000
 MAX_LIST_PAGE = 100
 MAX_SEARCH_PAGE = 200
 MAX_BATCH_INPUTS = 100
+MAX_MEMBERSHIP_IDS = 100_000
 MAX_FILTER_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 10
 MAX_FILTERS_TOTAL = 25
@@ -309,6 +310,8 @@ class Faults:
         invalid_option_ids: Record ids whose writes fail with INVALID_OPTION.
         delay_seconds: Sleep this long before answering each call.
         search_lag_seconds: How long a write takes to become visible to search.
+        missing_list_record_ids: Record ids that list membership changes report in
+            ``recordIdsMissing`` (as if the records had been deleted).
     """
 
     status_on_call: dict[int, int] = field(default_factory=dict)
@@ -318,6 +321,7 @@ class Faults:
     invalid_option_ids: set[str] = field(default_factory=set)
     delay_seconds: float = 0.0
     search_lag_seconds: float = 0.0
+    missing_list_record_ids: set[str] = field(default_factory=set)
 
     def update(self, data: Mapping[str, Any]) -> None:
         """Apply switches from JSON (keys as the attribute names).
@@ -345,6 +349,8 @@ class Faults:
                 self.unauthorized = bool(value)
             elif key == "invalid_option_ids":
                 self.invalid_option_ids = {str(v) for v in value or ()}
+            elif key == "missing_list_record_ids":
+                self.missing_list_record_ids = {str(v) for v in value or ()}
             elif key in {"delay_seconds", "search_lag_seconds"}:
                 setattr(self, key, float(value))
             else:
@@ -360,6 +366,7 @@ class Faults:
             "invalid_option_ids": sorted(self.invalid_option_ids),
             "delay_seconds": self.delay_seconds,
             "search_lag_seconds": self.search_lag_seconds,
+            "missing_list_record_ids": sorted(self.missing_list_record_ids),
         }
 
 
@@ -525,6 +532,8 @@ class HubSpotEmulator:
         self._pending: deque[tuple[float, _Company]] = deque()
         self._next_id = _FIRST_ASSIGNED_ID
         self._lists: dict[str, _List] = {}
+        self.max_membership_ids = MAX_MEMBERSHIP_IDS
+        """Record ids one membership change may carry (adds plus removes); more answers 400."""
         self._next_list_id = 101
         rows = companies or []
         self._define_custom_properties(rows)
@@ -1633,6 +1642,14 @@ class HubSpotEmulator:
                     subCategory="ILS.INVALID_LIST_PROCESSING_TYPE",
                 )
             check = entry.record["objectTypeId"] == COMPANY_OBJECT_TYPE_ID
+            gone = self.faults.missing_list_record_ids
+            add, remove = list(add), list(remove)
+            if len(add) + len(remove) > self.max_membership_ids:
+                raise _ApiError(
+                    400,
+                    f"at most {self.max_membership_ids} record ids may be added and removed in one request",
+                    "VALIDATION_ERROR",
+                )
             added: list[str] = []
             removed: list[str] = []
             missing: list[str] = []
@@ -1642,11 +1659,11 @@ class HubSpotEmulator:
                 if record_id in entry.members:
                     del entry.members[record_id]
                     removed.append(record_id)
-                elif check and record_id not in self._companies:
+                elif check and (record_id not in self._companies or record_id in gone):
                     missing.append(record_id)
             for raw in add:
                 record_id = str(raw)
-                if check and record_id not in self._companies:
+                if check and (record_id not in self._companies or record_id in gone):
                     missing.append(record_id)
                 elif record_id not in entry.members:
                     entry.members[record_id] = stamp
