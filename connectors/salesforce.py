@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -321,6 +322,21 @@ class SalesforceConnector:
         by_15 = order.with_columns(pl.col(ID).str.slice(0, 15).alias("__id15"))
         joined = by_15.join(found.drop(ID), on="__id15", how="inner", maintain_order="left")
         return joined.drop("__id15").select(ID, *names)
+
+    def active_owners(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are active Salesforce Users (15- or 18-character ids both match).
+
+        Raises:
+            CrmError: Salesforce failed or refused.
+        """
+        wanted = [i for i in dict.fromkeys(ids) if _RECORD_ID_RE.match(i)]
+        active: set[str] = set()
+        for start in range(0, len(wanted), ID_CHUNK):
+            listed = ", ".join(f"'{i}'" for i in wanted[start : start + ID_CHUNK])
+            soql = f"SELECT Id FROM User WHERE IsActive = true AND Id IN ({listed})"
+            first = self._call("query users", partial(_run_soql, soql))
+            active |= {str(r["Id"])[:15] for r in self._pages(first)}
+        return {i for i in wanted if i[:15] in active}
 
     def write(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
         """Write one batch: sObject Collections, or one Bulk API 2.0 job above the threshold.
@@ -963,6 +979,10 @@ def _write_problem(record_id: str, field: FieldInfo | None, name: str) -> str | 
 
 
 # -- errors ------------------------------------------------------------------------------
+
+
+def _run_soql(soql: str, sf: Salesforce) -> Any:
+    return sf.query(soql)
 
 
 def _query_more(url: str) -> Callable[[Salesforce], Any]:

@@ -252,8 +252,9 @@ def test_rate_limits_and_server_errors_are_retried_and_nothing_is_written_twice(
 def test_the_daily_limit_stops_apply_cleanly_and_the_next_run_finishes(
     config: Path, emu: HubSpotEmulator, cli: Cli
 ) -> None:
-    # Calls: 1 properties, 2-4 list pages, 5 first write; the second write hits DAILY.
-    emu.faults.daily_limit_after = 5
+    # Calls: 1 properties, 2-4 list pages, 5 owners (routing skips inactive owners),
+    # 6 first write; the second write hits DAILY.
+    emu.faults.daily_limit_after = 6
     result = cli("apply", "-c", config, "--yes")
     assert result.code == 1
     assert "DAILY API limit" in result.err

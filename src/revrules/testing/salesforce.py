@@ -927,6 +927,17 @@ def _matches(node: _Node, record: Mapping[str, Any], fields: Mapping[str, Any]) 
     )
 
 
+_USER_FIELDS = {
+    str(spec["name"]): describe_field(spec)
+    for spec in (
+        {"name": "Id", "type": "id"},
+        {"name": "Name", "type": "string"},
+        {"name": "Email", "type": "email"},
+        {"name": "IsActive", "type": "boolean"},
+    )
+}
+
+
 def _parse_soql(soql: str, objects: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> _Query:
     """Parse SOQL against the known objects' fields.
 
@@ -1209,8 +1220,11 @@ class SalesforceEmulator:
         page_size: int = 2000,
         port: int = 0,
         session_id: str | None = None,
+        users: Sequence[Mapping[str, object]] = (),
     ) -> None:
         self.object_name = object_name
+        # Users answer owner lookups (`SELECT Id FROM User WHERE IsActive = true ...`).
+        self.users: dict[str, dict[str, Any]] = {str(u["Id"]): {"IsActive": True, **u} for u in users}
         self.api_version = api_version
         self.page_size = page_size
         self.faults = Faults()
@@ -1709,21 +1723,23 @@ class SalesforceEmulator:
 
     # -- queries -------------------------------------------------------------------------
     def _objects(self) -> dict[str, dict[str, dict[str, Any]]]:
-        return {self.object_name: self._fields}
+        return {self.object_name: self._fields, "User": _USER_FIELDS}
 
     def _record_json(
-        self, version: str, record: Mapping[str, Any], fields: Sequence[str]
+        self, version: str, record: Mapping[str, Any], fields: Sequence[str], object_name: str | None = None
     ) -> dict[str, Any]:
-        url = f"/services/data/v{version}/sobjects/{self.object_name}/{record['Id']}"
-        result: dict[str, Any] = {"attributes": {"type": self.object_name, "url": url}}
+        kind = object_name or self.object_name
+        url = f"/services/data/v{version}/sobjects/{kind}/{record['Id']}"
+        result: dict[str, Any] = {"attributes": {"type": kind, "url": url}}
         for name in fields:
             result[name] = record.get(name)
         return result
 
     def _select(self, soql: str) -> tuple[_Query, list[dict[str, Any]]]:
         query = _parse_soql(soql, self._objects())
+        table, fields = (self.users, _USER_FIELDS) if query.object_name == "User" else (self._records, self._fields)
         with self._lock:
-            rows = [dict(r) for r in _run_query(query, list(self._records.values()), self._fields)]
+            rows = [dict(r) for r in _run_query(query, list(table.values()), fields)]
         return query, rows
 
     def _query(self, version: str, soql: str, headers: Mapping[str, str]) -> _Response:
@@ -1738,7 +1754,7 @@ class SalesforceEmulator:
                 return _json(200, {"totalSize": len(rows), "done": True, "records": []})
             aggregate = {"attributes": {"type": "AggregateResult"}, "expr0": len(rows)}
             return _json(200, {"totalSize": 1, "done": True, "records": [aggregate]})
-        records = [self._record_json(version, row, query.fields) for row in rows]
+        records = [self._record_json(version, row, query.fields, query.object_name) for row in rows]
         page_size = self.page_size
         options = _header(headers, "Sforce-Query-Options") or ""
         batch = re.search(r"batchSize=(\d+)", options)

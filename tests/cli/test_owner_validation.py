@@ -1,0 +1,112 @@
+"""Owners are checked against the CRM: unknown or inactive owners are reported and never assigned."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cli_support import Result
+
+from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.salesforce import SalesforceEmulator
+
+Cli = Callable[..., Result]
+
+ROUTING = """\
+version: 1
+territories:
+  output: territory
+  owner_output: owner
+  tree:
+    - id: ALL
+      when: "true"
+      owners: [{{id: "{a}"}}, {{id: "{b}"}}, {{id: "{c}"}}]
+"""
+
+SALESFORCE = """\
+version: 1
+crm:
+  kind: salesforce
+  auth: session
+  session_id: ${SF_SESSION}
+  instance_url: ${SF_URL}
+  retry_backoff_seconds: 0.001
+  api_reserve: 0
+fields:
+  name: Name
+rules: [rules/]
+outputs:
+  territory: Territory__c
+  owner: OwnerId
+state_dir: .revrules
+"""
+
+HUBSPOT = """\
+version: 1
+crm:
+  kind: hubspot
+  access_token: test-token
+  base_url: ${HS_URL}
+fields:
+  name: name
+rules: [rules/]
+outputs:
+  owner: hubspot_owner_id
+state_dir: .revrules
+"""
+
+ACTIVE, INACTIVE, UNKNOWN = "005Dn000000AAAAAAA", "005Dn000000BBBBAAA", "005Dn000000CCCCAAA"
+
+
+def write_project(folder: Path, config: str, owners: tuple[str, str, str]) -> Path:
+    (folder / "rules").mkdir(parents=True, exist_ok=True)
+    (folder / "rules" / "routing.yaml").write_text(ROUTING.format(a=owners[0], b=owners[1], c=owners[2]))
+    (folder / "revrules.yaml").write_text(config)
+    return folder / "revrules.yaml"
+
+
+@pytest.fixture
+def org(monkeypatch: pytest.MonkeyPatch) -> SalesforceEmulator:
+    accounts = [{"Id": f"001Dn0000{i:06d}AAA", "Name": f"A{i}", "OwnerId": INACTIVE, "Territory__c": "ALL"}
+                for i in range(4)]
+    fields = [{"name": "Id", "type": "id"}, {"name": "Name", "type": "string"},
+              {"name": "OwnerId", "type": "reference"}, {"name": "Territory__c", "type": "string"}]
+    emulator = SalesforceEmulator(accounts, fields=fields,
+                                  users=[{"Id": ACTIVE}, {"Id": INACTIVE, "IsActive": False}]).start()
+    monkeypatch.setenv("SF_URL", emulator.url)
+    monkeypatch.setenv("SF_SESSION", emulator.session_id)
+    yield emulator
+    emulator.stop()
+
+
+def test_check_online_reports_inactive_and_unknown_salesforce_owners_by_territory(
+    cli: Cli, tmp_path: Path, org: SalesforceEmulator
+) -> None:
+    config = write_project(tmp_path, SALESFORCE, (ACTIVE, INACTIVE, UNKNOWN))
+    result = cli("check", "--online", "-c", str(config))
+    assert result.code == 2
+    assert f"territory ALL: owner {INACTIVE} is not an active salesforce user" in result.err
+    assert f"territory ALL: owner {UNKNOWN} is not an active salesforce user" in result.err
+    assert ACTIVE not in result.err
+
+
+def test_routing_never_assigns_an_inactive_or_unknown_owner(cli: Cli, tmp_path: Path, org: SalesforceEmulator) -> None:
+    config = write_project(tmp_path, SALESFORCE, (ACTIVE, INACTIVE, UNKNOWN))
+    result = cli("apply", "--yes", "-c", str(config))
+    assert result.code == 0, result.err
+    assert {str(r["OwnerId"]) for r in org.records.values()} == {ACTIVE}
+
+
+def test_hubspot_owners_come_from_the_owners_api(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    owners = [{"id": "101", "email": "a@example.com", "archived": False}]
+    companies = [{"Id": str(500 + i), "name": f"C{i}", "hubspot_owner_id": "202"} for i in range(3)]
+    with HubSpotEmulator(companies, owners=owners) as emulator:
+        monkeypatch.setenv("HS_URL", emulator.url)
+        config = write_project(tmp_path, HUBSPOT, ("101", "202", "303"))
+        check = cli("check", "--online", "-c", str(config))
+        assert "territory ALL: owner 202 is not an active hubspot user" in check.err
+        assert "territory ALL: owner 303 is not an active hubspot user" in check.err
+        applied = cli("apply", "--yes", "-c", str(config))
+        assert applied.code == 0, applied.err
+        assert {c["hubspot_owner_id"] for c in emulator.companies.values()} == {"101"}
