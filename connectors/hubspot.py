@@ -16,13 +16,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+import hubspot.crm.lists.exceptions as list_errors
 import hubspot.crm.objects.exceptions as object_errors
+import hubspot.crm.owners.exceptions as owner_errors
 import hubspot.crm.properties.exceptions as property_errors
 import polars as pl
 import urllib3
 from hubspot import HubSpot
+from hubspot.crm import lists as sdk_lists
 from hubspot.crm import objects as sdk_objects
 from hubspot.crm import properties as sdk_properties
 from hubspot.crm.objects import (
@@ -31,7 +34,7 @@ from hubspot.crm.objects import (
     SimplePublicObjectBatchInput,
 )
 
-from revrules.connectors.base import ID, CrmValue, PropertySpec, RecordUpdate, WriteResult
+from revrules.connectors.base import ID, CrmValue, ListWrite, PropertySpec, RecordUpdate, WriteResult
 from revrules.errors import CrmError, InvalidInputError, RetriableCrmError, did_you_mean
 
 if TYPE_CHECKING:
@@ -52,6 +55,11 @@ BURST_WINDOW_SECONDS = 10.0
 SEARCH_WINDOW_SECONDS = 1.0
 MAX_RETRY_WAIT_SECONDS = 60.0
 """The longest single wait before a retry; a longer `Retry-After` ends the run instead."""
+MEMBERSHIP_PAGE = 250
+"""List memberships read per call (the memberships endpoint's maximum)."""
+MEMBERSHIP_CHUNK = 100_000
+"""Record ids (added plus removed) one add-and-remove call carries."""
+OBJECT_TYPE_IDS = {"companies": "0-2", "company": "0-2", "contacts": "0-1", "contact": "0-1", "deals": "0-3"}
 GROUP_NAME = "revrules"
 MODIFIED = "hs_lastmodifieddate"
 
@@ -222,6 +230,8 @@ class HubspotConnector:
         self._apis: dict[str, Any] = {}
         self._api_errors: tuple[type[Exception], ...] = ()
         self._properties: dict[str, dict[str, Any]] | None = None
+        self._list_ids: dict[str, str] = {}
+        self.membership_chunk = MEMBERSHIP_CHUNK
         self._trace_prefix = uuid.uuid4().hex[:12]
         self._traces = itertools.count(1)
         self.incremental_until: datetime | None = None
@@ -461,7 +471,124 @@ class HubspotConnector:
                     results.append(WriteResult(record, field, False, "UNCONFIRMED: HubSpot did not report this record"))
         return results
 
+    # ------------------------------------------------------------------ lists
+
+    def list_members(self, list_id: str, name: str) -> set[str]:
+        """The record ids in the MANUAL list named `name`; empty when there is no such list yet.
+
+        Raises:
+            InvalidInputError: The list named `name` is a DYNAMIC list (its members
+                cannot be written).
+            CrmError: HubSpot failed.
+        """
+        found = self._find_list(list_id, name)
+        if found is None:
+            return set()
+        members: set[str] = set()
+        after: str | None = None
+        memberships = self._api("memberships")
+        while True:
+            answer = self._request(
+                "read list members", memberships.get_page_with_http_info, found, limit=MEMBERSHIP_PAGE, after=after
+            )
+            members.update(str(item["recordId"]) for item in answer.body.get("results", []))
+            following = _next_after(answer.body)
+            if following is None:
+                return members
+            if following == after:
+                raise CrmError(f"HubSpot returned the paging cursor {following!r} twice; stopping the list read")
+            after = following
+
+    def write_list_changes(
+        self, list_id: str, name: str, adds: Sequence[str], removes: Sequence[str]
+    ) -> list[ListWrite]:
+        """Add and remove members of the MANUAL list named `name`, creating it when missing.
+
+        Adds and removes travel together in add-and-remove calls of at most
+        `membership_chunk` ids. A record HubSpot reports missing fails; one already
+        in (or already out of) the list is a success.
+
+        Raises:
+            InvalidInputError: The list named `name` is a DYNAMIC list.
+            CrmError: The first call did not land (later failures fail the ids they carried
+                and the rest, which are reported as not attempted).
+        """
+        hubspot_id = self._find_list(list_id, name) or self._create_list(list_id, name)
+        pending: list[tuple[str, Literal["add", "remove"]]] = [(str(i), "add") for i in adds]
+        pending += [(str(i), "remove") for i in removes]
+        memberships = self._api("memberships")
+        results: list[ListWrite] = []
+        size = max(self.membership_chunk, 1)
+        for start in range(0, len(pending), size):
+            chunk = pending[start : start + size]
+            body = {
+                "recordIdsToAdd": [i for i, action in chunk if action == "add"],
+                "recordIdsToRemove": [i for i, action in chunk if action == "remove"],
+            }
+            try:
+                answer = self._request(
+                    "change list members", memberships.add_and_remove_with_http_info, hubspot_id, body
+                )
+            except CrmError as error:
+                if not results:
+                    raise
+                results += [ListWrite(list_id, i, action, False, f"not attempted: {error}")
+                            for i, action in pending[start:]]
+                return results
+            missing = {str(i) for i in answer.body.get("recordIdsMissing") or []}
+            for record, action in chunk:
+                error_text = f"OBJECT_NOT_FOUND: no {self.object_type} record {record}" if record in missing else None
+                results.append(ListWrite(list_id, record, action, error_text is None, error_text))
+        return results
+
+    def _object_type_id(self) -> str:
+        return OBJECT_TYPE_IDS.get(self.object_type, self.object_type)
+
+    def _find_list(self, list_id: str, name: str) -> str | None:
+        """The HubSpot id of the list named `name` for this object type, or None."""
+        if name in self._list_ids:
+            return self._list_ids[name]
+        answer = self._request(
+            "find list", self._api("lists").get_by_name_with_http_info, name, self._object_type_id(), missing_ok=True
+        )
+        found = answer.body.get("list")
+        if not isinstance(found, Mapping):
+            return None
+        if str(found.get("processingType", "")).upper() == "DYNAMIC":
+            raise InvalidInputError(
+                f"list {list_id}: the HubSpot list {name!r} is a DYNAMIC (active) list, whose members revrules "
+                "cannot write; rename it in HubSpot or give the rulebook list another name"
+            )
+        self._list_ids[name] = str(found["listId"])
+        return self._list_ids[name]
+
+    def _create_list(self, list_id: str, name: str) -> str:
+        body = {"name": name, "objectTypeId": self._object_type_id(), "processingType": "MANUAL"}
+        answer = self._request("create list", self._api("lists").create_with_http_info, body)
+        created = answer.body.get("list") or {}
+        if "listId" not in created:
+            raise CrmError(f"list {list_id}: HubSpot answered the list creation without a list id")
+        log.info("created HubSpot list %r for list %s", name, list_id)
+        self._list_ids[name] = str(created["listId"])
+        return self._list_ids[name]
+
     # ------------------------------------------------------- checks and schema
+
+    def active_owners(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are active (not archived) HubSpot owners.
+
+        Raises:
+            CrmError: HubSpot failed or refused.
+        """
+        owners_api = self._api("owners")
+        found: set[str] = set()
+        after = None
+        while True:
+            page = self._request("list owners", owners_api.get_page, limit=100, archived=False, after=after).body
+            found |= {str(owner.get("id")) for owner in page.get("results", [])}
+            after = (page.get("paging") or {}).get("next", {}).get("after")
+            if not after:
+                return {i for i in ids if i in found}
 
     def check_online(
         self,
@@ -649,8 +776,12 @@ class HubspotConnector:
             "search": sdk_objects.SearchApi(api_client=basic.api_client),
             "properties": core,
             "groups": sdk_properties.GroupsApi(api_client=core.api_client),
+            "lists": client.crm.lists.lists_api,
+            "memberships": sdk_lists.MembershipsApi(api_client=client.crm.lists.lists_api.api_client),
+            "owners": client.crm.owners.owners_api,
         }
-        self._api_errors = (object_errors.ApiException, property_errors.ApiException)
+        self._api_errors = (object_errors.ApiException, property_errors.ApiException, list_errors.ApiException,
+                            owner_errors.ApiException)
 
     def _request(
         self,
@@ -659,6 +790,7 @@ class HubspotConnector:
         *args: Any,
         search: bool = False,
         conflict_ok: bool = False,
+        missing_ok: bool = False,
         model: bool = False,
         **kwargs: Any,
     ) -> _Answer:
@@ -701,7 +833,7 @@ class HubspotConnector:
                 headers = _headers(getattr(error, "headers", None))
                 self._observe(headers)
                 body = _error_body(getattr(error, "body", None))
-                if status == 409 and conflict_ok:
+                if (status == 409 and conflict_ok) or (status == 404 and missing_ok):
                     return _Answer(body, headers)
                 reason = self._retry_reason(what, status, body)
                 wait = self._backoff(attempt, headers, body if status == 429 else None)

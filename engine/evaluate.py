@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -37,6 +38,7 @@ def evaluate(
     current_owner: str | None = None,
     given: Sequence[str] = (),
     rebalance: float | None = None,
+    unavailable_owners: frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
     """Every derived value, decision, territory, owner and list membership of each record.
 
@@ -48,6 +50,8 @@ def evaluate(
         given: Derived names whose values are already in `frame` (rulebook tests pin them).
         rebalance: A tolerance (0.1 = ±10%): move the fewest accounts that bring every
             owner within it of its weighted share of its pool.
+        unavailable_owners: Owner ids the CRM does not know or has deactivated: treated
+            as `active: false`, so routing never assigns them.
 
     Returns:
         `frame` with a value column per result and a `<name>#rule` column naming the
@@ -68,9 +72,10 @@ def evaluate(
     if book.territories is not None:
         result = result.with_columns(_territory(book.territories))
         if book.territories.owner_output:
-            result = _route(result, book.territories, current_owner)
+            pools = _pools(book.territories, unavailable_owners)
+            result = _route(result, book.territories, pools, current_owner)
             if rebalance is not None:
-                result = _rebalance(result, book.territories, rebalance)
+                result = _rebalance(result, book.territories, pools, rebalance)
     if book.lists:
         result = result.with_columns(
             m.when.compiled.fill_null(False).alias(list_column(m.id)) for m in book.lists
@@ -214,12 +219,23 @@ def _territory(territories: Territories) -> list[pl.Expr]:
     return [value.alias(territories.output), value.alias(rule_column(territories.output))]
 
 
-def _route(frame: pl.DataFrame, territories: Territories, current_owner: str | None) -> pl.DataFrame:
+def _pools(territories: Territories, unavailable: frozenset[str]) -> dict[str, Pool]:
+    """Every pool in use by id, with unavailable owners made inactive."""
+    pools = {p.id: p for path in territories.leaves() for p in (path[-1].pool, path[-1].overflow_pool) if p}
+    return {
+        pool_id: replace(pool, owners=tuple(replace(o, active=False) if o.id in unavailable else o
+                                            for o in pool.owners))
+        for pool_id, pool in pools.items()
+    }
+
+
+def _route(
+    frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], current_owner: str | None
+) -> pl.DataFrame:
     """Assign owners pool by pool, then send what did not fit to each territory's overflow."""
     output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
     leaves = {path[-1].id: path[-1] for path in territories.leaves()}
     pool_of = {leaf_id: leaf.pool.id for leaf_id, leaf in leaves.items() if leaf.pool}
-    pools = {p.id: p for leaf in leaves.values() for p in (leaf.pool, leaf.overflow_pool) if p is not None}
     current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, dtype=pl.String)
     balance = sorted({p.balance_by for p in pools.values() if p.balance_by})
     work = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), ID,
@@ -263,13 +279,15 @@ def _route_group(group: pl.DataFrame, pool: Pool, load: Any = None) -> tuple[pl.
     return route_pool(group[ID], group["current"], pool, sizes=sizes, load=load)
 
 
-def _rebalance(frame: pl.DataFrame, territories: Territories, tolerance: float) -> pl.DataFrame:
+def _rebalance(
+    frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], tolerance: float
+) -> pl.DataFrame:
     """Rebalance each pool's routed accounts; moved accounts get the reason `rebalance`."""
     output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
     leaves = [path[-1] for path in territories.leaves() if path[-1].pool is not None]
-    pools = {leaf.pool.id: leaf.pool for leaf in leaves if leaf.pool is not None}
     owners, reasons = frame[output].clone(), frame[reason].clone()
-    for pool_id, pool in pools.items():
+    for pool_id in {leaf.pool.id for leaf in leaves if leaf.pool is not None}:
+        pool = pools[pool_id]
         where = [leaf.id for leaf in leaves if leaf.pool is not None and leaf.pool.id == pool_id]
         in_pool = frame[territories.output].is_in(where) & frame[reason].is_in([KEPT, ASSIGNED])
         rows = in_pool.arg_true()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from revrules.connectors.base import ID, Connector, RecordUpdate
+from revrules.connectors.base import ID, Connector, ListWrite, RecordUpdate
 from revrules.errors import CrmError, InvalidInputError, RevrulesError
 from revrules.ledger import (
     ERROR,
@@ -22,8 +22,10 @@ from revrules.ledger import (
 )
 from revrules.plan import CHANGE_SCHEMA, Plan
 from revrules.progress import Progress
+from revrules.shutdown import StopRequested, deferred, requested
 
 log = logging.getLogger(__name__)
+_FAILED_SCHEMA = {"id": pl.String, "field": pl.String, "error": pl.String}
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,12 @@ def apply_changes(
     written = 0
     failures: list[dict[str, str | None]] = []
     batches = _batches(changes, max(connector.batch_size, 1))
-    with Progress("writing", changes["id"].n_unique()) as bar:
+    # A stop signal lets the batch in flight land; it is checked before each next batch.
+    with Progress("writing", changes["id"].n_unique()) as bar, deferred():
         for number, batch in enumerate(batches):
+            if requested():
+                raise StopRequested(f"stopped by a signal after {number} of {len(batches)} batches",
+                                    written=written)
             rows = ledger.record_pending(run_id, batch)
             row_of = dict(zip(zip(batch["id"], batch["field"], strict=True), rows, strict=True))
             grouped = batch.group_by("id", maintain_order=True).agg("field", "after")
@@ -144,28 +150,62 @@ def _batches(changes: pl.DataFrame, size: int) -> list[pl.DataFrame]:
 
 
 def apply_lists(
-    ledger: Ledger, connector: Connector, run_id: int, list_changes: pl.DataFrame, current: Mapping[str, set[str]]
-) -> int:
-    """Write list memberships: each changed list gets its new member set."""
+    ledger: Ledger,
+    connector: Connector,
+    run_id: int,
+    list_changes: pl.DataFrame,
+    current: Mapping[str, set[str]],
+    *,
+    names: Mapping[str, str] | None = None,
+) -> tuple[int, pl.DataFrame]:
+    """Write list memberships and ledger them.
+
+    A connector with `write_list_changes` (HubSpot, Salesforce) gets each list's adds
+    and removes; one with only `write_list` (CSV) gets each changed list's new member set.
+
+    Returns the number of membership changes written and the failures (id, field, error),
+    `field` being `list:<list id>`.
+    """
+    failures: list[dict[str, str | None]] = []
     if list_changes.is_empty():
-        return 0
+        return 0, pl.DataFrame(failures, schema=_FAILED_SCHEMA)
+    write_changes = getattr(connector, "write_list_changes", None)
     write_list = getattr(connector, "write_list", None)
-    if write_list is None:
+    if write_changes is None and write_list is None:
         raise InvalidInputError(f"the {connector.kind} connector cannot write marketing lists")
     count = 0
-    for (list_id,), group in list_changes.group_by("list", maintain_order=True):
-        members = set(current.get(str(list_id), set()))
-        members |= set(group.filter(pl.col("action") == "add")["id"].to_list())
-        members -= set(group.filter(pl.col("action") == "remove")["id"].to_list())
-        rows = [(str(list_id), r["id"], r["action"]) for r in group.iter_rows(named=True)]
+    for (key,), group in list_changes.group_by("list", maintain_order=True):
+        list_id = str(key)
+        adds = group.filter(pl.col("action") == "add")["id"].to_list()
+        removes = group.filter(pl.col("action") == "remove")["id"].to_list()
+        rows = [(list_id, r["id"], r["action"]) for r in group.iter_rows(named=True)]
+        if write_changes is not None:
+            name = (names or {}).get(list_id)
+            if name is None:
+                raise InvalidInputError(f"list {list_id!r} is not in the rulebook any more; its name is unknown")
+            try:
+                results: list[ListWrite] = write_changes(list_id, name, adds, removes)
+            except CrmError as exc:
+                ledger.record_list_writes(run_id, [(*row, FAILED, str(exc)) for row in rows])
+                raise
+            ledger.record_list_writes(run_id, [
+                (r.list_id, r.record_id, r.action, WRITTEN if r.ok else FAILED, r.error) for r in results
+            ])
+            count += sum(r.ok for r in results)
+            failures += [{"id": r.record_id, "field": f"list:{list_id}", "error": r.error}
+                         for r in results if not r.ok]
+            continue
+        assert write_list is not None
+        members = set(current.get(list_id, set())) | set(adds)
+        members -= set(removes)
         try:
-            write_list(str(list_id), sorted(members))
+            write_list(list_id, sorted(members))
         except CrmError as exc:
             ledger.record_list_writes(run_id, [(*row, FAILED, str(exc)) for row in rows])
             raise
         ledger.record_list_writes(run_id, [(*row, WRITTEN, None) for row in rows])
         count += len(rows)
-    return count
+    return count, pl.DataFrame(failures, schema=_FAILED_SCHEMA)
 
 
 def run_apply(
@@ -176,13 +216,15 @@ def run_apply(
     *,
     saved: bool,
     current_lists: Mapping[str, set[str]],
+    list_names: Mapping[str, str] | None = None,
 ) -> ApplyReport:
     """Apply a plan as run `run_id` and close the run in the ledger."""
     changes = plan.changes
     skipped = pl.DataFrame(schema={**CHANGE_SCHEMA, "reason": pl.String})
     # Every error closes the run, so that no run is left "running" by a process that lived on.
     try:
-        if not plan.list_changes.is_empty() and getattr(connector, "write_list", None) is None:
+        can_write_lists = any(getattr(connector, m, None) is not None for m in ("write_list", "write_list_changes"))
+        if not plan.list_changes.is_empty() and not can_write_lists:
             # Refuse before the first field write rather than after the last.
             raise InvalidInputError(f"the {connector.kind} connector cannot write marketing lists")
         if saved:
@@ -194,7 +236,15 @@ def run_apply(
                 log.warning("%d field(s) changed in the CRM since the plan; skipped", drifted.height)
         ledger.update_run(run_id, records_read=plan.meta.records_read, planned=plan.changes.height)
         written, failed = apply_changes(ledger, connector, run_id, changes)
-        lists_written = apply_lists(ledger, connector, run_id, plan.list_changes, current_lists)
+        lists_written, list_failed = apply_lists(ledger, connector, run_id, plan.list_changes, current_lists,
+                                                 names=list_names)
+        if not list_failed.is_empty():
+            failed = pl.concat([failed, list_failed])
+    except StopRequested as stop:
+        ledger.finish_run(run_id, INTERRUPTED, str(stop))
+        log.warning("run %d interrupted: %s; the next run completes the rest", run_id, stop)
+        empty = pl.DataFrame(schema={"id": pl.String, "field": pl.String, "error": pl.String})
+        return ApplyReport(run_id, INTERRUPTED, stop.written, empty, skipped)
     except KeyboardInterrupt:
         ledger.finish_run(run_id, INTERRUPTED, "interrupted by the user")
         raise

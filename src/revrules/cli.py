@@ -5,25 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
-from revrules import __version__, summary
+from revrules import __version__, shutdown, summary, watermark
 from revrules.apply import ApplyReport, recover, rollback_changes, rollback_lists, run_apply
-from revrules.connectors.base import Connector, PropertySpec
+from revrules.config import JobModel, load_config
+from revrules.connectors.base import Connector, ListSync, PropertySpec
 from revrules.engine.convert import FieldType
 from revrules.engine.explain import explain_record
 from revrules.engine.testcases import evaluate_account, run_tests
 from revrules.errors import InvalidInputError, RefusedError, RevrulesError
-from revrules.ledger import ERROR, REFUSED, Ledger, now
-from revrules.lock import run_lock
+from revrules.ledger import ERROR, INTERRUPTED, REFUSED, RUNNING, SUCCEEDED, Ledger, now
+from revrules.lock import holder, run_lock
 from revrules.plan import Plan, PlanMeta, build_plan
 from revrules.project import Project, load_project
 from revrules.scaffold import write_starter
+from revrules.schedule import SKIPPED, JobOutcome, Scheduler, job_status, summary_line
+from revrules.shutdown import StopRequested
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
 log = logging.getLogger("revrules")
@@ -39,16 +43,88 @@ def _ledger(project: Project) -> Ledger:
 
 
 def _current_lists(project: Project, connector: Connector) -> dict[str, set[str]]:
+    if not project.book.lists:
+        return {}
+    if getattr(connector, "write_list_changes", None) is not None:
+        # HubSpot and Salesforce find a list by its display name, not by the rulebook id.
+        sync = cast(ListSync, connector)
+        return {item.id: sync.list_members(item.id, item.name) for item in project.book.lists}
     members = getattr(connector, "list_members", None)
-    if members is None or not project.book.lists:
+    if members is None:
         return {}
     return {item.id: members(item.id) for item in project.book.lists}
 
 
-def _make_plan(project: Project, connector: Connector) -> Plan:
-    snapshot = project.read(connector)
+def _list_names(project: Project) -> dict[str, str]:
+    return {item.id: item.name for item in project.book.lists}
+
+
+def _synced_names_path(project: Project) -> Path:
+    return project.config.state_dir / "lists.json"
+
+
+def _report_renamed_lists(project: Project) -> None:
+    """Warn about rulebook lists whose name changed since they were last applied.
+
+    The CRM list is found by name, so a renamed rulebook list syncs a new CRM list; the
+    one synced under the old name is left alone (and keeps its members).
+    """
+    try:
+        synced = json.loads(_synced_names_path(project).read_text())
+    except (OSError, ValueError):
+        return
+    for list_id, name in _list_names(project).items():
+        old = synced.get(list_id) if isinstance(synced, dict) else None
+        if isinstance(old, str) and old != name:
+            log.warning("list %s is now named %r: revrules syncs the CRM list of that name and leaves the list "
+                        "%r it synced before alone (delete or archive it in the CRM)", list_id, name, old)
+
+
+def _remember_list_names(project: Project) -> None:
+    if not project.book.lists:
+        return
+    path = _synced_names_path(project)
+    try:
+        synced = json.loads(path.read_text())
+    except (OSError, ValueError):
+        synced = {}
+    synced = {**(synced if isinstance(synced, dict) else {}), **_list_names(project)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(synced, indent=2, sort_keys=True))
+    temporary.replace(path)
+
+
+def _list_guard(project: Project, plan: Plan, current: dict[str, set[str]]) -> str | None:
+    """Why `safety.max_list_change` refuses the plan's list changes, or None."""
+    limit = project.config.model.safety.max_list_change
+    if limit is None or plan.list_changes.is_empty():
+        return None
+    for (list_id,), group in plan.list_changes.group_by("list", maintain_order=True):
+        before = len(current.get(str(list_id), set()))
+        adds = group.filter(pl.col("action") == "add").height
+        removes = group.height - adds
+        if isinstance(limit, str):
+            if before == 0:
+                continue  # a new list: a percentage of nothing cannot be the measure
+            allowed = int(before * float(limit.rstrip("%")) / 100)
+        else:
+            allowed = limit
+        if group.height > allowed:
+            return (f"the plan adds {adds:,} and removes {removes:,} member(s) of list {list_id} "
+                    f"({before:,} now), more than safety.max_list_change allows ({allowed:,} per list); "
+                    "review it and pass --force to apply anyway")
+    return None
+
+
+def _make_plan(project: Project, connector: Connector, choice: watermark.ReadChoice | None = None,
+               *, rebalance: float | None = None) -> Plan:
+    since = choice.since if choice is not None else None
+    snapshot = project.read(connector) if since is None else project.read_modified(connector, since)
     log.info("read %d records", snapshot.raw.height)
-    evaluated = project.evaluate(snapshot.typed)
+    evaluated = project.evaluate(snapshot.typed, rebalance=rebalance,
+                                 unavailable_owners=project.unavailable_owners(connector))
+    _report_renamed_lists(project)
     return build_plan(project, snapshot, evaluated, _current_lists(project, connector))
 
 
@@ -95,6 +171,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if check_online is not None:
             problems = check_online(project.read_fields(), project.write_fields(),
                                     _allowed_values(project))
+            problems += _owner_problems(project, connector)
             if problems:
                 raise InvalidInputError("\n".join(problems))
             print(f"  online: every mapped field exists in {_source(project)}, outputs are writable "
@@ -106,6 +183,17 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise InvalidInputError("\n".join(f"field '{f}' is not in {_source(project)}" for f in missing))
         print(f"  online: every mapped field exists in {_source(project)}")
     return EXIT_OK
+
+
+def _owner_problems(project: Project, connector: Connector) -> list[str]:
+    """Pool owners the CRM does not know or has deactivated, by territory."""
+    unavailable = project.unavailable_owners(connector)
+    return [
+        f"territory {territory}: owner {owner} is not an active {connector.kind} user; routing skips it"
+        for territory, owners in project.pool_owners().items()
+        for owner in owners
+        if owner in unavailable
+    ]
 
 
 def _allowed_values(project: Project) -> dict[str, set[str]]:
@@ -164,7 +252,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     project = load_project(args.config)
-    plan = _make_plan(project, project.connector())
+    plan = _make_plan(project, project.connector(), rebalance=args.tolerance if args.rebalance else None)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -210,17 +298,55 @@ def _load_saved_plan(path: Path, project: Project) -> Plan:
 def cmd_apply(args: argparse.Namespace) -> int:
     project = load_project(args.config)
     connector = project.connector()
+    incremental = bool(getattr(args, "incremental", False))
+    if incremental and args.plan:
+        raise InvalidInputError("--incremental reads and applies in one step; it cannot apply a saved PLAN")
     with run_lock(project.config.state_dir):
         ledger = _ledger(project)
+        first = _last_run_id(ledger)
         try:
             recover(ledger, connector)
-            plan = _load_saved_plan(Path(args.plan), project) if args.plan else _make_plan(project, connector)
-            if not args.json:
+            choice = None
+            if args.plan:
+                plan = _load_saved_plan(Path(args.plan), project)
+            else:
+                choice = watermark.choose(ledger, project, connector, incremental=incremental)
+                if incremental:
+                    log.info("%s run: %s", choice.mode, choice.reason)
+                plan = _make_plan(project, connector, choice)
+            shutdown.check("before the first write")
+            if not args.json and not getattr(args, "quiet", False):
                 print(summary.plan_text(plan, _source(project)))
             report = _apply_plan(project, connector, ledger, plan, args, command="apply")
+            latest = ledger.runs(1)
+            if choice is not None and latest and latest[0].id > first and latest[0].status == SUCCEEDED:
+                watermark.record(ledger, latest[0].id, project, connector, choice)
+        except StopRequested:
+            _close_stopped_runs(ledger)
+            raise
         finally:
+            _log_summaries(ledger, first)
             ledger.close()
     return _finish(report, args)
+
+
+def _last_run_id(ledger: Ledger) -> int:
+    latest = ledger.runs(1)
+    return latest[0].id if latest else 0
+
+
+def _close_stopped_runs(ledger: Ledger) -> None:
+    """Runs of this process a signal stopped before they could close themselves."""
+    for run in ledger.runs(20):
+        if run.status == RUNNING and run.pid == os.getpid():
+            ledger.finish_run(run.id, INTERRUPTED, "stopped by a signal before writing")
+
+
+def _log_summaries(ledger: Ledger, after: int) -> None:
+    """One summary line per run this process started since run `after`."""
+    for run in reversed(ledger.runs(20)):
+        if run.id > after and run.pid == os.getpid():
+            log.info("%s", summary_line(run))
 
 
 def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Plan,
@@ -242,6 +368,12 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         ledger.update_run(run_id, planned=plan.changes.height, records_read=plan.meta.records_read)
         ledger.finish_run(run_id, REFUSED, message)
         raise RefusedError(message)
+    current_lists = _current_lists(project, connector) if not plan.list_changes.is_empty() else {}
+    list_refusal = _list_guard(project, plan, current_lists) if command == "apply" and not args.force else None
+    if list_refusal is not None:
+        ledger.update_run(run_id, planned=plan.changes.height, records_read=plan.meta.records_read)
+        ledger.finish_run(run_id, REFUSED, list_refusal)
+        raise RefusedError(list_refusal)
     if plan.is_empty:
         ledger.update_run(run_id, records_read=plan.meta.records_read)
         ledger.finish_run(run_id, "succeeded", "nothing to change")
@@ -259,8 +391,11 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
     except RevrulesError as exc:
         ledger.finish_run(run_id, REFUSED, str(exc))
         raise
-    return run_apply(ledger, connector, run_id, plan, saved=bool(getattr(args, "plan", None)),
-                     current_lists=_current_lists(project, connector))
+    report = run_apply(ledger, connector, run_id, plan, saved=bool(getattr(args, "plan", None)),
+                       current_lists=current_lists, list_names=_list_names(project))
+    if command == "apply":
+        _remember_list_names(project)
+    return report
 
 
 def _finish(report: ApplyReport | None, args: argparse.Namespace) -> int:
@@ -270,7 +405,7 @@ def _finish(report: ApplyReport | None, args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.json:
         _print_json(report.to_json())
-    else:
+    elif not getattr(args, "quiet", False):
         print(summary.apply_text(report))
     return EXIT_FAILED if not report.failed.is_empty() else EXIT_OK
 
@@ -325,6 +460,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     connector = project.connector()
     with run_lock(project.config.state_dir):
         ledger = _ledger(project)
+        first = _last_run_id(ledger)
         try:
             recover(ledger, connector)
             target = ledger.run(args.run)
@@ -342,13 +478,124 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 left = changed.with_columns(pl.lit(reason).alias("reason"))
                 report = ApplyReport(report.run_id, report.status, report.written, report.failed, left,
                                      report.lists_written)
+        except StopRequested:
+            _close_stopped_runs(ledger)
+            raise
         finally:
+            _log_summaries(ledger, first)
             ledger.close()
     return _finish(report, args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from revrules.report import build_report, finite, write_report
+    from revrules.report_html import render_html
+
+    fmt = "json" if args.json else args.format
+    project = load_project(args.config)
+    snapshot = project.read(project.connector())
+    log.info("read %d records", snapshot.raw.height)
+    evaluated = project.evaluate(snapshot.typed)
+    report = finite(build_report(project, evaluated, source=_source(project), suggest_icp=args.suggest_icp,
+                                 typed=snapshot.typed))
+    if fmt == "json":
+        text = json.dumps(report, indent=2, default=str) + "\n"
+        if args.out:
+            write_report(Path(args.out), text)
+            log.info("wrote the report to %s", args.out)
+        else:
+            sys.stdout.write(text)
+        return EXIT_OK
+    out = Path(args.out or "report.html")
+    write_report(out, render_html(report))
+    print(f"wrote {out}")
+    icp = report.get("icp")
+    if icp and icp.get("yaml"):
+        print()
+        print(icp["yaml"], end="")
+    return EXIT_OK
+
+
 def _rollback_meta(project: Project, connector: Connector) -> PlanMeta:
     return PlanMeta(now(), connector.kind, project.config.hash, project.book.hash, 0)
+
+
+LOCK_HELD = "another run holds the lock"
+
+
+def _scheduled_job(config_path: Path, job: JobModel) -> JobOutcome:
+    """One scheduled run: `apply --yes` (never `--force`) or `plan`, its outcome as plain data."""
+    args = argparse.Namespace(config=config_path, plan=None, yes=True, force=False, json=False,
+                              incremental=job.incremental, quiet=True, debug=False)
+    try:
+        if job.command == "plan":
+            project = load_project(config_path)
+            plan = _make_plan(project, project.connector())
+            return JobOutcome(SUCCEEDED, f"planned {plan.changes.height:,} change(s) to "
+                                         f"{plan.changed_records:,} record(s)")
+        cmd_apply(args)
+    except StopRequested as stop:
+        return JobOutcome(INTERRUPTED, str(stop), _latest_run(config_path))
+    except RefusedError as exc:
+        if str(exc).startswith(LOCK_HELD):
+            log.warning("job %s skipped: lock held (%s); waiting for its next slot", job.id, exc)
+            return JobOutcome(SKIPPED, f"lock held: {exc}")
+        log.warning("job %s refused: %s", job.id, exc)
+        return JobOutcome(REFUSED, str(exc), _latest_run(config_path))
+    except RevrulesError as exc:
+        log.error("job %s failed: %s; retrying at its next slot", job.id, exc)
+        return JobOutcome(ERROR, str(exc), _latest_run(config_path))
+    run_id = _latest_run(config_path)
+    ledger = Ledger(load_config(config_path).state_dir / "ledger.db")
+    try:
+        run = ledger.run(run_id) if run_id else None
+    finally:
+        ledger.close()
+    return JobOutcome(run.status if run else SUCCEEDED, run.message if run else None, run_id)
+
+
+def _latest_run(config_path: Path) -> int | None:
+    ledger = Ledger(load_config(config_path).state_dir / "ledger.db")
+    try:
+        latest = ledger.runs(1)
+    finally:
+        ledger.close()
+    return latest[0].id if latest else None
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    project = load_project(args.config)  # every problem is reported before the first slot
+    scheduler = Scheduler(project.config, lambda job: _scheduled_job(args.config, job))
+    return scheduler.run()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    path = config.state_dir / "ledger.db"
+    runs: dict[int, Any] = {}
+    if path.exists():
+        ledger = Ledger(path)
+        try:
+            runs = {run.id: run for run in ledger.runs(1000)}
+        finally:
+            ledger.close()
+    jobs = job_status(config, runs)
+    lock = holder(config.state_dir / "run.lock")
+    latest = runs[max(runs)] if runs else None
+    if args.json:
+        _print_json({"lock": lock, "jobs": jobs, "last_run": vars(latest) if latest else None})
+        return EXIT_OK
+    print(f"lock: held by pid {lock.get('pid')} since {lock.get('since')}" if lock else "lock: free")
+    print(f"last run: {summary_line(latest)}" if latest else "last run: none")
+    for job in jobs:
+        last = job["last_outcome"] or "never run"
+        if job["last_run"]:
+            r = job["last_run"]
+            last += (f" (run {r['id']}: read {r['records_read']:,}, written {r['written']:,}, "
+                     f"failed {r['failed']:,}, skipped {r['skipped']:,})")
+        print(f"job {job['id']} [{job['cron']}] {job['command']}{' incremental' if job['incremental'] else ''}: "
+              f"next {job['next_run']}; last {last}")
+    return EXIT_OK
 
 
 # -- parsing and the error boundary ------------------------------------------
@@ -397,10 +644,16 @@ def build_parser() -> argparse.ArgumentParser:
     command("test", cmd_test, "run the rulebook tests", json_flag=True)
     p = command("plan", cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
     p.add_argument("-o", "--out", metavar="PLAN", help="save the plan as JSON for `apply PLAN`")
+    p.add_argument("--rebalance", action="store_true",
+                   help="also move the fewest accounts that bring every owner within --tolerance of its share")
+    p.add_argument("--tolerance", type=float, default=0.1, metavar="FRACTION",
+                   help="allowed deviation from an owner's weighted share with --rebalance (default 0.1 = ±10%%)")
     p = command("apply", cmd_apply, "write changes to the CRM (a saved PLAN, or plan and apply now)", json_flag=True)
     p.add_argument("plan", nargs="?", metavar="PLAN")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--force", action="store_true", help="apply even when a safety guard would refuse")
+    p.add_argument("--incremental", action="store_true",
+                   help="read only records modified since the last successful run (full when needed)")
     p = command("explain", cmd_explain, "show how one record's values are decided", json_flag=True)
     p.add_argument("id", nargs="?", metavar="ID")
     p.add_argument("--account", metavar="JSON", help="explain an account given as JSON field values")
@@ -411,6 +664,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", type=int, metavar="RUN")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(force=False)
+    p = command("report", cmd_report, "segment analytics: one self-contained HTML page (or JSON)", json_flag=True)
+    p.add_argument("-o", "--out", metavar="FILE", help="where to write it (default: report.html; JSON: stdout)")
+    p.add_argument("--format", choices=("html", "json"), default="html", help="html (default) or json")
+    p.add_argument("--suggest-icp", action="store_true",
+                   help="propose data-driven ICP conditions in rulebook syntax (printed, and in the report)")
+    command("schedule", cmd_schedule, "run schedule.jobs in the foreground until SIGINT/SIGTERM")
+    command("status", cmd_status, "each job's next run, the last run's outcome, and the lock holder",
+            json_flag=True)
     return parser
 
 
@@ -432,8 +693,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every expected failure becomes a message and an exit code."""
     args = build_parser().parse_args(argv)
     _setup_logging(args)
+    # The first SIGTERM/SIGINT lets the batch in flight land (the scheduler installs its own handling).
+    previous = shutdown.install() if args.command in ("apply", "rollback") else {}
     try:
         code: int = args.handler(args)
+    except StopRequested as stop:
+        log.warning("%s; exiting", stop)
+        return EXIT_OK
     except RevrulesError as exc:
         if args.debug:
             log.exception("failed")
@@ -443,6 +709,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        shutdown.restore(previous)
     return code
 
 

@@ -107,8 +107,11 @@ class SafetyModel(_Strict):
     """Guards that refuse an apply unless `--force`."""
 
     max_changed_records: int | str | None = None
+    max_list_change: int | str | None = None
+    """Membership changes (adds plus removes) one apply may make to one list: a count, or a
+    percentage of the list's current size (a list without members yet is then not limited)."""
 
-    @field_validator("max_changed_records")
+    @field_validator("max_changed_records", "max_list_change")
     @classmethod
     def _count_or_percentage(cls, value: int | str | None) -> int | str | None:
         # One check rather than a union of types, so a bad value is one problem, not two.
@@ -126,6 +129,7 @@ class JobModel(_Strict):
     cron: str
     command: Literal["plan", "apply"] = "apply"
     incremental: bool = False
+    misfire_grace_seconds: Annotated[int, Field(ge=1)] | None = None  # default: the schedule's
 
 
 class ScheduleModel(_Strict):
@@ -133,6 +137,12 @@ class ScheduleModel(_Strict):
 
     timezone: str = "UTC"
     jobs: list[JobModel] = []
+    # How late a run may still start (after downtime or a long run); later slots are skipped.
+    misfire_grace_seconds: Annotated[int, Field(ge=1)] = 3600
+    # Incremental runs: every Nth run reads everything, as formula fields change silently.
+    full_every: Annotated[int, Field(ge=1)] = 24
+    # Incremental reads start this long before the last watermark (clock skew, indexing delay).
+    incremental_lag_seconds: Annotated[int, Field(ge=0)] = 300
 
 
 class ConfigModel(_Strict):

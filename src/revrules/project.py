@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +17,7 @@ from revrules.engine.rulebook import Rulebook, load_rulebook
 from revrules.errors import InvalidInputError, Problem, did_you_mean
 
 CURRENT_OWNER = "__current_owner"
+log = logging.getLogger(__name__)
 
 
 def override_column(decision: str) -> str:
@@ -85,6 +88,14 @@ class Project:
         raw = connector.read(self.read_fields())
         return self.convert(raw)
 
+    def read_modified(self, connector: Connector, since: datetime) -> Snapshot:
+        """Read only the records modified since `since` (the connector must support incremental reads)."""
+        read_modified_since = getattr(connector, "read_modified_since", None)
+        if read_modified_since is None:
+            raise InvalidInputError(f"the {connector.kind} connector cannot read only modified records")
+        raw: pl.DataFrame = read_modified_since(self.read_fields(), since)
+        return self.convert(raw)
+
     def convert(self, raw: pl.DataFrame) -> Snapshot:
         """Typed values for the rules, overrides and the current owner."""
         specs = list(self.config.field_specs())
@@ -98,11 +109,36 @@ class Project:
         visible = tuple(q for q in quality if not q.field.startswith("__"))
         return Snapshot(raw, typed, visible)
 
-    def evaluate(self, typed: pl.DataFrame) -> pl.DataFrame:
-        """Evaluate the rulebook over typed records."""
+    def evaluate(self, typed: pl.DataFrame, *, rebalance: float | None = None,
+                 unavailable_owners: frozenset[str] = frozenset()) -> pl.DataFrame:
+        """Evaluate the rulebook over typed records; `rebalance` is a tolerance for owner books."""
         overrides = {d: override_column(d) for d in self.config.model.overrides}
         return evaluate(self.book, typed, overrides=overrides,
-                        current_owner=CURRENT_OWNER if self.owner_output else None)
+                        current_owner=CURRENT_OWNER if self.owner_output else None, rebalance=rebalance,
+                        unavailable_owners=unavailable_owners)
+
+    def pool_owners(self) -> dict[str, list[str]]:
+        """Territory leaf id -> the ids of its pool's active owners (and a queue owner for overflow)."""
+        found: dict[str, list[str]] = {}
+        for path in self.book.territories.leaves() if self.book.territories else []:
+            leaf = path[-1]
+            pools = [p for p in (leaf.pool, leaf.overflow_pool) if p is not None]
+            ids = [o.id for p in pools for o in p.active] + ([leaf.overflow_owner] if leaf.overflow_owner else [])
+            if ids:
+                found[leaf.id] = list(dict.fromkeys(ids))
+        return found
+
+    def unavailable_owners(self, connector: Connector) -> frozenset[str]:
+        """Pool owners the CRM does not know or has deactivated (none when it cannot tell)."""
+        active_owners = getattr(connector, "active_owners", None)
+        if active_owners is None or self.owner_output is None:
+            return frozenset()
+        wanted = {owner for ids in self.pool_owners().values() for owner in ids}
+        missing = frozenset(wanted - set(active_owners(sorted(wanted))))
+        if missing:
+            log.warning("%d pool owner(s) are unknown or inactive in the CRM and get no accounts: %s",
+                        len(missing), ", ".join(sorted(missing)))
+        return missing
 
 
 def load_project(config_path: Path) -> Project:

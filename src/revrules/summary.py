@@ -126,7 +126,9 @@ def explain_text(trace: dict[str, Any]) -> str:
         for node in trace["territory"]["path"]:
             lines.append(f"  {node['outcome']:>7}  {node['id']}: {node['when']}    reads {_reads(node['reads'])}")
     if "owner" in trace:
-        lines.append(f"owner = {_show(trace['owner']['value'])}    [{trace['owner']['why'] or 'no owner pool'}]")
+        owner = trace["owner"]
+        pool = f", pool {owner['pool']}" if owner.get("pool") else ""
+        lines.append(f"owner = {_show(owner['value'])}    [{owner['why'] or 'no owner pool'}{pool}]")
     if trace["lists"]:
         lines.append("")
         lines.append("Lists:")
