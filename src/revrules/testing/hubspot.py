@@ -98,9 +98,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from revrules.testing.server import LoopbackServer
 
 JsonObject = dict[str, Any]
 
@@ -471,7 +472,7 @@ class _Invalid:
 Handler = Callable[[_Request, "re.Match[str]"], _Reply]
 
 
-class HubSpotEmulator:
+class HubSpotEmulator(LoopbackServer):
     """An in-process HubSpot CRM (companies, properties, owners, lists) on loopback HTTP.
 
     Args:
@@ -514,8 +515,6 @@ class HubSpotEmulator:
         self.faults = Faults(search_lag_seconds=search_lag_seconds)
         self._host = host
         self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._log: list[LoggedRequest] = []
         self._calls = 0
         self._burst: deque[float] = deque()
@@ -555,53 +554,11 @@ class HubSpotEmulator:
         """
         return cls(load_companies_csv(path), **kwargs)
 
-    def start(self) -> HubSpotEmulator:
-        """Bind and serve in a background thread; returns self."""
-        if self._server is not None:
-            return self
+    def _make_server(self) -> ThreadingHTTPServer:
         server = ThreadingHTTPServer((self._host, self._port), _RequestHandler)
         server.daemon_threads = True
         server.emulator = self  # type: ignore[attr-defined]
-        self._server = server
-        # A short poll interval keeps stop() (and so each test's teardown) quick.
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="hubspot-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> HubSpotEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:54321`` (the emulator must be started)."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return server
 
     # ------------------------------------------------------------------- state
 

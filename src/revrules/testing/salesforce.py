@@ -49,13 +49,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 from xml.sax.saxutils import escape as xml_escape
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from revrules.testing.server import LoopbackServer
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -1192,7 +1194,7 @@ _ORG_ID = "00D" + "EM" + "0000000001"
 _USER_ID = _id18("005" + "EM" + "0000000001")
 
 
-class SalesforceEmulator:
+class SalesforceEmulator(LoopbackServer):
     """An in-process Salesforce org holding one object's records, served over loopback HTTP.
 
     Args:
@@ -1230,8 +1232,6 @@ class SalesforceEmulator:
         self.faults = Faults()
         self._port = port
         self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._records: dict[str, dict[str, Any]] = {}
         self._deleted: set[str] = set()
         self._log: list[LoggedRequest] = []
@@ -1261,52 +1261,8 @@ class SalesforceEmulator:
             self._load(record, loaded_at)
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> SalesforceEmulator:
-        """Bind 127.0.0.1 and serve in a background thread.
-
-        Returns:
-            The emulator itself, for chaining.
-        """
-        if self._server is not None:
-            return self
-        self._server = _Server(("127.0.0.1", self._port), _Handler, self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="salesforce-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> SalesforceEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The instance URL, e.g. `http://127.0.0.1:54321` (the emulator must be started)."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def _make_server(self) -> ThreadingHTTPServer:
+        return _Server(("127.0.0.1", self._port), _Handler, self)
 
     # -- state for tests -----------------------------------------------------------------
     @property
