@@ -51,12 +51,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from revrules.connectors.salesforce import http_session
 from revrules.testing.server import LoopbackServer
 
 __all__ = [
@@ -2444,29 +2444,6 @@ class _Handler(BaseHTTPRequestHandler):
 # ---------------------------------------------------------------------------
 
 
-class _LoopbackAdapter(HTTPAdapter):
-    """Sends https:// requests for the emulator, or any *.salesforce.com host, to the emulator."""
-
-    def __init__(self, emulator_url: str) -> None:
-        super().__init__()
-        parts = urlsplit(emulator_url)
-        self._netloc = parts.netloc
-
-    def send(
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        parts = urlsplit(request.url or "")
-        host = (parts.hostname or "").lower()
-        if parts.netloc != self._netloc and not host.endswith(".salesforce.com"):
-            raise requests.ConnectionError(
-                f"loopback session only reaches the emulator at {self._netloc}, not {host}",
-                request=request,
-            )
-        rewritten = request.copy()
-        rewritten.url = urlunsplit(("http", self._netloc, parts.path, parts.query, ""))
-        return super().send(rewritten, *args, **kwargs)
-
-
 def loopback_session(url: str) -> requests.Session:
     """A `requests.Session` that reaches an emulator at `url`; for tests and offline rehearsal.
 
@@ -2481,9 +2458,7 @@ def loopback_session(url: str) -> requests.Session:
     Returns:
         A session to pass as `Salesforce(..., session=...)`.
     """
-    session = requests.Session()
-    session.mount("https://", _LoopbackAdapter(url))
-    return session
+    return http_session(url, timeout=60.0)
 
 
 # ---------------------------------------------------------------------------
