@@ -9,19 +9,20 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
 
 from revrules import __version__, shutdown, summary, watermark
 from revrules.apply import ApplyReport, recover, rollback_changes, rollback_lists, run_apply
 from revrules.config import JobModel, load_config
-from revrules.connectors.base import Connector, ListSync, PropertySpec
+from revrules.connectors.base import Connector, PropertySpec
 from revrules.engine.convert import FieldType
 from revrules.engine.explain import explain_record
 from revrules.engine.testcases import evaluate_account, run_tests
 from revrules.errors import InvalidInputError, RefusedError, RevrulesError
 from revrules.ledger import ERROR, INTERRUPTED, REFUSED, RUNNING, SUCCEEDED, Ledger, now
+from revrules.lists import current_lists, list_guard, list_names, remember_list_names, report_renamed_lists
 from revrules.lock import holder, run_lock
 from revrules.plan import Plan, PlanMeta, build_plan
 from revrules.project import Project, load_project
@@ -42,81 +43,6 @@ def _ledger(project: Project) -> Ledger:
     return Ledger(project.config.state_dir / "ledger.db")
 
 
-def _current_lists(project: Project, connector: Connector) -> dict[str, set[str]]:
-    if not project.book.lists:
-        return {}
-    if getattr(connector, "write_list_changes", None) is not None:
-        # HubSpot and Salesforce find a list by its display name, not by the rulebook id.
-        sync = cast(ListSync, connector)
-        return {item.id: sync.list_members(item.id, item.name) for item in project.book.lists}
-    members = getattr(connector, "list_members", None)
-    if members is None:
-        return {}
-    return {item.id: members(item.id) for item in project.book.lists}
-
-
-def _list_names(project: Project) -> dict[str, str]:
-    return {item.id: item.name for item in project.book.lists}
-
-
-def _synced_names_path(project: Project) -> Path:
-    return project.config.state_dir / "lists.json"
-
-
-def _report_renamed_lists(project: Project) -> None:
-    """Warn about rulebook lists whose name changed since they were last applied.
-
-    The CRM list is found by name, so a renamed rulebook list syncs a new CRM list; the
-    one synced under the old name is left alone (and keeps its members).
-    """
-    try:
-        synced = json.loads(_synced_names_path(project).read_text())
-    except (OSError, ValueError):
-        return
-    for list_id, name in _list_names(project).items():
-        old = synced.get(list_id) if isinstance(synced, dict) else None
-        if isinstance(old, str) and old != name:
-            log.warning("list %s is now named %r: revrules syncs the CRM list of that name and leaves the list "
-                        "%r it synced before alone (delete or archive it in the CRM)", list_id, name, old)
-
-
-def _remember_list_names(project: Project) -> None:
-    if not project.book.lists:
-        return
-    path = _synced_names_path(project)
-    try:
-        synced = json.loads(path.read_text())
-    except (OSError, ValueError):
-        synced = {}
-    synced = {**(synced if isinstance(synced, dict) else {}), **_list_names(project)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(synced, indent=2, sort_keys=True))
-    temporary.replace(path)
-
-
-def _list_guard(project: Project, plan: Plan, current: dict[str, set[str]]) -> str | None:
-    """Why `safety.max_list_change` refuses the plan's list changes, or None."""
-    limit = project.config.model.safety.max_list_change
-    if limit is None or plan.list_changes.is_empty():
-        return None
-    for (list_id,), group in plan.list_changes.group_by("list", maintain_order=True):
-        before = len(current.get(str(list_id), set()))
-        adds = group.filter(pl.col("action") == "add").height
-        removes = group.height - adds
-        if isinstance(limit, str):
-            if before == 0:
-                continue  # a new list: a percentage of nothing cannot be the measure
-            allowed = int(before * float(limit.rstrip("%")) / 100)
-        else:
-            allowed = limit
-        if group.height > allowed:
-            return (f"the plan adds {adds:,} and removes {removes:,} member(s) of list {list_id} "
-                    f"({before:,} now), more than safety.max_list_change allows ({allowed:,} per list); "
-                    "review it and pass --force to apply anyway")
-    return None
-
-
 def _make_plan(project: Project, connector: Connector, choice: watermark.ReadChoice | None = None,
                *, rebalance: float | None = None) -> Plan:
     since = choice.since if choice is not None else None
@@ -124,8 +50,8 @@ def _make_plan(project: Project, connector: Connector, choice: watermark.ReadCho
     log.info("read %d records", snapshot.raw.height)
     evaluated = project.evaluate(snapshot.typed, rebalance=rebalance,
                                  unavailable_owners=project.unavailable_owners(connector))
-    _report_renamed_lists(project)
-    return build_plan(project, snapshot, evaluated, _current_lists(project, connector))
+    report_renamed_lists(project)
+    return build_plan(project, snapshot, evaluated, current_lists(project, connector))
 
 
 def _source(project: Project) -> str:
@@ -368,8 +294,8 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         ledger.update_run(run_id, planned=plan.changes.height, records_read=plan.meta.records_read)
         ledger.finish_run(run_id, REFUSED, message)
         raise RefusedError(message)
-    current_lists = _current_lists(project, connector) if not plan.list_changes.is_empty() else {}
-    list_refusal = _list_guard(project, plan, current_lists) if command == "apply" and not args.force else None
+    members = current_lists(project, connector) if not plan.list_changes.is_empty() else {}
+    list_refusal = list_guard(project, plan, members) if command == "apply" and not args.force else None
     if list_refusal is not None:
         ledger.update_run(run_id, planned=plan.changes.height, records_read=plan.meta.records_read)
         ledger.finish_run(run_id, REFUSED, list_refusal)
@@ -392,9 +318,9 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         ledger.finish_run(run_id, REFUSED, str(exc))
         raise
     report = run_apply(ledger, connector, run_id, plan, saved=bool(getattr(args, "plan", None)),
-                       current_lists=current_lists, list_names=_list_names(project))
+                       current_lists=members, list_names=list_names(project))
     if command == "apply":
-        _remember_list_names(project)
+        remember_list_names(project)
     return report
 
 

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,7 @@ def write_project(
     config = folder / "revrules.yaml"
     config.write_text(FORMAT_CONFIG.format(extra=extra, extra_crm=extra_crm), encoding="utf-8")
     return config
+
+
+Cli = Callable[..., Result]
+"""Runs `revrules ARGS...` in-process (the `cli` fixture)."""

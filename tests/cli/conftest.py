@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_support import Result
+from cli_support import Cli, Result
 
 from revrules.cli import main
 from revrules.scaffold import write_starter
-
-Cli = Callable[..., Result]
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import by_id, ledger_rows, read_csv, run_process, write_project
-from conftest import Cli
+from cli_support import Cli, by_id, ledger_rows, read_csv, run_process, write_project
 
 from revrules.connectors.csvfile import CsvConnector
 

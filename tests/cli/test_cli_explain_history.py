@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cli_support import write_project
-from conftest import Cli
+from cli_support import Cli, write_project
 
 
 def _decision(trace: dict, name: str) -> dict:

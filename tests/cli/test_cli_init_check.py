@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_support import run_process
-from conftest import Cli
+from cli_support import Cli, run_process
 
 from revrules.testing.hubspot import HubSpotEmulator
 

@@ -6,8 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from cli_support import by_id, write_project
-from conftest import Cli
+from cli_support import Cli, by_id, write_project
 
 FAILING_TEST = """\
   - name: 150 employees is Mid-Market (wrong on purpose)

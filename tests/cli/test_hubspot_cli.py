@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cli
+from cli_support import Cli
 
 import revrules.testing.hubspot as emulator_module
 from revrules.testing.hubspot import HubSpotEmulator

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from report_support import Run
 
 from revrules.cli import main
 
@@ -84,7 +84,6 @@ def project(tmp_path: Path) -> Path:
     return config
 
 
-Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run
+from report_support import Run
 
 from revrules.config import load_config
 from revrules.engine.rulebook import load_rulebook

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable
 
 import pytest
+from schedule_support import Cli
 
 from revrules.cli import main
-
-Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture

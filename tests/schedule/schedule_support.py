@@ -93,3 +93,7 @@ def written(state_dir: Path) -> int:
     """How many writes the ledger records as written."""
     found = rows(state_dir, "SELECT COUNT(*) FROM writes WHERE result = 'written'")
     return int(found[0][0]) if found else 0
+
+
+Cli = Callable[..., tuple[int, str, str]]
+"""Runs `revrules ARGS...` in-process and returns (exit code, stdout, stderr)."""

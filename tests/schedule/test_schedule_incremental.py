@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Cli
-from schedule_support import rows, write_project
+from schedule_support import Cli, rows, write_project
 
 from revrules.testing.salesforce import SalesforceEmulator
 
