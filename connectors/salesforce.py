@@ -41,7 +41,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.login import SalesforceLogin
 
-from revrules.connectors.base import ID, CrmValue, RecordUpdate, WriteResult
+from revrules.connectors.base import ID, CrmValue, ListWrite, RecordUpdate, WriteResult
 from revrules.errors import CrmError, InvalidInputError, RefusedError, RetriableCrmError, did_you_mean
 
 if TYPE_CHECKING:
@@ -90,6 +90,17 @@ _RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 _LOCKED = "UNABLE_TO_LOCK_ROW"
 _LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 _BULK_NULL = "#N/A"
+MEMBER_MARKER = "revrules:"
+"""Marker prefix (then the list id) in the `campaign_member_marker_field` of the members revrules added.
+
+Only members carrying it are ever removed, so members a person added are left alone. The marker
+lives in a custom text field on CampaignMember (default `Revrules_List__c`): the standard
+`Description` of a CampaignMember is read-only, copied from the Contact."""
+REMEMBERED_PREFIX = "revrules members without added contacts:"
+"""A `Campaign.Description` line naming the member accounts revrules could add no contact of."""
+_REMEMBERED_RE = re.compile(r"^" + re.escape(REMEMBERED_PREFIX) + r"(?P<ids>[A-Za-z0-9 ]*)$", re.MULTILINE)
+_DESCRIPTION_MAX = 32_000
+_ALREADY_DELETED = "ENTITY_IS_DELETED"
 
 
 class ApiLimitExceededError(CrmError):
@@ -128,6 +139,31 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(auth={self.auth!r}, domain={self.domain!r})"
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """What the Campaigns and CampaignMembers revrules creates carry (the `crm.campaign_*` keys)."""
+
+    type: str = "Other"
+    status: str = "Planned"
+    member_status: str = "Sent"
+    marker_field: str = "Revrules_List__c"
+
+
+@dataclass(frozen=True)
+class _Campaign:
+    """A Campaign found by name: its id, description and the accounts remembered there."""
+
+    id: str
+    description: str
+    remembered: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Member:
+    id: str
+    managed: bool
 
 
 @dataclass(frozen=True)
@@ -209,6 +245,7 @@ class SalesforceConnector:
         api_version: str = "59.0",
         write_fields: Sequence[str] = (),
         tuning: Tuning | None = None,
+        campaigns: CampaignSettings | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Describe the org and object; no call is made yet.
@@ -224,6 +261,8 @@ class SalesforceConnector:
         self.api_version = api_version.removeprefix("v")
         self.write_fields = tuple(dict.fromkeys(write_fields))
         self.tuning = tuning or Tuning()
+        self.campaigns = campaigns or CampaignSettings()
+        self._campaign_cache: dict[str, _Campaign] = {}
         self._sleep = sleep
         self._http = http_session(credentials.instance_url, self.tuning.timeout_seconds)
         self._sf: Salesforce | None = None
@@ -272,8 +311,12 @@ class SalesforceConnector:
             retry_backoff_seconds=crm.retry_backoff_seconds,
             timeout_seconds=crm.timeout_seconds,
         )
+        campaigns = CampaignSettings(type=crm.campaign_type, status=crm.campaign_status,
+                                     member_status=crm.campaign_member_status,
+                                     marker_field=crm.campaign_member_marker_field)
         return cls(credentials, object_name=crm.object, where=crm.where,
-                   api_version=crm.api_version, write_fields=write_fields, tuning=tuning)
+                   api_version=crm.api_version, write_fields=write_fields, tuning=tuning,
+                   campaigns=campaigns)
 
     # -- the Connector protocol ---------------------------------------------------------
 
@@ -378,6 +421,209 @@ class SalesforceConnector:
             for name in update.values
             for error in [problems.get((update.record_id, name), outcome.get(update.record_id))]
         ]
+
+    # -- marketing lists: one Campaign per rulebook list ---------------------------------
+
+    def list_members(self, list_id: str, name: str) -> set[str]:
+        """The account ids that are members of the Campaign named `name`; empty when it does not exist.
+
+        An account is a member when one of its contacts is a CampaignMember revrules added
+        for this list, or when the Campaign remembers it: an account revrules was asked to
+        add but could add no contact of (it has none, or a person added all of them).
+        Members a person added are not counted, so they are never removed.
+
+        Raises:
+            InvalidInputError: Several Campaigns are named `name`.
+            CrmError: Salesforce failed or refused.
+        """
+        campaign = self._find_campaign(list_id, name)
+        if campaign is None:
+            return set()
+        soql = (f"SELECT Id, ContactId FROM CampaignMember WHERE CampaignId = '{campaign.id}' "
+                f"AND {self.campaigns.marker_field} = {_soql_string(MEMBER_MARKER + list_id)}")
+        first = self._call("read campaign members", partial(_run_soql, soql))
+        contacts = [str(r["ContactId"]) for r in self._pages(first) if r.get("ContactId")]
+        accounts = self._query_chunks("read contacts", "SELECT Id, AccountId FROM Contact WHERE Id IN", contacts)
+        return {str(r["AccountId"]) for r in accounts if r.get("AccountId")} | set(campaign.remembered)
+
+    def write_list_changes(
+        self, list_id: str, name: str, adds: Sequence[str], removes: Sequence[str]
+    ) -> list[ListWrite]:
+        """Add and remove member accounts of the Campaign named `name`, creating it when missing.
+
+        Adding an account adds those of its contacts that are not members yet (whoever
+        added them) as CampaignMembers marked `revrules:<list id>`; removing one deletes
+        only the marked CampaignMembers of its contacts. An account with no contact to add
+        is remembered on the Campaign (see `list_members`). One result per account: a
+        failure carries the CRM's `CODE: message` of its first failed contact; the rest lands.
+
+        Raises:
+            InvalidInputError: Several Campaigns are named `name`.
+            CrmError: The Campaign could not be found or created, or its members not read.
+        """
+        campaign = self._find_campaign(list_id, name) or self._create_campaign(list_id, name)
+        add_ids = [str(i) for i in dict.fromkeys(adds)]
+        remove_ids = [str(i) for i in dict.fromkeys(removes)]
+        errors: dict[tuple[str, str], str] = {}
+        for action, ids in (("add", add_ids), ("remove", remove_ids)):
+            for account in ids:
+                if not _RECORD_ID_RE.match(account):
+                    errors[(account, action)] = "MALFORMED_ID: not a Salesforce record id"
+        wanted = [i for i in dict.fromkeys([*add_ids, *remove_ids]) if _RECORD_ID_RE.match(i)]
+        contacts: dict[str, list[str]] = {}
+        for row in self._query_chunks("read contacts", "SELECT Id, AccountId FROM Contact WHERE AccountId IN", wanted):
+            contacts.setdefault(str(row["AccountId"])[:15], []).append(str(row["Id"]))
+        members = self._campaign_members(campaign.id, [c for found in contacts.values() for c in found], list_id)
+
+        def contacts_of(account: str) -> list[str]:
+            return contacts.get(account[:15], [])
+
+        doomed = [(members[c].id, account) for account in remove_ids if (account, "remove") not in errors
+                  for c in contacts_of(account) if c in members and members[c].managed]
+        for account, error in self._delete_members(doomed).items():
+            errors[(account, "remove")] = error
+        new = [(c, account) for account in add_ids if (account, "add") not in errors
+               for c in contacts_of(account) if c not in members]
+        failed, landed = self._create_members(campaign.id, list_id, new)
+        for account, error in failed.items():
+            errors[(account, "add")] = error
+        remembered = set(campaign.remembered) - set(remove_ids)
+        for account in add_ids:
+            managed = any(members[c].managed for c in contacts_of(account) if c in members)
+            if (account, "add") not in errors and account not in landed and not managed:
+                remembered.add(account)
+        if remembered != campaign.remembered:
+            try:
+                self._remember(campaign, name, frozenset(remembered))
+            except CrmError as error:
+                for account in remembered - campaign.remembered:
+                    errors[(account, "add")] = f"NOT_REMEMBERED: {error}"
+                for account in campaign.remembered - remembered:
+                    errors[(account, "remove")] = f"NOT_REMEMBERED: {error}"
+        results: list[ListWrite] = []
+        for action, ids in (("add", add_ids), ("remove", remove_ids)):
+            for account in ids:
+                problem = errors.get((account, action))
+                results.append(ListWrite(list_id, account, "add" if action == "add" else "remove",
+                                         problem is None, problem))
+        return results
+
+    def _find_campaign(self, list_id: str, name: str) -> _Campaign | None:
+        if name in self._campaign_cache:
+            return self._campaign_cache[name]
+        soql = f"SELECT Id, Description FROM Campaign WHERE Name = {_soql_string(name)}"
+        first = self._call("find campaign", partial(_run_soql, soql))
+        found = list(self._pages(first))
+        if not found:
+            return None
+        if len(found) > 1:
+            raise InvalidInputError(
+                f"list {list_id}: {len(found)} Salesforce campaigns are named {name!r}; rename all but "
+                "one, or give the rulebook list another name"
+            )
+        description = str(found[0].get("Description") or "")
+        campaign = _Campaign(str(found[0]["Id"]), description, _remembered(description))
+        self._campaign_cache[name] = campaign
+        return campaign
+
+    def _create_campaign(self, list_id: str, name: str) -> _Campaign:
+        description = f"Marketing list {list_id}, kept in sync by revrules."
+        record = {"attributes": {"type": "Campaign"}, "Name": name, "Type": self.campaigns.type,
+                  "Status": self.campaigns.status, "IsActive": True, "Description": description}
+        answer = self._collection_insert("create campaign", [record])[0]
+        if isinstance(answer, _Failure):
+            raise CrmError(f"list {list_id}: cannot create the Salesforce campaign {name!r}: {answer.error}")
+        log.info("created Salesforce campaign %r for list %s", name, list_id)
+        campaign = _Campaign(answer, description, frozenset())
+        self._campaign_cache[name] = campaign
+        return campaign
+
+    def _remember(self, campaign: _Campaign, name: str, accounts: frozenset[str]) -> None:
+        """Store the remembered accounts in a line of the Campaign's description (other text is kept)."""
+        line = f"{REMEMBERED_PREFIX} {' '.join(sorted(accounts))}".rstrip() if accounts else ""
+        kept = _REMEMBERED_RE.sub("", campaign.description).rstrip("\n")
+        description = "\n".join(part for part in (kept, line) if part)
+        if len(description) > _DESCRIPTION_MAX:
+            raise CrmError("the campaign description cannot hold that many accounts without contacts")
+        body = {"allOrNone": False, "records": [
+            {"attributes": {"type": "Campaign"}, "id": campaign.id, "Description": description or None}
+        ]}
+        answer = self._call("update campaign",
+                            lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body))
+        if not isinstance(answer, list) or len(answer) != 1:
+            raise CrmError("Salesforce answered a campaign update unexpectedly")
+        if not answer[0].get("success"):
+            raise CrmError(_collection_error(answer[0]))
+        self._campaign_cache[name] = _Campaign(campaign.id, description, accounts)
+
+    def _campaign_members(self, campaign_id: str, contacts: Sequence[str], list_id: str) -> dict[str, _Member]:
+        """Contact id → its CampaignMember in this campaign, for the contacts that are members."""
+        field = self.campaigns.marker_field
+        prefix = f"SELECT Id, ContactId, {field} FROM CampaignMember WHERE CampaignId = '{campaign_id}' " \
+                 "AND ContactId IN"
+        marker = MEMBER_MARKER + list_id
+        return {str(r["ContactId"]): _Member(str(r["Id"]), r.get(field) == marker)
+                for r in self._query_chunks("read campaign members", prefix, contacts)}
+
+    def _query_chunks(self, action: str, prefix: str, ids: Sequence[str]) -> list[Mapping[str, Any]]:
+        """The rows of `<prefix> (<ids>)`, asked `ID_CHUNK` ids at a time; ids are checked first."""
+        wanted = [i for i in dict.fromkeys(ids) if _RECORD_ID_RE.match(i)]
+        rows: list[Mapping[str, Any]] = []
+        for start in range(0, len(wanted), ID_CHUNK):
+            listed = ", ".join(f"'{i}'" for i in wanted[start : start + ID_CHUNK])
+            first = self._call(action, partial(_run_soql, f"{prefix} ({listed})"))
+            rows.extend(self._pages(first))
+        return rows
+
+    def _create_members(
+        self, campaign_id: str, list_id: str, new: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, str], set[str]]:
+        """Add (contact, account) pairs as marked CampaignMembers; (account → first error, accounts that landed)."""
+        failed: dict[str, str] = {}
+        landed: set[str] = set()
+        for start in range(0, len(new), COLLECTION_SIZE):
+            chunk = new[start : start + COLLECTION_SIZE]
+            records: list[dict[str, Any]] = [
+                {"attributes": {"type": "CampaignMember"}, "CampaignId": campaign_id, "ContactId": contact,
+                 "Status": self.campaigns.member_status, self.campaigns.marker_field: MEMBER_MARKER + list_id}
+                for contact, _ in chunk
+            ]
+            try:
+                answers: list[str | _Failure] = self._collection_insert("add campaign members", records)
+            except CrmError as error:
+                answers = [_Failure(str(error))] * len(chunk)
+            for (_, account), answer in zip(chunk, answers, strict=True):
+                if isinstance(answer, _Failure):
+                    failed.setdefault(account, answer.error)
+                else:
+                    landed.add(account)
+        return failed, landed
+
+    def _delete_members(self, doomed: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """Delete (member id, account) CampaignMembers; account → first error."""
+        failed: dict[str, str] = {}
+        for start in range(0, len(doomed), COLLECTION_SIZE):
+            chunk = doomed[start : start + COLLECTION_SIZE]
+            params = {"ids": ",".join(member for member, _ in chunk), "allOrNone": "false"}
+            try:
+                answer = self._call("remove campaign members", partial(_delete_call, params))
+                if not isinstance(answer, list) or len(answer) != len(chunk):
+                    raise CrmError("Salesforce answered an sObject Collections delete unexpectedly")
+                errors = [None if item.get("success") else _collection_error(item) for item in answer]
+            except CrmError as error:
+                errors = [str(error)] * len(chunk)
+            for (_, account), error_text in zip(chunk, errors, strict=True):
+                if error_text is not None and not error_text.startswith(_ALREADY_DELETED):
+                    failed.setdefault(account, error_text)
+        return failed
+
+    def _collection_insert(self, action: str, records: list[dict[str, Any]]) -> list[str | _Failure]:
+        """Create records in one sObject Collections call; per record its new id or its failure."""
+        body = {"allOrNone": False, "records": records}
+        answer = self._call(action, lambda sf: sf.restful("composite/sobjects", method="POST", json=body))
+        if not isinstance(answer, list) or len(answer) != len(records):
+            raise CrmError(f"{action}: Salesforce answered an sObject Collections insert unexpectedly")
+        return [str(item["id"]) if item.get("success") else _Failure(_collection_error(item)) for item in answer]
 
     # -- optional abilities -------------------------------------------------------------
 
@@ -976,6 +1222,32 @@ def _write_problem(record_id: str, field: FieldInfo | None, name: str) -> str | 
     if not field.updateable:
         return f"INVALID_FIELD_FOR_INSERT_UPDATE: {name} is not updateable"
     return None
+
+
+# -- marketing lists ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A record Salesforce refused: its `CODE: message`."""
+
+    error: str
+
+
+def _delete_call(params: dict[str, str], sf: Salesforce) -> Any:
+    return sf.restful("composite/sobjects", method="DELETE", params=params)
+
+
+def _soql_string(value: str) -> str:
+    """`value` as a quoted SOQL string literal (backslashes, quotes and control characters escaped)."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return f"'{escaped}'"
+
+
+def _remembered(description: str) -> frozenset[str]:
+    match = _REMEMBERED_RE.search(description)
+    return frozenset(match["ids"].split()) if match else frozenset()
 
 
 # -- errors ------------------------------------------------------------------------------

@@ -69,6 +69,14 @@ class SalesforceCrm(_Strict):
     max_retries: int = Field(5, ge=0, le=20)
     retry_backoff_seconds: float = Field(1.0, gt=0, le=60)
     timeout_seconds: float = Field(120.0, gt=0)
+    campaign_type: str = "Other"
+    """`Type` of the Campaigns revrules creates for marketing lists."""
+    campaign_status: str = "Planned"
+    """`Status` of the Campaigns revrules creates."""
+    campaign_member_status: str = "Sent"
+    """`Status` of the CampaignMembers revrules adds (a member status every campaign has)."""
+    campaign_member_marker_field: CrmField = "Revrules_List__c"
+    """A custom text field on CampaignMember marking the members revrules added (only those are removed)."""
 
     _https = field_validator("instance_url")(_require_https)
 

@@ -115,7 +115,7 @@ def test_create_grow_shrink_rerun_and_rollback(config: Path, emu: SalesforceEmul
     found = campaign(emu)
     assert (found["Type"], found["Status"], found["IsActive"]) == ("Other", "Planned", True)
     assert members(emu) == contacts_of(big(1500))
-    assert {m["Description"] for m in emu.campaign_members.values()} == {MEMBER_MARKER + "big"}
+    assert {m["Revrules_List__c"] for m in emu.campaign_members.values()} == {MEMBER_MARKER + "big"}
     assert {m["Status"] for m in emu.campaign_members.values()} == {"Sent"}
 
     emu.reset_log()
@@ -141,7 +141,7 @@ def test_create_grow_shrink_rerun_and_rollback(config: Path, emu: SalesforceEmul
     assert cli("apply", "-c", config, "--yes").code == 0
     assert members(emu) == contacts_of(big(0))
     hand_added = [m for m in emu.campaign_members.values() if m["ContactId"] == contact_id(1, 1)]
-    assert [m["Description"] for m in hand_added] == [None], "already a member: not added again"
+    assert [m["Revrules_List__c"] for m in hand_added] == [None], "already a member: not added again"
 
     rulebook(config, threshold=1500)
     emu.reset_log()

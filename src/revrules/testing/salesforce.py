@@ -18,7 +18,12 @@ Endpoints (``vXX.X`` is any API version):
 * ``GET vXX.X/sobjects``, ``GET vXX.X/sobjects/{obj}``, ``GET vXX.X/sobjects/{obj}/describe``,
   ``POST vXX.X/sobjects/{obj}``, ``GET|PATCH|DELETE vXX.X/sobjects/{obj}/{id}``.
 * ``GET vXX.X/query?q=`` and ``vXX.X/queryAll?q=``, paging through ``vXX.X/query/{locator}-{n}``.
-* ``PATCH|POST vXX.X/composite/sobjects`` (sObject Collections, at most 200 records).
+* ``PATCH|POST vXX.X/composite/sobjects`` (sObject Collections, at most 200 records), and
+  ``DELETE vXX.X/composite/sobjects?ids=...`` for the marketing-list tables.
+* Marketing-list tables beside the main object: ``Contact`` (loaded with ``contacts=``),
+  ``Campaign`` and ``CampaignMember``: queried with SOQL, created with Collections POST,
+  ``Campaign`` updated with Collections PATCH, ``CampaignMember`` deleted with Collections
+  DELETE.
 * Bulk API 2.0: ``vXX.X/jobs/query[/{id}[/results]]`` and
   ``vXX.X/jobs/ingest[/{id}[/batches|/successfulResults|/failedResults|/unprocessedrecords]]``.
 * Control (not logged, not counted): ``POST /__emulator/faults``, ``GET /__emulator/faults``,
@@ -940,6 +945,43 @@ _USER_FIELDS = {
 }
 
 
+_CONTACT_FIELDS = {
+    str(spec["name"]): describe_field(spec)
+    for spec in (
+        {"name": "Id", "type": "id"},
+        {"name": "AccountId", "type": "reference", "referenceTo": ["Account"]},
+        {"name": "FirstName", "type": "string"},
+        {"name": "LastName", "type": "string"},
+        {"name": "Email", "type": "email"},
+    )
+}
+_CAMPAIGN_FIELDS = {
+    str(spec["name"]): describe_field(spec)
+    for spec in (
+        {"name": "Id", "type": "id"},
+        {"name": "Name", "type": "string", "length": 80},
+        {"name": "Type", "type": "picklist"},
+        {"name": "Status", "type": "picklist"},
+        {"name": "IsActive", "type": "boolean"},
+        {"name": "Description", "type": "textarea", "length": 32000},
+    )
+}
+_CAMPAIGN_MEMBER_FIELDS = {
+    str(spec["name"]): describe_field(spec)
+    for spec in (
+        {"name": "Id", "type": "id"},
+        {"name": "CampaignId", "type": "reference", "referenceTo": ["Campaign"]},
+        {"name": "ContactId", "type": "reference", "referenceTo": ["Contact"]},
+        {"name": "Status", "type": "picklist"},
+        {"name": "Description", "type": "string", "length": 255, "updateable": False, "createable": False},
+        {"name": "Revrules_List__c", "type": "string", "length": 255, "custom": True},
+    )
+}
+_LIST_OBJECTS = {"Contact": _CONTACT_FIELDS, "Campaign": _CAMPAIGN_FIELDS, "CampaignMember": _CAMPAIGN_MEMBER_FIELDS}
+"""The marketing-list tables: object name → fields."""
+_LIST_ID_PREFIXES = {"Contact": "003", "Campaign": "701", "CampaignMember": "00v"}
+
+
 def _parse_soql(soql: str, objects: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> _Query:
     """Parse SOQL against the known objects' fields.
 
@@ -1013,6 +1055,8 @@ class Faults:
         bulk_polls_before_complete: Bulk 2.0 job-info reads that report `InProgress` before a
             processed job reports `JobComplete`.
         retry_after: When set, injected 429/503 answers carry this `Retry-After` header.
+        member_errors: Contact id → message of a `FIELD_CUSTOM_VALIDATION_EXCEPTION` that
+            fails the creation of a CampaignMember for that contact.
     """
 
     fail_status_on_call: dict[int, int] = field(default_factory=dict)
@@ -1026,6 +1070,7 @@ class Faults:
     auth_failure: bool = False
     bulk_polls_before_complete: int = 0
     retry_after: int | None = None
+    member_errors: dict[str, str] = field(default_factory=dict)
 
     def update(self, settings: Mapping[str, Any]) -> None:
         """Apply switches from JSON; `{"reset": true}` first restores every default.
@@ -1051,6 +1096,8 @@ class Faults:
                 )
             elif name == "validation_errors":
                 self.validation_errors = {str(k): str(v) for k, v in dict(value).items()}
+            elif name == "member_errors":
+                self.member_errors = {str(k): str(v) for k, v in dict(value).items()}
             elif name != "reset":
                 setattr(self, name, value)
 
@@ -1209,6 +1256,11 @@ class SalesforceEmulator(LoopbackServer):
         page_size: Records per REST query page before `nextRecordsUrl` (2000, like Salesforce).
         port: The TCP port to bind on 127.0.0.1 (0 picks a free one).
         session_id: The first valid access token (default: a random one).
+        users: `User` rows answering owner lookups.
+        contacts: `Contact` rows (`Id` optional, `AccountId`, names); `Campaign` and
+            `CampaignMember` start empty (`campaigns`, `campaign_members` hold them).
+        marketing_lists: Serve `Contact`, `Campaign` and `CampaignMember` even without
+            `contacts` (they are served whenever `contacts` is given).
     """
 
     def __init__(
@@ -1223,6 +1275,8 @@ class SalesforceEmulator(LoopbackServer):
         port: int = 0,
         session_id: str | None = None,
         users: Sequence[Mapping[str, object]] = (),
+        contacts: Sequence[Mapping[str, object]] = (),
+        marketing_lists: bool = False,
     ) -> None:
         self.object_name = object_name
         # Users answer owner lookups (`SELECT Id FROM User WHERE IsActive = true ...`).
@@ -1238,6 +1292,15 @@ class SalesforceEmulator(LoopbackServer):
         self._calls = 0
         self._api_used = 0
         self._ids = itertools.count(1)
+        # The marketing-list tables, keyed by object name, then by record id.
+        self._tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in _LIST_OBJECTS}
+        # Served only when asked for, so that an Account-only org refuses `FROM Contact` as before.
+        self._serves_lists = marketing_lists or bool(contacts)
+        for contact in contacts:
+            row = dict.fromkeys(_CONTACT_FIELDS) | dict(contact)
+            contact_id = str(row["Id"] or self._new_id(_LIST_ID_PREFIXES["Contact"]))
+            row["Id"] = contact_id
+            self._tables["Contact"][contact_id] = row
         self._cursors: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         self._jobs: dict[str, _Job] = {}
         self.session_id = session_id or self._new_token()
@@ -1270,6 +1333,25 @@ class SalesforceEmulator(LoopbackServer):
         """A snapshot of the stored records: id → field values."""
         with self._lock:
             return {rid: dict(values) for rid, values in self._records.items()}
+
+    @property
+    def contacts(self) -> dict[str, dict[str, Any]]:
+        """A snapshot of the `Contact` table: id → field values."""
+        return self._snapshot("Contact")
+
+    @property
+    def campaigns(self) -> dict[str, dict[str, Any]]:
+        """A snapshot of the `Campaign` table: id → field values."""
+        return self._snapshot("Campaign")
+
+    @property
+    def campaign_members(self) -> dict[str, dict[str, Any]]:
+        """A snapshot of the `CampaignMember` table: id → field values."""
+        return self._snapshot("CampaignMember")
+
+    def _snapshot(self, object_name: str) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {rid: dict(values) for rid, values in self._tables[object_name].items()}
 
     @property
     def request_log(self) -> list[LoggedRequest]:
@@ -1633,11 +1715,14 @@ class SalesforceEmulator(LoopbackServer):
         if head == "sobjects":
             return self._sobjects(method, version, parts[1:], query, body)
         if parts == ["composite", "sobjects"] and method in {"PATCH", "POST"}:
-            return self._collection(method, version, body)
+            list_response = self._list_collection(method, body)
+            return list_response if list_response is not None else self._collection(method, version, body)
+        if parts == ["composite", "sobjects"] and method == "DELETE" and self._serves_lists:
+            return self._list_delete(query)
         if head == "jobs" and len(parts) >= 2 and parts[1] in {"query", "ingest"}:
             return self._jobs_route(method, version, parts[1], parts[2:], query=query, body=body)
         if head in {"query", "queryAll", "limits", "composite", "jobs"}:
-            allowed = "GET" if head != "composite" else "PATCH, POST"
+            allowed = "GET" if head != "composite" else "PATCH, POST, DELETE"
             return _error(
                 405,
                 "METHOD_NOT_ALLOWED",
@@ -1679,7 +1764,8 @@ class SalesforceEmulator(LoopbackServer):
 
     # -- queries -------------------------------------------------------------------------
     def _objects(self) -> dict[str, dict[str, dict[str, Any]]]:
-        return {self.object_name: self._fields, "User": _USER_FIELDS}
+        lists = _LIST_OBJECTS if self._serves_lists else {}
+        return {**lists, self.object_name: self._fields, "User": _USER_FIELDS}
 
     def _record_json(
         self, version: str, record: Mapping[str, Any], fields: Sequence[str], object_name: str | None = None
@@ -1694,6 +1780,8 @@ class SalesforceEmulator(LoopbackServer):
     def _select(self, soql: str) -> tuple[_Query, list[dict[str, Any]]]:
         query = _parse_soql(soql, self._objects())
         table, fields = (self.users, _USER_FIELDS) if query.object_name == "User" else (self._records, self._fields)
+        if query.object_name in _LIST_OBJECTS and query.object_name != self.object_name:
+            table, fields = self._tables[query.object_name], _LIST_OBJECTS[query.object_name]
         with self._lock:
             rows = [dict(r) for r in _run_query(query, list(table.values()), fields)]
         return query, rows
@@ -1899,6 +1987,90 @@ class SalesforceEmulator(LoopbackServer):
                 results.append({"success": False, "errors": [outcome.as_json()]})
             else:
                 results.append({"id": outcome, "success": True, "errors": []})
+        return _json(200, results)
+
+    def _list_collection(self, method: str, body: bytes) -> _Response | None:
+        """Collections POST/PATCH on the marketing-list tables; None when the call is for the main object."""
+        try:
+            payload = json.loads(body or b"{}")
+            items = payload["records"]
+            kinds = {str(item["attributes"]["type"]) for item in items}
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not self._serves_lists or not kinds or not kinds <= set(_LIST_OBJECTS) or self.object_name in kinds:
+            return None
+        if len(kinds) > 1:
+            return _error(400, "INVALID_TYPE", "one object type per call in this emulator")
+        if len(items) > MAX_COLLECTION_RECORDS:
+            return _error(400, "EXCEEDED_ID_LIMIT",
+                          "record limit reached. cannot submit more than 200 records into this call")
+        kind = kinds.pop()
+        fields = _LIST_OBJECTS[kind]
+        if kind == "Contact" or (method == "PATCH" and kind != "Campaign"):
+            return _error(405, "METHOD_NOT_ALLOWED", f"the emulator does not write {kind} this way")
+        results: list[dict[str, Any]] = []
+        with self._lock:
+            for item in items:
+                values = {k: v for k, v in item.items() if k != "attributes"}
+                record_id = values.pop("id", None) or values.pop("Id", None)
+                unknown = [k for k in values if k not in fields]
+                if unknown:
+                    return _error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {kind}")
+                try:
+                    results.append({"id": self._list_write(kind, method, record_id, values),
+                                    "success": True, "errors": []})
+                except _FieldError as problem:
+                    results.append({"success": False, "errors": [problem.as_json()]})
+        return _json(200, results)
+
+    def _list_write(self, kind: str, method: str, record_id: str | None, values: dict[str, Any]) -> str:
+        """Create (POST) or update (PATCH) one marketing-list record; raise its error."""
+        table = self._tables[kind]
+        if method == "PATCH":
+            if record_id is None or str(record_id) not in table:
+                raise _FieldError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            table[str(record_id)].update(values)
+            return str(record_id)
+        if record_id is not None:
+            raise _FieldError("INVALID_FIELD", "cannot specify Id in an insert call")
+        if kind == "Campaign" and not values.get("Name"):
+            raise _FieldError("REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", ["Name"])
+        if kind == "CampaignMember":
+            campaign, contact = str(values.get("CampaignId") or ""), str(values.get("ContactId") or "")
+            if campaign not in self._tables["Campaign"]:
+                raise _FieldError("REQUIRED_FIELD_MISSING", "Required fields are missing: [CampaignId]",
+                                  ["CampaignId"])
+            if contact not in self._tables["Contact"]:
+                raise _FieldError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            if any(m["CampaignId"] == campaign and m["ContactId"] == contact
+                   for m in self._tables["CampaignMember"].values()):
+                raise _FieldError("DUPLICATE_VALUE", "Already a campaign member.")
+            message = self.faults.member_errors.get(contact)
+            if message is not None:
+                raise _FieldError("FIELD_CUSTOM_VALIDATION_EXCEPTION", message)
+        new_id = self._new_id(_LIST_ID_PREFIXES[kind])
+        table[new_id] = dict.fromkeys(_LIST_OBJECTS[kind]) | values | {"Id": new_id}
+        return new_id
+
+    def _list_delete(self, query: Mapping[str, list[str]]) -> _Response:
+        """`DELETE composite/sobjects?ids=...`: CampaignMember records only."""
+        ids = [i for i in ",".join(query.get("ids", [])).split(",") if i]
+        if not ids:
+            return _error(400, "MISSING_ARGUMENT", "ids parameter is required")
+        if len(ids) > MAX_COLLECTION_RECORDS:
+            return _error(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records")
+        results: list[dict[str, Any]] = []
+        with self._lock:
+            members = self._tables["CampaignMember"]
+            for record_id in ids:
+                if members.pop(record_id, None) is not None:
+                    self._deleted.add(record_id)
+                    results.append({"id": record_id, "success": True, "errors": []})
+                else:
+                    code = "ENTITY_IS_DELETED" if record_id in self._deleted else "INVALID_CROSS_REFERENCE_KEY"
+                    message = "entity is deleted" if code == "ENTITY_IS_DELETED" else "invalid cross reference id"
+                    results.append({"id": record_id, "success": False,
+                                    "errors": [{"statusCode": code, "message": message, "fields": []}]})
         return _json(200, results)
 
     def _write(
