@@ -473,6 +473,16 @@ class HubspotConnector:
 
     # ------------------------------------------------------------------ lists
 
+    def check_lists(self, names: Mapping[str, str]) -> list[str]:
+        """Problems with the CRM lists the rulebook's lists map to (list id -> display name)."""
+        problems = []
+        for list_id, name in names.items():
+            try:
+                self._find_list(list_id, name)
+            except InvalidInputError as problem:
+                problems.append(str(problem))
+        return problems
+
     def list_members(self, list_id: str, name: str) -> set[str]:
         """The record ids in the MANUAL list named `name`; empty when there is no such list yet.
 

@@ -42,7 +42,7 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.login import SalesforceLogin
 
 from revrules.connectors.base import ID, CrmValue, ListWrite, RecordUpdate, WriteResult
-from revrules.errors import CrmError, InvalidInputError, RefusedError, RetriableCrmError, did_you_mean
+from revrules.errors import CrmError, InvalidInputError, RefusedError, RetriableCrmError, RevrulesError, did_you_mean
 
 if TYPE_CHECKING:
     from revrules.config import SalesforceCrm
@@ -507,6 +507,23 @@ class SalesforceConnector:
                 results.append(ListWrite(list_id, account, "add" if action == "add" else "remove",
                                          problem is None, problem))
         return results
+
+    def check_lists(self, names: Mapping[str, str]) -> list[str]:
+        """Problems with the Campaigns the rulebook's lists map to (list id -> display name)."""
+        field = self.campaigns.marker_field
+        try:
+            self._call("check campaign members", partial(
+                _run_soql, f"SELECT Id FROM CampaignMember WHERE {field} = null LIMIT 1"))
+        except RevrulesError as problem:
+            return [f"CampaignMember needs a text field {field} to mark the members revrules adds "
+                    f"(create it, or set crm.campaign_member_marker_field): {problem}"]
+        problems = []
+        for list_id, name in names.items():
+            try:
+                self._find_campaign(list_id, name)
+            except InvalidInputError as problem:
+                problems.append(str(problem))
+        return problems
 
     def _find_campaign(self, list_id: str, name: str) -> _Campaign | None:
         if name in self._campaign_cache:

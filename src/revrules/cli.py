@@ -98,6 +98,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             problems = check_online(project.read_fields(), project.write_fields(),
                                     _allowed_values(project))
             problems += _owner_problems(project, connector)
+            check_lists = getattr(connector, "check_lists", None)
+            if check_lists is not None and project.book.lists:
+                problems += check_lists(list_names(project))
             if problems:
                 raise InvalidInputError("\n".join(problems))
             print(f"  online: every mapped field exists in {_source(project)}, outputs are writable "

@@ -144,6 +144,9 @@ def test_a_dynamic_list_of_the_same_name_is_an_error(config: Path, emu: HubSpotE
     result = cli("plan", "-c", config)
     assert result.code == 2
     assert "DYNAMIC" in result.err and "Big Companies" in result.err
+    check = cli("check", "--online", "-c", config)
+    assert check.code == 2
+    assert "DYNAMIC" in check.err and "Big Companies" in check.err
 
 
 def test_records_hubspot_reports_missing_fail_and_the_rest_lands(

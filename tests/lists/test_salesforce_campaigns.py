@@ -194,3 +194,13 @@ def test_campaign_names_are_escaped_in_soql(config: Path, emu: SalesforceEmulato
     assert cli("apply", "-c", config, "--yes").code == 0
     assert members(emu, name) == contacts_of(big(1500))
     assert cli("plan", "-c", config, "--json").json()["list_changes"] == []
+
+
+def test_check_online_needs_the_member_marker_field(config: Path, cli: Cli) -> None:
+    ok = cli("check", "--online", "-c", config)
+    assert ok.code == 0, ok.err
+    config.write_text(config.read_text().replace("  api_reserve: 0\n",
+                                                 "  api_reserve: 0\n  campaign_member_marker_field: Missing__c\n"))
+    missing = cli("check", "--online", "-c", config)
+    assert missing.code == 2
+    assert "CampaignMember needs a text field Missing__c" in missing.err
