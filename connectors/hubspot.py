@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+import hubspot.crm.associations.v4.exceptions as association_errors
 import hubspot.crm.lists.exceptions as list_errors
 import hubspot.crm.objects.exceptions as object_errors
 import hubspot.crm.owners.exceptions as owner_errors
@@ -59,6 +60,10 @@ MEMBERSHIP_PAGE = 250
 """List memberships read per call (the memberships endpoint's maximum)."""
 MEMBERSHIP_CHUNK = 100_000
 """Record ids (added plus removed) one add-and-remove call carries."""
+ASSOCIATION_BATCH = 1000
+"""Companies per associations v4 batch read (HubSpot's maximum)."""
+CONTACT_LIST_SUFFIX = " (contacts)"
+"""Appended to a list's name to name its contact list (`include_contacts`)."""
 OBJECT_TYPE_IDS = {"companies": "0-2", "company": "0-2", "contacts": "0-1", "contact": "0-1", "deals": "0-3"}
 GROUP_NAME = "revrules"
 MODIFIED = "hs_lastmodifieddate"
@@ -186,6 +191,7 @@ class HubspotConnector:
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         seed: int | None = None,
+        contact_lists: Iterable[str] = (),
     ) -> None:
         """Describe the portal; the SDK is imported and connected on first use.
 
@@ -208,6 +214,8 @@ class HubspotConnector:
             sleep: How to wait (limiters and backoff).
             now: The wall clock for incremental reads.
             seed: Seed for the backoff jitter.
+            contact_lists: Rulebook list ids with `include_contacts`: writing one
+                also syncs its contact list (see `write_list_changes`).
         """
         if not access_token.strip():
             raise InvalidInputError("crm.access_token is empty (set the HubSpot private-app token)")
@@ -230,7 +238,9 @@ class HubspotConnector:
         self._apis: dict[str, Any] = {}
         self._api_errors: tuple[type[Exception], ...] = ()
         self._properties: dict[str, dict[str, Any]] | None = None
-        self._list_ids: dict[str, str] = {}
+        self._list_ids: dict[tuple[str, str], str] = {}
+        self.contact_lists: set[str] = set(contact_lists)
+        """Rulebook list ids whose contact list `<name> (contacts)` is kept in sync too."""
         self.membership_chunk = MEMBERSHIP_CHUNK
         self._trace_prefix = uuid.uuid4().hex[:12]
         self._traces = itertools.count(1)
@@ -238,8 +248,10 @@ class HubspotConnector:
         """Where the last `read_modified_since` stopped: the `since` of the next one."""
 
     @classmethod
-    def from_config(cls, crm: HubspotCrm, *, write_fields: Sequence[str] = ()) -> HubspotConnector:
-        """The connector a config's `crm:` section describes."""
+    def from_config(
+        cls, crm: HubspotCrm, *, write_fields: Sequence[str] = (), contact_lists: Iterable[str] = ()
+    ) -> HubspotConnector:
+        """The connector a config's `crm:` section describes (`contact_lists`: see `__init__`)."""
         return cls(
             crm.access_token.get_secret_value(),
             base_url=crm.base_url,
@@ -251,6 +263,7 @@ class HubspotConnector:
             retry_backoff_seconds=crm.retry_backoff_seconds,
             incremental_lag_seconds=crm.incremental_lag_seconds,
             timeout_seconds=crm.timeout_seconds,
+            contact_lists=contact_lists,
         )
 
     def __repr__(self) -> str:
@@ -479,6 +492,8 @@ class HubspotConnector:
         for list_id, name in names.items():
             try:
                 self._find_list(list_id, name)
+                if self._syncs_contacts(list_id):
+                    self._find_list(list_id, name + CONTACT_LIST_SUFFIX, OBJECT_TYPE_IDS["contacts"])
             except InvalidInputError as problem:
                 problems.append(str(problem))
         return problems
@@ -492,8 +507,10 @@ class HubspotConnector:
             CrmError: HubSpot failed.
         """
         found = self._find_list(list_id, name)
-        if found is None:
-            return set()
+        return set() if found is None else self._members(found)
+
+    def _members(self, found: str) -> set[str]:
+        """The record ids in the HubSpot list with id `found`."""
         members: set[str] = set()
         after: str | None = None
         memberships = self._api("memberships")
@@ -518,6 +535,15 @@ class HubspotConnector:
         `membership_chunk` ids. A record HubSpot reports missing fails; one already
         in (or already out of) the list is a success.
 
+        When `list_id` is one of `contact_lists` (and the records are companies), the
+        MANUAL contact list `<name> (contacts)` follows, found by name or created:
+        contacts of added companies are added, and contacts of removed companies are
+        removed unless still associated with another member company, diffed against
+        the contact list's current members (so an unchanged contact list gets no
+        membership call). Contact-list failures do not change the company results:
+        each adds a failed `ListWrite` for the company id it concerns, its error
+        starting `contacts: `.
+
         Raises:
             InvalidInputError: The list named `name` is a DYNAMIC list.
             CrmError: The first call did not land (later failures fail the ids they carried
@@ -526,6 +552,19 @@ class HubspotConnector:
         hubspot_id = self._find_list(list_id, name) or self._create_list(list_id, name)
         pending: list[tuple[str, Literal["add", "remove"]]] = [(str(i), "add") for i in adds]
         pending += [(str(i), "remove") for i in removes]
+        results = self._change_members(list_id, hubspot_id, pending, self.object_type)
+        if self._syncs_contacts(list_id) and results:
+            results += self._sync_contacts(list_id, name, hubspot_id, results)
+        return results
+
+    def _change_members(
+        self,
+        list_id: str,
+        hubspot_id: str,
+        pending: Sequence[tuple[str, Literal["add", "remove"]]],
+        kind: str,
+    ) -> list[ListWrite]:
+        """Send `pending` in add-and-remove calls of at most `membership_chunk` ids."""
         memberships = self._api("memberships")
         results: list[ListWrite] = []
         size = max(self.membership_chunk, 1)
@@ -547,19 +586,85 @@ class HubspotConnector:
                 return results
             missing = {str(i) for i in answer.body.get("recordIdsMissing") or []}
             for record, action in chunk:
-                error_text = f"OBJECT_NOT_FOUND: no {self.object_type} record {record}" if record in missing else None
+                error_text = f"OBJECT_NOT_FOUND: no {kind} record {record}" if record in missing else None
                 results.append(ListWrite(list_id, record, action, error_text is None, error_text))
         return results
+
+    def _syncs_contacts(self, list_id: str) -> bool:
+        return list_id in self.contact_lists and self._object_type_id() == OBJECT_TYPE_IDS["companies"]
+
+    def _sync_contacts(
+        self, list_id: str, name: str, hubspot_id: str, company_writes: Sequence[ListWrite]
+    ) -> list[ListWrite]:
+        """Bring the contact list of `list_id` in line with its companies' changes; failures per company."""
+        changed: list[tuple[str, Literal["add", "remove"]]] = [(w.record_id, w.action) for w in company_writes if w.ok]
+        added = {company for company, action in changed if action == "add"}
+        removed = {company for company, action in changed if action == "remove"}
+        if not changed:
+            return []
+        try:
+            contact_name = name + CONTACT_LIST_SUFFIX
+            contacts_type = OBJECT_TYPE_IDS["contacts"]
+            contact_list = self._find_list(list_id, contact_name, contacts_type)
+            members = (self._members(hubspot_id) - removed) | added
+            linked = self._company_contacts(sorted(members | removed))
+            wanted = {contact for company in members for contact in linked.get(company, ())}
+            current = self._members(contact_list) if contact_list is not None else set()
+            # contact -> the changed companies it moves with
+            because: dict[str, list[tuple[str, Literal["add", "remove"]]]] = {}
+            for company, action in changed:
+                for contact in linked.get(company, ()):
+                    joins = action == "add" and contact not in current
+                    leaves = action == "remove" and contact in current and contact not in wanted
+                    if joins or leaves:
+                        because.setdefault(contact, []).append((company, action))
+            if not because:
+                return []
+            if contact_list is None:
+                contact_list = self._create_list(list_id, contact_name, contacts_type)
+            pending: list[tuple[str, Literal["add", "remove"]]] = [
+                (contact, reasons[0][1]) for contact, reasons in sorted(because.items())
+            ]
+            writes = self._change_members(list_id, contact_list, pending, "contacts")
+        except (CrmError, InvalidInputError) as error:
+            return [ListWrite(list_id, company, action, False, f"contacts: {error}") for company, action in changed]
+        failed: dict[tuple[str, Literal["add", "remove"]], list[str]] = {}
+        for write in writes:
+            if not write.ok:
+                for reason in because[write.record_id]:
+                    failed.setdefault(reason, []).append(f"{write.error}")
+        return [ListWrite(list_id, company, action, False, "contacts: " + "; ".join(errors))
+                for (company, action), errors in failed.items()]
+
+    def _company_contacts(self, companies: Sequence[str]) -> dict[str, set[str]]:
+        """Company id -> the ids of its associated contacts (associations v4 batch reads)."""
+        found: dict[str, set[str]] = {}
+        batch = self._api("associations")
+        queue: list[dict[str, str]] = [{"id": company} for company in companies]
+        while queue:
+            chunk, queue = queue[:ASSOCIATION_BATCH], queue[ASSOCIATION_BATCH:]
+            answer = self._request(
+                "read company contacts", batch.get_page_with_http_info, "companies", "contacts", {"inputs": chunk}
+            )
+            for item in answer.body.get("results", []):
+                company = str((item.get("from") or {}).get("id"))
+                found.setdefault(company, set()).update(str(to["toObjectId"]) for to in item.get("to") or [])
+                following = _next_after(item)
+                if following is not None:
+                    queue.append({"id": company, "after": following})
+            # Companies without contacts come back as NO_ASSOCIATIONS_FOUND errors (HTTP 207): none.
+        return found
 
     def _object_type_id(self) -> str:
         return OBJECT_TYPE_IDS.get(self.object_type, self.object_type)
 
-    def _find_list(self, list_id: str, name: str) -> str | None:
-        """The HubSpot id of the list named `name` for this object type, or None."""
-        if name in self._list_ids:
-            return self._list_ids[name]
+    def _find_list(self, list_id: str, name: str, object_type_id: str | None = None) -> str | None:
+        """The HubSpot id of the list named `name` for the object type (default: this one), or None."""
+        object_type_id = object_type_id or self._object_type_id()
+        if (object_type_id, name) in self._list_ids:
+            return self._list_ids[object_type_id, name]
         answer = self._request(
-            "find list", self._api("lists").get_by_name_with_http_info, name, self._object_type_id(), missing_ok=True
+            "find list", self._api("lists").get_by_name_with_http_info, name, object_type_id, missing_ok=True
         )
         found = answer.body.get("list")
         if not isinstance(found, Mapping):
@@ -569,18 +674,19 @@ class HubspotConnector:
                 f"list {list_id}: the HubSpot list {name!r} is a DYNAMIC (active) list, whose members revrules "
                 "cannot write; rename it in HubSpot or give the rulebook list another name"
             )
-        self._list_ids[name] = str(found["listId"])
-        return self._list_ids[name]
+        self._list_ids[object_type_id, name] = str(found["listId"])
+        return self._list_ids[object_type_id, name]
 
-    def _create_list(self, list_id: str, name: str) -> str:
-        body = {"name": name, "objectTypeId": self._object_type_id(), "processingType": "MANUAL"}
+    def _create_list(self, list_id: str, name: str, object_type_id: str | None = None) -> str:
+        object_type_id = object_type_id or self._object_type_id()
+        body = {"name": name, "objectTypeId": object_type_id, "processingType": "MANUAL"}
         answer = self._request("create list", self._api("lists").create_with_http_info, body)
         created = answer.body.get("list") or {}
         if "listId" not in created:
             raise CrmError(f"list {list_id}: HubSpot answered the list creation without a list id")
         log.info("created HubSpot list %r for list %s", name, list_id)
-        self._list_ids[name] = str(created["listId"])
-        return self._list_ids[name]
+        self._list_ids[object_type_id, name] = str(created["listId"])
+        return self._list_ids[object_type_id, name]
 
     # ------------------------------------------------------- checks and schema
 
@@ -789,9 +895,10 @@ class HubspotConnector:
             "lists": client.crm.lists.lists_api,
             "memberships": sdk_lists.MembershipsApi(api_client=client.crm.lists.lists_api.api_client),
             "owners": client.crm.owners.owners_api,
+            "associations": client.crm.associations.v4.batch_api,
         }
         self._api_errors = (object_errors.ApiException, property_errors.ApiException, list_errors.ApiException,
-                            owner_errors.ApiException)
+                            owner_errors.ApiException, association_errors.ApiException)
 
     def _request(
         self,

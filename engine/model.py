@@ -91,12 +91,18 @@ class TerritoriesModel(_Strict):
 
 
 class ListModel(_Strict):
-    """A marketing list whose members are the records where `when` holds."""
+    """A marketing list whose members are the records where `when` holds.
+
+    `include_contacts: true` also keeps a contact list, named `<name> (contacts)`, of the
+    contacts associated with the member companies. Only HubSpot has it; the CSV and
+    Salesforce connectors ignore `include_contacts`.
+    """
 
     id: RuleId
     name: Annotated[str, Field(min_length=1)]
     when: Condition
     description: str | None = None
+    include_contacts: bool = False
 
 
 class TestCaseModel(_Strict):

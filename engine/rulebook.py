@@ -153,6 +153,8 @@ class MarketingList:
     id: str
     name: str
     when: Expression
+    include_contacts: bool = False
+    """Also sync a contact list of the member companies' contacts (HubSpot only)."""
 
 
 @dataclass(frozen=True)
@@ -558,7 +560,7 @@ class _Builder:
 
     def _list(self, doc: Document, index: int, item: model.ListModel) -> MarketingList | None:
         when = self._parse(doc, ("lists", index, "when"), item.when, self.kinds, condition=True)
-        return MarketingList(item.id, item.name, when) if when else None
+        return MarketingList(item.id, item.name, when, item.include_contacts) if when else None
 
     def _test(self, doc: Document, path: PathKey, case: model.TestCaseModel) -> TestCase:
         inputs = {**self.fields, **{d[1]: FieldType.STRING for d in self.derives}}

@@ -48,7 +48,22 @@ Endpoints (``companies`` may also be written ``company`` or ``0-2``; a trailing
   ``POST /crm/v3/lists/search``, ``GET``/``DELETE /crm/v3/lists/{id}``,
   ``GET /crm/v3/lists/object-type-id/{objectTypeId}/name/{name}``,
   ``PUT /crm/v3/lists/{id}/memberships/add|remove|add-and-remove`` and
-  ``GET /crm/v3/lists/{id}/memberships``.
+  ``GET /crm/v3/lists/{id}/memberships``. Membership changes of a contact list
+  (``0-1``) report unknown contact ids in ``recordIdsMissing``.
+* Contacts (``contacts``, ``contact`` or ``0-1``): ``GET /crm/v3/objects/contacts``
+  (``limit`` 1..100, ``after``, ``properties``) and ``GET .../contacts/{id}``.
+  Seed them with the ``contacts=`` constructor option: dicts with ``id`` and
+  properties, and ``associatedcompanyid`` (one company id, a list, or ids joined
+  by ``;``) naming the companies each is associated with (the first is primary);
+  or call :meth:`HubSpotEmulator.associate`.
+* Associations v4: ``POST /crm/v4/associations/companies/contacts/batch/read``
+  (what ``client.crm.associations.v4.batch_api.get_page`` sends) with
+  ``{"inputs": [{"id": companyId, "after"?}]}``, at most 1,000 inputs. It answers
+  ``{"status", "results": [{"from": {"id"}, "to": [{"toObjectId": <int>,
+  "associationTypes": [{"category", "typeId", "label"}]}], "paging"?}]}``, 500
+  associations a result before ``paging.next.after``; an input with no
+  associated contacts (or no such company) is left out of ``results`` and
+  reported in ``errors`` (``NO_ASSOCIATIONS_FOUND``) with HTTP 207, as HubSpot does.
 
 Every property value is stored and served as a string (``"200"``, ``"true"``,
 datetimes as ``2024-05-01T10:00:00.000Z``) or null. Error bodies follow the
@@ -117,6 +132,13 @@ MAX_FILTERS_TOTAL = 25
 BURST_WINDOW_SECONDS = 10.0
 DEFAULT_DAILY_LIMIT = 500_000
 COMPANY_OBJECT_TYPE_ID = "0-2"
+CONTACT_OBJECT_TYPE_ID = "0-1"
+MAX_ASSOCIATION_INPUTS = 1000
+ASSOCIATION_PAGE = 500
+"""Associated records one batch-read result carries before it pages (HubSpot: 500)."""
+COMPANY_TO_CONTACT_TYPE = 280
+COMPANY_TO_CONTACT_PRIMARY_TYPE = 2
+DEFAULT_CONTACT_PROPERTIES = ("email", "firstname", "lastname", "createdate", "lastmodifieddate", "hs_object_id")
 
 OPERATORS = frozenset(
     {
@@ -491,6 +513,9 @@ class HubSpotEmulator(LoopbackServer):
         search_cap: How deep search may page (HubSpot: 10,000).
         host: Interface to bind.
         port: Port to bind; 0 picks a free one.
+        contacts: Initial contacts: dicts of property name to value, the record id
+            under ``id``, and ``associatedcompanyid`` naming the associated
+            companies (one id, a list of ids, or ids joined by ``;``).
     """
 
     def __init__(
@@ -506,6 +531,7 @@ class HubSpotEmulator(LoopbackServer):
         search_cap: int = DEFAULT_SEARCH_CAP,
         host: str = "127.0.0.1",
         port: int = 0,
+        contacts: list[dict[str, Any]] | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self.access_token = access_token
@@ -534,10 +560,16 @@ class HubSpotEmulator(LoopbackServer):
         self.max_membership_ids = MAX_MEMBERSHIP_IDS
         """Record ids one membership change may carry (adds plus removes); more answers 400."""
         self._next_list_id = 101
+        self._contacts: dict[str, _Company] = {}
+        self._company_contacts: dict[str, list[str]] = {}
+        self.association_page = ASSOCIATION_PAGE
+        """Associations one batch-read result carries before paging."""
         rows = companies or []
         self._define_custom_properties(rows)
         for row in rows:
             self.put_company(row)
+        for contact in contacts or []:
+            self.put_contact(contact)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -608,6 +640,74 @@ class HubSpotEmulator(LoopbackServer):
             self._companies[record_id] = company
             self._search_view[record_id] = company.copy()
             return record_id
+
+    @property
+    def contacts(self) -> dict[str, dict[str, str | None]]:
+        """A snapshot of every contact: id -> properties (strings or None)."""
+        with self._lock:
+            return {cid: dict(c.properties) for cid, c in self._contacts.items()}
+
+    @property
+    def associations(self) -> dict[str, list[str]]:
+        """A snapshot of the company -> contact associations (company id -> contact ids)."""
+        with self._lock:
+            return {cid: list(ids) for cid, ids in self._company_contacts.items() if ids}
+
+    def put_contact(self, values: Mapping[str, Any]) -> str:
+        """Create or replace a contact directly (no validation, no log entry).
+
+        Args:
+            values: Property values, the id under ``id`` (else one is assigned) and
+                ``associatedcompanyid``: the associated company ids (one id, a
+                list, or ids joined by ``;``; the first is the primary company).
+
+        Returns:
+            The contact id.
+        """
+        with self._lock:
+            links = values.get("associatedcompanyid")
+            if isinstance(links, str):
+                company_ids = [part.strip() for part in links.split(";") if part.strip()]
+            elif isinstance(links, Iterable):
+                company_ids = [str(part) for part in links]
+            else:
+                company_ids = [] if links in (None, "") else [str(links)]
+            props = {k: v for k, v in values.items() if k not in {"id", "Id", "ID"}}
+            raw_id = values.get("id", values.get("Id", values.get("ID")))
+            record_id = str(raw_id) if raw_id not in (None, "") else self._assign_id()
+            stamp = now_iso()
+            stored: dict[str, str | None] = {
+                name: None if value in (None, "") else str(value)
+                for name, value in props.items()
+                if name != "associatedcompanyid"
+            }
+            if company_ids:
+                stored["associatedcompanyid"] = company_ids[0]
+            stored.setdefault("createdate", stamp)
+            stored.setdefault("lastmodifieddate", stored["createdate"])
+            stored["hs_object_id"] = record_id
+            created = stored["createdate"] or stamp
+            self._contacts[record_id] = _Company(record_id, stored, created, stored["lastmodifieddate"] or created)
+            for linked in self._company_contacts.values():
+                if record_id in linked:
+                    linked.remove(record_id)
+            for company_id in company_ids:
+                self.associate(company_id, record_id)
+            return record_id
+
+    def associate(self, company_id: str, contact_id: str) -> None:
+        """Associate a contact with a company (no log entry); a repeat is a no-op."""
+        with self._lock:
+            linked = self._company_contacts.setdefault(str(company_id), [])
+            if str(contact_id) not in linked:
+                linked.append(str(contact_id))
+
+    def dissociate(self, company_id: str, contact_id: str) -> None:
+        """Remove a company-contact association (no log entry); a missing one is a no-op."""
+        with self._lock:
+            linked = self._company_contacts.get(str(company_id), [])
+            if str(contact_id) in linked:
+                linked.remove(str(contact_id))
 
     # --------------------------------------------------------------------- log
 
@@ -826,6 +926,8 @@ class HubSpotEmulator(LoopbackServer):
         obj = r"/crm/v3/objects/(?:companies|company|0-2)"
         props = r"/crm/v3/properties/(?:companies|company|0-2)"
         lst = r"/crm/v3/lists/(?P<list_id>\d+)"
+        contacts = r"/crm/v3/objects/(?:contacts|contact|0-1)"
+        associations = r"/crm/v4/associations/(?:companies|company|0-2)/(?:contacts|contact|0-1)/batch/read"
         table: list[tuple[str, str, Handler]] = [
             ("GET", obj, self._list_companies),
             ("POST", obj, self._create_company),
@@ -857,6 +959,9 @@ class HubSpotEmulator(LoopbackServer):
             ("PUT", lst + "/memberships/remove", self._remove_members),
             ("PUT", lst + "/memberships/add-and-remove", self._add_and_remove_members),
             ("GET", lst + "/memberships", self._list_members),
+            ("GET", contacts, self._list_contacts),
+            ("GET", contacts + r"/(?P<record_id>[^/]+)", self._get_contact),
+            ("POST", associations, self._read_company_contacts),
         ]
         return [(m, re.compile(p), h) for m, p, h in table]
 
@@ -1598,7 +1703,10 @@ class HubSpotEmulator(LoopbackServer):
                     "VALIDATION_ERROR",
                     subCategory="ILS.INVALID_LIST_PROCESSING_TYPE",
                 )
-            check = entry.record["objectTypeId"] == COMPANY_OBJECT_TYPE_ID
+            known: Mapping[str, Any] | None = {
+                COMPANY_OBJECT_TYPE_ID: self._companies,
+                CONTACT_OBJECT_TYPE_ID: self._contacts,
+            }.get(str(entry.record["objectTypeId"]))
             gone = self.faults.missing_list_record_ids
             add, remove = list(add), list(remove)
             if len(add) + len(remove) > self.max_membership_ids:
@@ -1616,11 +1724,11 @@ class HubSpotEmulator(LoopbackServer):
                 if record_id in entry.members:
                     del entry.members[record_id]
                     removed.append(record_id)
-                elif check and (record_id not in self._companies or record_id in gone):
+                elif known is not None and (record_id not in known or record_id in gone):
                     missing.append(record_id)
             for raw in add:
                 record_id = str(raw)
-                if check and (record_id not in self._companies or record_id in gone):
+                if known is not None and (record_id not in known or record_id in gone):
                     missing.append(record_id)
                 elif record_id not in entry.members:
                     entry.members[record_id] = stamp
@@ -1665,6 +1773,102 @@ class HubSpotEmulator(LoopbackServer):
         if offset + limit < len(ordered):
             body["paging"] = {"next": {"after": str(offset + limit)}}
         return _Reply(200, body)
+
+    # -------------------------------------------------------------- contacts
+
+    def _serve_contact(self, contact: _Company, names: list[str]) -> JsonObject:
+        wanted = names or list(DEFAULT_CONTACT_PROPERTIES)
+        return {
+            "id": contact.id,
+            "properties": {name: contact.properties.get(name) for name in wanted},
+            "createdAt": contact.created_at,
+            "updatedAt": contact.updated_at,
+            "archived": False,
+        }
+
+    def _list_contacts(self, request: _Request, _match: re.Match[str]) -> _Reply:
+        limit = _int_param(request.param("limit"), "limit", default=10)
+        if not 1 <= limit <= MAX_LIST_PAGE:
+            raise _ApiError(
+                400, f"limit must be between 1 and {MAX_LIST_PAGE}, got {limit}", "VALIDATION_ERROR"
+            )
+        after = request.param("after")
+        names = list(dict.fromkeys(request.multi("properties")))
+        with self._lock:
+            if _as_bool(request.param("archived") or "false"):
+                return _Reply(200, {"results": []})
+            ordered = sorted(self._contacts.values(), key=lambda c: _id_sort_key(c.id))
+            if after:
+                start_key = _id_sort_key(after)
+                ordered = [c for c in ordered if _id_sort_key(c.id) >= start_key]
+            body: JsonObject = {"results": [self._serve_contact(c, names) for c in ordered[:limit]]}
+            if len(ordered) > limit:
+                next_after = ordered[limit].id
+                body["paging"] = {"next": {"after": next_after, "link": _link(request, next_after)}}
+        return _Reply(200, body)
+
+    def _get_contact(self, request: _Request, match: re.Match[str]) -> _Reply:
+        with self._lock:
+            contact = self._contacts.get(match["record_id"])
+            if contact is None:
+                raise _ApiError(404, "Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND")
+            return _Reply(200, self._serve_contact(contact, list(dict.fromkeys(request.multi("properties")))))
+
+    def _read_company_contacts(self, request: _Request, _match: re.Match[str]) -> _Reply:
+        body = _require_object(request.body)
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not all(isinstance(i, dict) and i.get("id") for i in inputs):
+            raise _ApiError(400, "Invalid input JSON: inputs must be a list of {id, after}", "VALIDATION_ERROR")
+        if len(inputs) > MAX_ASSOCIATION_INPUTS:
+            raise _ApiError(
+                400, f"at most {MAX_ASSOCIATION_INPUTS} inputs may be read in one request", "VALIDATION_ERROR"
+            )
+        started = now_iso()
+        results: list[JsonObject] = []
+        errors: list[JsonObject] = []
+        size = max(self.association_page, 1)
+        with self._lock:
+            for item in inputs:
+                company_id = str(item["id"])
+                linked = [c for c in self._company_contacts.get(company_id, []) if c in self._contacts]
+                offset = _int_param(item.get("after"), "after", default=0)
+                page = linked[offset : offset + size]
+                if company_id not in self._companies or not page:
+                    errors.append({
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                        "message": f"No contacts are associated with company {company_id}.",
+                        "context": {"fromObjectId": [company_id], "toObjectType": ["contacts"]},
+                        "errors": [],
+                        "links": {},
+                    })
+                    continue
+                result: JsonObject = {
+                    "from": {"id": company_id},
+                    "to": [self._association(company_id, contact_id) for contact_id in page],
+                }
+                if offset + size < len(linked):
+                    result["paging"] = {"next": {"after": str(offset + size), "link": None}}
+                results.append(result)
+        answer: JsonObject = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": now_iso(),
+        }
+        if errors:
+            answer.update({"numErrors": len(errors), "errors": errors})
+            return _Reply(207, answer)
+        return _Reply(200, answer)
+
+    def _association(self, company_id: str, contact_id: str) -> JsonObject:
+        types = [{"category": "HUBSPOT_DEFINED", "typeId": COMPANY_TO_CONTACT_TYPE, "label": None}]
+        if self._contacts[contact_id].properties.get("associatedcompanyid") == company_id:
+            types.insert(0, {"category": "HUBSPOT_DEFINED", "typeId": COMPANY_TO_CONTACT_PRIMARY_TYPE,
+                             "label": "Primary"})
+        to_id: int | str = int(contact_id) if contact_id.isdigit() else contact_id
+        return {"toObjectId": to_id, "associationTypes": types}
 
 
 # ---------------------------------------------------------------- value rules
