@@ -81,7 +81,8 @@ class Project:
             return SalesforceConnector.from_config(crm, base=self.config.base, write_fields=self.write_fields())
         from revrules.connectors.hubspot import HubspotConnector
 
-        return HubspotConnector.from_config(crm, write_fields=self.write_fields())
+        contact_lists = [item.id for item in self.book.lists if item.include_contacts]
+        return HubspotConnector.from_config(crm, write_fields=self.write_fields(), contact_lists=contact_lists)
 
     def read(self, connector: Connector) -> Snapshot:
         """Read every record and convert the values to their declared types."""
