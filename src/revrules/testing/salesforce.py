@@ -1887,16 +1887,9 @@ class SalesforceEmulator(LoopbackServer):
                 record = dict(self._records[found])
             return _json(200, self._record_json(version, record, names))
         if method == "PATCH":
-            try:
-                values = json.loads(body or b"{}")
-                if not isinstance(values, dict):
-                    raise ValueError("expected a JSON object")
-            except ValueError as problem:
-                return _error(400, "JSON_PARSER_ERROR", str(problem))
-            values.pop("attributes", None)
-            unknown_error = self._unknown_fields(values)
-            if unknown_error is not None:
-                return unknown_error
+            values = self._record_body(body)
+            if isinstance(values, _Response):
+                return values
             outcome = self._write([(record_id, values)], all_or_none=True, json_values=True)[0]
             if isinstance(outcome, _FieldError):
                 if outcome.code == "INVALID_CROSS_REFERENCE_KEY":
@@ -1912,7 +1905,8 @@ class SalesforceEmulator(LoopbackServer):
             return _Response(204)
         return _not_found()
 
-    def _create_one(self, body: bytes) -> _Response:
+    def _record_body(self, body: bytes) -> dict[str, Any] | _Response:
+        """One record's field values from a request body, or the error Salesforce answers."""
         try:
             values = json.loads(body or b"{}")
             if not isinstance(values, dict):
@@ -1920,9 +1914,12 @@ class SalesforceEmulator(LoopbackServer):
         except ValueError as problem:
             return _error(400, "JSON_PARSER_ERROR", str(problem))
         values.pop("attributes", None)
-        unknown_error = self._unknown_fields(values)
-        if unknown_error is not None:
-            return unknown_error
+        return self._unknown_fields(values) or values
+
+    def _create_one(self, body: bytes) -> _Response:
+        values = self._record_body(body)
+        if isinstance(values, _Response):
+            return values
         outcome = self._write([(None, values)], all_or_none=True, json_values=True)[0]
         if isinstance(outcome, _FieldError):
             return _error(400, outcome.code, outcome.message, outcome.fields)
