@@ -23,13 +23,14 @@ import polars as pl
 from revrules.connectors.base import ID
 from revrules.engine.rulebook import Rulebook
 from revrules.project import Project, load_project
+from revrules.run.read import convert, read_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def synthetic_accounts(project: Project, records: int) -> pl.DataFrame:
     """`records` raw accounts resampled from the bundled sample, each with a new id."""
-    sample = project.read(project.connector()).raw
+    sample = read_all(project, project.connector()).raw
     picks = pl.int_range(records, eager=True) % sample.height
     frame = sample[picks.to_list()] if records <= sample.height else sample.sample(
         records, with_replacement=True, seed=7
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     project = load_project(args.config)
     rules = sum(len(d.rules) for d in project.book.decisions) + len(project.book.derives) + len(project.book.lists)
-    typed = project.convert(synthetic_accounts(project, args.records)).typed
+    typed = convert(project, synthetic_accounts(project, args.records)).typed
     gc.collect()
     _reset_peak_rss()
     before_mb = _peak_rss_mb("VmRSS")

@@ -5,12 +5,27 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What the `revrules` command's exit status means (SPEC section 4)."""
+
+    OK = 0
+    FAILED = 1
+    """A runtime failure: CRM unreachable, some records failed to write, tests failed."""
+    INVALID = 2
+    """Invalid config, rulebook or usage."""
+    REFUSED = 3
+    """Refused by a safety guard or the run lock."""
+    CHANGES = 4
+    """Only with `plan --detailed-exitcode`: the plan is not empty."""
 
 
 class RevrulesError(Exception):
     """Root of every error revrules reports to a user."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 @dataclass(frozen=True)
@@ -31,7 +46,7 @@ class Problem:
 class InvalidInputError(RevrulesError):
     """Config, rulebook or usage is wrong; retrying will not help (exit 2)."""
 
-    exit_code = 2
+    exit_code = ExitCode.INVALID
 
     def __init__(self, problems: list[Problem] | str) -> None:
         self.problems = [] if isinstance(problems, str) else list(problems)
@@ -42,7 +57,11 @@ class InvalidInputError(RevrulesError):
 class RefusedError(RevrulesError):
     """A safety guard or the run lock refused the operation (exit 3)."""
 
-    exit_code = 3
+    exit_code = ExitCode.REFUSED
+
+
+class LockHeldError(RefusedError):
+    """Another run holds the run lock; a scheduled job waits for its next slot."""
 
 
 class CrmError(RevrulesError):
@@ -51,6 +70,10 @@ class CrmError(RevrulesError):
 
 class RetriableCrmError(CrmError):
     """A transient CRM failure: retrying later may succeed."""
+
+
+class ApiBudgetExhaustedError(CrmError):
+    """The CRM's daily API allowance is used up: the run stops cleanly; retry after the allowance resets."""
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:

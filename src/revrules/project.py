@@ -1,17 +1,15 @@
-"""A project: config, rulebook and connector together, and reading typed records from the CRM."""
+"""A project: the loaded config and rulebook, checked against each other, and its connector."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
 from revrules.config import Config, CsvCrm, SalesforceCrm, load_config
 from revrules.connectors.base import Connector
-from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
 from revrules.engine.evaluate import evaluate
 from revrules.engine.rulebook import Rulebook, load_rulebook
 from revrules.errors import InvalidInputError, Problem, did_you_mean
@@ -26,15 +24,6 @@ def override_column(decision: str) -> str:
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """What one read of the CRM gave: raw values, typed values and data-quality counts."""
-
-    raw: pl.DataFrame
-    typed: pl.DataFrame
-    quality: tuple[QualityIssue, ...]
-
-
-@dataclass(frozen=True)
 class Project:
     """A loaded config and rulebook, checked against each other."""
 
@@ -45,6 +34,13 @@ class Project:
     def outputs(self) -> dict[str, str]:
         """Result name -> CRM field that receives it."""
         return dict(self.config.model.outputs)
+
+    @property
+    def source(self) -> str:
+        """A readable name of where the records come from, e.g. `csv (accounts.csv)`."""
+        crm = self.config.model.crm
+        where = crm.path if isinstance(crm, CsvCrm) else crm.object
+        return f"{crm.kind} ({where})"
 
     @property
     def owner_output(self) -> str | None:
@@ -83,32 +79,6 @@ class Project:
 
         contact_lists = [item.id for item in self.book.lists if item.include_contacts]
         return HubspotConnector.from_config(crm, write_fields=self.write_fields(), contact_lists=contact_lists)
-
-    def read(self, connector: Connector) -> Snapshot:
-        """Read every record and convert the values to their declared types."""
-        raw = connector.read(self.read_fields())
-        return self.convert(raw)
-
-    def read_modified(self, connector: Connector, since: datetime) -> Snapshot:
-        """Read only the records modified since `since` (the connector must support incremental reads)."""
-        read_modified_since = getattr(connector, "read_modified_since", None)
-        if read_modified_since is None:
-            raise InvalidInputError(f"the {connector.kind} connector cannot read only modified records")
-        raw: pl.DataFrame = read_modified_since(self.read_fields(), since)
-        return self.convert(raw)
-
-    def convert(self, raw: pl.DataFrame) -> Snapshot:
-        """Typed values for the rules, overrides and the current owner."""
-        specs = list(self.config.field_specs())
-        for decision, source in self.config.model.overrides.items():
-            kind = self.book.kinds[decision]
-            specs.append(FieldSpec(override_column(decision), source, kind))
-        owner = self.owner_output
-        if owner:
-            specs.append(FieldSpec(CURRENT_OWNER, self.outputs[owner], FieldType.STRING))
-        typed, quality = convert_frame(raw, specs)
-        visible = tuple(q for q in quality if not q.field.startswith("__"))
-        return Snapshot(raw, typed, visible)
 
     def evaluate(self, typed: pl.DataFrame, *, rebalance: float | None = None,
                  unavailable_owners: frozenset[str] = frozenset()) -> pl.DataFrame:

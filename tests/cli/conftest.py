@@ -10,7 +10,7 @@ import pytest
 from cli_support import Cli, Result
 
 from revrules.cli import main
-from revrules.scaffold import write_starter
+from revrules.cli.scaffold import write_starter
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def test_rollback_of_an_unknown_run_is_exit_2(starter: Path, cli: Cli) -> None:
 HOLD_LOCK = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from revrules.lock import run_lock
+    from revrules.state.lock import run_lock
     with run_lock(Path(sys.argv[1])):
         print("locked", flush=True)
         time.sleep(30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from revrules.report_stats import chi2_sf, kruskal_wallis, mann_whitney
+from revrules.report.stats import chi2_sf, kruskal_wallis, mann_whitney
 
 
 def test_kruskal_wallis_matches_reference_values() -> None:

@@ -10,7 +10,8 @@ from schedule_support import write_project
 
 from revrules.config import JobModel, load_config
 from revrules.errors import InvalidInputError
-from revrules.schedule import CronError, JobOutcome, Scheduler, cron_trigger, missed_slot, triggers
+from revrules.schedule.cron import CronError, cron_trigger, missed_slot, triggers
+from revrules.schedule.scheduler import JobOutcome, Scheduler
 
 MONDAY = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # a Monday
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from schedule_support import rows, run, start, wait_for, write_project, written
 
-from revrules.lock import holder, run_lock
+from revrules.state.lock import holder, run_lock
 
 ROWS, BATCH = 20_000, 50
 

@@ -7,10 +7,7 @@ import logging
 from pathlib import Path
 from typing import cast
 
-import polars as pl
-
 from revrules.connectors.base import Connector, ListSync
-from revrules.plan import Plan
 from revrules.project import Project
 
 log = logging.getLogger(__name__)
@@ -70,25 +67,3 @@ def remember_list_names(project: Project) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(synced, indent=2, sort_keys=True))
     temporary.replace(path)
-
-
-def list_guard(project: Project, plan: Plan, current: dict[str, set[str]]) -> str | None:
-    """Why `safety.max_list_change` refuses the plan's list changes, or None."""
-    limit = project.config.model.safety.max_list_change
-    if limit is None or plan.list_changes.is_empty():
-        return None
-    for (list_id,), group in plan.list_changes.group_by("list", maintain_order=True):
-        before = len(current.get(str(list_id), set()))
-        adds = group.filter(pl.col("action") == "add").height
-        removes = group.height - adds
-        if isinstance(limit, str):
-            if before == 0:
-                continue  # a new list: a percentage of nothing cannot be the measure
-            allowed = int(before * float(limit.rstrip("%")) / 100)
-        else:
-            allowed = limit
-        if group.height > allowed:
-            return (f"the plan adds {adds:,} and removes {removes:,} member(s) of list {list_id} "
-                    f"({before:,} now), more than safety.max_list_change allows ({allowed:,} per list); "
-                    "review it and pass --force to apply anyway")
-    return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from revrules.connectors.base import ID
-from revrules.project import CURRENT_OWNER, Project, Snapshot
+from revrules.project import CURRENT_OWNER, Project
+from revrules.run.read import Snapshot
 
 OWNER_SCHEMA = pl.Schema({"owner": pl.String(), "accounts_before": pl.Int64(), "accounts_after": pl.Int64(),
                           "gained": pl.Int64(), "lost": pl.Int64(), "value_before": pl.Float64(),

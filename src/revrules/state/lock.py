@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from revrules.errors import RefusedError
-from revrules.ledger import now
+from revrules.errors import LockHeldError
+from revrules.state.ledger import now
 
 
 def holder(path: Path) -> dict[str, object] | None:
@@ -45,7 +45,7 @@ def run_lock(state_dir: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             info = json.loads(path.read_text() or "{}")
-            raise RefusedError(
+            raise LockHeldError(
                 f"another run holds the lock (pid {info.get('pid', '?')}, since {info.get('since', '?')})"
             ) from None
         os.ftruncate(fd, 0)

@@ -1,7 +1,7 @@
 """Segment analytics for `revrules report` (SPEC §7): segments, KPIs, tests, value, ICP, coverage, change.
 
 The report is plain data (JSON-ready dicts and lists) computed from one evaluation of
-the rulebook; `revrules.report_html` renders it as a self-contained page.
+the rulebook; `revrules.report.html` renders it as a self-contained page.
 """
 
 from __future__ import annotations
@@ -18,11 +18,25 @@ import polars as pl
 from revrules.engine.convert import ID, FieldType
 from revrules.engine.evaluate import CONFLICT, DEFAULT, OVERRIDE, conflict_column, list_column, rule_column
 from revrules.engine.rulebook import Decision, Rulebook
-from revrules.ledger import Ledger, now
 from revrules.project import Project
-from revrules.report_stats import NEGLIGIBLE_DELTA, kruskal_wallis, mann_whitney
+from revrules.report import icp
+from revrules.report.kpis import (
+    ARR_NAMES,
+    CHURN_NAMES,
+    CHURN_RISK_NAMES,
+    LTV_NAMES,
+    NPS_CATEGORY_NAMES,
+    NPS_NAMES,
+    NRR_NAMES,
+    NUMERIC,
+    SUPPORT_NAMES,
+    WIN_NAMES,
+    depends_on,
+    ltv_quintile,
+)
+from revrules.report.stats import NEGLIGIBLE_DELTA, kruskal_wallis, mann_whitney
+from revrules.state.ledger import Ledger, now
 
-NUMERIC = (FieldType.NUMBER, FieldType.INTEGER)
 NONE_LABEL = "(none)"
 BLANK_LABEL = "(blank)"
 MIN_GROUP = 3
@@ -30,18 +44,6 @@ MIN_GROUP = 3
 TOP_UNMAPPED = 20
 TOP_TRANSITIONS = 12
 PROFILE_DIMENSIONS = ("segment", "vertical", "region", "usage_level", "icp_tier", "nps_category", "country_code")
-
-# KPI -> the names a config or rulebook usually gives the field that carries it.
-ARR_NAMES = ("arr", "annual_recurring_revenue")
-MRR_NAMES = ("mrr",)
-LTV_NAMES = ("ltv", "lifetime_value", "clv")
-NRR_NAMES = ("nrr", "net_revenue_retention", "net_retention")
-CHURN_NAMES = ("churned", "is_churned", "churn")
-WIN_NAMES = ("won", "is_won", "closed_won", "win_rate")
-NPS_CATEGORY_NAMES = ("nps_category",)
-NPS_NAMES = ("nps", "nps_score")
-SUPPORT_NAMES = ("tickets_90d", "support_tickets", "tickets", "support_cases")
-CHURN_RISK_NAMES = ("churn_risk",)
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,8 @@ def build_report(project: Project, evaluated: pl.DataFrame, *, source: str = "",
         "change": _change(project, primary),
     }
     if suggest_icp:
-        from revrules.report_icp import suggest_icp as suggest
-
-        report["icp"] = suggest(project, frame, typed if typed is not None else evaluated, measures.ltv, tainted)
+        typed = typed if typed is not None else evaluated
+        report["icp"] = icp.suggest_icp(project, frame, typed, measures.ltv, tainted)
     return report
 
 
@@ -151,19 +152,6 @@ def _churn(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.Expr | None, str]:
     rated = pl.col(risk).is_not_null() & ~pl.col(risk).is_in(["N/A", "n/a", ""])
     indicator = pl.when(rated).then((pl.col(risk) == "High").cast(pl.Float64)).otherwise(None)
     return indicator.alias("__report_churn"), f"high churn risk ({risk} == 'High'; proxy: no churn field)"
-
-
-def depends_on(book: Rulebook, name: str) -> set[str]:
-    """`name` and every derived value or decision computed from it, directly or not."""
-    tainted = {name}
-    for derive in book.derives:
-        reads = set(derive.expression.symbols) if derive.expression else {derive.quantile_of or ""}
-        if reads & tainted:
-            tainted.add(derive.name)
-    for decision in book.decisions:
-        if decision.depends_on & tainted:
-            tainted.add(decision.name)
-    return tainted
 
 
 def _label(value: Any) -> str:
@@ -319,14 +307,6 @@ def _median(values: Sequence[float]) -> float:
 
 
 # -- value: the LTV quintile profile -------------------------------------------------
-
-
-def ltv_quintile(frame: pl.DataFrame, ltv: str) -> pl.Series:
-    """SPEC §3 buckets: 1 + floor(5 (r - 1) / n), r the rank with ties sharing the lowest; null stays null."""
-    result = frame.select(
-        (1 + (5 * (pl.col(ltv).rank("min").cast(pl.Int64) - 1)) // pl.col(ltv).count().cast(pl.Int64))
-        .alias("q"))
-    return result["q"]
 
 
 def _value_profile(frame: pl.DataFrame, book: Rulebook, m: Measures, tainted: set[str],

@@ -7,10 +7,10 @@ from typing import Any
 
 import polars as pl
 
-from revrules.apply import ApplyReport
 from revrules.engine.testcases import CaseResult
-from revrules.ledger import Run
-from revrules.plan import Plan
+from revrules.run.apply import ApplyReport
+from revrules.run.plan import Plan
+from revrules.state.ledger import Run
 
 TOP_TRANSITIONS = 5
 

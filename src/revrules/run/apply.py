@@ -1,4 +1,4 @@
-"""Apply a plan in ledgered batches, recover interrupted runs, and roll runs back."""
+"""Apply a plan in ledgered batches, and recover the writes of interrupted runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import polars as pl
 
 from revrules.connectors.base import ID, Connector, ListWrite, RecordUpdate
 from revrules.errors import CrmError, InvalidInputError, RevrulesError
-from revrules.ledger import (
+from revrules.run.plan import CHANGE_SCHEMA, Plan
+from revrules.runtime.progress import Progress
+from revrules.runtime.shutdown import StopRequested, deferred, requested
+from revrules.state.ledger import (
     ERROR,
     FAILED,
     INTERRUPTED,
@@ -20,9 +23,6 @@ from revrules.ledger import (
     WRITTEN,
     Ledger,
 )
-from revrules.plan import CHANGE_SCHEMA, Plan
-from revrules.progress import Progress
-from revrules.shutdown import StopRequested, deferred, requested
 
 log = logging.getLogger(__name__)
 _FAILED_SCHEMA = {"id": pl.String, "field": pl.String, "error": pl.String}
@@ -51,7 +51,7 @@ class ApplyReport:
         }
 
 
-def _same(left: pl.Expr, right: pl.Expr) -> pl.Expr:
+def same_value(left: pl.Expr, right: pl.Expr) -> pl.Expr:
     """CRM text equality, with blank and null alike."""
     def clean(e: pl.Expr) -> pl.Expr:
         text = e.str.strip_chars()
@@ -79,7 +79,7 @@ def recover(ledger: Ledger, connector: Connector) -> int:
     pending = ledger.pending()
     if not pending.is_empty():
         checked = current_values(connector, pending)
-        landed = checked.select("row", _same(pl.col("current"), pl.col("after")).alias("landed"))
+        landed = checked.select("row", same_value(pl.col("current"), pl.col("after")).alias("landed"))
         ledger.record_results([
             (row, WRITTEN if ok else NOT_WRITTEN, None if ok else "the run ended before this write landed")
             for row, ok in landed.iter_rows()
@@ -93,7 +93,7 @@ def recover(ledger: Ledger, connector: Connector) -> int:
 def drift(connector: Connector, changes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split saved-plan changes into (still valid, changed in the CRM since the plan)."""
     checked = current_values(connector, changes)
-    valid = _same(pl.col("current"), pl.col("before"))
+    valid = same_value(pl.col("current"), pl.col("before"))
     return checked.filter(valid).drop("current"), checked.filter(~valid).drop("current")
 
 
@@ -254,34 +254,3 @@ def run_apply(
     status = PARTIAL if not failed.is_empty() else SUCCEEDED
     ledger.finish_run(run_id, status)
     return ApplyReport(run_id, status, written, failed, skipped, lists_written)
-
-
-def rollback_changes(ledger: Ledger, connector: Connector, target: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The changes that undo run `target`, and the fields skipped because they changed since."""
-    written = ledger.writes(target, WRITTEN)
-    if written.is_empty():
-        return pl.DataFrame(schema=CHANGE_SCHEMA), pl.DataFrame(schema=CHANGE_SCHEMA)
-    # The last write of a field in the run wins; undo to the value before the first.
-    first = written.group_by(["id", "field"], maintain_order=True).agg(
-        pl.col("before").first(), pl.col("after").last()
-    )
-    checked = current_values(connector, first)
-    unchanged = _same(pl.col("current"), pl.col("after"))
-    undo = checked.filter(unchanged).select(
-        "id", "field", pl.col("after").alias("before"), pl.col("before").alias("after"),
-        pl.lit(f"rollback:{target}").alias("rule"),
-    )
-    changed = checked.filter(~unchanged).select(
-        "id", "field", pl.col("current").alias("before"), pl.col("before").alias("after"),
-        pl.lit(f"rollback:{target}").alias("rule"),
-    )
-    return undo, changed
-
-
-def rollback_lists(ledger: Ledger, target: int) -> pl.DataFrame:
-    """List changes that undo the list writes of run `target`."""
-    writes = ledger.list_writes(target).filter(pl.col("result") == WRITTEN)
-    return writes.select(
-        "list", "id",
-        pl.when(pl.col("action") == "add").then(pl.lit("remove")).otherwise(pl.lit("add")).alias("action"),
-    )

@@ -232,3 +232,13 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def summary_line(run: Run) -> str:
+    """One line saying how a run ended, e.g. `run 12 apply succeeded: read 5,000, written 120, ...`."""
+    took = ""
+    if run.finished_at:
+        seconds = (dt.datetime.fromisoformat(run.finished_at) - dt.datetime.fromisoformat(run.started_at))
+        took = f" in {seconds.total_seconds():.1f}s"
+    return (f"run {run.id} {run.command} {run.status}: read {run.records_read:,}, written {run.written:,}, "
+            f"failed {run.failed:,}, skipped {run.skipped:,}{took}")

@@ -1,32 +1,16 @@
-"""Incremental runs: the read watermark kept in the ledger, and when a run must read everything."""
+"""Incremental runs: when a run may read only what changed since the last watermark, and recording it."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
 from revrules.config import ScheduleModel
 from revrules.connectors.base import Connector
-from revrules.ledger import Ledger
 from revrules.project import Project
-
-log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS watermarks (
-    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
-    mode TEXT NOT NULL,
-    read_from TEXT,
-    watermark TEXT NOT NULL,
-    rulebook_hash TEXT,
-    config_hash TEXT
-);
-"""
-
-FULL: Final = "full"
-INCREMENTAL: Final = "incremental"
+from revrules.state.ledger import Ledger
+from revrules.state.watermark import FULL, INCREMENTAL, Mark, marks, save_mark
 
 
 @dataclass(frozen=True)
@@ -38,30 +22,6 @@ class ReadChoice:
     since: dt.datetime | None
     started: dt.datetime
     """When the read began; what the next incremental run continues from (unless the connector says)."""
-
-
-@dataclass(frozen=True)
-class Mark:
-    """One successful run's watermark."""
-
-    run_id: int
-    mode: str
-    watermark: dt.datetime
-    rulebook_hash: str | None
-    config_hash: str | None
-
-
-def _table(ledger: Ledger) -> None:
-    ledger.db.executescript(_SCHEMA)
-
-
-def _marks(ledger: Ledger) -> list[Mark]:
-    """Watermarks of successful runs, newest first."""
-    _table(ledger)
-    rows = ledger.db.execute(
-        "SELECT run_id, mode, watermark, rulebook_hash, config_hash FROM watermarks ORDER BY run_id DESC"
-    ).fetchall()
-    return [Mark(r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3], r[4]) for r in rows]
 
 
 def settings(project: Project) -> ScheduleModel:
@@ -98,10 +58,10 @@ def choose(ledger: Ledger, project: Project, connector: Connector, *, incrementa
     whole = whole_population_reason(project)
     if whole:
         return full(whole)
-    marks = _marks(ledger)
-    if not marks:
+    found = marks(ledger)
+    if not found:
         return full("no earlier successful run to continue from")
-    last_full = next((m for m in marks if m.mode == FULL), None)
+    last_full = next((m for m in found if m.mode == FULL), None)
     if last_full is None:
         return full("no earlier full run")
     if last_full.rulebook_hash != project.book.hash:
@@ -109,12 +69,12 @@ def choose(ledger: Ledger, project: Project, connector: Connector, *, incrementa
     if last_full.config_hash != project.config.hash:
         return full("the config changed since the last full run")
     every = settings(project).full_every
-    since_full = sum(1 for m in marks if m.run_id > last_full.run_id)
+    since_full = sum(1 for m in found if m.run_id > last_full.run_id)
     if since_full + 1 >= every:
         return full(f"every {every}th run reads everything (schedule.full_every), as formula fields change "
                     "without a new modification stamp")
     lag = dt.timedelta(seconds=settings(project).incremental_lag_seconds)
-    since = marks[0].watermark - lag
+    since = found[0].watermark - lag
     return ReadChoice(INCREMENTAL, f"records modified since {since.isoformat()}", since, started)
 
 
@@ -122,10 +82,4 @@ def record(ledger: Ledger, run_id: int, project: Project, connector: Connector, 
     """Remember a successful run's watermark: where the next incremental run continues from."""
     until = getattr(connector, "incremental_until", None) if choice.mode == INCREMENTAL else None
     mark = until if isinstance(until, dt.datetime) else choice.started
-    _table(ledger)
-    ledger.db.execute(
-        "INSERT OR REPLACE INTO watermarks (run_id, mode, read_from, watermark, rulebook_hash, config_hash)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (run_id, choice.mode, choice.since.isoformat() if choice.since else None, mark.isoformat(),
-         project.book.hash, project.config.hash),
-    )
+    save_mark(ledger, Mark(run_id, choice.mode, mark, project.book.hash, project.config.hash), choice.since)

@@ -9,11 +9,12 @@ from typing import Any
 
 import polars as pl
 
-from revrules.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
 from revrules.connectors.base import ID
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
 from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
-from revrules.project import Project, Snapshot
+from revrules.project import Project
+from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
+from revrules.run.read import Snapshot
 
 CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.String, "after": pl.String,
                            "rule": pl.String})

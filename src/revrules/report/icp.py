@@ -23,7 +23,7 @@ from revrules.engine.convert import FieldType
 from revrules.engine.rulebook import load_rulebook
 from revrules.errors import InvalidInputError
 from revrules.project import Project
-from revrules.report import ARR_NAMES, MRR_NAMES, NUMERIC, depends_on, ltv_quintile
+from revrules.report.kpis import ARR_NAMES, MRR_NAMES, NUMERIC, depends_on, ltv_quintile
 
 MAX_CATEGORIES = 30
 MAX_SIGNALS = 8

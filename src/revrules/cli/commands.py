@@ -1,0 +1,256 @@
+"""The commands: each parses nothing and decides nothing; it calls the run operations and renders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from revrules.cli import render
+from revrules.cli.scaffold import write_starter
+from revrules.config import load_config
+from revrules.engine.explain import explain_record
+from revrules.engine.testcases import evaluate_account, run_tests
+from revrules.errors import ExitCode, InvalidInputError, RefusedError
+from revrules.project import load_project
+from revrules.run import operations
+from revrules.run.apply import ApplyReport
+from revrules.run.online import check_online
+from revrules.run.plan import Plan
+from revrules.run.read import read_all
+from revrules.schedule.jobs import run_job
+from revrules.schedule.scheduler import Scheduler
+from revrules.schedule.status import job_status
+from revrules.state.ledger import Ledger, summary_line
+from revrules.state.lock import holder
+
+log = logging.getLogger("revrules")
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _confirm(question: str) -> None:
+    """Ask on the terminal; only `yes` goes ahead."""
+    if not sys.stdin.isatty():
+        raise InvalidInputError("refusing to write without confirmation: stdin is not a terminal (pass --yes)")
+    answer = input(f"{question} Only 'yes' will be accepted: ")
+    if answer.strip() != "yes":
+        raise RefusedError("cancelled; nothing was written")
+
+
+def _write_options(args: argparse.Namespace, show_plan: Any = None) -> operations.WriteOptions:
+    return operations.WriteOptions(confirm=None if args.yes else _confirm,
+                                   force=bool(getattr(args, "force", False)), show_plan=show_plan)
+
+
+def _finish(report: ApplyReport | None, args: argparse.Namespace) -> int:
+    if report is None:
+        if args.json:
+            _print_json({"status": "succeeded", "written": 0, "failed": [], "skipped": []})
+        return ExitCode.OK
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(render.apply_text(report))
+    return ExitCode.FAILED if not report.failed.is_empty() else ExitCode.OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """`revrules init [DIR]`."""
+    written = write_starter(Path(args.dir))
+    for path in written:
+        print(f"wrote {path}")
+    print(f"Next: cd {args.dir} && revrules test && revrules plan")
+    return ExitCode.OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """`revrules check [--online] [--create-properties]`."""
+    project = load_project(args.config)
+    book = project.book
+    rules = sum(len(d.rules) for d in book.decisions)
+    print(f"{args.config}: OK")
+    print(f"  {len(project.config.model.fields)} fields, {len(book.derives)} derived values, "
+          f"{len(book.decisions)} decisions with {rules} rules, "
+          f"{len(book.territories.leaves()) if book.territories else 0} territories, "
+          f"{len(book.lists)} lists, {len(book.tests)} tests in {len(book.files)} files")
+    for label, expr in book.expressions():
+        if expr.fallback:
+            print(f"  note: {label} uses the row-by-row fallback evaluator (slower)")
+    if args.create_properties and not args.online:
+        raise InvalidInputError("--create-properties needs --online")
+    if args.online:
+        for line in check_online(project, project.connector(), create_properties=args.create_properties):
+            print(f"  online: {line}" if line.startswith("every mapped") else f"  {line}")
+    return ExitCode.OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """`revrules test`."""
+    project = load_project(args.config)
+    results = run_tests(project.book)
+    failed = sum(not r.passed for r in results)
+    if args.json:
+        _print_json({
+            "passed": len(results) - failed,
+            "failed": failed,
+            "tests": [{"name": r.name, "where": r.where, "passed": r.passed,
+                       "mismatches": [vars(m) for m in r.mismatches], "trace": r.trace} for r in results],
+        })
+    else:
+        print(render.tests_text(results))
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """`revrules plan [-o PLAN] [--json] [--rebalance]`."""
+    project = load_project(args.config)
+    plan = operations.make_plan(project, project.connector(), rebalance=args.tolerance if args.rebalance else None)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(plan.to_json(), default=str))
+        log.info("saved the plan to %s", out)
+    if args.json:
+        _print_json(plan.to_json())
+    else:
+        print(render.plan_text(plan, project.source))
+    return ExitCode.OK
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    """`revrules apply [PLAN] [--yes] [--force] [--incremental]`."""
+    project = load_project(args.config)
+
+    def show(plan: Plan) -> None:
+        if not args.json:
+            print(render.plan_text(plan, project.source))
+
+    report = operations.apply(project, _write_options(args, show), saved_plan=Path(args.plan) if args.plan else None,
+                              read_incrementally=args.incremental)
+    return _finish(report, args)
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """`revrules rollback RUN`."""
+    project = load_project(args.config)
+    return _finish(operations.rollback(project, args.run, _write_options(args)), args)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """`revrules explain ID` / `--account JSON`."""
+    project = load_project(args.config)
+    if args.account is not None:
+        try:
+            account = json.loads(args.account)
+        except ValueError as exc:
+            raise InvalidInputError(f"--account: not valid JSON ({exc})") from None
+        if not isinstance(account, dict):
+            raise InvalidInputError("--account: expected a JSON object of field values")
+        unknown = set(account) - set(project.book.fields) - {d.name for d in project.book.derives}
+        if unknown:
+            raise InvalidInputError(f"--account: unknown field(s): {', '.join(sorted(unknown))}")
+        trace = explain_record(project.book, evaluate_account(project.book, account, "account"), "account")
+    elif args.id:
+        evaluated = project.evaluate(read_all(project, project.connector()).typed)
+        try:
+            trace = explain_record(project.book, evaluated, args.id)
+        except KeyError:
+            raise InvalidInputError(f"record {args.id} not found in {project.source}") from None
+    else:
+        raise InvalidInputError("explain: give a record id or --account JSON")
+    if args.json:
+        _print_json(trace)
+    else:
+        print(render.explain_text(trace))
+    return ExitCode.OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """`revrules history`."""
+    project = load_project(args.config)
+    ledger = operations.open_ledger(project)
+    try:
+        runs = ledger.runs(args.limit)
+    finally:
+        ledger.close()
+    if args.json:
+        keys = ("id", "command", "started_at", "finished_at", "status", "written", "failed", "skipped",
+                "rulebook_hash", "records_read", "planned", "message")
+        _print_json({"runs": [{k: getattr(r, k) for k in keys} for r in runs]})
+    else:
+        print(render.history_text(runs))
+    return ExitCode.OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`revrules report [-o FILE] [--format json] [--suggest-icp]`."""
+    # The report's statistics and page load only when a report is asked for: every other command starts faster.
+    from revrules.report.html import render_html
+    from revrules.report.measures import build_report, finite, write_report
+
+    fmt = "json" if args.json else args.format
+    project = load_project(args.config)
+    snapshot = read_all(project, project.connector())
+    log.info("read %d records", snapshot.raw.height)
+    evaluated = project.evaluate(snapshot.typed)
+    report = finite(build_report(project, evaluated, source=project.source, suggest_icp=args.suggest_icp,
+                                 typed=snapshot.typed))
+    if fmt == "json":
+        text = json.dumps(report, indent=2, default=str) + "\n"
+        if args.out:
+            write_report(Path(args.out), text)
+            log.info("wrote the report to %s", args.out)
+        else:
+            sys.stdout.write(text)
+        return ExitCode.OK
+    out = Path(args.out or "report.html")
+    write_report(out, render_html(report))
+    print(f"wrote {out}")
+    icp = report.get("icp")
+    if icp and icp.get("yaml"):
+        print()
+        print(icp["yaml"], end="")
+    return ExitCode.OK
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """`revrules schedule`: every problem in the config is reported before the first slot."""
+    project = load_project(args.config)
+    return Scheduler(project.config, lambda job: run_job(args.config, job)).run()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """`revrules status`."""
+    config = load_config(args.config)
+    path = config.state_dir / "ledger.db"
+    runs: dict[int, Any] = {}
+    if path.exists():
+        ledger = Ledger(path)
+        try:
+            runs = {run.id: run for run in ledger.runs(1000)}
+        finally:
+            ledger.close()
+    jobs = job_status(config, runs)
+    lock = holder(config.state_dir / "run.lock")
+    latest = runs[max(runs)] if runs else None
+    if args.json:
+        _print_json({"lock": lock, "jobs": jobs, "last_run": vars(latest) if latest else None})
+        return ExitCode.OK
+    print(f"lock: held by pid {lock.get('pid')} since {lock.get('since')}" if lock else "lock: free")
+    print(f"last run: {summary_line(latest)}" if latest else "last run: none")
+    for job in jobs:
+        last = job["last_outcome"] or "never run"
+        if job["last_run"]:
+            r = job["last_run"]
+            last += (f" (run {r['id']}: read {r['records_read']:,}, written {r['written']:,}, "
+                     f"failed {r['failed']:,}, skipped {r['skipped']:,})")
+        print(f"job {job['id']} [{job['cron']}] {job['command']}{' incremental' if job['incremental'] else ''}: "
+              f"next {job['next_run']}; last {last}")
+    return ExitCode.OK

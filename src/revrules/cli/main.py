@@ -1,0 +1,124 @@
+"""Argument parsing and the one error boundary that turns every expected failure into an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from revrules import __version__
+from revrules.cli import commands
+from revrules.errors import ExitCode, RevrulesError
+from revrules.runtime import shutdown
+from revrules.runtime.logs import setup_logging
+from revrules.runtime.shutdown import StopRequested
+
+log = logging.getLogger("revrules")
+
+
+def _common_options(*, defaults: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after the command name.
+
+    The copy given to each command has no defaults: a command's defaults would
+    otherwise overwrite what was given before the command (`revrules -c X plan`).
+    """
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", type=Path, default=default(Path("revrules.yaml")),
+                        help="config file (default: revrules.yaml)")
+    common.add_argument("--debug", action="store_true", default=default(False),
+                        help="show tracebacks and debug logs")
+    common.add_argument("--log-format", choices=("text", "json"), default=default("text"),
+                        help="log line format on stderr")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `revrules` argument parser with every command."""
+    common = _common_options(defaults=False)
+    parser = argparse.ArgumentParser(prog="revrules", parents=[_common_options(defaults=True)],
+                                     description="Segmentation rules as code for RevOps.")
+    parser.add_argument("--version", action="version", version=f"revrules {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
+                *, json_flag: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        return p
+
+    p = command("init", commands.cmd_init, "write a starter revrules.yaml, rulebook, tests and sample data")
+    p.add_argument("dir", nargs="?", default=".")
+    p = command("check", commands.cmd_check, "validate the config and rulebooks")
+    p.add_argument("--online", action="store_true", help="also check fields against the CRM")
+    p.add_argument("--create-properties", action="store_true",
+                   help="with --online: create missing output fields (HubSpot properties)")
+    command("test", commands.cmd_test, "run the rulebook tests", json_flag=True)
+    p = command("plan", commands.cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
+    p.add_argument("-o", "--out", metavar="PLAN", help="save the plan as JSON for `apply PLAN`")
+    p.add_argument("--rebalance", action="store_true",
+                   help="also move the fewest accounts that bring every owner within --tolerance of its share")
+    p.add_argument("--tolerance", type=float, default=0.1, metavar="FRACTION",
+                   help="allowed deviation from an owner's weighted share with --rebalance (default 0.1 = ±10%%)")
+    p = command("apply", commands.cmd_apply, "write changes to the CRM (a saved PLAN, or plan and apply now)",
+                json_flag=True)
+    p.add_argument("plan", nargs="?", metavar="PLAN")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--force", action="store_true", help="apply even when a safety guard would refuse")
+    p.add_argument("--incremental", action="store_true",
+                   help="read only records modified since the last successful run (full when needed)")
+    p = command("explain", commands.cmd_explain, "show how one record's values are decided", json_flag=True)
+    p.add_argument("id", nargs="?", metavar="ID")
+    p.add_argument("--account", metavar="JSON", help="explain an account given as JSON field values")
+    p = command("history", commands.cmd_history, "list the runs in the ledger", json_flag=True)
+    p.add_argument("--limit", type=int, default=50)
+    p = command("rollback", commands.cmd_rollback,
+                "restore the values a run overwrote, except fields changed since", json_flag=True)
+    p.add_argument("run", type=int, metavar="RUN")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p = command("report", commands.cmd_report, "segment analytics: one self-contained HTML page (or JSON)",
+                json_flag=True)
+    p.add_argument("-o", "--out", metavar="FILE", help="where to write it (default: report.html; JSON: stdout)")
+    p.add_argument("--format", choices=("html", "json"), default="html", help="html (default) or json")
+    p.add_argument("--suggest-icp", action="store_true",
+                   help="propose data-driven ICP conditions in rulebook syntax (printed, and in the report)")
+    command("schedule", commands.cmd_schedule, "run schedule.jobs in the foreground until SIGINT/SIGTERM")
+    command("status", commands.cmd_status, "each job's next run, the last run's outcome, and the lock holder",
+            json_flag=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every expected failure becomes a message and an exit code."""
+    args = build_parser().parse_args(argv)
+    setup_logging(log_format=args.log_format, debug=args.debug)
+    # The first SIGTERM/SIGINT lets the batch in flight land (the scheduler installs its own handling).
+    previous = shutdown.install() if args.command in ("apply", "rollback") else {}
+    try:
+        code: int = args.handler(args)
+    except StopRequested as stop:
+        log.warning("%s; exiting", stop)
+        return ExitCode.OK
+    except RevrulesError as exc:
+        if args.debug:
+            log.exception("failed")
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        shutdown.restore(previous)
+    return code
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""`check --online`: the config and rulebook checked against the CRM's fields, picklists, owners and lists."""
+
+from __future__ import annotations
+
+from revrules.connectors.base import Connector, PropertySpec
+from revrules.engine.convert import FieldType
+from revrules.errors import InvalidInputError
+from revrules.project import Project
+from revrules.run.lists import list_names
+
+
+def check_online(project: Project, connector: Connector, *, create_properties: bool = False) -> list[str]:
+    """Check against the CRM; returns what was done and found fine, raises with every problem at once.
+
+    Raises:
+        InvalidInputError: A field is missing or not writable, a value is not an option, an owner
+            is unknown or inactive, or a list cannot be kept.
+    """
+    done: list[str] = []
+    if create_properties:
+        create = getattr(connector, "create_properties", None)
+        if create is None:
+            raise InvalidInputError(f"--create-properties: the {connector.kind} connector cannot create fields")
+        done += create(property_specs(project))
+    check = getattr(connector, "check_online", None)
+    if check is not None:
+        problems: list[str] = check(project.read_fields(), project.write_fields(), allowed_values(project))
+        problems += owner_problems(project, connector)
+        check_lists = getattr(connector, "check_lists", None)
+        if check_lists is not None and project.book.lists:
+            problems += check_lists(list_names(project))
+        if problems:
+            raise InvalidInputError("\n".join(problems))
+        return [*done, f"every mapped field exists in {project.source}, outputs are writable and written values "
+                       "fit their picklists"]
+    columns = set(getattr(connector, "columns", lambda: [])())
+    missing = [f for f in project.read_fields() if f not in columns and f not in project.write_fields()]
+    if missing:
+        raise InvalidInputError("\n".join(f"field '{f}' is not in {project.source}" for f in missing))
+    return [*done, f"every mapped field exists in {project.source}"]
+
+
+def owner_problems(project: Project, connector: Connector) -> list[str]:
+    """Pool owners the CRM does not know or has deactivated, by territory."""
+    unavailable = project.unavailable_owners(connector)
+    return [
+        f"territory {territory}: owner {owner} is not an active {connector.kind} user; routing skips it"
+        for territory, owners in project.pool_owners().items()
+        for owner in owners
+        if owner in unavailable
+    ]
+
+
+def allowed_values(project: Project) -> dict[str, set[str]]:
+    """CRM field -> every value the rulebook can write to it (decisions with fixed `then` values)."""
+    allowed: dict[str, set[str]] = {}
+    for decision in project.book.decisions:
+        field = project.outputs.get(decision.name)
+        if field is None or decision.hit not in ("first", "unique", "collect"):
+            continue
+        values = [rule.then for rule in decision.rules] + [decision.default]
+        allowed.setdefault(field, set()).update(
+            str(v).lower() if isinstance(v, bool) else str(v)
+            for v in values if v is not None and v != "" and not isinstance(v, list))
+    territories = project.book.territories
+    if territories is not None and territories.output in project.outputs:
+        leaves = {path[-1].id for path in territories.leaves()}
+        allowed.setdefault(project.outputs[territories.output], set()).update(leaves)
+    return allowed
+
+
+def property_specs(project: Project) -> list[PropertySpec]:
+    """The output fields `check --online --create-properties` creates when missing."""
+    allowed = allowed_values(project)
+    specs: dict[str, PropertySpec] = {}
+    for name, field in project.outputs.items():
+        kind = project.book.kinds.get(name)
+        label = name.replace("_", " ").capitalize()
+        if kind in (FieldType.NUMBER, FieldType.INTEGER):
+            specs[field] = PropertySpec(field, label, "number")
+        elif allowed.get(field) and kind in (FieldType.STRING, FieldType.LIST):
+            specs[field] = PropertySpec(field, label, "enumeration", tuple(sorted(allowed[field])),
+                                        multiple=kind == FieldType.LIST)
+        else:
+            specs.setdefault(field, PropertySpec(field, label, "string"))
+    if project.config.model.provenance:
+        specs.setdefault(project.config.model.provenance,
+                         PropertySpec(project.config.model.provenance, "Segmentation reason", "string"))
+    return list(specs.values())

@@ -1,0 +1,228 @@
+"""The pipeline as the commands and the scheduler run it: read and plan, apply, roll back.
+
+Each operation takes a loaded project and plain options, and returns plain data; the
+CLI renders it and the scheduler records it. Nothing here reads arguments or prints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from revrules.connectors.base import Connector
+from revrules.errors import InvalidInputError, RefusedError, RevrulesError
+from revrules.project import Project
+from revrules.run import incremental
+from revrules.run.apply import ApplyReport, recover, run_apply
+from revrules.run.guards import changed_records_refusal, list_guard
+from revrules.run.lists import current_lists, list_names, remember_list_names, report_renamed_lists
+from revrules.run.plan import Plan, PlanMeta, build_plan
+from revrules.run.read import read_all, read_modified
+from revrules.run.rollback import rollback_changes, rollback_lists
+from revrules.runtime import shutdown
+from revrules.runtime.shutdown import StopRequested
+from revrules.state.ledger import ERROR, INTERRUPTED, REFUSED, RUNNING, SUCCEEDED, Ledger, now, summary_line
+from revrules.state.lock import run_lock
+
+log = logging.getLogger(__name__)
+
+Confirm = Callable[[str], None]
+"""Asks the user to go ahead with the question given; raises a `RevrulesError` to refuse."""
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How an apply or rollback may proceed."""
+
+    confirm: Confirm | None = None
+    """None: go ahead without asking (`--yes`, the scheduler)."""
+    force: bool = False
+    """Apply even when a safety guard would refuse."""
+    show_plan: Callable[[Plan], None] | None = None
+    """Called with the plan before anything is written (the CLI prints it)."""
+
+
+def open_ledger(project: Project) -> Ledger:
+    """The project's ledger."""
+    return Ledger(project.config.state_dir / "ledger.db")
+
+
+def make_plan(project: Project, connector: Connector, choice: incremental.ReadChoice | None = None,
+              *, rebalance: float | None = None) -> Plan:
+    """Read the CRM, evaluate the rulebook and diff: the changes a run would write."""
+    since = choice.since if choice is not None else None
+    snapshot = read_all(project, connector) if since is None else read_modified(project, connector, since)
+    log.info("read %d records", snapshot.raw.height)
+    evaluated = project.evaluate(snapshot.typed, rebalance=rebalance,
+                                 unavailable_owners=project.unavailable_owners(connector))
+    report_renamed_lists(project)
+    return build_plan(project, snapshot, evaluated, current_lists(project, connector))
+
+
+def load_saved_plan(path: Path, project: Project) -> Plan:
+    """A plan saved by `plan -o`, checked to be for this project's CRM."""
+    try:
+        plan = Plan.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(f"{path}: not a readable revrules plan ({exc})") from None
+    if plan.meta.crm != project.config.model.crm.kind:
+        kind = project.config.model.crm.kind
+        raise InvalidInputError(f"{path}: the plan is for a {plan.meta.crm} CRM, the config is for {kind}")
+    return plan
+
+
+def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = None,
+          read_incrementally: bool = False) -> ApplyReport | None:
+    """Plan and apply now (or apply a saved plan) as one ledgered run under the run lock.
+
+    Returns None when there was nothing to write.
+    """
+    if read_incrementally and saved_plan is not None:
+        raise InvalidInputError("--incremental reads and applies in one step; it cannot apply a saved PLAN")
+    connector = project.connector()
+    with _locked_ledger(project) as ledger:
+        first = _last_run_id(ledger)
+        recover(ledger, connector)
+        choice = None
+        if saved_plan is not None:
+            plan = load_saved_plan(saved_plan, project)
+        else:
+            choice = incremental.choose(ledger, project, connector, incremental=read_incrementally)
+            if read_incrementally:
+                log.info("%s run: %s", choice.mode, choice.reason)
+            plan = make_plan(project, connector, choice)
+        shutdown.check("before the first write")
+        if options.show_plan is not None:
+            options.show_plan(plan)
+        report = _apply_plan(project, connector, ledger, plan, options, command="apply",
+                             saved=saved_plan is not None)
+        latest = ledger.runs(1)
+        if choice is not None and latest and latest[0].id > first and latest[0].status == SUCCEEDED:
+            incremental.record(ledger, latest[0].id, project, connector, choice)
+    return report
+
+
+def rollback(project: Project, run_id: int, options: WriteOptions) -> ApplyReport | None:
+    """Restore the values run `run_id` overwrote, except fields changed since, as a new ledgered run."""
+    connector = project.connector()
+    with _locked_ledger(project) as ledger:
+        recover(ledger, connector)
+        target = ledger.run(run_id)
+        if target is None or target.command not in ("apply", "rollback"):
+            raise InvalidInputError(f"run {run_id} is not an apply or rollback run in the ledger")
+        undo, changed = rollback_changes(ledger, connector, run_id)
+        lists = rollback_lists(ledger, run_id)
+        if not changed.is_empty():
+            log.warning("%d field(s) changed since run %d and are left alone", changed.height, run_id)
+        meta = PlanMeta(now(), connector.kind, project.config.hash, project.book.hash, 0)
+        plan = Plan(meta=meta, changes=undo, list_changes=lists)
+        reason = f"changed since run {run_id}"
+        report = _apply_plan(project, connector, ledger, plan, options, command="rollback",
+                             left_alone=(changed, reason))
+        if report is not None and not changed.is_empty():
+            left = changed.with_columns(pl.lit(reason).alias("reason"))
+            report = ApplyReport(report.run_id, report.status, report.written, report.failed, left,
+                                 report.lists_written)
+    return report
+
+
+def latest_run_id(project: Project) -> int | None:
+    """The id of the newest run in the ledger, or None."""
+    ledger = open_ledger(project)
+    try:
+        return _last_run_id(ledger) or None
+    finally:
+        ledger.close()
+
+
+@contextmanager
+def _locked_ledger(project: Project) -> Iterator[Ledger]:
+    """The ledger under the run lock; runs a signal stopped are closed, and every run logs its summary."""
+    with run_lock(project.config.state_dir):
+        ledger = open_ledger(project)
+        first = _last_run_id(ledger)
+        try:
+            yield ledger
+        except StopRequested:
+            _close_stopped_runs(ledger)
+            raise
+        finally:
+            _log_summaries(ledger, first)
+            ledger.close()
+
+
+def _last_run_id(ledger: Ledger) -> int:
+    latest = ledger.runs(1)
+    return latest[0].id if latest else 0
+
+
+def _close_stopped_runs(ledger: Ledger) -> None:
+    """Runs of this process a signal stopped before they could close themselves."""
+    for run in ledger.runs(20):
+        if run.status == RUNNING and run.pid == os.getpid():
+            ledger.finish_run(run.id, INTERRUPTED, "stopped by a signal before writing")
+
+
+def _log_summaries(ledger: Ledger, after: int) -> None:
+    """One summary line per run this process started since run `after`."""
+    for run in reversed(ledger.runs(20)):
+        if run.id > after and run.pid == os.getpid():
+            log.info("%s", summary_line(run))
+
+
+def _refuse(ledger: Ledger, run_id: int, plan: Plan, message: str) -> RefusedError:
+    ledger.update_run(run_id, planned=plan.changes.height, records_read=plan.meta.records_read)
+    ledger.finish_run(run_id, REFUSED, message)
+    return RefusedError(message)
+
+
+def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Plan, options: WriteOptions,
+                *, command: str, saved: bool = False,
+                left_alone: tuple[pl.DataFrame, str] | None = None) -> ApplyReport | None:
+    """Run the guards and apply `plan` as a new run.
+
+    `left_alone` is (changes, reason): changes decided against before the run, recorded
+    as skipped in it so that the run's counts include them.
+    """
+    run_id = ledger.start_run(command, crm=plan.meta.crm, rulebook_hash=project.book.hash,
+                              config_hash=project.config.hash)
+    if left_alone is not None and not left_alone[0].is_empty():
+        ledger.record_skipped(run_id, *left_alone)
+    guarded = command == "apply" and not options.force
+    too_many = changed_records_refusal(project, plan) if guarded else None
+    if too_many is not None:
+        raise _refuse(ledger, run_id, plan, too_many)
+    members = current_lists(project, connector) if not plan.list_changes.is_empty() else {}
+    list_refusal = list_guard(project, plan, members) if guarded else None
+    if list_refusal is not None:
+        raise _refuse(ledger, run_id, plan, list_refusal)
+    if plan.is_empty:
+        ledger.update_run(run_id, records_read=plan.meta.records_read)
+        ledger.finish_run(run_id, SUCCEEDED, "nothing to change")
+        return None
+    check_budget = getattr(connector, "check_budget", None)
+    if check_budget is not None and not plan.changes.is_empty():
+        try:
+            check_budget(plan.changed_records)
+        except RevrulesError as exc:
+            ledger.finish_run(run_id, REFUSED if isinstance(exc, RefusedError) else ERROR, str(exc))
+            raise
+    if options.confirm is not None:
+        try:
+            options.confirm(f"{command.capitalize()} {plan.changes.height:,} field change(s) to "
+                            f"{plan.changed_records:,} record(s)?")
+        except RevrulesError as exc:
+            ledger.finish_run(run_id, REFUSED, str(exc))
+            raise
+    report = run_apply(ledger, connector, run_id, plan, saved=saved,
+                       current_lists=members, list_names=list_names(project))
+    if command == "apply":
+        remember_list_names(project)
+    return report

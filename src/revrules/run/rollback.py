@@ -1,0 +1,41 @@
+"""Rollback: the changes that restore what a run overwrote, except fields changed since."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from revrules.connectors.base import Connector
+from revrules.run.apply import current_values, same_value
+from revrules.run.plan import CHANGE_SCHEMA
+from revrules.state.ledger import WRITTEN, Ledger
+
+
+def rollback_changes(ledger: Ledger, connector: Connector, target: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The changes that undo run `target`, and the fields skipped because they changed since."""
+    written = ledger.writes(target, WRITTEN)
+    if written.is_empty():
+        return pl.DataFrame(schema=CHANGE_SCHEMA), pl.DataFrame(schema=CHANGE_SCHEMA)
+    # The last write of a field in the run wins; undo to the value before the first.
+    first = written.group_by(["id", "field"], maintain_order=True).agg(
+        pl.col("before").first(), pl.col("after").last()
+    )
+    checked = current_values(connector, first)
+    unchanged = same_value(pl.col("current"), pl.col("after"))
+    undo = checked.filter(unchanged).select(
+        "id", "field", pl.col("after").alias("before"), pl.col("before").alias("after"),
+        pl.lit(f"rollback:{target}").alias("rule"),
+    )
+    changed = checked.filter(~unchanged).select(
+        "id", "field", pl.col("current").alias("before"), pl.col("before").alias("after"),
+        pl.lit(f"rollback:{target}").alias("rule"),
+    )
+    return undo, changed
+
+
+def rollback_lists(ledger: Ledger, target: int) -> pl.DataFrame:
+    """List changes that undo the list writes of run `target`."""
+    writes = ledger.list_writes(target).filter(pl.col("result") == WRITTEN)
+    return writes.select(
+        "list", "id",
+        pl.when(pl.col("action") == "add").then(pl.lit("remove")).otherwise(pl.lit("add")).alias("action"),
+    )

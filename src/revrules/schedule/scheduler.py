@@ -1,0 +1,170 @@
+"""`revrules schedule`: cron jobs run by APScheduler 3, one at a time, with catch-up after downtime."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from revrules.config import Config, JobModel, ScheduleModel
+from revrules.errors import InvalidInputError
+from revrules.runtime import shutdown
+from revrules.schedule.cron import grace_seconds, missed_slot, triggers
+
+log = logging.getLogger(__name__)
+
+SKIPPED = "skipped"
+"""The outcome of a scheduled job that found another run holding the lock."""
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How one scheduled run ended."""
+
+    outcome: str
+    message: str | None = None
+    run_id: int | None = None
+
+
+class JobState:
+    """Each job's last start and outcome, in `state_dir/schedule.json` (survives restarts)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        """Every job's saved state."""
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def last_run(self, job_id: str) -> dt.datetime | None:
+        """When the job last started, or None."""
+        started = self.load().get(job_id, {}).get("last_started")
+        return dt.datetime.fromisoformat(started) if isinstance(started, str) else None
+
+    def update(self, job_id: str, **values: Any) -> None:
+        """Merge values into one job's state, atomically."""
+        with self._lock:
+            data = self.load()
+            data.setdefault(job_id, {}).update(values)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(data, indent=2, default=str))
+            temporary.replace(self.path)
+
+
+Runner = Callable[[JobModel], JobOutcome]
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Scheduler:
+    """Runs the configured jobs until a stop signal; never dies on a job's exception."""
+
+    def __init__(self, config: Config, runner: Runner, *, clock: Clock = utc_now) -> None:
+        self.config = config
+        self.settings = config.model.schedule or ScheduleModel()
+        if not self.settings.jobs:
+            raise InvalidInputError(f"{config.path}: schedule.jobs is empty; nothing to schedule")
+        self.triggers = triggers(config)
+        self.runner = runner
+        self.clock = clock
+        self.state = JobState(config.state_dir / "schedule.json")
+        self._idle = threading.Event()
+        self._idle.set()
+        self._scheduler: Any = None
+
+    def catch_up(self) -> dict[str, dt.datetime]:
+        """Jobs that missed a slot while the scheduler was down (within the grace): run each once now."""
+        now = self.clock()
+        due: dict[str, dt.datetime] = {}
+        for job in self.settings.jobs:
+            trigger = self.triggers[job.id]
+            last = self.state.last_run(job.id)
+            grace = grace_seconds(job, self.settings)
+            slot = missed_slot(trigger, last, now, grace)
+            if slot is not None:
+                log.info("job %s missed its run at %s while the scheduler was down; running it once now",
+                         job.id, slot.isoformat())
+                due[job.id] = slot
+            elif last is not None:
+                first_missed = trigger.get_next_fire_time(last, last)
+                if first_missed is not None and first_missed <= now:
+                    log.warning("job %s missed its run at %s, more than %d s ago (misfire grace); skipped",
+                                job.id, first_missed.isoformat(), grace)
+        return due
+
+    def run_job(self, job: JobModel) -> JobOutcome:
+        """Run one job now, recording its outcome; any exception is logged, never raised."""
+        if shutdown.requested():
+            return JobOutcome(SKIPPED, "stopping")
+        self._idle.clear()
+        started = time.monotonic()
+        self.state.update(job.id, last_started=self.clock().isoformat())
+        try:
+            outcome = self.runner(job)
+        except Exception as exc:  # the scheduler outlives any job; the next slot retries
+            log.exception("job %s failed: %s", job.id, exc)
+            outcome = JobOutcome("error", f"{type(exc).__name__}: {exc}")
+        finally:
+            self._idle.set()
+        self.state.update(job.id, last_finished=self.clock().isoformat(), **asdict(outcome))
+        log.info("job %s %s%s in %.1fs", job.id, outcome.outcome,
+                 f": {outcome.message}" if outcome.message else "", time.monotonic() - started)
+        return outcome
+
+    def start(self) -> Any:
+        """Build the APScheduler scheduler with every job; returns it (not started)."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        # One worker: jobs of this process run one after another; the run lock guards other processes.
+        scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)},
+                                      timezone=zoneinfo.ZoneInfo(self.settings.timezone))
+        due = self.catch_up()
+        for job in self.settings.jobs:
+            options: dict[str, Any] = {}
+            if job.id in due:
+                options["next_run_time"] = self.clock()
+            scheduler.add_job(self.run_job, self.triggers[job.id], args=[job], id=job.id, name=job.id,
+                              coalesce=True, max_instances=1, misfire_grace_time=grace_seconds(job, self.settings),
+                              **options)
+        self._scheduler = scheduler
+        return scheduler
+
+    def next_runs(self) -> dict[str, dt.datetime | None]:
+        """Each job's next run time as the scheduler sees it."""
+        if self._scheduler is None:
+            return {}
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+
+    def run(self, *, stop_timeout: float = 25.0) -> int:
+        """Run in the foreground until SIGTERM/SIGINT; a job in flight finishes its batch first."""
+        scheduler = self.start()
+
+        def stop() -> None:
+            scheduler.shutdown(wait=False)
+
+        shutdown.install(on_stop=stop)
+        for job in scheduler.get_jobs():
+            log.info("job %s (%s): next run at %s", job.id, job.trigger, job.next_run_time)
+        scheduler.start()
+        if not self._idle.wait(stop_timeout):
+            log.warning("the job in flight did not stop within %.0f s; exiting anyway", stop_timeout)
+            os._exit(0)
+        log.info("scheduler stopped")
+        return 0
