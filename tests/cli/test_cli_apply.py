@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import Cli, by_id, ledger_rows, read_csv, run_process, write_project
 
 from revrules.connectors.csvfile import CsvConnector
+from revrules.testing.harness import Cli, by_id, ledger_rows, read_csv, run_process
+from tests.cli.projects import write_project
 
 FORMAT_ACCOUNTS = "Id,Emp,Mrr,Domain,Arr__c\nA1,2,100,x.edu,\nA2,2000,10.5,y.com,5\nA3,50,,z.com,7\n"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cli_support import Cli, write_project
+from revrules.testing.harness import Cli
+from tests.cli.projects import write_project
 
 
 def _decision(trace: dict, name: str) -> dict:

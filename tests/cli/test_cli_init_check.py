@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_support import Cli, run_process
 
+from revrules.testing.harness import Cli, run_process
 from revrules.testing.hubspot import HubSpotEmulator
 
 HUBSPOT_CONFIG = """\

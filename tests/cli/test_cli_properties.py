@@ -10,11 +10,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from cli_support import FORMAT_RULES, write_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from revrules.cli import main
+from tests.cli.projects import FORMAT_RULES, write_project
 
 ROUTED_RULES = FORMAT_RULES.replace(
     "tests:",

@@ -10,7 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cli_support import Cli, by_id, ledger_rows, run_process
+
+from revrules.testing.harness import Cli, by_id, ledger_rows, run_process
 
 
 def _edit_output_cell(path: Path, record: str, column: str, value: str) -> None:

@@ -6,7 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from cli_support import Cli, by_id, write_project
+from revrules.testing.harness import Cli, by_id
+from tests.cli.projects import write_project
 
 FAILING_TEST = """\
   - name: 150 employees is Mid-Market (wrong on purpose)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import Cli
 
 import revrules.testing.hubspot as emulator_module
+from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
 
 TOKEN = "test-token"

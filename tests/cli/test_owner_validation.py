@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_support import Result
 
+from revrules.testing.harness import Result
 from revrules.testing.hubspot import HubSpotEmulator
 from revrules.testing.salesforce import SalesforceEmulator
 

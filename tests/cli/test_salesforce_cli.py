@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import Result, ledger_rows
 
+from revrules.testing.harness import Result, ledger_rows
 from revrules.testing.salesforce import SalesforceEmulator
 
 Cli = Callable[..., Result]

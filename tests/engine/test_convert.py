@@ -400,8 +400,7 @@ def test_convert_frame_rejects_bad_specs(specs: list[FieldSpec], message: str) -
         convert_frame(pl.DataFrame({"__id": ["a"], "X": ["1"]}), specs)
 
 
-def test_a_million_rows_of_ten_columns_convert_in_seconds() -> None:
-    n = 1_000_000
+def _ten_columns(n: int) -> tuple[pl.DataFrame, list[FieldSpec]]:
     value = (pl.int_range(n) * 7919) % 100_000
     even = value % 2 == 0
     raw = pl.select(
@@ -432,6 +431,22 @@ def test_a_million_rows_of_ten_columns_convert_in_seconds() -> None:
         FieldSpec("modified_day", "modified", FieldType.DATE),
         FieldSpec("amount_int", "amount", FieldType.INTEGER),
     ]
+    return raw, specs
+
+
+def test_ten_columns_of_every_type_convert_without_issues() -> None:
+    n = 20_000
+    frame, issues = convert_frame(*_ten_columns(n))
+    assert frame.height == n
+    assert issues == []
+    assert frame.drop("teams").null_count().row(0) == (0,) * 10
+    assert frame["modified"].unique().to_list() == [TEN_UTC]
+
+
+@pytest.mark.benchmark
+def test_a_million_rows_of_ten_columns_convert_in_seconds() -> None:
+    n = 1_000_000
+    raw, specs = _ten_columns(n)
     started = time.perf_counter()
     frame, issues = convert_frame(raw, specs)
     elapsed = time.perf_counter() - started

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lists_support import Cli, ledger
+from revrules.testing.harness import Cli, ledger_rows
 
 CONFIG = """\
 version: 1
@@ -45,7 +45,8 @@ def test_a_new_list_is_not_limited_by_a_percentage_but_emptying_it_is(tmp_path: 
     assert refused.code == 3
     assert "removes 20 member(s) of list big (20 now)" in refused.err
     assert len(members(config)) == 20
-    assert ledger(config, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == [("refused",)]
+    assert ledger_rows(
+        config.parent / ".revrules", "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == [("refused",)]
 
     (tmp_path / "rules.yaml").write_text(RULES.replace("THRESHOLD", "30"))  # removes 2 of 20: within 20%
     assert cli("apply", "-c", config, "--yes").code == 0

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lists_support import Cli
 
+from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
 
 TOKEN = "test-token"

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lists_support import Cli, ledger
 
 from revrules.connectors.hubspot import HubspotConnector
+from revrules.testing.harness import Cli, ledger_rows
 from revrules.testing.hubspot import HubSpotEmulator
 
 TOKEN = "test-token"
@@ -110,7 +110,8 @@ def test_create_grow_shrink_in_one_call_each_then_rollback(config: Path, emu: Hu
     assert shrunk.code == 0, shrunk.err
     assert synced(emu) == big(2500)
     assert changes(emu) == 1
-    assert ledger(config, f"SELECT COUNT(*) FROM list_writes WHERE run_id = {shrunk.json()['run']} "
+    assert ledger_rows(
+        config.parent / ".revrules", f"SELECT COUNT(*) FROM list_writes WHERE run_id = {shrunk.json()['run']} "
                           "AND action = 'remove' AND result = 'written'") == [(15,)]
 
     undone = cli("rollback", "-c", config, shrunk.json()["run"], "--yes", "--json")
@@ -159,7 +160,9 @@ def test_records_hubspot_reports_missing_fail_and_the_rest_lands(
     assert report["status"] == "partial"
     assert [(f["id"], f["field"]) for f in report["failed"]] == [("1025", "list:big")]
     assert synced(emu) == big(2000) - {"1025"}
-    assert ledger(config, "SELECT record_id, result FROM list_writes WHERE result = 'failed'") == [("1025", "failed")]
+    failed = ledger_rows(config.parent / ".revrules",
+                         "SELECT record_id, result FROM list_writes WHERE result = 'failed'")
+    assert failed == [("1025", "failed")]
 
     emu.faults.missing_list_record_ids = set()
     replan = cli("plan", "-c", config, "--json").json()["list_changes"]

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lists_support import Cli, ledger
 
 import revrules.testing.salesforce as salesforce_emulator
 from revrules.connectors.salesforce import MEMBER_MARKER, _soql_string
+from revrules.testing.harness import Cli, ledger_rows
 from revrules.testing.salesforce import SalesforceEmulator
 
 RULES = """\
@@ -149,7 +149,8 @@ def test_create_grow_shrink_rerun_and_rollback(config: Path, emu: SalesforceEmul
     assert shrunk.code == 0, shrunk.err
     assert members(emu) == contacts_of(big(1500)) | {contact_id(1, 1)}
     assert emu.calls("composite/sobjects", "DELETE") == 1
-    assert ledger(config, f"SELECT COUNT(*) FROM list_writes WHERE run_id = {shrunk.json()['run']} "
+    assert ledger_rows(
+        config.parent / ".revrules", f"SELECT COUNT(*) FROM list_writes WHERE run_id = {shrunk.json()['run']} "
                           "AND action = 'remove' AND result = 'written'") == [(15,)]
     assert cli("plan", "-c", config, "--json").json()["list_changes"] == []
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from report_support import Run
 
-from revrules.cli import main
+from revrules.testing.harness import Cli
 
 CONFIG = """\
 version: 1
@@ -87,23 +84,9 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
-    """Run `revrules ARGS...` in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-
-    def call(*args: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
-
-
-@pytest.fixture
-def report(project: Path, run: Run) -> dict[str, Any]:
+def report(project: Path, cli: Cli) -> dict[str, Any]:
     """The JSON report of the fixture project."""
-    code, out, err = run("report", "-c", project, "--format", "json")
+    code, out, err = cli("report", "-c", project, "--format", "json")
     assert code == 0, err
     data: dict[str, Any] = json.loads(out)
     return data

@@ -9,7 +9,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-from report_support import Run
+
+from revrules.testing.harness import Cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,9 +42,9 @@ def _png_pixels(path: Path) -> tuple[int, int, bytes]:
 
 
 @pytest.fixture
-def page(project: Path, run: Run, tmp_path: Path) -> Path:
+def page(project: Path, cli: Cli, tmp_path: Path) -> Path:
     out = tmp_path / "report.html"
-    code, stdout, err = run("report", "-c", project, "-o", out, "--suggest-icp")
+    code, stdout, err = cli("report", "-c", project, "-o", out, "--suggest-icp")
     assert code == 0, err
     assert stdout.startswith(f"wrote {out}")
     return out

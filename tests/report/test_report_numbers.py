@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_support import Run
 
 from revrules.config import load_config
 from revrules.engine.rulebook import load_rulebook
+from revrules.testing.harness import Cli
 
 
 def _section(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:
@@ -110,12 +110,12 @@ def test_ltv_quintile_profile(report: dict[str, Any]) -> None:
     assert enterprise["lift"] == pytest.approx(1 / (4 / 11))
 
 
-def test_no_previous_run_then_transitions_of_the_last_apply(project: Path, run: Run,
+def test_no_previous_run_then_transitions_of_the_last_apply(project: Path, cli: Cli,
                                                             report: dict[str, Any]) -> None:
     assert report["change"]["message"] == "no previous run"
-    code, _, err = run("apply", "-c", project, "--yes")
+    code, _, err = cli("apply", "-c", project, "--yes")
     assert code == 0, err
-    code, out, _ = run("report", "-c", project, "--json")
+    code, out, _ = cli("report", "-c", project, "--json")
     change = json.loads(out)["change"]
     assert change["run"]["id"] == 1
     segment = change["fields"][0]
@@ -124,8 +124,8 @@ def test_no_previous_run_then_transitions_of_the_last_apply(project: Path, run: 
     assert pairs == {(None, "SMB"): 7, (None, "Enterprise"): 4, (None, "Unclassified"): 1}
 
 
-def test_suggested_icp_compiles_in_the_project_rulebook(project: Path, run: Run, tmp_path: Path) -> None:
-    code, out, err = run("report", "-c", project, "-o", tmp_path / "r.html", "--suggest-icp")
+def test_suggested_icp_compiles_in_the_project_rulebook(project: Path, cli: Cli, tmp_path: Path) -> None:
+    code, out, err = cli("report", "-c", project, "-o", tmp_path / "r.html", "--suggest-icp")
     assert code == 0, err
     snippet = out.split("\n", 2)[2]  # after "wrote ..." and a blank line
     assert "suggested_icp:" in snippet
@@ -134,7 +134,7 @@ def test_suggested_icp_compiles_in_the_project_rulebook(project: Path, run: Run,
     book = load_rulebook(config.rule_sources(), config.field_types())
     assert book.decision("suggested_icp").hit == "any"
     (tmp_path / "rules" / "suggested.yaml").unlink()
-    code, out, _ = run("report", "-c", project, "--json", "--suggest-icp")
+    code, out, _ = cli("report", "-c", project, "--json", "--suggest-icp")
     icp = json.loads(out)["icp"]
     # The top quintile is A01 and A02. Conditions need 5+ accounts, so "segment == 'Enterprise'" (4) is out;
     # employees >= 500 holds for A01..A05: precision 2/5 over a base rate of 2/11.
@@ -148,9 +148,9 @@ def test_suggested_icp_compiles_in_the_project_rulebook(project: Path, run: Run,
     assert "arr" not in " ".join(s["when"] for s in icp["signals"]).split()  # revenue is not an ICP
 
 
-def test_json_to_a_file(project: Path, run: Run, tmp_path: Path) -> None:
+def test_json_to_a_file(project: Path, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "deep" / "report.json"
-    code, stdout, _ = run("report", "-c", project, "--format", "json", "-o", out)
+    code, stdout, _ = cli("report", "-c", project, "--format", "json", "-o", out)
     assert code == 0
     assert stdout == ""
     assert json.loads(out.read_text())["meta"]["records"] == 12

@@ -6,12 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from schedule_support import write_project
 
 from revrules.config import JobModel, load_config
 from revrules.errors import InvalidInputError
 from revrules.schedule.cron import CronError, cron_trigger, missed_slot, triggers
 from revrules.schedule.scheduler import JobOutcome, Scheduler
+from tests.schedule.projects import write_project
 
 MONDAY = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # a Monday
 

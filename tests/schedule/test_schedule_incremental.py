@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from schedule_support import Cli, rows, write_project
 
+from revrules.testing.harness import Cli
 from revrules.testing.salesforce import SalesforceEmulator
+from tests.schedule.projects import rows, write_project
 
 RULES = """\
 version: 1

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from schedule_support import rows, run, start, wait_for, write_project, written
 
 from revrules.state.lock import holder, run_lock
+from revrules.testing.harness import run_process, start_process, wait_for
+from tests.schedule.projects import rows, write_project, written
 
 ROWS, BATCH = 20_000, 50
 
@@ -22,13 +23,13 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs PO
 def test_overlap_refused_then_sigterm_stops_cleanly_and_the_next_run_completes(tmp_path: Path) -> None:
     config = write_project(tmp_path, rows=ROWS, batch=BATCH)
     state = tmp_path / ".revrules"
-    first = start("apply", "--yes", "-c", config)
+    first = start_process("apply", "--yes", "-c", config)
     wait_for(lambda: written(state) > 0, first)
 
-    second = run("apply", "--yes", "-c", config)
+    second = run_process("apply", "--yes", "-c", config)
     assert second.returncode == 3, second.stderr
     assert f"another run holds the lock (pid {first.pid}, since " in second.stderr
-    status = json.loads(run("status", "--json", "-c", config).stdout)
+    status = json.loads(run_process("status", "--json", "-c", config).stdout)
     assert status["lock"]["pid"] == first.pid
 
     stopped_at = time.monotonic()
@@ -41,27 +42,27 @@ def test_overlap_refused_then_sigterm_stops_cleanly_and_the_next_run_completes(t
     assert "run 1 apply interrupted: read 20,000" in err
     assert written(state) > 0
 
-    again = run("apply", "--yes", "-c", config)
+    again = run_process("apply", "--yes", "-c", config)
     assert again.returncode == 0, again.stderr
     assert rows(state, "SELECT id, status FROM runs ORDER BY id") == [(1, "interrupted"), (2, "succeeded")]
     twice = rows(state, "SELECT record_id, field FROM writes WHERE result = 'written'"
                         " GROUP BY 1, 2 HAVING COUNT(*) > 1")
     assert twice == []
-    replan = run("plan", "--json", "-c", config)
+    replan = run_process("plan", "--json", "-c", config)
     assert json.loads(replan.stdout)["changes"] == []
 
 
 def test_a_sigkilled_holder_leaves_the_lock_free(tmp_path: Path) -> None:
     config = write_project(tmp_path, rows=ROWS, batch=BATCH)
     state = tmp_path / ".revrules"
-    victim = start("apply", "--yes", "-c", config)
+    victim = start_process("apply", "--yes", "-c", config)
     wait_for(lambda: written(state) > 0, victim)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     assert victim.stderr is not None
     victim.stderr.close()
     assert holder(state / "run.lock") is None
-    again = run("apply", "--yes", "-c", config)
+    again = run_process("apply", "--yes", "-c", config)
     assert again.returncode == 0, again.stderr
     assert "run 1 was interrupted" in again.stderr
     assert rows(state, "SELECT id, status FROM runs ORDER BY id") == [(1, "interrupted"), (2, "succeeded")]
@@ -89,7 +90,7 @@ def _stop(process: object) -> str:
 
 def test_scheduler_catches_up_once_after_downtime_and_stops_on_sigterm(tmp_path: Path) -> None:
     config, state = _schedule_project(tmp_path)
-    scheduler = start("--log-format", "json", "schedule", "-c", config)
+    scheduler = start_process("--log-format", "json", "schedule", "-c", config)
     saved = state / "schedule.json"
     wait_for(lambda: json.loads(saved.read_text())["nightly"].get("outcome") is not None, scheduler)
     time.sleep(0.5)
@@ -100,7 +101,7 @@ def test_scheduler_catches_up_once_after_downtime_and_stops_on_sigterm(tmp_path:
     messages = [line["message"] for line in lines]
     assert any("missed its run" in m and "running it once now" in m for m in messages)
     assert any(m.startswith("run 1 apply succeeded: read 50") for m in messages)
-    status = run("status", "-c", config)
+    status = run_process("status", "-c", config)
     assert "job nightly [0 3 * * *] apply" in status.stdout and "last succeeded" in status.stdout
 
 
@@ -108,7 +109,7 @@ def test_a_scheduled_job_that_finds_the_lock_held_is_skipped(tmp_path: Path) -> 
     config, state = _schedule_project(tmp_path)
     saved = state / "schedule.json"
     with run_lock(state):
-        scheduler = start("schedule", "-c", config)
+        scheduler = start_process("schedule", "-c", config)
         wait_for(lambda: json.loads(saved.read_text())["nightly"].get("outcome") is not None, scheduler)
         err = _stop(scheduler)
     assert json.loads(saved.read_text())["nightly"]["outcome"] == "skipped"
