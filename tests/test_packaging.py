@@ -102,3 +102,9 @@ def test_wheel_declares_the_console_script(wheel: zipfile.ZipFile) -> None:
     (entry_points,) = [n for n in _names(wheel) if n.endswith(".dist-info/entry_points.txt")]
     text = wheel.read(entry_points).decode()
     assert "revrules = revrules.cli:entry" in text
+
+
+def test_wheel_carries_the_starter_project(wheel: zipfile.ZipFile) -> None:
+    from revrules.cli.scaffold import FILES
+
+    assert {f"revrules/cli/starter/{name}" for name in FILES} <= _names(wheel)
