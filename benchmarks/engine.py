@@ -71,14 +71,14 @@ def record_by_record(book: Rulebook, rows: list[dict[str, Any]]) -> int:
 def _matches(rule: Any, row: dict[str, Any]) -> bool:
     try:
         return bool(rule.matches(row))
-    except Exception:  # rule-engine raises on null in comparisons: the rule does not hold
+    except Exception:  # noqa: BLE001  # rule-engine raises on null in comparisons: the rule does not hold
         return False
 
 
 def _value(rule: Any, row: dict[str, Any]) -> Any:
     try:
         return rule.evaluate(row)
-    except Exception:
+    except Exception:  # noqa: BLE001  # as above: an error is no value
         return None
 
 

@@ -203,7 +203,7 @@ def _sum(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.E
     return pl.sum_horizontal(terms) + float(decision.default), _rule_ids(holds, ids)
 
 
-def _any(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
+def _any(_decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
     rule = _first_chain(holds, [pl.lit(i) for i in ids], pl.lit(DEFAULT))
     return pl.any_horizontal(holds), rule
 

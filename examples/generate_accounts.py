@@ -55,7 +55,7 @@ DEPARTED_OWNER = "0058c000001Xz0DAAS"  # a rep who left; in no pool
 # Geography
 # ---------------------------------------------------------------------------
 
-# code: (weight, [(spelling, weight), ...], region)
+# Each country code: its weight, its spellings with their weights, and its region.
 COUNTRIES: dict[str, tuple[float, list[tuple[str, float]], str]] = {
     "US": (52, [("United States", 45), ("US", 25), ("USA", 20),
                 ("United States of America", 5), ("U.S.", 2), ("", 3)], "NA"),
@@ -313,6 +313,7 @@ class Account:
 
 
 def choose_country(rng: random.Random) -> str:
+    """A country code, weighted by how often the market holds accounts there."""
     return pick(rng, [(code, spec[0]) for code, spec in COUNTRIES.items()])
 
 
@@ -453,6 +454,7 @@ def write_employees(rng: random.Random, employees: int | None) -> str:
 
 
 def write_money(rng: random.Random, amount: float | None) -> str:
+    """An amount as a messy CRM export writes it: plain, with a currency sign or thousands commas."""
     if amount is None:
         return ""
     if rng.random() < 0.45:
@@ -534,6 +536,7 @@ def usage_columns(rng: random.Random, account: Account, account_type: str) -> di
 
 
 def load_real_companies() -> list[dict[str, str]]:
+    """The public company names and industries the sample draws from."""
     with REAL_COMPANIES.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -609,6 +612,7 @@ def build_accounts(rng: random.Random) -> list[dict[str, str]]:
 
 
 def main() -> None:
+    """Write the seeded sample to examples/accounts.csv."""
     rng = random.Random(SEED)
     rows = build_accounts(rng)
     with OUTPUT.open("w", encoding="utf-8", newline="") as handle:

@@ -252,8 +252,8 @@ def test_datetimes_are_always_utc() -> None:
 
 @given(
     st.datetimes(
-        min_value=dt.datetime(1970, 1, 1),
-        max_value=dt.datetime(2200, 1, 1),
+        min_value=dt.datetime(1970, 1, 1),  # noqa: DTZ001  # hypothesis bounds are naive by definition
+        max_value=dt.datetime(2200, 1, 1),  # noqa: DTZ001
         timezones=st.just(UTC),
     )
 )

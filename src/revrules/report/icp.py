@@ -74,6 +74,7 @@ class Score:
         return (self.top_matched - self.matched * self.top / self.population) / self.population
 
     def to_json(self) -> dict[str, Any]:
+        """The score as plain data."""
         return {"matched": self.matched, "top_matched": self.top_matched, "support": self.support,
                 "precision": self.precision, "lift": self.lift}
 

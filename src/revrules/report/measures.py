@@ -121,7 +121,7 @@ def _with_measures(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.DataFrame, M
         skipped.append({"kpi": "ARR", "reason": "no field or derived value named arr or mrr"})
     ltv = look("average LTV", LTV_NAMES, NUMERIC)
     nrr = look("NRR", NRR_NAMES, NUMERIC)
-    churn, churn_label = _churn(book, frame)
+    churn, churn_label = _churn(book)
     if churn is None:
         skipped.append({"kpi": "churn rate", "reason": f"no field named {' / '.join(CHURN_NAMES + CHURN_RISK_NAMES)}"})
     else:
@@ -139,7 +139,7 @@ def _with_measures(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.DataFrame, M
     return frame, measures, skipped
 
 
-def _churn(book: Rulebook, frame: pl.DataFrame) -> tuple[pl.Expr | None, str]:
+def _churn(book: Rulebook) -> tuple[pl.Expr | None, str]:
     """A 0/1 churn indicator (null where unknown), and what it measures."""
     churned = _find(book, CHURN_NAMES, (*NUMERIC, FieldType.BOOLEAN))
     if churned is not None:

@@ -1,1 +1,1 @@
-
+"""Reading, planning, applying and rolling back: one run of the pipeline."""

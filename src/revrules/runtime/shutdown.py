@@ -61,7 +61,7 @@ def deferred() -> Iterator[None]:
         _deferring.on = before
 
 
-def _handle(signum: int, frame: FrameType | None) -> None:
+def _handle(signum: int, _frame: FrameType | None) -> None:
     name = signal.Signals(signum).name
     if _stop.is_set():
         # The ledger still tells the truth: pending writes are settled by recover() next run.

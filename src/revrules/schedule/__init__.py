@@ -1,1 +1,1 @@
-
+"""Unattended runs: cron jobs, catch-up after downtime, and their status."""

@@ -69,6 +69,7 @@ Clock = Callable[[], dt.datetime]
 
 
 def utc_now() -> dt.datetime:
+    """Now, in UTC: the scheduler's default clock."""
     return dt.datetime.now(dt.UTC)
 
 
@@ -118,7 +119,7 @@ class Scheduler:
         try:
             outcome = self.runner(job)
         except Exception as exc:  # the scheduler outlives any job; the next slot retries
-            log.exception("job %s failed: %s", job.id, exc)
+            log.exception("job %s failed", job.id)
             outcome = JobOutcome("error", f"{type(exc).__name__}: {exc}")
         finally:
             self._idle.set()

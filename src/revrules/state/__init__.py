@@ -1,1 +1,1 @@
-
+"""What outlives a run: the ledger, incremental watermarks and the run lock."""

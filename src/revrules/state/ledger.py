@@ -126,7 +126,8 @@ class Ledger:
     def update_run(self, run_id: int, **values: Any) -> None:
         """Set some columns of a run."""
         columns = ", ".join(f"{name} = ?" for name in values)
-        self.db.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*values.values(), run_id))
+        # Column names come from our own code, never from input; values are bound.
+        self.db.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*values.values(), run_id))  # noqa: S608
 
     def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
         """Close a run, counting its writes by result."""
@@ -196,15 +197,16 @@ class Ledger:
         return self._frame("SELECT list_id AS list, record_id AS id, action, result, error FROM list_writes"
                            " WHERE run_id = ? ORDER BY id", (run_id,))
 
+    _RUN_COLUMNS = ", ".join(Run.__dataclass_fields__)
+
     def runs(self, limit: int = 50) -> list[Run]:
         """The most recent runs, newest first."""
-        cursor = self.db.execute(f"SELECT {', '.join(Run.__dataclass_fields__)} FROM runs ORDER BY id DESC LIMIT ?",
-                                 (limit,))
+        cursor = self.db.execute("SELECT " + self._RUN_COLUMNS + " FROM runs ORDER BY id DESC LIMIT ?", (limit,))  # noqa: S608
         return [Run(*row) for row in cursor.fetchall()]
 
     def run(self, run_id: int) -> Run | None:
         """One run by id."""
-        cursor = self.db.execute(f"SELECT {', '.join(Run.__dataclass_fields__)} FROM runs WHERE id = ?", (run_id,))
+        cursor = self.db.execute("SELECT " + self._RUN_COLUMNS + " FROM runs WHERE id = ?", (run_id,))  # noqa: S608
         row = cursor.fetchone()
         return Run(*row) if row else None
 
