@@ -37,6 +37,7 @@ __all__ = [
     "LogEntry",
     "SharedFaults",
     "json_answer",
+    "parse_json_object",
 ]
 
 CONTROL_PREFIX = "/__emulator/"

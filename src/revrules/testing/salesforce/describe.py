@@ -6,8 +6,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-# ---------------------------------------------------------------------------
-
+# Field metadata with the exact keys of a recorded Account describe
+# (CumulusCI cassette GET_sobjects_Account_describe.yaml, API v48.0).
 _BASE_FIELD: dict[str, Any] = {
     "aggregatable": True,
     "aiPredictionField": False,

@@ -114,7 +114,7 @@ class ObjectsApi(RecordStore):
             )
         return None
 
-    # -- writes (shared by REST, collections and Bulk ingest) ---------------------------------
+    # -- sObject Collections ------------------------------------------------------------------
     def _collection(self, method: str, version: str, body: bytes) -> _Response:
         try:
             payload = json.loads(body or b"{}")
