@@ -215,7 +215,7 @@ def test_plan_apply_replan_and_rollback(config: Path, emu: HubSpotEmulator, cli:
 
 
 def test_invalid_options_fail_their_records_and_the_rest_lands(config: Path, emu: HubSpotEmulator, cli: Cli) -> None:
-    emu.faults.invalid_option_ids = {"1004", "1100"}
+    emu.faults.record_errors = {"1004", "1100"}
     result = cli("apply", "-c", config, "--yes", "--json")
     assert result.code == 1
     report = result.json()
@@ -226,7 +226,7 @@ def test_invalid_options_fail_their_records_and_the_rest_lands(config: Path, emu
     assert report["written"] == 248 * 5
     assert emu.count("POST", BATCH_UPDATE) == 3
 
-    emu.faults.invalid_option_ids = set()
+    emu.faults.record_errors = set()
     emu.reset_log()
     result = cli("apply", "-c", config, "--yes", "--json")
     assert result.code == 0

@@ -218,7 +218,7 @@ def test_throttled_write_is_retried_and_lands_once(
 ) -> None:
     emulator = make_org(count=12, changing=5)
     config = project(tmp_path)
-    emulator.faults.fail_status_on_call = {4: status}  # describe, query, limits, then the write
+    emulator.faults.status_on_call = {4: status}  # describe, query, limits, then the write
 
     result = cli("apply", "-c", config, "--yes")
 
@@ -295,7 +295,7 @@ def test_rows_locked_for_good_and_validation_errors_are_reported_and_the_rest_la
     emulator = make_org(count=12, changing=5)
     config = project(tmp_path)
     emulator.faults.lock_rows = {account_id(2)}
-    emulator.faults.validation_errors = {account_id(3): "Mid-Market needs an owner"}
+    emulator.faults.record_errors = {account_id(3): "Mid-Market needs an owner"}
 
     result = cli("apply", "-c", config, "--yes", "--json")
 
@@ -322,7 +322,7 @@ def test_request_limit_exceeded_stops_cleanly_and_the_ledger_says_what_happened(
     emulator = make_org(count=450, changing=450, page_size=2000)
     config = project(tmp_path)
     emulator.reset_log()
-    emulator.faults.request_limit_after = 4  # describe, query, limits, the first write
+    emulator.faults.daily_limit_after = 4  # describe, query, limits, the first write
 
     result = cli("apply", "-c", config, "--yes")
     history = cli("history", "-c", config, "--json")
@@ -340,7 +340,7 @@ def test_request_limit_exceeded_stops_cleanly_and_the_ledger_says_what_happened(
     run = history.json()["runs"][0]
     assert (run["status"], run["written"]) == ("error", 200)
 
-    emulator.faults.request_limit_after = None
+    emulator.faults.daily_limit_after = None
     resumed = cli("apply", "-c", config, "--yes", "--json")
     assert resumed.code == 0, resumed.err
     assert resumed.json()["written"] == 250

@@ -163,7 +163,7 @@ def test_write_of_nothing_makes_no_call(emu: HubSpotEmulator) -> None:
 def test_write_maps_207_errors_back_to_their_records_and_the_rest_lands(
     emu: HubSpotEmulator,
 ) -> None:
-    emu.faults.invalid_option_ids = {"1001"}
+    emu.faults.record_errors = {"1001"}
     updates = [
         RecordUpdate("1000", {"industry": "BANKING", "name": "A"}),
         RecordUpdate("1001", {"industry": "BANKING", "name": "B"}),

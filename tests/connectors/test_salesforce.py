@@ -200,7 +200,7 @@ def test_write_sends_typed_values_and_reports_every_field(emulator: SalesforceEm
 
 
 def test_per_record_errors_are_reported_and_the_rest_lands(emulator: SalesforceEmulator) -> None:
-    emulator.faults.validation_errors = {account_id(2): "Segment needs an owner"}
+    emulator.faults.record_errors = {account_id(2): "Segment needs an owner"}
 
     results = session(emulator).write([
         segment(1, "Enterprise"), segment(2, "Enterprise"), segment(3, "Strategic"),
@@ -261,7 +261,7 @@ def test_collections_write_takes_200_records_per_call() -> None:
 
 
 def test_bulk_write_maps_failures_and_retries_locked_records(emulator: SalesforceEmulator) -> None:
-    emulator.faults.validation_errors = {account_id(2): "Owner required"}
+    emulator.faults.record_errors = {account_id(2): "Owner required"}
     emulator.faults.lock_rows = {account_id(3): 1}
     emulator.faults.bulk_polls_before_complete = 1
     connector = session(emulator, bulk_write_threshold=3)
@@ -316,7 +316,7 @@ def test_throttled_calls_are_retried_with_backoff(
     delays: list[float] = []
     connector = session(emulator, retry_backoff_seconds=0.5)
     connector._sleep = delays.append
-    emulator.faults.fail_status_on_call = {2: status, 3: status}
+    emulator.faults.status_on_call = {2: status, 3: status}
 
     frame = connector.read(["Name"])
 
@@ -326,7 +326,7 @@ def test_throttled_calls_are_retried_with_backoff(
 
 
 def test_retries_are_bounded(emulator: SalesforceEmulator) -> None:
-    emulator.faults.fail_status_on_call = dict.fromkeys(range(1, 10), 503)
+    emulator.faults.status_on_call = dict.fromkeys(range(1, 10), 503)
 
     with pytest.raises(RetriableCrmError, match="gave up after 3 attempt"):
         session(emulator, max_retries=2).read(["Name"])
@@ -395,7 +395,7 @@ def test_session_auth_cannot_renew_and_says_so(emulator: SalesforceEmulator) -> 
 def test_request_limit_exceeded_stops_without_another_call(emulator: SalesforceEmulator) -> None:
     connector = session(emulator)
     connector.read(["Name"])
-    emulator.faults.request_limit_after = emulator.request_log[-1].call
+    emulator.faults.daily_limit_after = emulator.request_log[-1].call
 
     with pytest.raises(ApiLimitExceededError, match="REQUEST_LIMIT_EXCEEDED"):
         connector.write([segment(1, "Enterprise")])
@@ -410,7 +410,7 @@ def test_request_limit_during_lock_retries_reports_what_landed(
     connector = session(emulator)
     connector.read(["Name"])
     emulator.faults.lock_rows = {account_id(2)}
-    emulator.faults.request_limit_after = emulator.request_log[-1].call + 1  # type: ignore[operator]
+    emulator.faults.daily_limit_after = emulator.request_log[-1].call + 1  # type: ignore[operator]
 
     results = connector.write([segment(1, "Enterprise"), segment(2, "Enterprise")])
 

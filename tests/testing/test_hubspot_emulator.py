@@ -446,7 +446,7 @@ def test_read_only_and_single_patch_validation(emu: HubSpotEmulator) -> None:
 
 
 def test_invalid_option_fault_fails_chosen_records_with_207(emu: HubSpotEmulator) -> None:
-    emu.faults.invalid_option_ids = {"1002"}
+    emu.faults.record_errors = {"1002"}
     result = client_for(emu).crm.companies.batch_api.update(
         batch(
             SimplePublicObjectBatchInput(id="1001", properties={"industry": "BANKING"}),
@@ -531,7 +531,7 @@ def test_unauthorized_switch_and_wrong_token_answer_401(emu: HubSpotEmulator) ->
     wrong = HubSpot(access_token="nope", host=emu.url)
     with pytest.raises(UnauthorizedException):
         wrong.crm.companies.basic_api.get_page()
-    emu.faults.unauthorized = True
+    emu.faults.auth_failure = True
     with pytest.raises(ListsUnauthorizedException) as caught:
         client_for(emu).crm.lists.lists_api.get_by_id("1")
     body = json.loads(caught.value.body)
@@ -552,11 +552,11 @@ def test_faults_and_log_over_http(emu: HubSpotEmulator) -> None:
     switches: dict[str, Any] = {
         "status_on_call": {"2": 503},
         "retry_after": 3,
-        "invalid_option_ids": ["1001"],
+        "record_errors": ["1001"],
     }
     answer = requests.post(emu.url + "/__emulator/faults", json=switches, timeout=5).json()
     assert answer["status_on_call"] == {"2": 503}
-    assert emu.faults.invalid_option_ids == {"1001"}
+    assert emu.faults.record_errors == {"1001"}
     assert call(emu, "GET", "/crm/v3/owners").status_code == 200
     assert call(emu, "GET", "/crm/v3/owners").status_code == 503
     log = requests.get(emu.url + "/__emulator/log", timeout=5).json()["requests"]
@@ -566,7 +566,7 @@ def test_faults_and_log_over_http(emu: HubSpotEmulator) -> None:
     ]
     assert requests.post(emu.url + "/__emulator/reset-log", timeout=5).status_code == 204
     assert emu.request_log == []
-    requests.post(emu.url + "/__emulator/faults", json={"clear": True}, timeout=5)
+    requests.post(emu.url + "/__emulator/faults", json={"reset": True}, timeout=5)
     assert emu.faults.status_on_call == {}
     bad = requests.post(emu.url + "/__emulator/faults", json={"typo": 1}, timeout=5)
     assert bad.status_code == 400

@@ -319,7 +319,7 @@ def test_csv_columns_are_typed_per_describe(tmp_path: Path) -> None:
 def test_collection_update_reports_partial_failure_inside_http_200(
     emulator: SalesforceEmulator,
 ) -> None:
-    emulator.faults.validation_errors = {account_id(2): "Segment needs an owner"}
+    emulator.faults.record_errors = {account_id(2): "Segment needs an owner"}
     emulator.faults.lock_rows = {account_id(3)}
     before = emulator.records[account_id(0)]["SystemModstamp"]
 
@@ -362,7 +362,7 @@ def test_collection_update_reports_partial_failure_inside_http_200(
 
 
 def test_all_or_none_rolls_back_every_record(emulator: SalesforceEmulator) -> None:
-    emulator.faults.validation_errors = {account_id(1): "No"}
+    emulator.faults.record_errors = {account_id(1): "No"}
 
     results = update(
         client(emulator),
@@ -439,7 +439,7 @@ def test_create_then_delete_then_update_reports_entity_is_deleted(
 @pytest.mark.parametrize("status", [429, 503])
 def test_fail_status_on_the_nth_call(emulator: SalesforceEmulator, status: int) -> None:
     sf = client(emulator)
-    emulator.faults.fail_status_on_call = {2: status}
+    emulator.faults.status_on_call = {2: status}
 
     sf.query("SELECT Id FROM Account")
     with pytest.raises(SalesforceGeneralError) as caught:
@@ -501,7 +501,7 @@ def test_locked_rows_fail_only_for_the_first_attempts(emulator: SalesforceEmulat
 
 def test_request_limit_exceeded_after_n_calls(emulator: SalesforceEmulator) -> None:
     sf = client(emulator)
-    emulator.faults.request_limit_after = 2
+    emulator.faults.daily_limit_after = 2
 
     sf.query("SELECT Id FROM Account")
     sf.limits()
@@ -550,9 +550,9 @@ def test_faults_and_log_are_controllable_over_http(emulator: SalesforceEmulator)
     set_faults = control.post(
         f"{emulator.url}/__emulator/faults",
         json={
-            "fail_status_on_call": {"1": 503},
+            "status_on_call": {"1": 503},
             "lock_rows": {account_id(1): 1},
-            "validation_errors": {account_id(2): "Bad"},
+            "record_errors": {account_id(2): "Bad"},
         },
     )
     with pytest.raises(SalesforceGeneralError):
@@ -711,7 +711,7 @@ def test_bulk2_query_pages_csv_results_with_locators(emulator: SalesforceEmulato
 
 
 def test_bulk2_update_reports_failed_records(emulator: SalesforceEmulator) -> None:
-    emulator.faults.validation_errors = {account_id(1): "Owner required"}
+    emulator.faults.record_errors = {account_id(1): "Owner required"}
     emulator.faults.lock_rows = {account_id(2)}
     sf = client(emulator)
     rows = [{"Id": account_id(i), "Segment__c": "Enterprise"} for i in range(4)]

@@ -1,0 +1,36 @@
+"""The HubSpot fault switches: the shared ones plus search lag and records missing from list changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from revrules.testing.emulator import SharedFaults
+
+
+@dataclass
+class Faults(SharedFaults):
+    """HubSpot's fault switches; change them in-process or with ``POST /__emulator/faults``.
+
+    The shared switches (see `SharedFaults`) answer as HubSpot does: `status_on_call`
+    answers 429 (a TEN_SECONDLY_ROLLING body), 500, 502 or 503; `daily_limit_after`
+    answers 429 with the DAILY body; `auth_failure` answers every call with 401;
+    `retry_after` is sent on every 429; `record_errors` fails a record's writes with
+    INVALID_OPTION (the message, or HubSpot's "was not one of the allowed options").
+
+    Attributes:
+        search_lag_seconds: How long a write takes to become visible to search.
+        missing_list_record_ids: Record ids that list membership changes report in
+            ``recordIdsMissing`` (as if the records had been deleted).
+    """
+
+    search_lag_seconds: float = 0.0
+    missing_list_record_ids: set[str] = field(default_factory=set)
+
+    def _set(self, name: str, value: Any) -> None:
+        if name == "search_lag_seconds":
+            self.search_lag_seconds = float(value)
+        elif name == "missing_list_record_ids":
+            self.missing_list_record_ids = {str(v) for v in value or ()}
+        else:
+            super()._set(name, value)

@@ -1,0 +1,113 @@
+"""The command line: serve an emulator loaded from a CSV export until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from revrules.testing.salesforce.describe import _TYPE_DEFAULTS, ACCOUNT_FIELDS
+from revrules.testing.salesforce.emulator import SalesforceEmulator
+
+
+def load_records_csv(path: Path | str) -> list[dict[str, str]]:
+    """Read records from a UTF-8 CSV export (BOM allowed); empty cells become "".
+
+    Args:
+        path: The CSV file; an `Id` column, when present, gives the record ids.
+
+    Returns:
+        One dict per row, keyed by the header.
+    """
+    with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+        return [dict(row) for row in csv.DictReader(handle)]
+
+
+def _parse_picklist(text: str) -> tuple[str, list[str]]:
+    name, _, values = text.partition("=")
+    if not name or not values:
+        raise argparse.ArgumentTypeError("expected FIELD=value1,value2,...")
+    return name, [v.strip() for v in values.split(",") if v.strip()]
+
+
+def _parse_field(text: str) -> dict[str, Any]:
+    name, _, kind = text.partition(":")
+    kind = kind or "string"
+    if kind not in _TYPE_DEFAULTS:
+        raise argparse.ArgumentTypeError(f"unknown type {kind!r}")
+    return {"name": name, "type": kind}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve an emulator until SIGINT or SIGTERM.
+
+    Args:
+        argv: Command-line arguments (default: `sys.argv[1:]`).
+
+    Returns:
+        The process exit code.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m revrules.testing.salesforce",
+        description="A loopback Salesforce emulator for rehearsing a revrules config offline.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any)")
+    parser.add_argument("--accounts", type=Path, help="CSV of records to serve (Id column)")
+    parser.add_argument("--object", default="Account", help="sObject name (default Account)")
+    parser.add_argument("--api-version", default="59.0")
+    parser.add_argument("--page-size", type=int, default=2000)
+    parser.add_argument("--session-id", help="a fixed valid access token (default: random)")
+    parser.add_argument(
+        "--picklist",
+        action="append",
+        type=_parse_picklist,
+        default=[],
+        metavar="FIELD=V1,V2",
+        help="a restricted picklist (repeatable)",
+    )
+    parser.add_argument(
+        "--field",
+        action="append",
+        type=_parse_field,
+        default=[],
+        metavar="NAME[:TYPE]",
+        help="an extra field, e.g. Territory__c:string",
+    )
+    args = parser.parse_args(argv)
+    try:
+        records = load_records_csv(args.accounts) if args.accounts else []
+        fields = list(ACCOUNT_FIELDS) if args.object == "Account" else [ACCOUNT_FIELDS[0]]
+        fields += args.field
+        emulator = SalesforceEmulator(
+            records,
+            object_name=args.object,
+            fields=fields,
+            picklists=dict(args.picklist),
+            api_version=args.api_version,
+            page_size=args.page_size,
+            port=args.port,
+            session_id=args.session_id,
+        )
+        emulator.start()
+    except (OSError, ValueError, KeyError) as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print(f"Salesforce emulator serving {len(emulator.records)} {args.object} record(s)")
+    print(f"instance_url={emulator.url}")
+    print(f"session_id={emulator.session_id}", flush=True)
+    stopping.wait()
+    emulator.stop()
+    return 0
