@@ -1,12 +1,26 @@
-"""The connector contract: plain data in and out, a small Protocol per ability."""
+"""The data connectors take and give: record updates, write results, list writes, property specs.
+
+The Protocols live in `revrules.connectors.protocols`; `Connector` and `ListSync` are
+re-exported here so that existing imports keep working.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
-import polars as pl
+from revrules.connectors.protocols import Connector, ListSync
+
+__all__ = [
+    "ID",
+    "Connector",
+    "CrmValue",
+    "ListSync",
+    "ListWrite",
+    "PropertySpec",
+    "RecordUpdate",
+    "WriteResult",
+]
 
 ID = "__id"
 """Name of the record-id column in every frame a connector returns."""
@@ -45,32 +59,6 @@ class PropertySpec:
     """An enumeration that holds several options (a `collect` decision)."""
 
 
-class Connector(Protocol):
-    """What every CRM connector does."""
-
-    kind: str
-
-    def read(self, fields: Sequence[str]) -> pl.DataFrame:
-        """All records: column `__id` plus each asked-for CRM field, raw, as strings.
-
-        A field the CRM does not have is an error; a missing value is null.
-        """
-        ...
-
-    def read_records(self, ids: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
-        """The current values of `fields` for the given records, same shape as `read`."""
-        ...
-
-    def write(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
-        """Write one batch; one result per (record, field) in `updates`."""
-        ...
-
-    @property
-    def batch_size(self) -> int:
-        """How many records one `write` call takes."""
-        ...
-
-
 @dataclass(frozen=True)
 class ListWrite:
     """The outcome of adding a record to, or removing it from, one marketing list."""
@@ -80,17 +68,3 @@ class ListWrite:
     action: Literal["add", "remove"]
     ok: bool
     error: str | None = None
-
-
-class ListSync(Protocol):
-    """A CRM whose marketing lists are found by name and changed by diff (HubSpot, Salesforce)."""
-
-    def list_members(self, list_id: str, name: str) -> set[str]:
-        """The record ids in the CRM list named `name`; empty when it does not exist yet."""
-        ...
-
-    def write_list_changes(
-        self, list_id: str, name: str, adds: Sequence[str], removes: Sequence[str]
-    ) -> list[ListWrite]:
-        """Add and remove members of the list named `name` (created when missing); one result per id."""
-        ...

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from revrules.connectors.base import ID, CrmValue, RecordUpdate, WriteResult
+from revrules.connectors.base import ID, CrmValue, ListWrite, RecordUpdate, WriteResult
 from revrules.errors import CrmError, InvalidInputError, did_you_mean
 
 _BOM = b"\xef\xbb\xbf"
@@ -159,8 +159,11 @@ class CsvConnector:
             for record_id, field, error in zip(record_ids, fields, errors.to_list(), strict=True)
         ]
 
-    def list_members(self, list_id: str) -> set[str]:
+    def list_members(self, list_id: str, name: str | None = None) -> set[str]:
         """The ids in `lists_dir/<list_id>.csv`; empty when the file does not exist yet.
+
+        `name` (the list's display name) is taken for `ListSync` and not used: a CSV
+        list is found by its id.
 
         Raises:
             InvalidInputError: No `lists_dir` is configured, or `list_id` is not a
@@ -197,6 +200,24 @@ class CsvConnector:
             {self.id_column: sorted(set(member_ids))}, schema={self.id_column: pl.String}
         )
         _write_atomically(path, members.write_csv)
+
+    def write_list_changes(
+        self, list_id: str, name: str, adds: Sequence[str], removes: Sequence[str]
+    ) -> list[ListWrite]:
+        """Apply adds and removes to `lists_dir/<list_id>.csv` (created when missing); one result per id.
+
+        The file is rewritten whole, as `write_list` does; `name` is not used.
+
+        Raises:
+            InvalidInputError: No `lists_dir` is configured, or `list_id` is not a
+                plain file name.
+            CrmError: The list file could not be read or written; nothing changed.
+        """
+        members = (self.list_members(list_id) | set(adds)) - set(removes)
+        self.write_list(list_id, sorted(members))
+        return [ListWrite(list_id, i, "add", True) for i in dict.fromkeys(adds)] + [
+            ListWrite(list_id, i, "remove", True) for i in dict.fromkeys(removes)
+        ]
 
     def _field_exprs(self, frame: pl.DataFrame, fields: Sequence[str]) -> list[pl.Expr]:
         """Select each asked-for field as text, empty as null; refuse unknown fields."""

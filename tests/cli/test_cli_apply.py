@@ -315,6 +315,7 @@ def test_a_connector_that_cannot_write_lists_refuses_before_writing_fields(
     starter: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delattr(CsvConnector, "write_list")
+    monkeypatch.delattr(CsvConnector, "write_list_changes")
     result = cli("apply", "-c", starter, "--yes")
     assert result.code == 2
     assert "cannot write marketing lists" in result.err

@@ -417,6 +417,15 @@ def test_write_list_refuses_ids_that_are_not_file_names(
         connector(export, lists_dir=tmp_path).write_list(list_id, ["001A"])
 
 
+def test_write_list_changes_applies_adds_and_removes_to_the_file(export: Path, tmp_path: Path) -> None:
+    source = connector(export, lists_dir=tmp_path)
+    source.write_list("abm", ["001A", "001B"])
+    results = source.write_list_changes("abm", "ABM accounts", ["001C", "001C"], ["001A"])
+    assert (tmp_path / "abm.csv").read_text(encoding="utf-8") == "Id\n001B\n001C\n"
+    assert [(r.record_id, r.action, r.ok) for r in results] == [("001C", "add", True), ("001A", "remove", True)]
+    assert source.list_members("abm", "ABM accounts") == {"001B", "001C"}
+
+
 # -- scale ----------------------------------------------------------------------------
 
 

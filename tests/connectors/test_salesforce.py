@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -62,12 +62,13 @@ def _account_fields() -> list[dict[str, object]]:
     return [dict(f) for f in ACCOUNT_FIELDS]
 
 
-def session(emulator: SalesforceEmulator, **tuning: float) -> SalesforceConnector:
+def session(emulator: SalesforceEmulator, sleep: Callable[[float], None] = lambda _: None,
+            **tuning: float) -> SalesforceConnector:
     credentials = Credentials(auth="session", instance_url=emulator.url,
                               session_id=emulator.session_id)
     return SalesforceConnector(credentials, tuning=Tuning(**{"retry_backoff_seconds": 0.001,
                                                              **tuning}),  # type: ignore[arg-type]
-                               sleep=lambda _: None)
+                               sleep=sleep)
 
 
 def client_credentials(emulator: SalesforceEmulator, **tuning: float) -> SalesforceConnector:
@@ -314,8 +315,7 @@ def test_throttled_calls_are_retried_with_backoff(
     emulator: SalesforceEmulator, status: int
 ) -> None:
     delays: list[float] = []
-    connector = session(emulator, retry_backoff_seconds=0.5)
-    connector._sleep = delays.append
+    connector = session(emulator, sleep=delays.append, retry_backoff_seconds=0.5)
     emulator.faults.status_on_call = {2: status, 3: status}
 
     frame = connector.read(["Name"])

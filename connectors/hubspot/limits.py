@@ -1,0 +1,81 @@
+"""HubSpot's rate limits on the client side: a rolling-window limiter that also folds in HubSpot's own counters."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+# The limiter's window is a little longer than HubSpot's, because HubSpot counts a
+# request when it arrives and the limiter when it leaves; a slow earlier request
+# would otherwise still be inside HubSpot's window when the limiter thinks it left.
+_WINDOW_MARGIN_SECONDS = 0.25
+
+
+class RateLimiter:
+    """At most `limit` requests in any rolling `window` seconds, waiting when needed.
+
+    HubSpot's own counters (the `X-HubSpot-RateLimit-*` headers) include other
+    clients of the same app; `observe` folds them in so this process slows down
+    when others use the shared budget.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Set the budget.
+
+        Args:
+            limit: Requests allowed per window.
+            window: The window, in seconds.
+            clock: A monotonic clock (seconds).
+            sleep: How to wait.
+        """
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Wait until one more request fits in the window, then count it."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._trim(now)
+                if len(self._sent) < self.limit:
+                    self._sent.append(now)
+                    return
+                wait = self._sent[0] + self.window + _WINDOW_MARGIN_SECONDS - now
+            self._sleep(max(wait, 0.001))
+
+    def observe(self, limit: int | None, remaining: int | None) -> None:
+        """Adopt HubSpot's count when it says more of the window is used than we sent.
+
+        Args:
+            limit: `X-HubSpot-RateLimit-Max`, the portal's limit per window.
+            remaining: `X-HubSpot-RateLimit-Remaining`, what is left in the window.
+        """
+        with self._lock:
+            if limit is not None and 0 < limit < self.limit:
+                self.limit = limit
+            if remaining is None:
+                return
+            now = self._clock()
+            self._trim(now)
+            used = max(self.limit - remaining, 0)
+            # Other clients' requests are counted as if sent now: later than they
+            # were, so the window frees up no sooner than HubSpot's does.
+            self._sent.extend([now] * max(used - len(self._sent), 0))
+
+    def _trim(self, now: float) -> None:
+        horizon = now - self.window - _WINDOW_MARGIN_SECONDS
+        while self._sent and self._sent[0] <= horizon:
+            self._sent.popleft()

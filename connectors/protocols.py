@@ -1,0 +1,128 @@
+"""The connector contract as Protocols: what every connector does, and one Protocol per optional ability.
+
+A caller asks `isinstance(connector, ListSync)` (and so on) instead of probing for
+method names; every ability Protocol is `runtime_checkable` for that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import polars as pl
+
+    # Only for annotations: base.py re-exports this module, so a runtime import would be circular.
+    from revrules.connectors.base import ListWrite, PropertySpec, RecordUpdate, WriteResult
+
+
+class Connector(Protocol):
+    """What every CRM connector does."""
+
+    kind: str
+
+    def read(self, fields: Sequence[str]) -> pl.DataFrame:
+        """All records: column `__id` plus each asked-for CRM field, raw, as strings.
+
+        A field the CRM does not have is an error; a missing value is null.
+        """
+        ...
+
+    def read_records(self, ids: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
+        """The current values of `fields` for the given records, same shape as `read`."""
+        ...
+
+    def write(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+        """Write one batch; one result per (record, field) in `updates`."""
+        ...
+
+    @property
+    def batch_size(self) -> int:
+        """How many records one `write` call takes."""
+        ...
+
+
+@runtime_checkable
+class IncrementalRead(Protocol):
+    """A CRM that can read only the records modified since a moment (HubSpot, Salesforce)."""
+
+    incremental_until: dt.datetime | None
+    """Where the last `read_modified_since` stopped, to be the next run's watermark.
+
+    None means the read reached the present: the run's start time is the watermark.
+    """
+
+    def read_modified_since(self, fields: Sequence[str], since: dt.datetime) -> pl.DataFrame:
+        """The records modified at or after `since`, shaped like `Connector.read`."""
+        ...
+
+
+@runtime_checkable
+class ListSync(Protocol):
+    """A CRM whose marketing lists are found by name and changed by diff (all three connectors)."""
+
+    def list_members(self, list_id: str, name: str) -> set[str]:
+        """The record ids in the CRM list named `name`; empty when it does not exist yet."""
+        ...
+
+    def write_list_changes(
+        self, list_id: str, name: str, adds: Sequence[str], removes: Sequence[str]
+    ) -> list[ListWrite]:
+        """Add and remove members of the list named `name` (created when missing); one result per id."""
+        ...
+
+
+@runtime_checkable
+class OnlineCheck(Protocol):
+    """A CRM that can check a config against its live schema and lists (`check --online`)."""
+
+    def check_online(
+        self,
+        read_fields: Sequence[str],
+        write_fields: Sequence[str],
+        allowed_values: Mapping[str, Iterable[str]],
+    ) -> list[str]:
+        """Problems with the fields and values the config uses; one readable line each."""
+        ...
+
+    def check_lists(self, names: Mapping[str, str]) -> list[str]:
+        """Problems with the CRM lists the rulebook's lists map to (list id -> display name)."""
+        ...
+
+
+@runtime_checkable
+class PropertyCreation(Protocol):
+    """A CRM in which revrules can create missing output fields (`check --create-properties`)."""
+
+    def create_properties(self, specs: Sequence[PropertySpec]) -> list[str]:
+        """Create what is missing; one line per change made."""
+        ...
+
+
+@runtime_checkable
+class ApiBudget(Protocol):
+    """A CRM with a daily API allowance that a write must fit in."""
+
+    def check_budget(self, records_to_write: int) -> None:
+        """Refuse (raise `RefusedError`) a write the remaining allowance cannot afford."""
+        ...
+
+
+@runtime_checkable
+class OwnerLookup(Protocol):
+    """A CRM that knows which record owners are active users."""
+
+    def active_owners(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are active owners."""
+        ...
+
+
+@runtime_checkable
+class ColumnListing(Protocol):
+    """A source that can name the fields it has (used by `check` to spot missing inputs)."""
+
+    def columns(self) -> list[str]:
+        """Every field name the source has."""
+        ...

@@ -1,0 +1,177 @@
+"""Bulk API 2.0 jobs driven one step at a time, so that a re-login mid-job resumes the job instead of redoing it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+from simple_salesforce.bulk2 import Operation
+
+from revrules.connectors.base import ID, CrmValue
+from revrules.connectors.paging import cursor_pages
+from revrules.connectors.salesforce.describe import describe
+from revrules.connectors.salesforce.errors import BulkJobFailedError, bulk_error
+from revrules.connectors.salesforce.session import SalesforceSession
+from revrules.connectors.salesforce.values import bulk_cell, bulk_column, empty_frame
+from revrules.errors import CrmError, RetriableCrmError
+
+log = logging.getLogger(__name__)
+
+BULK_RESULTS_PAGE = 50_000
+"""Rows per Bulk API 2.0 query-results call."""
+BULK_WRITE_CALLS = 6
+"""Calls one Bulk API 2.0 update job costs at least: create, upload, close, poll, results."""
+BULK_POLL_FIRST_SECONDS = 0.2
+BULK_POLL_MAX_SECONDS = 10.0
+BULK_JOB_TIMEOUT_SECONDS = 4 * 3600.0
+
+
+def bulk_read(session: SalesforceSession, soql: str, names: list[str]) -> pl.DataFrame:
+    """The rows of `soql` through a Bulk API 2.0 query job, shaped like a REST read."""
+    job = session.call("create a Bulk query job",
+                       lambda sf: session.bulk(sf).create_job(Operation.query, soql))
+    job_id = str(job["id"])
+    wait_for_job(session, job_id, is_query=True)
+
+    def fetch(locator: str | None) -> Any:
+        return session.call("read Bulk query results", lambda sf: session.bulk(sf).get_query_results(
+            job_id, locator or "", BULK_RESULTS_PAGE))
+
+    def next_locator(page: Any) -> str | None:
+        return str(page.get("locator") or "") or None
+
+    parts = [csv_frame(session, str(page["records"]), names)
+             for page in cursor_pages(fetch, next_locator, what="read Bulk query results")]
+    return pl.concat(parts) if parts else empty_frame(names)
+
+
+def csv_frame(session: SalesforceSession, text: str, names: list[str]) -> pl.DataFrame:
+    """Bulk query CSV as a frame of the texts a REST read gives."""
+    if not text.strip():
+        return empty_frame(names)
+    raw = pl.read_csv(io.StringIO(text), infer_schema=False)
+    info = describe(session)
+    return raw.select(pl.col("Id").alias(ID), *(bulk_column(name, info[name].type) for name in names))
+
+
+def bulk_write(session: SalesforceSession, payload: list[tuple[str, dict[str, CrmValue]]]) -> dict[str, str | None]:
+    """Write as one Bulk API 2.0 update job; record id -> its error, None when written.
+
+    Raises:
+        BulkJobFailedError: The job failed with nothing written.
+        CrmError: The job was never closed, so nothing landed.
+    """
+    columns = list(dict.fromkeys(name for _, values in payload for name in values))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["Id", *columns])
+    for record_id, values in payload:
+        cells = (bulk_cell(values[c]) if c in values else "" for c in columns)
+        writer.writerow([record_id, *cells])
+    data = buffer.getvalue()
+    job = session.call("create a Bulk update job",
+                       lambda sf: session.bulk(sf).create_job(Operation.update))
+    job_id = str(job["id"])
+    try:
+        session.call("upload Bulk data", lambda sf: session.bulk(sf).upload_job_data(job_id, data))
+        session.call("close the Bulk job", lambda sf: session.bulk(sf).close_job(job_id))
+    except CrmError:
+        _abort(session, job_id)
+        raise  # the job was never closed: nothing landed
+    try:
+        state = wait_for_job(session, job_id, is_query=False)
+        return _ingest_outcome(session, job_id, state, [rid for rid, _ in payload])
+    except BulkJobFailedError:
+        raise
+    except CrmError as error:
+        # The job was closed and may be running: its outcome is unknown, not absent.
+        message = f"Bulk job {job_id} outcome unknown: {error}"
+        return dict.fromkeys((rid for rid, _ in payload), message)
+
+
+def _ingest_outcome(
+    session: SalesforceSession, job_id: str, state: Mapping[str, Any], record_ids: list[str]
+) -> dict[str, str | None]:
+    total = len(record_ids)
+    processed = int(state.get("numberRecordsProcessed") or 0)
+    failed_count = int(state.get("numberRecordsFailed") or 0)
+    outcome: dict[str, str | None] = {}
+    if failed_count:
+        failed_text = session.call(
+            "read Bulk failures",
+            lambda sf: session.bulk(sf).get_ingest_results(job_id, "failedResults"),
+        )
+        for row in _csv_rows(failed_text):
+            record_id = row.get("Id") or row.get("sf__Id") or ""
+            outcome[record_id] = bulk_error(row.get("sf__Error") or "")
+    if processed < total:
+        unprocessed_text = session.call(
+            "read Bulk unprocessed records",
+            lambda sf: session.bulk(sf).get_ingest_results(job_id, "unprocessedrecords"),
+        )
+        reason = str(state.get("errorMessage") or "the Bulk job did not process it")
+        for row in _csv_rows(unprocessed_text):
+            outcome[row.get("Id") or ""] = f"NOT_PROCESSED: {reason}"
+    succeeded: set[str] | None = None
+    if len(outcome) != total - processed + failed_count:
+        # The counts do not account for every record: ask which ones succeeded.
+        success_text = session.call(
+            "read Bulk successes",
+            lambda sf: session.bulk(sf).get_ingest_results(job_id, "successfulResults"),
+        )
+        succeeded = {
+            row.get("Id") or row.get("sf__Id") or "" for row in _csv_rows(success_text)
+        }
+    if str(state.get("state")) == "Failed" and processed - failed_count <= 0:
+        reason = state.get("errorMessage") or "no reason given"
+        raise BulkJobFailedError(f"Bulk job {job_id} failed: {reason}")
+    result: dict[str, str | None] = {}
+    for record_id in record_ids:
+        if record_id in outcome:
+            result[record_id] = outcome[record_id]
+        elif succeeded is None or record_id in succeeded:
+            result[record_id] = None
+        else:
+            result[record_id] = "NO_RESULT: the Bulk job reported no result for this record"
+    return result
+
+
+def wait_for_job(session: SalesforceSession, job_id: str, *, is_query: bool) -> Mapping[str, Any]:
+    """Poll a job until it is done; its final state.
+
+    Raises:
+        CrmError: A query job failed, or any job was aborted.
+        RetriableCrmError: The job did not finish within `BULK_JOB_TIMEOUT_SECONDS`.
+    """
+    delay = BULK_POLL_FIRST_SECONDS
+    deadline = time.monotonic() + BULK_JOB_TIMEOUT_SECONDS
+    while True:
+        state = session.call("check the Bulk job",
+                             lambda sf: session.bulk(sf).get_job(job_id, is_query))
+        status = str(state.get("state"))
+        if status == "JobComplete" or (status == "Failed" and not is_query):
+            return dict(state)
+        if status in ("Failed", "Aborted"):
+            reason = state.get("errorMessage") or "no reason given"
+            raise CrmError(f"Bulk job {job_id} ended {status}: {reason}")
+        if time.monotonic() > deadline:
+            raise RetriableCrmError(f"Bulk job {job_id} did not finish in time ({status})")
+        session.sleep(delay)
+        delay = min(delay * 2, BULK_POLL_MAX_SECONDS)
+
+
+def _abort(session: SalesforceSession, job_id: str) -> None:
+    try:
+        session.call("abort the Bulk job", lambda sf: session.bulk(sf).abort_job(job_id, False))
+    except CrmError as error:
+        log.warning("could not abort Bulk job %s: %s", job_id, error)
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+

@@ -1,0 +1,107 @@
+"""The object's describe: field checks before SOQL, and `check --online` against the org."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from revrules.connectors.salesforce.session import SalesforceSession
+from revrules.connectors.salesforce.soql import NAME_RE
+from revrules.connectors.salesforce.values import UNSUPPORTED_TYPES, FieldInfo, picklist_parts
+from revrules.errors import InvalidInputError, did_you_mean
+
+
+def describe(session: SalesforceSession) -> dict[str, FieldInfo]:
+    """The object's fields by name, read once per session.
+
+    Raises:
+        CrmError: The describe could not be read.
+    """
+    if session.fields is None:
+        path = f"sobjects/{session.object_name}/describe"
+        answer = session.call(f"describe {session.object_name}", lambda sf: sf.restful(path))
+        session.fields = {
+            str(f["name"]): FieldInfo(
+                name=str(f["name"]),
+                type=str(f.get("type", "string")),
+                updateable=bool(f.get("updateable")),
+                restricted_values=(
+                    frozenset(str(p["value"]) for p in f.get("picklistValues") or []
+                              if p.get("active", True))
+                    if f.get("restrictedPicklist") else None
+                ),
+            )
+            for f in (answer or {}).get("fields", [])
+        }
+    return session.fields
+
+
+def checked_fields(session: SalesforceSession, fields: Sequence[str]) -> list[str]:
+    """Field names safe to paste into SOQL: strict pattern, present in the describe.
+
+    Raises:
+        InvalidInputError: A name is not a plain field of the object, or a compound one.
+    """
+    info = describe(session)
+    problems: list[str] = []
+    names: list[str] = []
+    for name in dict.fromkeys(fields):
+        if not NAME_RE.match(name):
+            problems.append(f"{name!r} is not a field name (relationship fields are not read)")
+        elif name not in info:
+            problems.append(f"{session.object_name} has no field {name!r}"
+                            f"{did_you_mean(name, list(info))}")
+        elif info[name].type in UNSUPPORTED_TYPES:
+            problems.append(f"{session.object_name}.{name} is a compound {info[name].type} field; "
+                            "map its parts (e.g. BillingCountry) instead")
+        else:
+            names.append(name)
+    if problems:
+        raise InvalidInputError("\n".join(problems))
+    return names
+
+
+def check_online(
+    session: SalesforceSession,
+    read_fields: Sequence[str],
+    write_fields: Sequence[str],
+    allowed_values: Mapping[str, Iterable[str]],
+) -> list[str]:
+    """Problems with the config against the org: missing fields, read-only outputs, bad values.
+
+    Args:
+        session: The org and object.
+        read_fields: Every field a run reads.
+        write_fields: Every field a run may write.
+        allowed_values: CRM field -> every value the rulebook may write to it.
+
+    Returns:
+        One readable line per problem; empty when everything fits.
+
+    Raises:
+        CrmError: The describe could not be read.
+    """
+    info = describe(session)
+    object_name = session.object_name
+    problems: list[str] = []
+    for name in dict.fromkeys([*read_fields, *write_fields]):
+        field = info.get(name)
+        if field is None:
+            problems.append(f"{object_name}.{name}: no such field{did_you_mean(name, list(info))}")
+        elif field.type in UNSUPPORTED_TYPES:
+            problems.append(f"{object_name}.{name}: {field.type} fields cannot be read")
+    for name in dict.fromkeys(write_fields):
+        field = info.get(name)
+        if field is not None and not field.updateable:
+            problems.append(f"{object_name}.{name}: the field is not updateable")
+    for name, values in allowed_values.items():
+        field = info.get(name)
+        if field is None or field.restricted_values is None:
+            continue
+        written = {part for value in values for part in picklist_parts(field, value)}
+        for value in sorted(written - field.restricted_values):
+            problems.append(
+                f"{object_name}.{name}: the rulebook can write {value!r}, which is not a "
+                f"value of this restricted picklist"
+                f"{did_you_mean(value, sorted(field.restricted_values))}"
+            )
+    return problems

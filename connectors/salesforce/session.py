@@ -1,0 +1,301 @@
+"""Salesforce auth and transport: credentials, the HTTP session, login, and the retry boundary of every call."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from simple_salesforce.api import Salesforce
+
+# The step-by-step Bulk API 2.0 client: the high-level helpers upload, close and poll in
+# one call, so a re-login half-way would upload the job again.
+from simple_salesforce.bulk2 import _Bulk2Client
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceOperationError,
+)
+from simple_salesforce.login import SalesforceLogin
+
+from revrules.connectors.retry import Retry, RetryPolicy
+from revrules.connectors.salesforce.errors import (
+    LIMIT_EXCEEDED,
+    RETRIED_STATUSES,
+    ApiLimitExceededError,
+    error_parts,
+    error_text,
+)
+from revrules.errors import CrmError, InvalidInputError
+
+if TYPE_CHECKING:
+    from revrules.connectors.salesforce.values import FieldInfo
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Auth = Literal["jwt", "client_credentials", "password", "session"]
+
+MAX_RELOGINS = 2
+"""Logins tried in a row when the CRM keeps answering `INVALID_SESSION_ID`."""
+MAX_BACKOFF_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to log in; secrets are held only here and only for the login call."""
+
+    auth: Auth
+    domain: str = "login"
+    instance_url: str | None = None
+    username: str | None = None
+    consumer_key: str | None = None
+    consumer_secret: str | None = None
+    private_key_file: Path | None = None
+    password: str | None = None
+    security_token: str | None = None
+    session_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Credentials(auth={self.auth!r}, domain={self.domain!r})"
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Thresholds and retry bounds (the `crm:` keys of the same names)."""
+
+    bulk_read_threshold: int = 10_000
+    bulk_write_threshold: int = 2_000
+    api_reserve: int = 1_000
+    max_retries: int = 5
+    retry_backoff_seconds: float = 1.0
+    timeout_seconds: float = 120.0
+
+
+class _HttpAdapter(HTTPAdapter):
+    """Gives every request a timeout and, for a loopback rehearsal, keeps traffic on loopback.
+
+    simple-salesforce always builds `https://` URLs. When the configured instance is an
+    `http://127.0.0.1:PORT` (or localhost) server, this adapter sends its `https://`
+    URLs there as plain HTTP, sends the `https://*.salesforce.com` login endpoints to the
+    same server (in a rehearsal the loopback server is the login server too), and refuses
+    every other host, so a rehearsal config can never reach a real org.
+    """
+
+    def __init__(self, timeout: float, loopback: str | None = None) -> None:
+        super().__init__()
+        self._timeout = timeout
+        self._loopback = loopback
+
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        if self._loopback is None:
+            return super().send(request, *args, **kwargs)
+        parts = urlsplit(request.url or "")
+        host = (parts.hostname or "").lower()
+        if parts.netloc != self._loopback and not host.endswith(".salesforce.com"):
+            raise requests.ConnectionError(
+                f"a loopback instance_url only reaches {self._loopback}, not {host}",
+                request=request,
+            )
+        routed = request.copy()
+        routed.url = urlunsplit(("http", self._loopback, parts.path, parts.query, ""))
+        return super().send(routed, *args, **kwargs)
+
+
+def http_session(instance_url: str | None, timeout: float) -> requests.Session:
+    """A requests session with timeouts, routed to plain HTTP for a loopback instance_url."""
+    session = requests.Session()
+    loopback = None
+    if instance_url is not None:
+        parts = urlsplit(instance_url)
+        if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost"):
+            loopback = parts.netloc
+    session.mount("https://", _HttpAdapter(timeout, loopback))
+    session.mount("http://", _HttpAdapter(timeout))
+    return session
+
+
+class _RetryAfter:
+    """The `Retry-After` of the latest answer on a session.
+
+    simple-salesforce's errors carry no headers, so a requests response hook (public
+    API) keeps the header for the retry policy to read.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._local.value = response.headers.get("Retry-After")
+
+    def take(self) -> str | None:
+        value: str | None = getattr(self._local, "value", None)
+        self._local.value = None
+        return value
+
+
+def missing_keys(c: Credentials) -> list[str]:
+    """The config keys the chosen `auth` needs but does not have."""
+    needed: dict[str, object] = {}
+    if c.auth == "session":
+        needed = {"instance_url": c.instance_url, "session_id": c.session_id}
+    elif c.auth == "jwt":
+        needed = {"username": c.username, "consumer_key": c.consumer_key,
+                  "private_key_file": c.private_key_file}
+    elif c.auth == "client_credentials":
+        needed = {"consumer_key": c.consumer_key, "consumer_secret": c.consumer_secret}
+        if c.domain in ("login", "test"):
+            needed["domain (your My Domain, e.g. acme.my)"] = None
+    else:
+        needed = {"username": c.username, "password": c.password}
+        if c.security_token is None and (c.consumer_key is None or c.consumer_secret is None):
+            needed["security_token (or consumer_key and consumer_secret)"] = None
+    return [key for key, value in needed.items() if value in (None, "")]
+
+
+class SalesforceSession:
+    """One org and object: the logged-in client, the describe cache and the retry boundary.
+
+    Every API call goes through `call`, which re-authenticates on `INVALID_SESSION_ID`,
+    backs off on 429/502/503/504 and connection errors (honouring `Retry-After`), and
+    stops for good on `REQUEST_LIMIT_EXCEEDED`.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        object_name: str,
+        api_version: str,
+        tuning: Tuning,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Hold the settings; nothing is sent until the first call."""
+        self.credentials = credentials
+        self.object_name = object_name
+        self.api_version = api_version
+        self.tuning = tuning
+        self.sleep = sleep
+        self.retry = RetryPolicy("Salesforce", max_retries=tuning.max_retries,
+                                 backoff_seconds=tuning.retry_backoff_seconds,
+                                 max_wait_seconds=MAX_BACKOFF_SECONDS, sleep=sleep, rng=random.Random())
+        self.http = http_session(credentials.instance_url, tuning.timeout_seconds)
+        self._retry_after = _RetryAfter()
+        self.http.hooks["response"].append(self._retry_after.hook)
+        self.fields: dict[str, FieldInfo] | None = None
+        """The object's describe, read once (see `describe.describe`)."""
+        self._sf: Salesforce | None = None
+        self._stopped: ApiLimitExceededError | None = None
+
+    def call(self, action: str, operation: Callable[[Salesforce], T]) -> T:
+        """Run one API call: re-login on an expired session, back off on throttling.
+
+        Raises:
+            ApiLimitExceededError: `REQUEST_LIMIT_EXCEEDED`.
+            RetriableCrmError: Throttling or connection errors outlasted `max_retries`.
+            CrmError: Any other refusal or failure.
+        """
+        if self._stopped is not None:
+            # After REQUEST_LIMIT_EXCEEDED nothing more is sent in this run.
+            raise self._stopped
+        relogins = 0
+
+        def classify(error: Exception) -> Retry | None:
+            nonlocal relogins
+            if isinstance(error, SalesforceExpiredSession):
+                if self.credentials.auth == "session":
+                    raise CrmError(
+                        f"{action}: the Salesforce session expired or is invalid "
+                        f"({error_text(error)}); auth session cannot log in again: provide a "
+                        "fresh crm.session_id or use jwt or client_credentials"
+                    ) from None
+                if relogins >= MAX_RELOGINS:
+                    raise CrmError(f"{action}: Salesforce keeps refusing new sessions") from None
+                relogins += 1
+                log.info("the Salesforce session expired; logging in again")
+                self._sf = None
+                return Retry("the session expired", backoff=False)
+            if isinstance(error, SalesforceGeneralError):
+                if error.status not in RETRIED_STATUSES:
+                    raise CrmError(f"{action}: {error_text(error)}") from None
+                return Retry(f"{action}: HTTP {error.status}", retry_after=self._retry_after.take())
+            if isinstance(error, SalesforceError):
+                code, _ = error_parts(error)
+                if code == LIMIT_EXCEEDED:
+                    self._stopped = ApiLimitExceededError(
+                        f"{action}: Salesforce refused the call with REQUEST_LIMIT_EXCEEDED: the "
+                        "org's API request limit is exhausted; stopped without sending more"
+                    )
+                    raise self._stopped from None
+                raise CrmError(f"{action}: {error_text(error)}") from None
+            if isinstance(error, SalesforceOperationError):
+                raise CrmError(f"{action}: {error}") from None
+            if isinstance(error, requests.ConnectionError | requests.Timeout):
+                return Retry(f"{action}: {type(error).__name__}")
+            return None
+
+        return self.retry.run(lambda: operation(self.client()), classify)
+
+    def client(self) -> Salesforce:
+        """The logged-in simple-salesforce client, logging in on first use."""
+        if self._sf is None:
+            self._sf = self._login()
+        return self._sf
+
+    def bulk(self, sf: Salesforce) -> _Bulk2Client:
+        """A Bulk API 2.0 client bound to the current session (rebuilt after a re-login)."""
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {sf.session_id}",
+                   "X-PrettyPrint": "1"}
+        return _Bulk2Client(self.object_name, sf.bulk2_url, headers, sf.session)
+
+    def _login(self) -> Salesforce:
+        c = self.credentials
+        if c.auth == "session":
+            return Salesforce(instance_url=c.instance_url, session_id=c.session_id,
+                              session=self.http, version=self.api_version, object_pairs_hook=dict)
+        options: dict[str, Any] = {"session": self.http, "domain": c.domain}
+        if c.auth == "jwt":
+            options.update(username=c.username, consumer_key=c.consumer_key,
+                           privatekey_file=str(c.private_key_file))
+        elif c.auth == "client_credentials":
+            options.update(consumer_key=c.consumer_key, consumer_secret=c.consumer_secret)
+        elif c.security_token is not None:
+            options.update(username=c.username, password=c.password,
+                           security_token=c.security_token, sf_version=self.api_version)
+        else:
+            options.update(username=c.username, password=c.password,
+                           consumer_key=c.consumer_key, consumer_secret=c.consumer_secret)
+
+        def classify(error: Exception) -> Retry | None:
+            if isinstance(error, SalesforceAuthenticationFailed):
+                raise CrmError(
+                    f"Salesforce login failed (auth {c.auth}): {error.code}: {error.message}"
+                ) from None
+            if isinstance(error, requests.RequestException):
+                return Retry(f"cannot reach Salesforce to log in: {error}")
+            if isinstance(error, OSError):
+                # requests' connection errors and an unreadable key file are both OSErrors.
+                raise InvalidInputError(
+                    f"cannot read crm.private_key_file {c.private_key_file}: {error.strerror}"
+                ) from None
+            return None
+
+        session_id, instance = self.retry.run(lambda: SalesforceLogin(**options), classify)
+        log.debug("logged in to Salesforce (auth %s)", c.auth)
+        return Salesforce(instance=instance, session_id=session_id, session=self.http,
+                          version=self.api_version, object_pairs_hook=dict)
+
