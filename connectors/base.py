@@ -1,26 +1,15 @@
 """The data connectors take and give: record updates, write results, list writes, property specs.
 
-The Protocols live in `revrules.connectors.protocols`; `Connector` and `ListSync` are
-re-exported here so that existing imports keep working.
+What connectors can do is declared in `revrules.connectors.protocols`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from revrules.connectors.protocols import Connector, ListSync
-
-__all__ = [
-    "ID",
-    "Connector",
-    "CrmValue",
-    "ListSync",
-    "ListWrite",
-    "PropertySpec",
-    "RecordUpdate",
-    "WriteResult",
-]
+import polars as pl
 
 ID = "__id"
 """Name of the record-id column in every frame a connector returns."""
@@ -68,3 +57,13 @@ class ListWrite:
     action: Literal["add", "remove"]
     ok: bool
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class ModifiedRecords:
+    """What an incremental read found, and where the next incremental read continues from."""
+
+    frame: pl.DataFrame
+    """Shaped like `Connector.read`."""
+    watermark: dt.datetime | None
+    """The moment the read covered up to; None when it reached the present (the run's start is the mark)."""

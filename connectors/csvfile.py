@@ -159,7 +159,7 @@ class CsvConnector:
             for record_id, field, error in zip(record_ids, fields, errors.to_list(), strict=True)
         ]
 
-    def list_members(self, list_id: str, name: str | None = None) -> set[str]:
+    def list_members(self, list_id: str, name: str | None = None) -> set[str]:  # noqa: ARG002
         """The ids in `lists_dir/<list_id>.csv`; empty when the file does not exist yet.
 
         `name` (the list's display name) is taken for `ListSync` and not used: a CSV
@@ -187,34 +187,23 @@ class CsvConnector:
             )
         return self.lists_dir / f"{list_id}.csv"
 
-    def write_list(self, list_id: str, member_ids: Sequence[str]) -> None:
-        """Write `lists_dir/<list_id>.csv`: a header naming the id column, then sorted ids.
-
-        Raises:
-            InvalidInputError: No `lists_dir` is configured, or `list_id` is not a
-                plain file name.
-            CrmError: The list file could not be written.
-        """
-        path = self._list_path(list_id)
-        members = pl.DataFrame(
-            {self.id_column: sorted(set(member_ids))}, schema={self.id_column: pl.String}
-        )
-        _write_atomically(path, members.write_csv)
-
     def write_list_changes(
-        self, list_id: str, name: str, adds: Sequence[str], removes: Sequence[str]
+        self, list_id: str, name: str, adds: Sequence[str], removes: Sequence[str]  # noqa: ARG002
     ) -> list[ListWrite]:
         """Apply adds and removes to `lists_dir/<list_id>.csv` (created when missing); one result per id.
 
-        The file is rewritten whole, as `write_list` does; `name` is not used.
+        The file is rewritten whole, atomically: a header naming the id column, then the
+        sorted member ids. `name` is not used: a CSV list is found by its id.
 
         Raises:
             InvalidInputError: No `lists_dir` is configured, or `list_id` is not a
                 plain file name.
             CrmError: The list file could not be read or written; nothing changed.
         """
+        path = self._list_path(list_id)
         members = (self.list_members(list_id) | set(adds)) - set(removes)
-        self.write_list(list_id, sorted(members))
+        frame = pl.DataFrame({self.id_column: sorted(members)}, schema={self.id_column: pl.String})
+        _write_atomically(path, frame.write_csv)
         return [ListWrite(list_id, i, "add", True) for i in dict.fromkeys(adds)] + [
             ListWrite(list_id, i, "remove", True) for i in dict.fromkeys(removes)
         ]

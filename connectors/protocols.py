@@ -14,8 +14,7 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-    # Only for annotations: base.py re-exports this module, so a runtime import would be circular.
-    from revrules.connectors.base import ListWrite, PropertySpec, RecordUpdate, WriteResult
+    from revrules.connectors.base import ListWrite, ModifiedRecords, PropertySpec, RecordUpdate, WriteResult
 
 
 class Connector(Protocol):
@@ -48,14 +47,8 @@ class Connector(Protocol):
 class IncrementalRead(Protocol):
     """A CRM that can read only the records modified since a moment (HubSpot, Salesforce)."""
 
-    incremental_until: dt.datetime | None
-    """Where the last `read_modified_since` stopped, to be the next run's watermark.
-
-    None means the read reached the present: the run's start time is the watermark.
-    """
-
-    def read_modified_since(self, fields: Sequence[str], since: dt.datetime) -> pl.DataFrame:
-        """The records modified at or after `since`, shaped like `Connector.read`."""
+    def read_modified_since(self, fields: Sequence[str], since: dt.datetime) -> ModifiedRecords:
+        """The records modified at or after `since`, and the watermark the read reached."""
         ...
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from revrules.connectors.base import ListWrite, PropertySpec, RecordUpdate, WriteResult
+from revrules.connectors.base import ListWrite, ModifiedRecords, PropertySpec, RecordUpdate, WriteResult
 from revrules.connectors.hubspot import owners, read, write
 from revrules.connectors.hubspot.limits import RateLimiter
 from revrules.connectors.hubspot.lists import HubspotLists
@@ -35,7 +35,7 @@ class HubspotConnector:
     the search limit for searches) and the shared retry policy: 429 and 5xx answers
     and connection failures are retried with backoff and jitter, honouring
     `Retry-After`, up to `max_retries` times. HubSpot's DAILY limit ends the run
-    with `DailyLimitError`.
+    with `ApiBudgetExhaustedError`.
     """
 
     kind = "hubspot"
@@ -107,7 +107,6 @@ class HubspotConnector:
         self._lists = HubspotLists(self._session, contact_lists)
         prefix = uuid.uuid4().hex[:12]
         self._trace_ids = (f"{prefix}-{n}" for n in itertools.count(1))
-        self.incremental_until: datetime | None = None
         """Where the last `read_modified_since` stopped: the `since` of the next one."""
 
     @classmethod
@@ -161,7 +160,7 @@ class HubspotConnector:
 
         Raises:
             InvalidInputError: A field is not a property of the object.
-            CrmError: HubSpot failed (`DailyLimitError` when the daily limit is spent).
+            CrmError: HubSpot failed (`ApiBudgetExhaustedError` when the daily limit is spent).
         """
         return read.read(self._session, self._properties.known(fields))
 
@@ -174,11 +173,11 @@ class HubspotConnector:
         """
         return read.read_records(self._session, ids, self._properties.known(fields))
 
-    def read_modified_since(self, fields: Sequence[str], since: datetime) -> pl.DataFrame:
+    def read_modified_since(self, fields: Sequence[str], since: datetime) -> ModifiedRecords:
         """Records modified at or after `since`, up to `incremental_lag_seconds` before now.
 
         The upper bound lags behind now because HubSpot indexes writes for search a
-        little after they land; pass `incremental_until` as the next `since` so
+        little after they land; the returned watermark is the next `since`, so
         nothing falls in between (see `read.read_modified_since`).
 
         Raises:
@@ -189,8 +188,8 @@ class HubspotConnector:
         names = self._properties.known(fields)
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
         until = max(self._now() - self.incremental_lag, since)
-        self.incremental_until = until
-        return read.read_modified_since(self._session, names, since, until, search_cap=self.search_cap)
+        frame = read.read_modified_since(self._session, names, since, until, search_cap=self.search_cap)
+        return ModifiedRecords(frame, until)
 
     # ------------------------------------------------------------------ writing
 

@@ -6,18 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from revrules.errors import CrmError
-
-
-class DailyLimitError(CrmError):
-    """HubSpot's daily API limit is spent: nothing more can be sent until it resets."""
+from revrules.errors import ApiBudgetExhaustedError, CrmError
 
 
 def retry_reason(what: str, status: int, body: Mapping[str, Any], object_type: str) -> str:
     """Why a failed request may be retried (429, 5xx, no answer); raises when retrying cannot help.
 
     Raises:
-        DailyLimitError: A 429 for HubSpot's DAILY limit.
+        ApiBudgetExhaustedError: A 429 for HubSpot's DAILY limit.
         CrmError: 401, 403 or another 4xx.
     """
     category = str(body.get("category") or body.get("errorType") or "")
@@ -25,7 +21,7 @@ def retry_reason(what: str, status: int, body: Mapping[str, Any], object_type: s
     if status == 429:
         policy = str(body.get("policyName") or "")
         if policy.upper() == "DAILY":
-            raise DailyLimitError(
+            raise ApiBudgetExhaustedError(
                 f"{what}: HubSpot's DAILY API limit is spent; stopped cleanly, nothing more "
                 "was sent (the limit resets at midnight in the portal's time zone)"
             )

@@ -109,7 +109,7 @@ class HubspotSession:
             **kwargs: Its keyword arguments.
 
         Raises:
-            DailyLimitError: HubSpot's daily limit is spent.
+            ApiBudgetExhaustedError: HubSpot's daily limit is spent.
             RetriableCrmError: 429, 5xx or connection failures outlasted the retries.
             CrmError: HubSpot refused the request (401, 403, other 4xx).
         """

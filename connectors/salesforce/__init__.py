@@ -9,7 +9,6 @@ job resumes the job instead of uploading it again.
 
 from revrules.connectors.salesforce.campaigns import MEMBER_MARKER, REMEMBERED_PREFIX, CampaignSettings
 from revrules.connectors.salesforce.connector import SalesforceConnector
-from revrules.connectors.salesforce.errors import ApiLimitExceededError
 from revrules.connectors.salesforce.session import Auth, Credentials, Tuning, http_session
 from revrules.connectors.salesforce.soql import soql_string
 from revrules.connectors.salesforce.values import FieldInfo
@@ -20,7 +19,6 @@ _soql_string = soql_string
 __all__ = [
     "MEMBER_MARKER",
     "REMEMBERED_PREFIX",
-    "ApiLimitExceededError",
     "Auth",
     "CampaignSettings",
     "Credentials",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from revrules.connectors.base import ListWrite, RecordUpdate, WriteResult
+from revrules.connectors.base import ListWrite, ModifiedRecords, RecordUpdate, WriteResult
 from revrules.connectors.salesforce import describe, read, write
 from revrules.connectors.salesforce.campaigns import Campaigns, CampaignSettings
 from revrules.connectors.salesforce.session import Credentials, SalesforceSession, Tuning, missing_keys
@@ -63,7 +63,6 @@ class SalesforceConnector:
                                           tuning=self.tuning, sleep=sleep)
         self._campaigns = Campaigns(self._session, self.campaigns)
         self._planned_records = 0
-        self.incremental_until: dt.datetime | None = None
         """Always None: an incremental read reaches the present, so the run's start is the watermark."""
 
     @classmethod
@@ -146,9 +145,9 @@ class SalesforceConnector:
 
     # -- optional abilities -------------------------------------------------------------
 
-    def read_modified_since(self, fields: Sequence[str], since: dt.datetime) -> pl.DataFrame:
-        """Records matching `where` modified after `since` (see `read.read_modified_since`)."""
-        return read.read_modified_since(self._session, self.where, fields, since)
+    def read_modified_since(self, fields: Sequence[str], since: dt.datetime) -> ModifiedRecords:
+        """Records matching `where` modified after `since` (see `read.read_modified_since`); up to now."""
+        return ModifiedRecords(read.read_modified_since(self._session, self.where, fields, since), None)
 
     def active_owners(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are active Salesforce Users (see `read.active_owners`)."""

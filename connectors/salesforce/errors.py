@@ -18,10 +18,6 @@ RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 _BULK_ERROR_RE = re.compile(r"^(?P<code>[A-Z0-9_]+):(?P<message>.*?)(?::[^:]*--)?\s*$", re.DOTALL)
 
 
-class ApiLimitExceededError(CrmError):
-    """Salesforce refused a call with `REQUEST_LIMIT_EXCEEDED`: nothing more is sent today."""
-
-
 class BulkJobFailedError(CrmError):
     """A Bulk API 2.0 update job ended `Failed` with nothing written."""
 

@@ -32,11 +32,10 @@ from revrules.connectors.retry import Retry, RetryPolicy
 from revrules.connectors.salesforce.errors import (
     LIMIT_EXCEEDED,
     RETRIED_STATUSES,
-    ApiLimitExceededError,
     error_parts,
     error_text,
 )
-from revrules.errors import CrmError, InvalidInputError
+from revrules.errors import ApiBudgetExhaustedError, CrmError, InvalidInputError
 
 if TYPE_CHECKING:
     from revrules.connectors.salesforce.values import FieldInfo
@@ -199,13 +198,13 @@ class SalesforceSession:
         self.fields: dict[str, FieldInfo] | None = None
         """The object's describe, read once (see `describe.describe`)."""
         self._sf: Salesforce | None = None
-        self._stopped: ApiLimitExceededError | None = None
+        self._stopped: ApiBudgetExhaustedError | None = None
 
     def call(self, action: str, operation: Callable[[Salesforce], T]) -> T:
         """Run one API call: re-login on an expired session, back off on throttling.
 
         Raises:
-            ApiLimitExceededError: `REQUEST_LIMIT_EXCEEDED`.
+            ApiBudgetExhaustedError: `REQUEST_LIMIT_EXCEEDED`.
             RetriableCrmError: Throttling or connection errors outlasted `max_retries`.
             CrmError: Any other refusal or failure.
         """
@@ -236,7 +235,7 @@ class SalesforceSession:
             if isinstance(error, SalesforceError):
                 code, _ = error_parts(error)
                 if code == LIMIT_EXCEEDED:
-                    self._stopped = ApiLimitExceededError(
+                    self._stopped = ApiBudgetExhaustedError(
                         f"{action}: Salesforce refused the call with REQUEST_LIMIT_EXCEEDED: the "
                         "org's API request limit is exhausted; stopped without sending more"
                     )

@@ -32,7 +32,7 @@ def write(session: SalesforceSession, updates: Sequence[RecordUpdate]) -> list[W
         fields carry the CRM's `"CODE: message"`.
 
     Raises:
-        ApiLimitExceededError: The org's daily request limit is exhausted and nothing
+        ApiBudgetExhaustedError: The org's daily request limit is exhausted and nothing
             of this batch was written.
         CrmError: The batch did not land.
     """

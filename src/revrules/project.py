@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from revrules.config import Config, CsvCrm, SalesforceCrm, load_config
-from revrules.connectors.base import Connector
+from revrules.connectors.protocols import Connector, OwnerLookup
 from revrules.engine.evaluate import evaluate
 from revrules.engine.rulebook import Rulebook, load_rulebook
 from revrules.errors import InvalidInputError, Problem, did_you_mean
@@ -101,11 +101,10 @@ class Project:
 
     def unavailable_owners(self, connector: Connector) -> frozenset[str]:
         """Pool owners the CRM does not know or has deactivated (none when it cannot tell)."""
-        active_owners = getattr(connector, "active_owners", None)
-        if active_owners is None or self.owner_output is None:
+        if not isinstance(connector, OwnerLookup) or self.owner_output is None:
             return frozenset()
         wanted = {owner for ids in self.pool_owners().values() for owner in ids}
-        missing = frozenset(wanted - set(active_owners(sorted(wanted))))
+        missing = frozenset(wanted - connector.active_owners(sorted(wanted)))
         if missing:
             log.warning("%d pool owner(s) are unknown or inactive in the CRM and get no accounts: %s",
                         len(missing), ", ".join(sorted(missing)))

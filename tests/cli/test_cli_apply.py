@@ -7,11 +7,15 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from revrules.connectors.csvfile import CsvConnector
+from revrules.connectors.base import RecordUpdate, WriteResult
+from revrules.connectors.protocols import Connector
+from revrules.project import Project
 from revrules.testing.harness import Cli, by_id, ledger_rows, read_csv, run_process
 from tests.cli.projects import write_project
 
@@ -311,11 +315,32 @@ def test_lists_without_lists_dir_are_a_config_error(starter: Path, cli: Cli) -> 
     assert errors == ["error: list 'enterprise-abm': no lists_dir is configured for the CSV CRM"]
 
 
+class _NoLists:
+    """A connector with only the core abilities: it cannot keep marketing lists."""
+
+    def __init__(self, inner: Connector) -> None:
+        self._inner = inner
+        self.kind = inner.kind
+
+    def read(self, fields: Sequence[str]) -> pl.DataFrame:
+        return self._inner.read(fields)
+
+    def read_records(self, ids: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
+        return self._inner.read_records(ids, fields)
+
+    def write(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
+        return self._inner.write(updates)
+
+    @property
+    def batch_size(self) -> int:
+        return self._inner.batch_size
+
+
 def test_a_connector_that_cannot_write_lists_refuses_before_writing_fields(
     starter: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delattr(CsvConnector, "write_list")
-    monkeypatch.delattr(CsvConnector, "write_list_changes")
+    connect = Project.connector
+    monkeypatch.setattr(Project, "connector", lambda project: _NoLists(connect(project)))
     result = cli("apply", "-c", starter, "--yes")
     assert result.code == 2
     assert "cannot write marketing lists" in result.err

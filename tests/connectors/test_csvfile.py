@@ -383,43 +383,43 @@ def test_a_rewritten_file_keeps_its_permissions(export: Path) -> None:
 # -- lists ----------------------------------------------------------------------------
 
 
-def test_write_list_writes_sorted_unique_members_under_the_id_header(
+def test_list_writes_sorted_unique_members_under_the_id_header(
     export: Path, tmp_path: Path
 ) -> None:
     lists = tmp_path / "lists" / "nested"
-    connector(export, lists_dir=lists).write_list("ent-healthcare", ["001C", "001A", "001C"])
+    connector(export, lists_dir=lists).write_list_changes("ent-healthcare", "EH", ["001C", "001A", "001C"], [])
     assert (lists / "ent-healthcare.csv").read_text(encoding="utf-8") == "Id\n001A\n001C\n"
     assert leftovers(lists) == []
 
 
-def test_write_list_with_no_members_writes_the_header_only(export: Path, tmp_path: Path) -> None:
-    connector(export, lists_dir=tmp_path).write_list("empty", [])
+def test_a_list_with_no_members_writes_the_header_only(export: Path, tmp_path: Path) -> None:
+    connector(export, lists_dir=tmp_path).write_list_changes("empty", "Empty", [], [])
     assert (tmp_path / "empty.csv").read_text(encoding="utf-8") == "Id\n"
 
 
-def test_write_list_replaces_the_previous_membership(export: Path, tmp_path: Path) -> None:
+def test_list_changes_replace_the_previous_membership(export: Path, tmp_path: Path) -> None:
     source = connector(export, lists_dir=tmp_path)
-    source.write_list("abm", ["001A", "001B"])
-    source.write_list("abm", ["001C"])
+    source.write_list_changes("abm", "ABM", ["001A", "001B"], [])
+    source.write_list_changes("abm", "ABM", ["001C"], ["001A", "001B"])
     assert (tmp_path / "abm.csv").read_text(encoding="utf-8") == "Id\n001C\n"
 
 
-def test_write_list_needs_a_lists_dir(export: Path) -> None:
+def test_list_writes_need_a_lists_dir(export: Path) -> None:
     with pytest.raises(InvalidInputError, match="no lists_dir"):
-        connector(export).write_list("abm", ["001A"])
+        connector(export).write_list_changes("abm", "ABM", ["001A"], [])
 
 
 @pytest.mark.parametrize("list_id", ["../escape", "a/b", "", ".hidden"])
-def test_write_list_refuses_ids_that_are_not_file_names(
+def test_list_writes_refuse_ids_that_are_not_file_names(
     export: Path, tmp_path: Path, list_id: str
 ) -> None:
     with pytest.raises(InvalidInputError, match="list id"):
-        connector(export, lists_dir=tmp_path).write_list(list_id, ["001A"])
+        connector(export, lists_dir=tmp_path).write_list_changes(list_id, "L", ["001A"], [])
 
 
 def test_write_list_changes_applies_adds_and_removes_to_the_file(export: Path, tmp_path: Path) -> None:
     source = connector(export, lists_dir=tmp_path)
-    source.write_list("abm", ["001A", "001B"])
+    source.write_list_changes("abm", "ABM accounts", ["001A", "001B"], [])
     results = source.write_list_changes("abm", "ABM accounts", ["001C", "001C"], ["001A"])
     assert (tmp_path / "abm.csv").read_text(encoding="utf-8") == "Id\n001B\n001C\n"
     assert [(r.record_id, r.action, r.ok) for r in results] == [("001C", "add", True), ("001A", "remove", True)]

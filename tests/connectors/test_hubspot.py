@@ -13,8 +13,8 @@ import requests
 
 import revrules.testing.hubspot as emulator_module
 from revrules.connectors.base import ID, PropertySpec, RecordUpdate
-from revrules.connectors.hubspot import DailyLimitError, HubspotConnector, RateLimiter
-from revrules.errors import CrmError, InvalidInputError, RetriableCrmError
+from revrules.connectors.hubspot import HubspotConnector, RateLimiter
+from revrules.errors import ApiBudgetExhaustedError, CrmError, InvalidInputError, RetriableCrmError
 from revrules.testing.hubspot import HubSpotEmulator
 
 TOKEN = "test-token"
@@ -208,7 +208,7 @@ def test_429_without_retry_after_is_retried_with_backoff(emu: HubSpotEmulator, v
     elif verb == "write":
         assert all(r.ok for r in connector.write([RecordUpdate("1000", {"name": "x"})]))
     else:
-        assert connector.read_modified_since(["name"], BASE).height == 250
+        assert connector.read_modified_since(["name"], BASE).frame.height == 250
 
     assert emu.request_log[0].status == 429
     assert len(sleeper.waits) == 1 and 0.01 <= sleeper.waits[0] <= 0.02
@@ -273,11 +273,11 @@ def test_daily_limit_stops_at_once_without_retrying(emu: HubSpotEmulator) -> Non
     emu.reset_log()
     emu.faults.daily_limit_after = 1
     updates = [RecordUpdate(str(1000 + i), {"name": "x"}) for i in range(150)]
-    with pytest.raises(DailyLimitError, match="DAILY API limit"):
+    with pytest.raises(ApiBudgetExhaustedError, match="DAILY API limit"):
         connector.write(updates)
     assert [e.status for e in emu.request_log] == [200, 429]
     assert sleeper.waits == []
-    assert isinstance(DailyLimitError("x"), CrmError)
+    assert isinstance(ApiBudgetExhaustedError("x"), CrmError)
 
 
 def test_401_is_a_clear_error_that_never_shows_the_token(emu: HubSpotEmulator) -> None:
@@ -331,7 +331,7 @@ def test_the_limiter_counts_requests_other_clients_made(monkeypatch: pytest.Monk
 
 def test_the_search_limiter_keeps_searches_under_five_a_second() -> None:
     with HubSpotEmulator(companies(1400), burst_limit=None, search_limit=5) as emulator:
-        frame = connect(emulator).read_modified_since(["name"], BASE)
+        frame = connect(emulator).read_modified_since(["name"], BASE).frame
         assert frame.height == 1400
         assert emulator.count(path=SEARCH) == 7
         assert emulator.count(status=429) == 0
@@ -367,7 +367,7 @@ def test_incremental_read_continues_past_the_10000_result_cap() -> None:
         row["hs_lastmodifieddate"] = tied
     with HubSpotEmulator(rows, burst_limit=None, search_limit=None) as emulator:
         connector = connect(emulator, search_limit=0, burst_limit=0)
-        frame = connector.read_modified_since(["name"], BASE)
+        frame = connector.read_modified_since(["name"], BASE).frame
 
         assert frame.height == 10_500
         assert frame[ID].n_unique() == 10_500
@@ -384,10 +384,10 @@ def test_incremental_read_starts_at_since_and_stops_the_lag_before_now() -> None
     now = datetime(2024, 1, 1, 0, 10, tzinfo=UTC)
     with HubSpotEmulator(companies(700), burst_limit=None, search_limit=None) as emulator:
         connector = connect(emulator, now=lambda: now, incremental_lag_seconds=60)
-        frame = connector.read_modified_since(["name"], BASE + timedelta(seconds=100))
+        modified = connector.read_modified_since(["name"], BASE + timedelta(seconds=100))
         # 100..540 s: now (600 s) minus the 60 s lag
-        assert frame[ID].to_list() == [str(1000 + i) for i in range(100, 541)]
-        assert connector.incremental_until == now - timedelta(seconds=60)
+        assert modified.frame[ID].to_list() == [str(1000 + i) for i in range(100, 541)]
+        assert modified.watermark == now - timedelta(seconds=60)
 
 
 def test_incremental_reads_lose_nothing_to_the_search_indexing_delay() -> None:
@@ -400,12 +400,13 @@ def test_incremental_reads_lose_nothing_to_the_search_indexing_delay() -> None:
             batch = [str(1000 + round_ * 10 + i) for i in range(10)]
             connector.write([RecordUpdate(record, {"name": f"r{round_}"}) for record in batch])
             written |= set(batch)
-            seen |= set(connector.read_modified_since(["name"], since)[ID].to_list())
-            assert connector.incremental_until is not None
-            since = connector.incremental_until
+            modified = connector.read_modified_since(["name"], since)
+            seen |= set(modified.frame[ID].to_list())
+            assert modified.watermark is not None
+            since = modified.watermark
             time.sleep(0.5)
         time.sleep(1.1)
-        seen |= set(connector.read_modified_since(["name"], since)[ID].to_list())
+        seen |= set(connector.read_modified_since(["name"], since).frame[ID].to_list())
         assert written <= seen
 
 
@@ -486,7 +487,7 @@ def test_incremental_read_pages_again_when_a_record_leaves_the_range_mid_read() 
             return response
 
         search.do_search_with_http_info = search_then_modify
-        frame = connector.read_modified_since(["name"], BASE)
+        frame = connector.read_modified_since(["name"], BASE).frame
 
         assert sorted(frame[ID].to_list()) == [str(1000 + i) for i in range(500)]
         searches = [e.body for e in emulator.request_log if e.path == SEARCH]

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from revrules.connectors.base import Connector
 from revrules.connectors.csvfile import CsvConnector
 from revrules.connectors.hubspot import HubspotConnector
 from revrules.connectors.protocols import (
     ApiBudget,
     ColumnListing,
+    Connector,
     IncrementalRead,
     ListSync,
     OnlineCheck,

@@ -14,13 +14,12 @@ import requests
 from revrules.config import SalesforceCrm
 from revrules.connectors.base import RecordUpdate, WriteResult
 from revrules.connectors.salesforce import (
-    ApiLimitExceededError,
     Credentials,
     SalesforceConnector,
     Tuning,
     http_session,
 )
-from revrules.errors import CrmError, InvalidInputError, RefusedError, RetriableCrmError
+from revrules.errors import ApiBudgetExhaustedError, CrmError, InvalidInputError, RefusedError, RetriableCrmError
 from revrules.testing.salesforce import ACCOUNT_FIELDS, SalesforceEmulator
 
 SEGMENTS = ["SMB", "Mid-Market", "Enterprise"]
@@ -174,8 +173,8 @@ def test_read_modified_since_pages_by_timestamp_and_id(emulator: SalesforceEmula
     since = dt.datetime.strptime(written[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
 
     long_ago = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-    everything = connector.read_modified_since(["Segment__c"], long_ago)
-    recent = connector.read_modified_since(["Segment__c"], since - dt.timedelta(seconds=1))
+    everything = connector.read_modified_since(["Segment__c"], long_ago).frame
+    recent = connector.read_modified_since(["Segment__c"], since - dt.timedelta(seconds=1)).frame
 
     assert everything.height == 12
     assert set(recent["__id"]) >= {account_id(4), account_id(9)}
@@ -397,9 +396,9 @@ def test_request_limit_exceeded_stops_without_another_call(emulator: SalesforceE
     connector.read(["Name"])
     emulator.faults.daily_limit_after = emulator.request_log[-1].call
 
-    with pytest.raises(ApiLimitExceededError, match="REQUEST_LIMIT_EXCEEDED"):
+    with pytest.raises(ApiBudgetExhaustedError, match="REQUEST_LIMIT_EXCEEDED"):
         connector.write([segment(1, "Enterprise")])
-    with pytest.raises(ApiLimitExceededError):
+    with pytest.raises(ApiBudgetExhaustedError):
         connector.write([segment(2, "Enterprise")])
     assert data_calls(emulator, "composite/sobjects", "PATCH") == 1
 

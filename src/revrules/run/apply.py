@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from revrules.connectors.base import ID, Connector, ListWrite, RecordUpdate
+from revrules.connectors.base import ID, RecordUpdate
+from revrules.connectors.protocols import Connector, ListSync
 from revrules.errors import CrmError, InvalidInputError, RevrulesError
 from revrules.run.plan import CHANGE_SCHEMA, Plan
 from revrules.runtime.progress import Progress
@@ -154,14 +155,10 @@ def apply_lists(
     connector: Connector,
     run_id: int,
     list_changes: pl.DataFrame,
-    current: Mapping[str, set[str]],
     *,
-    names: Mapping[str, str] | None = None,
+    names: Mapping[str, str],
 ) -> tuple[int, pl.DataFrame]:
-    """Write list memberships and ledger them.
-
-    A connector with `write_list_changes` (HubSpot, Salesforce) gets each list's adds
-    and removes; one with only `write_list` (CSV) gets each changed list's new member set.
+    """Write each list's adds and removes and ledger every membership change.
 
     Returns the number of membership changes written and the failures (id, field, error),
     `field` being `list:<list id>`.
@@ -169,42 +166,28 @@ def apply_lists(
     failures: list[dict[str, str | None]] = []
     if list_changes.is_empty():
         return 0, pl.DataFrame(failures, schema=_FAILED_SCHEMA)
-    write_changes = getattr(connector, "write_list_changes", None)
-    write_list = getattr(connector, "write_list", None)
-    if write_changes is None and write_list is None:
+    if not isinstance(connector, ListSync):
         raise InvalidInputError(f"the {connector.kind} connector cannot write marketing lists")
     count = 0
     for (key,), group in list_changes.group_by("list", maintain_order=True):
         list_id = str(key)
         adds = group.filter(pl.col("action") == "add")["id"].to_list()
         removes = group.filter(pl.col("action") == "remove")["id"].to_list()
-        rows = [(list_id, r["id"], r["action"]) for r in group.iter_rows(named=True)]
-        if write_changes is not None:
-            name = (names or {}).get(list_id)
-            if name is None:
-                raise InvalidInputError(f"list {list_id!r} is not in the rulebook any more; its name is unknown")
-            try:
-                results: list[ListWrite] = write_changes(list_id, name, adds, removes)
-            except CrmError as exc:
-                ledger.record_list_writes(run_id, [(*row, FAILED, str(exc)) for row in rows])
-                raise
-            ledger.record_list_writes(run_id, [
-                (r.list_id, r.record_id, r.action, WRITTEN if r.ok else FAILED, r.error) for r in results
-            ])
-            count += sum(r.ok for r in results)
-            failures += [{"id": r.record_id, "field": f"list:{list_id}", "error": r.error}
-                         for r in results if not r.ok]
-            continue
-        assert write_list is not None
-        members = set(current.get(list_id, set())) | set(adds)
-        members -= set(removes)
+        name = names.get(list_id)
+        if name is None:
+            raise InvalidInputError(f"list {list_id!r} is not in the rulebook and was never synced; its name is "
+                                    "unknown")
         try:
-            write_list(list_id, sorted(members))
+            results = connector.write_list_changes(list_id, name, adds, removes)
         except CrmError as exc:
+            rows = group.select("list", "id", "action").rows()
             ledger.record_list_writes(run_id, [(*row, FAILED, str(exc)) for row in rows])
             raise
-        ledger.record_list_writes(run_id, [(*row, WRITTEN, None) for row in rows])
-        count += len(rows)
+        ledger.record_list_writes(run_id, [
+            (r.list_id, r.record_id, r.action, WRITTEN if r.ok else FAILED, r.error) for r in results
+        ])
+        count += sum(r.ok for r in results)
+        failures += [{"id": r.record_id, "field": f"list:{list_id}", "error": r.error} for r in results if not r.ok]
     return count, pl.DataFrame(failures, schema=_FAILED_SCHEMA)
 
 
@@ -215,16 +198,14 @@ def run_apply(
     plan: Plan,
     *,
     saved: bool,
-    current_lists: Mapping[str, set[str]],
-    list_names: Mapping[str, str] | None = None,
+    list_names: Mapping[str, str],
 ) -> ApplyReport:
     """Apply a plan as run `run_id` and close the run in the ledger."""
     changes = plan.changes
     skipped = pl.DataFrame(schema={**CHANGE_SCHEMA, "reason": pl.String})
     # Every error closes the run, so that no run is left "running" by a process that lived on.
     try:
-        can_write_lists = any(getattr(connector, m, None) is not None for m in ("write_list", "write_list_changes"))
-        if not plan.list_changes.is_empty() and not can_write_lists:
+        if not plan.list_changes.is_empty() and not isinstance(connector, ListSync):
             # Refuse before the first field write rather than after the last.
             raise InvalidInputError(f"the {connector.kind} connector cannot write marketing lists")
         if saved:
@@ -236,8 +217,7 @@ def run_apply(
                 log.warning("%d field(s) changed in the CRM since the plan; skipped", drifted.height)
         ledger.update_run(run_id, records_read=plan.meta.records_read, planned=plan.changes.height)
         written, failed = apply_changes(ledger, connector, run_id, changes)
-        lists_written, list_failed = apply_lists(ledger, connector, run_id, plan.list_changes, current_lists,
-                                                 names=list_names)
+        lists_written, list_failed = apply_lists(ledger, connector, run_id, plan.list_changes, names=list_names)
         if not list_failed.is_empty():
             failed = pl.concat([failed, list_failed])
     except StopRequested as stop:

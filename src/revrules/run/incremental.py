@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from revrules.config import ScheduleModel
-from revrules.connectors.base import Connector
+from revrules.connectors.protocols import Connector, IncrementalRead
 from revrules.project import Project
 from revrules.state.ledger import Ledger
 from revrules.state.watermark import FULL, INCREMENTAL, Mark, marks, save_mark
@@ -52,7 +52,7 @@ def choose(ledger: Ledger, project: Project, connector: Connector, *, incrementa
 
     if not incremental:
         return full("a full run")
-    if getattr(connector, "read_modified_since", None) is None:
+    if not isinstance(connector, IncrementalRead):
         return full(f"the {connector.kind} connector has no modification stamps, so an incremental run reads "
                     "everything")
     whole = whole_population_reason(project)
@@ -78,8 +78,7 @@ def choose(ledger: Ledger, project: Project, connector: Connector, *, incrementa
     return ReadChoice(INCREMENTAL, f"records modified since {since.isoformat()}", since, started)
 
 
-def record(ledger: Ledger, run_id: int, project: Project, connector: Connector, choice: ReadChoice) -> None:
-    """Remember a successful run's watermark: where the next incremental run continues from."""
-    until = getattr(connector, "incremental_until", None) if choice.mode == INCREMENTAL else None
-    mark = until if isinstance(until, dt.datetime) else choice.started
+def record(ledger: Ledger, run_id: int, project: Project, choice: ReadChoice, reached: dt.datetime | None) -> None:
+    """Remember a successful run's watermark: where the read reached, else when it started."""
+    mark = reached if reached is not None and choice.mode == INCREMENTAL else choice.started
     save_mark(ledger, Mark(run_id, choice.mode, mark, project.book.hash, project.config.hash), choice.since)

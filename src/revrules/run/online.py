@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from revrules.connectors.base import Connector, PropertySpec
+from revrules.connectors.base import PropertySpec
+from revrules.connectors.protocols import ColumnListing, Connector, OnlineCheck, PropertyCreation
 from revrules.engine.convert import FieldType
 from revrules.errors import InvalidInputError
 from revrules.project import Project
@@ -18,22 +19,19 @@ def check_online(project: Project, connector: Connector, *, create_properties: b
     """
     done: list[str] = []
     if create_properties:
-        create = getattr(connector, "create_properties", None)
-        if create is None:
+        if not isinstance(connector, PropertyCreation):
             raise InvalidInputError(f"--create-properties: the {connector.kind} connector cannot create fields")
-        done += create(property_specs(project))
-    check = getattr(connector, "check_online", None)
-    if check is not None:
-        problems: list[str] = check(project.read_fields(), project.write_fields(), allowed_values(project))
+        done += connector.create_properties(property_specs(project))
+    if isinstance(connector, OnlineCheck):
+        problems = connector.check_online(project.read_fields(), project.write_fields(), allowed_values(project))
         problems += owner_problems(project, connector)
-        check_lists = getattr(connector, "check_lists", None)
-        if check_lists is not None and project.book.lists:
-            problems += check_lists(list_names(project))
+        if project.book.lists:
+            problems += connector.check_lists(list_names(project))
         if problems:
             raise InvalidInputError("\n".join(problems))
         return [*done, f"every mapped field exists in {project.source}, outputs are writable and written values "
                        "fit their picklists"]
-    columns = set(getattr(connector, "columns", lambda: [])())
+    columns = set(connector.columns()) if isinstance(connector, ColumnListing) else set()
     missing = [f for f in project.read_fields() if f not in columns and f not in project.write_fields()]
     if missing:
         raise InvalidInputError("\n".join(f"field '{f}' is not in {project.source}" for f in missing))

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import polars as pl
 
-from revrules.connectors.base import Connector
+from revrules.connectors.protocols import ApiBudget, Connector
 from revrules.errors import InvalidInputError, RefusedError, RevrulesError
 from revrules.project import Project
 from revrules.run import incremental
 from revrules.run.apply import ApplyReport, recover, run_apply
 from revrules.run.guards import changed_records_refusal, list_guard
-from revrules.run.lists import current_lists, list_names, remember_list_names, report_renamed_lists
+from revrules.run.lists import current_lists, known_list_names, remember_list_names, report_renamed_lists
 from revrules.run.plan import Plan, PlanMeta, build_plan
-from revrules.run.read import read_all, read_modified
+from revrules.run.read import Snapshot, read_all, read_modified
 from revrules.run.rollback import rollback_changes, rollback_lists
 from revrules.runtime import shutdown
 from revrules.runtime.shutdown import StopRequested
@@ -54,12 +54,22 @@ def open_ledger(project: Project) -> Ledger:
     return Ledger(project.config.state_dir / "ledger.db")
 
 
-def make_plan(project: Project, connector: Connector, choice: incremental.ReadChoice | None = None,
-              *, rebalance: float | None = None) -> Plan:
-    """Read the CRM, evaluate the rulebook and diff: the changes a run would write."""
+def make_plan(project: Project, connector: Connector, *, rebalance: float | None = None) -> Plan:
+    """Read every record, evaluate the rulebook and diff: the changes a run would write."""
+    return plan_snapshot(project, connector, read_snapshot(project, connector), rebalance=rebalance)
+
+
+def read_snapshot(project: Project, connector: Connector, choice: incremental.ReadChoice | None = None) -> Snapshot:
+    """Read every record, or only those modified since the choice's watermark."""
     since = choice.since if choice is not None else None
     snapshot = read_all(project, connector) if since is None else read_modified(project, connector, since)
     log.info("read %d records", snapshot.raw.height)
+    return snapshot
+
+
+def plan_snapshot(project: Project, connector: Connector, snapshot: Snapshot, *,
+                  rebalance: float | None = None) -> Plan:
+    """Evaluate the rulebook over what was read and diff it against the CRM."""
     evaluated = project.evaluate(snapshot.typed, rebalance=rebalance,
                                  unavailable_owners=project.unavailable_owners(connector))
     report_renamed_lists(project)
@@ -90,14 +100,16 @@ def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = 
     with _locked_ledger(project) as ledger:
         first = _last_run_id(ledger)
         recover(ledger, connector)
-        choice = None
+        choice, reached = None, None
         if saved_plan is not None:
             plan = load_saved_plan(saved_plan, project)
         else:
             choice = incremental.choose(ledger, project, connector, incremental=read_incrementally)
             if read_incrementally:
                 log.info("%s run: %s", choice.mode, choice.reason)
-            plan = make_plan(project, connector, choice)
+            snapshot = read_snapshot(project, connector, choice)
+            reached = snapshot.watermark
+            plan = plan_snapshot(project, connector, snapshot)
         shutdown.check("before the first write")
         if options.show_plan is not None:
             options.show_plan(plan)
@@ -105,7 +117,7 @@ def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = 
                              saved=saved_plan is not None)
         latest = ledger.runs(1)
         if choice is not None and latest and latest[0].id > first and latest[0].status == SUCCEEDED:
-            incremental.record(ledger, latest[0].id, project, connector, choice)
+            incremental.record(ledger, latest[0].id, project, choice, reached)
     return report
 
 
@@ -207,10 +219,9 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         ledger.update_run(run_id, records_read=plan.meta.records_read)
         ledger.finish_run(run_id, SUCCEEDED, "nothing to change")
         return None
-    check_budget = getattr(connector, "check_budget", None)
-    if check_budget is not None and not plan.changes.is_empty():
+    if isinstance(connector, ApiBudget) and not plan.changes.is_empty():
         try:
-            check_budget(plan.changed_records)
+            connector.check_budget(plan.changed_records)
         except RevrulesError as exc:
             ledger.finish_run(run_id, REFUSED if isinstance(exc, RefusedError) else ERROR, str(exc))
             raise
@@ -221,8 +232,7 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         except RevrulesError as exc:
             ledger.finish_run(run_id, REFUSED, str(exc))
             raise
-    report = run_apply(ledger, connector, run_id, plan, saved=saved,
-                       current_lists=members, list_names=list_names(project))
+    report = run_apply(ledger, connector, run_id, plan, saved=saved, list_names=known_list_names(project))
     if command == "apply":
         remember_list_names(project)
     return report

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import polars as pl
 
-from revrules.connectors.base import Connector
+from revrules.connectors.protocols import Connector, IncrementalRead
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
 from revrules.errors import InvalidInputError
 from revrules.project import CURRENT_OWNER, Project, override_column
@@ -23,6 +23,8 @@ class Snapshot:
     raw: pl.DataFrame
     typed: pl.DataFrame
     quality: tuple[QualityIssue, ...]
+    watermark: datetime | None = None
+    """For an incremental read: the moment it covered up to (None: the present)."""
 
 
 def read_all(project: Project, connector: Connector) -> Snapshot:
@@ -32,11 +34,10 @@ def read_all(project: Project, connector: Connector) -> Snapshot:
 
 def read_modified(project: Project, connector: Connector, since: datetime) -> Snapshot:
     """Read only the records modified since `since` (the connector must support incremental reads)."""
-    read_modified_since = getattr(connector, "read_modified_since", None)
-    if read_modified_since is None:
+    if not isinstance(connector, IncrementalRead):
         raise InvalidInputError(f"the {connector.kind} connector cannot read only modified records")
-    raw: pl.DataFrame = read_modified_since(project.read_fields(), since)
-    return convert(project, raw)
+    modified = connector.read_modified_since(project.read_fields(), since)
+    return replace(convert(project, modified.frame), watermark=modified.watermark)
 
 
 def convert(project: Project, raw: pl.DataFrame) -> Snapshot:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from revrules.connectors.base import Connector
+from revrules.connectors.protocols import Connector
 from revrules.run.apply import current_values, same_value
 from revrules.run.plan import CHANGE_SCHEMA
 from revrules.state.ledger import WRITTEN, Ledger
