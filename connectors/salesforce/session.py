@@ -138,7 +138,7 @@ class _RetryAfter:
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    def hook(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
         self._local.value = response.headers.get("Retry-After")
 
     def take(self) -> str | None:

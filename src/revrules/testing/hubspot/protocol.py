@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 JsonObject = dict[str, Any]
 
-DEFAULT_ACCESS_TOKEN = "test-token"
+DEFAULT_ACCESS_TOKEN = "test-token"  # noqa: S105  # the loopback emulator's own, not a secret
 DEFAULT_SEARCH_CAP = 10_000
 MAX_LIST_PAGE = 100
 MAX_SEARCH_PAGE = 200

@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     stopping = threading.Event()
 
-    def _stop(signum: int, frame: FrameType | None) -> None:
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
         stopping.set()
 
     signal.signal(signal.SIGTERM, _stop)

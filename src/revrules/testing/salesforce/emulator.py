@@ -77,7 +77,7 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
             response = self._route(
                 method, path, parse_qs(parts.query), headers=headers, body=body, call=call
             )
-        except Exception as problem:  # a bug in the emulator: answer like Salesforce would
+        except Exception as problem:  # noqa: BLE001  # a bug in the emulator: answer like Salesforce would
             response = _error(500, "UNKNOWN_EXCEPTION", f"emulator error: {problem!r}")
         if call is not None:
             response.headers.setdefault(
@@ -193,7 +193,7 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
             return self._sobjects(method, version, parts[1:], query, body)
         if parts == ["composite", "sobjects"] and method in {"PATCH", "POST"}:
             list_response = self._list_collection(method, body)
-            return list_response if list_response is not None else self._collection(method, version, body)
+            return list_response if list_response is not None else self._collection(method, body)
         if parts == ["composite", "sobjects"] and method == "DELETE" and self._serves_lists:
             return self._list_delete(query)
         if head == "jobs" and len(parts) >= 2 and parts[1] in {"query", "ingest"}:

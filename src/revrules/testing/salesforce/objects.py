@@ -115,7 +115,7 @@ class ObjectsApi(RecordStore):
         return None
 
     # -- sObject Collections ------------------------------------------------------------------
-    def _collection(self, method: str, version: str, body: bytes) -> _Response:
+    def _collection(self, method: str, body: bytes) -> _Response:
         try:
             payload = json.loads(body or b"{}")
             items = payload["records"]

@@ -122,7 +122,8 @@ class RecordStore(OrgState):
                     "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{listed}]", missing
                 )
             record_id = self._new_id()
-        assert record_id is not None
+        if record_id is None:
+            raise _FieldError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
         self._check_faults(record_id)
         return record_id, changes, created
 

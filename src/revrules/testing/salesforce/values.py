@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from revrules.testing.salesforce.describe import _NUMBER_TYPES
@@ -104,7 +104,7 @@ def _coerce(definition: Mapping[str, Any], raw: Any) -> Any:
         if kind == "datetime":
             return _format_datetime(_parse_datetime(str(raw)))
         if kind == "date":
-            return datetime.strptime(str(raw).strip()[:10], "%Y-%m-%d").date().isoformat()
+            return date.fromisoformat(str(raw).strip()[:10]).isoformat()
     except (TypeError, ValueError):
         raise _FieldError(
             "INVALID_TYPE_ON_FIELD_IN_RECORD",
