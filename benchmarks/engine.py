@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from revrules.connectors.base import ID
-from revrules.engine.rulebook import Rulebook
+from revrules.engine.definitions import Rulebook
 from revrules.project import Project, load_project
 from revrules.run.read import convert, read_all
 

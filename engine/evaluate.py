@@ -9,8 +9,8 @@ from typing import Any
 import polars as pl
 
 from revrules.engine.convert import ID, POLARS_TYPES
+from revrules.engine.definitions import Decision, Derive, Pool, Rulebook, Territories
 from revrules.engine.routing import ASSIGNED, FULL, KEPT, OVERFLOW, REBALANCE, rebalance_pool, route_pool
-from revrules.engine.rulebook import Decision, Derive, Pool, Rulebook, Territories
 
 DEFAULT, OVERRIDE, CONFLICT = "default", "override", "conflict"
 

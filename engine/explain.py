@@ -6,8 +6,8 @@ from typing import Any
 
 import polars as pl
 
+from revrules.engine.definitions import Expression, Rulebook
 from revrules.engine.evaluate import conflict_column, list_column, rule_column
-from revrules.engine.rulebook import Expression, Rulebook
 
 
 def outcome(value: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from revrules.engine.rulebook import Pool
+from revrules.engine.definitions import Pool
 
 KEPT, ASSIGNED, OVERFLOW, FULL = "kept", "least-loaded", "overflow", "capacity-full"
 

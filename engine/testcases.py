@@ -8,9 +8,9 @@ from typing import Any
 import polars as pl
 
 from revrules.engine.convert import ID, FieldType, convert_values
+from revrules.engine.definitions import Rulebook, TestCase
 from revrules.engine.evaluate import evaluate, list_column
 from revrules.engine.explain import explain_record
-from revrules.engine.rulebook import Rulebook, TestCase
 
 CURRENT_OWNER = "__current_owner"
 

@@ -10,8 +10,9 @@ import polars as pl
 
 from revrules.config import Config, CsvCrm, SalesforceCrm, load_config
 from revrules.connectors.protocols import Connector, OwnerLookup
+from revrules.engine.definitions import Rulebook
 from revrules.engine.evaluate import evaluate
-from revrules.engine.rulebook import Rulebook, load_rulebook
+from revrules.engine.rulebook import load_rulebook
 from revrules.errors import InvalidInputError, Problem, did_you_mean
 
 CURRENT_OWNER = "__current_owner"

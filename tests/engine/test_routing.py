@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revrules.engine.convert import FieldType
+from revrules.engine.definitions import Rulebook
 from revrules.engine.evaluate import evaluate, rule_column
-from revrules.engine.rulebook import Rulebook, load_rulebook
+from revrules.engine.rulebook import load_rulebook
 from revrules.errors import InvalidInputError
 
 FIELDS = {"country": FieldType.STRING, "arr": FieldType.NUMBER}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from revrules.engine.convert import FieldType
-from revrules.engine.rulebook import Rulebook
+from revrules.engine.definitions import Rulebook
 
 NUMERIC = (FieldType.NUMBER, FieldType.INTEGER)
 

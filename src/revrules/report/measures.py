@@ -16,8 +16,8 @@ from typing import Any
 import polars as pl
 
 from revrules.engine.convert import ID, FieldType
+from revrules.engine.definitions import Decision, Rulebook
 from revrules.engine.evaluate import CONFLICT, DEFAULT, OVERRIDE, conflict_column, list_column, rule_column
-from revrules.engine.rulebook import Decision, Rulebook
 from revrules.project import Project
 from revrules.report import icp
 from revrules.report.kpis import (

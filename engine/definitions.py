@@ -1,0 +1,182 @@
+"""The loaded rulebook as plain data: expressions, rules, decisions, territories, lists and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import rule_engine
+
+from revrules.engine.convert import FieldType
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked `when` or derive expression and its compiled polars form."""
+
+    source: str
+    rule: rule_engine.Rule
+    symbols: tuple[str, ...]
+    kind: FieldType
+    compiled: pl.Expr
+    fallback: bool
+    where: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of a decision; `then` is its value when the condition holds."""
+
+    id: str
+    when: Expression
+    then: Any
+
+
+@dataclass(frozen=True)
+class Derive:
+    """A computed input: an expression, or a quantile bucket over the population."""
+
+    name: str
+    kind: FieldType
+    expression: Expression | None = None
+    quantile_of: str | None = None
+    buckets: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A decision: its rules, hit policy, default and value type."""
+
+    name: str
+    hit: str
+    rules: tuple[Rule, ...]
+    default: Any
+    kind: FieldType
+    description: str | None = None
+
+    @property
+    def depends_on(self) -> frozenset[str]:
+        """Every name the rules read."""
+        return frozenset(s for rule in self.rules for s in rule.when.symbols)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A member of an owner pool."""
+
+    id: str
+    weight: float = 1.0
+    capacity: float | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Owners who share a book: loads and capacities count across every territory using the pool."""
+
+    id: str
+    owners: tuple[Owner, ...]
+    balance_by: str | None = None
+
+    @property
+    def active(self) -> tuple[Owner, ...]:
+        """The owners who can keep or receive accounts."""
+        return tuple(owner for owner in self.owners if owner.active)
+
+
+@dataclass(frozen=True)
+class Territory:
+    """A node of the territory tree; a leaf may route owners from a pool, with an overflow."""
+
+    id: str
+    when: Expression
+    pool: Pool | None = None
+    overflow_pool: Pool | None = None
+    overflow_owner: str | None = None
+    children: tuple[Territory, ...] = ()
+
+
+@dataclass(frozen=True)
+class Territories:
+    """The territory tree and where its results go."""
+
+    output: str
+    owner_output: str | None
+    tree: tuple[Territory, ...]
+    value: str | None = None
+
+    def nodes(self) -> list[Territory]:
+        """Every node once, in depth-first order."""
+        return list({node.id: node for path in self.leaves() for node in path}.values())
+
+    def leaves(self) -> list[tuple[Territory, ...]]:
+        """Each leaf with its ancestors, root first, in depth-first order."""
+        found: list[tuple[Territory, ...]] = []
+
+        def walk(node: Territory, ancestors: tuple[Territory, ...]) -> None:
+            path = (*ancestors, node)
+            if not node.children:
+                found.append(path)
+            for child in node.children:
+                walk(child, path)
+
+        for root in self.tree:
+            walk(root, ())
+        return found
+
+
+@dataclass(frozen=True)
+class MarketingList:
+    """A list whose members are the records where `when` holds."""
+
+    id: str
+    name: str
+    when: Expression
+    include_contacts: bool = False
+    """Also sync a contact list of the member companies' contacts (HubSpot only)."""
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """A rulebook test case."""
+
+    name: str
+    account: dict[str, Any]
+    expect: dict[str, Any]
+    where: str
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """Everything the evaluator needs, checked and compiled."""
+
+    fields: dict[str, FieldType]
+    derives: tuple[Derive, ...]
+    decisions: tuple[Decision, ...]
+    territories: Territories | None
+    lists: tuple[MarketingList, ...]
+    tests: tuple[TestCase, ...]
+    files: tuple[Path, ...]
+    hash: str = ""
+    kinds: dict[str, FieldType] = field(default_factory=dict)
+
+    def decision(self, name: str) -> Decision:
+        """The decision called `name`."""
+        return next(d for d in self.decisions if d.name == name)
+
+    def expressions(self) -> Iterable[tuple[str, Expression]]:
+        """Every expression with a readable label, for `check`."""
+        for derive in self.derives:
+            if derive.expression:
+                yield f"derive {derive.name}", derive.expression
+        for decision in self.decisions:
+            for rule in decision.rules:
+                yield f"rule {rule.id}", rule.when
+        if self.territories:
+            for node in self.territories.nodes():
+                yield f"territory {node.id}", node.when
+        for marketing_list in self.lists:
+            yield f"list {marketing_list.id}", marketing_list.when
