@@ -158,11 +158,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"--account: unknown field(s): {', '.join(sorted(unknown))}")
         trace = explain_record(project.book, evaluate_account(project.book, account, "account"), "account")
     elif args.id:
-        evaluated = project.evaluate(read_all(project, project.connector()).typed)
-        try:
-            trace = explain_record(project.book, evaluated, args.id)
-        except KeyError:
-            raise InvalidInputError(f"record {args.id} not found in {project.source}") from None
+        trace = operations.explain(project, args.id)
     else:
         raise InvalidInputError("explain: give a record id or --account JSON")
     if args.json:

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from revrules.connectors.protocols import ApiBudget, Connector
+from revrules.engine.explain import explain_record
 from revrules.errors import InvalidInputError, RefusedError, RevrulesError
 from revrules.project import Project
 from revrules.run import incremental
@@ -74,6 +76,15 @@ def plan_snapshot(project: Project, connector: Connector, snapshot: Snapshot, *,
                                  unavailable_owners=project.unavailable_owners(connector))
     report_renamed_lists(project)
     return build_plan(project, snapshot, evaluated, current_lists(project, connector))
+
+
+def explain(project: Project, record_id: str) -> dict[str, Any]:
+    """Read every record, evaluate, and trace how one record's values are decided."""
+    evaluated = project.evaluate(read_all(project, project.connector()).typed)
+    try:
+        return explain_record(project.book, evaluated, record_id)
+    except KeyError:
+        raise InvalidInputError(f"record {record_id} not found in {project.source}") from None
 
 
 def load_saved_plan(path: Path, project: Project) -> Plan:
