@@ -1,1 +1,1 @@
-"""The engine: converts CRM values, evaluates rulebooks and computes plans."""
+"""The engine: converts CRM values to types, derives, decides, routes territories and owners, fills lists."""

@@ -1,1 +1,1 @@
-"""Loopback CRM emulators for offline rehearsal and tests."""
+"""For tests and rehearsals: loopback CRM emulators, the command-test harness and the connector contract."""
