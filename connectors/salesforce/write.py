@@ -36,6 +36,8 @@ def write(session: SalesforceSession, updates: Sequence[RecordUpdate]) -> list[W
             of this batch was written.
         CrmError: The batch did not land.
     """
+    if not updates:
+        return []  # nothing to write needs no login and no describe
     info = describe(session)
     problems: dict[tuple[str, str], str] = {}
     payload: Payload = []

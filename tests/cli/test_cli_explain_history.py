@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from revrules.testing.harness import Cli
 from tests.cli.projects import write_project
 
 
-def _decision(trace: dict, name: str) -> dict:
+def _decision(trace: dict[str, Any], name: str) -> dict[str, Any]:
     return next(d for d in trace["decisions"] if d["name"] == name)
 
 

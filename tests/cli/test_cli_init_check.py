@@ -196,6 +196,7 @@ def test_secret_never_appears_in_output_logs_or_state(starter: Path, cli: Cli, m
     starter.write_text(HUBSPOT_CONFIG + "outptus: {}\n")  # a config problem next to the secret
     monkeypatch.setenv("HUBSPOT_TOKEN", SECRET)
     seen = []
+    args: tuple[str, ...]
     for args in (("check",), ("check", "--debug"), ("test", "--log-format", "json"), ("history",)):
         result = cli(*args, "-c", starter)
         assert result.code == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,7 +67,7 @@ def write_project(folder: Path, config: str, owners: tuple[str, str, str]) -> Pa
 
 
 @pytest.fixture
-def org(monkeypatch: pytest.MonkeyPatch) -> SalesforceEmulator:
+def org(monkeypatch: pytest.MonkeyPatch) -> Iterator[SalesforceEmulator]:
     accounts = [{"Id": f"001Dn0000{i:06d}AAA", "Name": f"A{i}", "OwnerId": INACTIVE, "Territory__c": "ALL"}
                 for i in range(4)]
     fields = [{"name": "Id", "type": "id"}, {"name": "Name", "type": "string"},

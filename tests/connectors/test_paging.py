@@ -9,7 +9,9 @@ from revrules.errors import CrmError
 
 
 def test_pages_are_followed_until_there_is_no_cursor() -> None:
-    pages = {None: {"items": [1], "next": "a"}, "a": {"items": [2], "next": "b"}, "b": {"items": [3], "next": None}}
+    pages: dict[str | None, dict[str, object]] = {
+        None: {"items": [1], "next": "a"}, "a": {"items": [2], "next": "b"}, "b": {"items": [3], "next": None}
+    }
     asked: list[str | None] = []
 
     def fetch(cursor: str | None) -> dict[str, object]:

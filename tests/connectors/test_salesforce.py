@@ -248,18 +248,6 @@ def test_rows_still_locked_after_the_retries_are_reported(emulator: SalesforceEm
     assert data_calls(emulator, "composite/sobjects", "PATCH") == 3
 
 
-def test_collections_write_takes_200_records_per_call() -> None:
-    with SalesforceEmulator(accounts(450), picklists={"Segment__c": SEGMENTS}) as emulator:
-        connector = session(emulator)
-        updates = [segment(i, "Enterprise") for i in range(450)]
-
-        results = connector.write(updates)
-
-        assert connector.batch_size == 200
-        assert sum(r.ok for r in results) == 450
-        assert data_calls(emulator, "composite/sobjects", "PATCH") == 3
-
-
 def test_bulk_write_maps_failures_and_retries_locked_records(emulator: SalesforceEmulator) -> None:
     emulator.faults.record_errors = {account_id(2): "Owner required"}
     emulator.faults.lock_rows = {account_id(3): 1}
@@ -322,13 +310,6 @@ def test_throttled_calls_are_retried_with_backoff(
     assert frame.height == 12
     assert [e.status for e in emulator.request_log][:4] == [200, status, status, 200]
     assert len(delays) == 2 and 0.25 <= delays[0] <= 0.5 and 0.5 <= delays[1] <= 1.0
-
-
-def test_retries_are_bounded(emulator: SalesforceEmulator) -> None:
-    emulator.faults.status_on_call = dict.fromkeys(range(1, 10), 503)
-
-    with pytest.raises(RetriableCrmError, match="gave up after 3 attempt"):
-        session(emulator, max_retries=2).read(["Name"])
 
 
 def test_connection_errors_are_retried() -> None:

@@ -12,6 +12,7 @@ import rule_engine
 import rule_engine.ast as ast
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.datatypes import DataTypeClass
 from rule_engine import DataType
 
 from revrules.engine.compile import UnsupportedError, compile_expression
@@ -22,8 +23,9 @@ TYPES = {
     "b1": DataType.BOOLEAN,
     "l1": DataType.ARRAY(DataType.STRING),
 }
-POLARS = {"n1": pl.Float64, "n2": pl.Float64, "n3": pl.Float64, "s1": pl.String, "s2": pl.String,
-          "b1": pl.Boolean, "l1": pl.List(pl.String)}
+POLARS: dict[str, pl.DataType | DataTypeClass] = {
+    "n1": pl.Float64, "n2": pl.Float64, "n3": pl.Float64, "s1": pl.String, "s2": pl.String,
+    "b1": pl.Boolean, "l1": pl.List(pl.String)}
 CONTEXT = rule_engine.Context(type_resolver=rule_engine.type_resolver_from_dict(TYPES), default_timezone="utc")
 COLUMNS = {name: pl.col(name) for name in TYPES}
 WORDS = ["", "a", "ab", "abc", "b", "ca", "Ab"]

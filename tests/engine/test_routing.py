@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +24,7 @@ def book(tmp_path: Path, text: str) -> Rulebook:
     return load_rulebook([tmp_path / "book.yaml"], FIELDS)
 
 
-def accounts(countries: list[str], owners: list[str | None], arr: list[float] | None = None) -> pl.DataFrame:
+def accounts(countries: list[str], owners: Sequence[str | None], arr: list[float] | None = None) -> pl.DataFrame:
     return pl.DataFrame({
         "__id": [f"a{i:03d}" for i in range(len(countries))],
         "country": countries,
@@ -150,9 +151,9 @@ def test_no_owner_is_above_capacity_unless_kept(rows: list[tuple[str, str | None
         new = sum(1 for o, r in zip(owners, reasons, strict=True) if o == owner and r == "least-loaded")
         kept = sum(1 for o, r in zip(owners, reasons, strict=True) if o == owner and r == "kept")
         assert new == 0 or kept + new <= cap
-    for (country, current), owner, reason in zip(rows, owners, reasons, strict=True):
+    for (country, current), routed, reason in zip(rows, owners, reasons, strict=True):
         if current in ("A", "B") and country in ("UK", "DE"):
-            assert (owner, reason) == (current, "kept")
+            assert (routed, reason) == (current, "kept")
 
 
 REBALANCE = """

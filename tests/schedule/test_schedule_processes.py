@@ -82,7 +82,7 @@ def _schedule_project(tmp_path: Path) -> tuple[Path, Path]:
 
 def _stop(process: object) -> str:
     assert hasattr(process, "send_signal")
-    process.send_signal(signal.SIGTERM)  # type: ignore[attr-defined]
+    process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)  # type: ignore[attr-defined]
     assert process.returncode == 0, err  # type: ignore[attr-defined]
     return str(err)

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce, SFType
+from simple_salesforce.bulk2 import SFBulk2Handler, SFBulk2Type
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
+    SalesforceError,
     SalesforceExpiredSession,
     SalesforceGeneralError,
     SalesforceMalformedRequest,
@@ -77,6 +79,25 @@ def same_shape(actual: Any, recorded: Any, where: str = "$") -> None:
 def emulator() -> Iterator[SalesforceEmulator]:
     with SalesforceEmulator(make_accounts(), picklists={"Segment__c": SEGMENTS}) as running:
         yield running
+
+
+def account(sf: Salesforce) -> SFType:
+    """`sf.Account`: simple-salesforce types attribute access as a union with its bulk handlers."""
+    found = sf.Account
+    assert isinstance(found, SFType)
+    return found
+
+
+def bulk2_account(sf: Salesforce) -> SFBulk2Type:
+    """`sf.bulk2.Account`, typed (see `account`)."""
+    handler = sf.bulk2
+    assert isinstance(handler, SFBulk2Handler)
+    return handler.Account
+
+
+def content(error: SalesforceError) -> Any:
+    """The decoded error body: simple-salesforce annotates `content` as bytes but keeps the parsed JSON."""
+    return error.content
 
 
 def client(emulator: SalesforceEmulator) -> Salesforce:
@@ -260,9 +281,9 @@ def test_bad_soql_is_a_400_error_list(
     with pytest.raises(SalesforceMalformedRequest) as caught:
         client(emulator).query(soql)
 
-    same_shape(caught.value.content, fixture("restforce_query_error_response.json"))
-    assert caught.value.content[0]["errorCode"] == code
-    assert text in caught.value.content[0]["message"]
+    same_shape(content(caught.value), fixture("restforce_query_error_response.json"))
+    assert content(caught.value)[0]["errorCode"] == code
+    assert text in content(caught.value)[0]["message"]
 
 
 # -- describe --------------------------------------------------------------------------------
@@ -274,7 +295,7 @@ def test_describe_matches_the_recorded_describe_key_by_key_and_type_by_type(
     recorded = fixture("cumulusci_account_describe_v48_excerpt.json")
     recorded_fields = {f["name"]: f for f in recorded["fields"]}
 
-    describe = json.loads(json.dumps(client(emulator).Account.describe()))
+    describe = json.loads(json.dumps(account(client(emulator)).describe()))
     fields = {f["name"]: f for f in describe["fields"]}
 
     assert set(describe) == set(recorded)
@@ -304,7 +325,7 @@ def test_csv_columns_are_typed_per_describe(tmp_path: Path) -> None:
             "SELECT NumberOfEmployees, AnnualRevenue, Score__c, Territory__c "
             "FROM Account ORDER BY Id"
         )["records"]
-        types = {f["name"]: f["type"] for f in sf.Account.describe()["fields"]}
+        types = {f["name"]: f["type"] for f in account(sf).describe()["fields"]}
 
     assert rows[0]["NumberOfEmployees"] == 1200
     assert rows[0]["AnnualRevenue"] == 950000000.0 and isinstance(rows[0]["AnnualRevenue"], float)
@@ -387,7 +408,7 @@ def test_more_than_200_records_are_rejected_like_salesforce(emulator: Salesforce
         update(sf, [{"id": account_id(i % 8), "Name": f"N{i}"} for i in range(201)])
 
     assert len(ok) == 200
-    assert caught.value.content == [
+    assert content(caught.value) == [
         {
             "message": "record limit reached. cannot submit more than 200 records into this call",
             "errorCode": "EXCEEDED_ID_LIMIT",
@@ -399,23 +420,23 @@ def test_unknown_field_fails_the_whole_request(emulator: SalesforceEmulator) -> 
     with pytest.raises(SalesforceMalformedRequest) as caught:
         update(client(emulator), [{"id": account_id(0), "Foo__c": "x"}])
 
-    same_shape(caught.value.content, fixture("restforce_write_error_response.json"))
-    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
+    same_shape(content(caught.value), fixture("restforce_write_error_response.json"))
+    assert content(caught.value)[0]["errorCode"] == "INVALID_FIELD"
 
 
 def test_single_record_get_and_patch(emulator: SalesforceEmulator) -> None:
     sf = client(emulator)
 
-    status = sf.Account.update(account_id(1), {"Name": "Renamed"})
-    record = sf.Account.get(account_id(1))
+    status = account(sf).update(account_id(1), {"Name": "Renamed"})
+    record = account(sf).get(account_id(1))
     with pytest.raises(SalesforceResourceNotFound):
-        sf.Account.get("001Dn00000zzzzzAAA")
+        account(sf).get("001Dn00000zzzzzAAA")
     with pytest.raises(SalesforceMalformedRequest) as caught:
-        sf.Account.update(account_id(1), {"Name": None})
+        account(sf).update(account_id(1), {"Name": None})
 
     assert status == 204
     assert record["Name"] == "Renamed" and record["attributes"]["type"] == "Account"
-    assert caught.value.content[0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+    assert content(caught.value)[0]["errorCode"] == "REQUIRED_FIELD_MISSING"
 
 
 def test_create_then_delete_then_update_reports_entity_is_deleted(
@@ -423,8 +444,8 @@ def test_create_then_delete_then_update_reports_entity_is_deleted(
 ) -> None:
     sf = client(emulator)
 
-    created = sf.Account.create({"Name": "New Co", "NumberOfEmployees": 12})
-    status = sf.Account.delete(created["id"])
+    created = account(sf).create({"Name": "New Co", "NumberOfEmployees": 12})
+    status = account(sf).delete(created["id"])
     results = update(sf, [{"id": created["id"], "Name": "Again"}])
 
     assert created["success"] is True and re.fullmatch(r"001\w{15}", created["id"])
@@ -457,7 +478,7 @@ def test_expired_session_is_renewed_by_the_password_flow(emulator: SalesforceEmu
 
     sf.query("SELECT Id FROM Account")
     rows = sf.query("SELECT Id FROM Account")["records"]
-    record = sf.Account.get(account_id(0))
+    record = account(sf).get(account_id(0))
 
     assert len(rows) == 8 and record["Id"] == account_id(0)
     steps = [(e.method, e.path.split("/")[2], e.status) for e in emulator.request_log]
@@ -482,10 +503,10 @@ def test_expired_session_surfaces_on_each_path_without_a_login_to_repeat(
     with pytest.raises(SalesforceExpiredSession):
         update(sf, [{"id": account_id(0), "Name": "x"}])
     with pytest.raises(SalesforceExpiredSession):
-        list(sf.bulk2.Account.query("SELECT Id FROM Account", wait=0))
+        list(bulk2_account(sf).query("SELECT Id FROM Account", wait=0))
 
-    assert rest.value.content == fixture("restforce_expired_session_response.json")
-    assert rest.value.content == recorded_entry("invalid_session_401")["body"]
+    assert content(rest.value) == fixture("restforce_expired_session_response.json")
+    assert content(rest.value) == recorded_entry("invalid_session_401")["body"]
 
 
 def test_locked_rows_fail_only_for_the_first_attempts(emulator: SalesforceEmulator) -> None:
@@ -510,7 +531,7 @@ def test_request_limit_exceeded_after_n_calls(emulator: SalesforceEmulator) -> N
 
     recorded = recorded_entry("request_limit_exceeded")
     assert caught.value.status == 403
-    assert caught.value.content == [
+    assert content(caught.value) == [
         {"message": recorded["message"], "errorCode": recorded["errorCode"]}
     ]
 
@@ -589,7 +610,7 @@ def test_bad_token_is_invalid_session_id(emulator: SalesforceEmulator) -> None:
     with pytest.raises(SalesforceExpiredSession) as caught:
         sf.query("SELECT Id FROM Account")
 
-    assert caught.value.content[0]["errorCode"] == "INVALID_SESSION_ID"
+    assert content(caught.value)[0]["errorCode"] == "INVALID_SESSION_ID"
 
 
 def test_jwt_bearer_flow(emulator: SalesforceEmulator) -> None:
@@ -692,13 +713,14 @@ def test_bulk2_query_pages_csv_results_with_locators(emulator: SalesforceEmulato
     emulator.faults.bulk_polls_before_complete = 2
     sf = client(emulator)
 
-    pages = list(
-        sf.bulk2.Account.query(
+    pages = [
+        str(page)  # CSV text; the stubs also allow an int
+        for page in bulk2_account(sf).query(
             "SELECT Id, Name, NumberOfEmployees, SystemModstamp FROM Account ORDER BY Id",
             max_records=3,
             wait=0,
         )
-    )
+    ]
 
     rows = [row for page in pages for row in csv.DictReader(io.StringIO(page))]
     assert len(pages) == 3
@@ -717,15 +739,16 @@ def test_bulk2_update_reports_failed_records(emulator: SalesforceEmulator) -> No
     rows = [{"Id": account_id(i), "Segment__c": "Enterprise"} for i in range(4)]
     rows.append({"Id": account_id(4), "Segment__c": "Unknown"})
 
-    (result,) = sf.bulk2.Account.update(records=rows, wait=0)
+    (result,) = bulk2_account(sf).update(records=rows, wait=0)
     failed = list(
-        csv.DictReader(io.StringIO(sf.bulk2.Account.get_failed_records(result["job_id"])))
+        csv.DictReader(io.StringIO(bulk2_account(sf).get_failed_records(str(result["job_id"]))))
     )
     succeeded = list(
-        csv.DictReader(io.StringIO(sf.bulk2.Account.get_successful_records(result["job_id"])))
+        csv.DictReader(io.StringIO(bulk2_account(sf).get_successful_records(str(result["job_id"]))))
     )
-    unprocessed = sf.bulk2.Account.get_unprocessed_records(result["job_id"])
+    unprocessed = bulk2_account(sf).get_unprocessed_records(str(result["job_id"]))
     job = sf.restful(f"jobs/ingest/{result['job_id']}")
+    assert job is not None
 
     assert result["numberRecordsProcessed"] == 5 and result["numberRecordsFailed"] == 3
     assert {r["sf__Id"]: r["sf__Error"].split(":")[0] for r in failed} == {
