@@ -1,0 +1,272 @@
+"""`revrules` against a Salesforce emulator as strict as an org: logins, limits, duplicates, Bulk sizes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from revrules.testing.harness import Result, ledger_rows
+from revrules.testing.salesforce import SalesforceEmulator
+
+Cli = Callable[..., Result]
+SEGMENTS = ["SMB", "Mid-Market", "Enterprise"]
+
+RULES = """\
+version: 1
+decisions:
+  segment:
+    hit: first
+    rules:
+      - {id: mid-market, when: "employees >= 100", then: Mid-Market}
+    default: SMB
+"""
+
+CONFIG = """\
+version: 1
+crm:
+  kind: salesforce
+{auth}
+  instance_url: ${{SF_URL}}
+  retry_backoff_seconds: 0.001
+  max_retries: 2
+  api_reserve: 0
+{extra}
+fields:
+  employees: {{source: NumberOfEmployees, type: number}}
+rules: [rules/]
+outputs:
+  segment: Segment__c
+state_dir: .revrules
+"""
+
+SESSION = "  auth: session\n  session_id: ${SF_SESSION}"
+
+
+def account_id(n: int) -> str:
+    return f"001Dn0000{n:06d}AAA"
+
+
+@pytest.fixture
+def make_org(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SalesforceEmulator]]:
+    started: list[SalesforceEmulator] = []
+
+    def make(count: int = 12, changing: int = 5) -> SalesforceEmulator:
+        records = [{"Id": account_id(i), "Name": f"Account {i}", "NumberOfEmployees": 500 if i < changing else 10,
+                    "Segment__c": "SMB"} for i in range(count)]
+        emulator = SalesforceEmulator(records, picklists={"Segment__c": SEGMENTS}).start()
+        started.append(emulator)
+        monkeypatch.setenv("SF_URL", emulator.url)
+        monkeypatch.setenv("SF_SESSION", emulator.session_id)
+        return emulator
+
+    yield make
+    for emulator in started:
+        emulator.stop()
+
+
+def project(folder: Path, *, auth: str = SESSION, extra: str = "") -> Path:
+    (folder / "rules").mkdir(parents=True, exist_ok=True)
+    (folder / "rules" / "segments.yaml").write_text(RULES, encoding="utf-8")
+    config = folder / "revrules.yaml"
+    config.write_text(CONFIG.format(auth=auth, extra=extra), encoding="utf-8")
+    return config
+
+
+def mid_market(emulator: SalesforceEmulator) -> int:
+    return sum(r["Segment__c"] == "Mid-Market" for r in emulator.records.values())
+
+
+# -- login ---------------------------------------------------------------------------------------
+
+
+def test_jwt_with_a_my_domain_in_domain_is_a_clear_config_error(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """The JWT bearer assertion's `aud` must be https://login.salesforce.com or
+    https://test.salesforce.com, never a My Domain (OAuth 2.0 JWT Bearer Flow; simple-salesforce
+    #672); My Domain belongs in instance_url."""
+    emulator = make_org()
+    config = project(tmp_path, auth="  auth: jwt\n  username: rev@example.com\n  consumer_key: 3MVG9\n"
+                                     "  private_key_file: jwt.key\n  domain: acme.my")
+
+    result = cli("plan", "-c", config)
+
+    assert result.code == 2
+    assert "instance_url (https://acme.my.salesforce.com)" in result.err
+    assert "`login` (production) or `test` (sandbox)" in result.err
+    assert "Traceback" not in result.err
+    assert emulator.request_log == []
+
+
+def test_client_credentials_needs_a_my_domain_and_takes_it_from_instance_url(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """The client credentials flow must use the org's My Domain token endpoint (Salesforce Help,
+    "OAuth 2.0 Client Credentials Flow"); without one the error names instance_url."""
+    from revrules.connectors.salesforce.session import Credentials, my_domain
+
+    make_org()
+    config = project(tmp_path, auth="  auth: client_credentials\n  consumer_key: k\n  consumer_secret: s")
+
+    result = cli("plan", "-c", config)
+
+    assert result.code == 2
+    assert "needs instance_url (your My Domain" in result.err
+    from_url = Credentials(auth="client_credentials", instance_url="https://acme.my.salesforce.com")
+    assert my_domain(from_url) == "acme.my"
+
+
+def test_soap_login_is_refused_from_api_65(make_org: Callable[..., SalesforceEmulator]) -> None:
+    """SOAP login() is unavailable from API 65.0 (Salesforce Summer '25 release notes); the
+    emulator refuses it like an org, so revrules' password auth must not use it."""
+    import requests
+
+    emulator = make_org()
+    envelope = "<Envelope><Body><login><username>u</username><password>p</password></login></Body></Envelope>"
+
+    old = requests.post(f"{emulator.url}/services/Soap/u/64.0", data=envelope, timeout=10)
+    new = requests.post(f"{emulator.url}/services/Soap/u/65.0", data=envelope, timeout=10)
+
+    assert old.status_code == 200
+    assert new.status_code == 500
+    assert "UNSUPPORTED_API_VERSION" in new.text
+
+
+# -- limits and broken answers -------------------------------------------------------------------
+
+
+def test_a_concurrency_limit_is_retried_and_the_write_lands(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """`REQUEST_LIMIT_EXCEEDED` names its limit in the message: "ConcurrentRequests (Concurrent
+    API Requests) Limit exceeded." passes in seconds (recorded SOAP fault, gist ndabAP 2021),
+    unlike "TotalRequests Limit exceeded." (OrgCheck #181), so it is retried."""
+    emulator = make_org()
+    config = project(tmp_path)
+    emulator.faults.concurrency_limit_on_calls = {4}  # describe, query, limits, then the write
+
+    result = cli("apply", "-c", config, "--yes", "--json")
+
+    assert result.code == 0, result.err
+    assert result.json()["written"] == 5
+    assert [e.status for e in emulator.request_log if e.method == "PATCH"] == [403, 200]
+    assert mid_market(emulator) == 5
+
+
+def test_a_truncated_read_is_retried_then_one_line_without_traceback(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """A body cut off half-way is not JSON; it is a retriable CrmError (exit 1), never a traceback."""
+    emulator = make_org()
+    config = project(tmp_path)
+    emulator.faults.truncate_body_on_calls = {2, 3, 4}  # the query and both of its retries
+
+    result = cli("plan", "-c", config)
+
+    assert result.code == 1
+    assert "answer was unreadable" in result.err
+    assert "Traceback" not in result.err
+    assert result.err.strip().splitlines()[-1].endswith("gave up after 3 attempt(s) (2 retries); try again later")
+    emulator.faults.truncate_body_on_calls = {2}
+    assert cli("plan", "-c", config).code == 0
+
+
+def test_a_truncated_write_answer_is_not_sent_again_blindly(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """The write landed but its answer was lost: revrules reports it, one line, and does not resend."""
+    emulator = make_org()
+    config = project(tmp_path)
+    emulator.faults.truncate_body_on_calls = {4}
+
+    result = cli("apply", "-c", config, "--yes")
+
+    assert result.code == 1
+    assert "outcome is unknown" in result.err
+    assert "Traceback" not in result.err
+    assert [e.method for e in emulator.request_log].count("PATCH") == 1
+    assert cli("plan", "-c", config, "--json").json()["changes"] == []
+
+
+# -- duplicate rules -----------------------------------------------------------------------------
+
+
+def test_duplicate_alerts_are_saved_with_allow_save_and_blocks_fail_with_their_reason(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """An alerting duplicate rule stops an API save unless `Sforce-Duplicate-Rule-Header:
+    allowSave=true` is sent (REST API Developer Guide, Duplicate Rule Header); a blocking rule
+    refuses with DUPLICATES_DETECTED "Use one of these records?" (sObject Collections example)."""
+    emulator = make_org()
+    emulator.faults.duplicate_alerts = {account_id(0), account_id(1)}
+    emulator.faults.duplicate_blocks = {account_id(2)}
+    config = project(tmp_path)
+
+    result = cli("apply", "-c", config, "--yes", "--json")
+
+    assert result.code == 1
+    assert result.json()["written"] == 4
+    assert [f["id"] for f in result.json()["failed"]] == [account_id(2)]
+    assert "DUPLICATES_DETECTED: Use one of these records?" in result.json()["failed"][0]["error"]
+    assert mid_market(emulator) == 4
+
+
+def test_enforced_duplicate_rules_fail_alerted_records(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """With `duplicate_rules: enforce` no header is sent, so an alerting rule refuses the save."""
+    emulator = make_org()
+    emulator.faults.duplicate_alerts = {account_id(0)}
+    config = project(tmp_path, extra="  duplicate_rules: enforce")
+
+    result = cli("apply", "-c", config, "--yes", "--json")
+
+    assert result.json()["written"] == 4
+    assert [f["id"] for f in result.json()["failed"]] == [account_id(0)]
+
+
+def test_duplicate_alerts_in_a_bulk_job_are_saved_through_collections(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """Bulk API 2.0 takes no duplicate-rule header, so alerted records are sent again through
+    sObject Collections with allowSave=true."""
+    emulator = make_org(count=40, changing=30)
+    emulator.faults.duplicate_alerts = {account_id(3)}
+    config = project(tmp_path, extra="  bulk_write_threshold: 10")
+
+    result = cli("apply", "-c", config, "--yes", "--json")
+
+    assert result.code == 0, result.err
+    assert result.json()["written"] == 30
+    assert emulator.calls("composite", "PATCH") == 1
+    assert mid_market(emulator) == 30
+
+
+# -- Bulk uploads --------------------------------------------------------------------------------
+
+
+def test_a_bulk_write_larger_than_one_upload_is_split_into_jobs_and_joined(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """Bulk API 2.0 refuses uploads above 100 MB ("upload data that does not exceed 100 MB",
+    Bulk API 2.0 Developer Guide, Upload Job Data); scaled down here to 2,000 bytes."""
+    emulator = make_org(count=450, changing=401)
+    emulator.faults.bulk_upload_max_bytes = 2_000
+    emulator.faults.lock_rows = {account_id(7): 1}
+    emulator.faults.record_errors = {account_id(300): "No"}
+    config = project(tmp_path, extra="  bulk_write_threshold: 300\n  bulk_upload_bytes: 2000")
+
+    result = cli("apply", "-c", config, "--yes", "--json")
+    replan = cli("plan", "-c", config, "--json")
+
+    uploads = [e for e in emulator.request_log if e.method == "PUT"]
+    assert result.json()["written"] == 400, result.err
+    assert [f["id"] for f in result.json()["failed"]] == [account_id(300)]
+    assert len(uploads) > 1
+    assert all(e.status == 201 and e.body_size <= 2_000 for e in uploads)
+    assert emulator.calls("jobs/ingest", "POST") == len(uploads)
+    assert [c["id"] for c in replan.json()["changes"]] == [account_id(300)]
+    rows = ledger_rows(tmp_path / ".revrules", "SELECT result, COUNT(*) FROM writes GROUP BY result")
+    assert dict(rows) == {"written": 400, "failed": 1}
