@@ -86,6 +86,15 @@ class OnlineCheck(Protocol):
 
 
 @runtime_checkable
+class TextLimits(Protocol):
+    """A CRM whose text fields hold a limited number of characters (Salesforce: the describe's `length`)."""
+
+    def text_lengths(self, fields: Sequence[str]) -> dict[str, int]:
+        """Field -> the most characters it holds, for those of `fields` that have a limit."""
+        ...
+
+
+@runtime_checkable
 class PropertyCreation(Protocol):
     """A CRM in which revrules can create missing output fields (`check --create-properties`)."""
 

@@ -191,6 +191,10 @@ class SalesforceConnector:
         """Problems with the config against the org (see `describe.check_online`)."""
         return describe.check_online(self._session, read_fields, write_fields, allowed_values)
 
+    def text_lengths(self, fields: Sequence[str]) -> dict[str, int]:
+        """Field -> the most characters it holds (see `describe.text_lengths`)."""
+        return describe.text_lengths(self._session, fields)
+
     def columns(self) -> list[str]:
         """The object's field names, as the describe lists them."""
         return list(describe.describe(self._session))

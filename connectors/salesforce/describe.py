@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from revrules.connectors.salesforce.session import SalesforceSession
 from revrules.connectors.salesforce.soql import NAME_RE
-from revrules.connectors.salesforce.values import UNSUPPORTED_TYPES, FieldInfo, picklist_parts
+from revrules.connectors.salesforce.values import TEXT_TYPES, UNSUPPORTED_TYPES, FieldInfo, picklist_parts
 from revrules.errors import InvalidInputError, did_you_mean
 
 
@@ -29,6 +29,7 @@ def describe(session: SalesforceSession) -> dict[str, FieldInfo]:
                               if p.get("active", True))
                     if f.get("restrictedPicklist") else None
                 ),
+                length=int(f.get("length") or 0) if f.get("type", "string") in TEXT_TYPES else 0,
             )
             for f in (answer or {}).get("fields", [])
         }
@@ -95,6 +96,10 @@ def check_online(
             problems.append(f"{object_name}.{name}: the field is not updateable")
     for name, values in allowed_values.items():
         field = info.get(name)
+        if field is not None and field.length:
+            for value in sorted(v for v in values if len(v) > field.length):
+                problems.append(f"{object_name}.{name}: the rulebook can write a value of {len(value)} "
+                                f"characters ({value[:30]!r}...), but the field holds {field.length}")
         if field is None or field.restricted_values is None:
             continue
         written = {part for value in values for part in picklist_parts(field, value)}
@@ -105,3 +110,13 @@ def check_online(
                 f"{did_you_mean(value, sorted(field.restricted_values))}"
             )
     return problems
+
+
+def text_lengths(session: SalesforceSession, fields: Sequence[str]) -> dict[str, int]:
+    """Field -> its describe `length`, for the text fields among `fields`.
+
+    Raises:
+        CrmError: The describe could not be read.
+    """
+    info = describe(session)
+    return {name: info[name].length for name in fields if name in info and info[name].length}

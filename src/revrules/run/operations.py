@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from revrules.connectors.protocols import ApiBudget, Connector
+from revrules.connectors.protocols import ApiBudget, Connector, TextLimits
 from revrules.errors import InvalidInputError, RefusedError, RevrulesError
 from revrules.project import Project
 from revrules.run import incremental
@@ -73,7 +73,8 @@ def plan_snapshot(project: Project, connector: Connector, snapshot: Snapshot, *,
     evaluated = project.evaluate(snapshot.typed, rebalance=rebalance,
                                  unavailable_owners=project.unavailable_owners(connector))
     report_renamed_lists(project)
-    return build_plan(project, snapshot, evaluated, current_lists(project, connector))
+    lengths = connector.text_lengths(project.write_fields()) if isinstance(connector, TextLimits) else {}
+    return build_plan(project, snapshot, evaluated, current_lists(project, connector), text_lengths=lengths)
 
 
 def load_saved_plan(path: Path, project: Project) -> Plan:

@@ -109,6 +109,10 @@ class RecordStore(OrgState):
             )
         for name, value in changes.items():
             self._check_value(self._fields[name], value)
+        owner = changes.get("OwnerId")
+        if self.users and owner is not None and not self._active_user(str(owner)):
+            # An org refuses an owner that is not an active User (seen on real updates).
+            raise _FieldError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["OwnerId"])
         if created:
             missing = [
                 n
@@ -139,9 +143,10 @@ class RecordStore(OrgState):
                     "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]", [name]
                 )
             return
-        if definition["type"] == "picklist" and definition["restrictedPicklist"]:
+        if definition["type"] in ("picklist", "multipicklist") and definition["restrictedPicklist"]:
             allowed = {p["value"] for p in definition["picklistValues"] if p["active"]}
-            if value not in allowed:
+            parts = str(value).split(";") if definition["type"] == "multipicklist" else [value]
+            if any(part not in allowed for part in parts):
                 raise _FieldError(
                     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                     f"{label}: bad value for restricted picklist field: {value}",
@@ -154,6 +159,11 @@ class RecordStore(OrgState):
                 f"{label}: data value too large: {str(value)[:40]} (max length={length})",
                 [name],
             )
+
+    def _active_user(self, user_id: str) -> bool:
+        user = self.users.get(user_id) or next(
+            (u for uid, u in self.users.items() if uid[:15] == user_id[:15]), None)
+        return user is not None and bool(user.get("IsActive", True))
 
     def _check_duplicates(self, record_id: str, *, allow_save: bool) -> None:
         """Duplicate rules: an alert is saved only with `allowSave=true`; a block never is.

@@ -75,8 +75,12 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         users: Sequence[Mapping[str, object]] = (),
         contacts: Sequence[Mapping[str, object]] = (),
         marketing_lists: bool = False,
+        null_invalid: bool = False,
     ) -> None:
         super().__init__()
+        self._null_invalid = null_invalid
+        self.nulled_on_load = 0
+        """Seed values an org could not hold, loaded as null (only with `null_invalid`)."""
         self.object_name = object_name
         # Users answer owner lookups (`SELECT Id FROM User WHERE IsActive = true ...`).
         self.users: dict[str, dict[str, Any]] = {str(u["Id"]): {"IsActive": True, **u} for u in users}
@@ -234,8 +238,12 @@ class OrgState(Emulator[LoggedRequest, Faults]):
                 continue
             definition = self._fields[key]
             try:
-                values[key] = None if raw in ("", None) else _coerce(definition, raw)
+                values[key] = _coerce(definition, None if raw == "" else raw)
             except _FieldError as problem:
+                if self._null_invalid:
+                    self.nulled_on_load += 1
+                    values[key] = None
+                    continue
                 where = record.get("Id") or "a record without Id"
                 raise ValueError(f"{where}: {key}: {problem.message}") from None
         record_id = str(values.get("Id") or self._new_id())
@@ -245,6 +253,9 @@ class OrgState(Emulator[LoggedRequest, Faults]):
                 values[stamp] = loaded_at
         if "OwnerId" in self._fields and values.get("OwnerId") is None:
             values["OwnerId"] = _USER_ID
+        for name, definition in self._fields.items():
+            if definition["type"] == "boolean" and values.get(name) is None:
+                values[name] = False
         self._records[record_id] = values
 
     def _record_json(
