@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -270,3 +272,90 @@ def test_a_bulk_write_larger_than_one_upload_is_split_into_jobs_and_joined(
     assert [c["id"] for c in replan.json()["changes"]] == [account_id(300)]
     rows = ledger_rows(tmp_path / ".revrules", "SELECT result, COUNT(*) FROM writes GROUP BY result")
     assert dict(rows) == {"written": 400, "failed": 1}
+
+
+# -- the shipped quick start against a strict org --------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+TEXT_OUTPUTS = ["Segment__c", "Vertical__c", "Pricing_Tier__c", "Sales_Motion__c", "CS_Model__c", "Region__c",
+                "ICP_Tier__c", "Value_Tier__c", "Usage_Level__c", "NPS_Category__c", "Churn_Risk__c",
+                "Expansion_Signal__c", "Territory__c", "Segmentation_Reason__c"]
+
+
+@pytest.fixture
+def shipped_org(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[SalesforceEmulator, Path]]:
+    """The bundled sample in a strict org with the shipped config's output fields (text: 255
+    characters, the most a Salesforce Text field holds), every seed owner and pool owner an
+    active User, and the shipped rulebook copied next to a config pointed at the org."""
+    from revrules.testing.salesforce.cli import load_records_csv
+    from revrules.testing.salesforce.describe import ACCOUNT_FIELDS
+
+    rows = load_records_csv(REPO / "examples" / "accounts.csv")
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    pool = set(re.findall(r'id: "(005\w{15})"', (REPO / "rules" / "routing.yaml").read_text()))
+    users = [{"Id": user} for user in sorted(pool | {r["OwnerId"] for r in rows if r.get("OwnerId")})]
+    fields = [*ACCOUNT_FIELDS, *({"name": name, "type": "string"} for name in TEXT_OUTPUTS),
+              {"name": "ICP_Score__c", "type": "double"}, {"name": "Anti_ICP_Reasons__c", "type": "multipicklist"},
+              {"name": "Disqualified__c", "type": "boolean"}]
+    emulator = SalesforceEmulator(rows, fields=fields, users=users, marketing_lists=True, null_invalid=True).start()
+    monkeypatch.setenv("SF_URL", emulator.url)
+    monkeypatch.setenv("SF_SESSION", emulator.session_id)
+    config = (REPO / "config.example.yaml").read_text()
+    config = re.sub(r"crm:\n  kind: csv\n(  .*\n)+", "crm:\n" + SESSION.replace("  auth", "  kind: salesforce\n  auth")
+                    + "\n  instance_url: ${SF_URL}\n", config, count=1)
+    (tmp_path / "revrules.yaml").write_text(config)
+    yield emulator, tmp_path / "revrules.yaml"
+    emulator.stop()
+
+
+def test_the_shipped_quick_start_applies_to_a_strict_org_without_failures(
+    cli: Cli, shipped_org: tuple[SalesforceEmulator, Path]
+) -> None:
+    """A Salesforce Text field holds at most 255 characters (Object Reference, Field Types:
+    "string"); the full provenance of the shipped rulebook is 333 to 494, so the compact form is
+    written. Every pool owner is an active User, so no OwnerId is refused."""
+    emulator, config = shipped_org
+
+    applied = cli("apply", "-c", config, "--yes", "--json")
+    replan = cli("plan", "-c", config, "--json")
+
+    assert applied.code == 0, applied.err
+    assert applied.json()["failed"] == []
+    assert replan.json()["changes"] == [] and replan.json()["list_changes"] == []
+    reasons = [str(r["Segmentation_Reason__c"]) for r in emulator.records.values()]
+    assert max(len(r) for r in reasons) <= 255
+    assert all(r.startswith("@rulebook:") for r in reasons)
+    assert emulator.nulled_on_load > 0  # e.g. "~100" in NumberOfEmployees
+
+
+def test_an_output_value_longer_than_its_field_is_held_back_at_plan_time(
+    cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
+) -> None:
+    """An org refuses a value longer than the field's describe `length` with STRING_TOO_LONG and
+    fails the whole record; revrules holds it back at plan time and names the length instead."""
+    emulator = make_org()
+    long_name = "Mid-Market " + "x" * 300
+    config = project(tmp_path)
+    (tmp_path / "rules" / "segments.yaml").write_text(RULES.replace("then: Mid-Market", f"then: '{long_name}'"))
+    emulator.stop()
+    wide = SalesforceEmulator([{"Id": account_id(i), "NumberOfEmployees": 500 if i < 2 else 10,
+                                "Segment__c": "SMB"} for i in range(4)],
+                              fields=[{"name": "Id", "type": "id"}, {"name": "NumberOfEmployees", "type": "int"},
+                                      {"name": "Segment__c", "type": "string", "length": 40}]).start()
+    try:
+        config.write_text(config.read_text().replace("${SF_URL}", wide.url).replace("${SF_SESSION}", wide.session_id))
+
+        plan = cli("plan", "-c", config)
+        planned = cli("plan", "-c", config, "--json").json()
+        online = cli("check", "-c", config, "--online")
+        applied = cli("apply", "-c", config, "--yes")
+    finally:
+        wide.stop()
+
+    assert "Segment__c holds 40 characters: 2 value(s) up to 311" in plan.out
+    assert [(t["id"], t["length"], t["limit"]) for t in planned["too_long"]] == [
+        (account_id(0), 311, 40), (account_id(1), 311, 40)]
+    assert online.code == 2
+    assert "a value of 311 characters" in online.err and "the field holds 40" in online.err
+    assert applied.code == 0
+    assert not any(e.method == "PATCH" for e in wide.request_log)
