@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, RecordUpdate, WriteResult
-from revrules.connectors.salesforce import describe, read, write
+from revrules.connectors.salesforce import currency, describe, read, write
 from revrules.connectors.salesforce.campaigns import Campaigns, CampaignSettings
 from revrules.connectors.salesforce.session import (
     Credentials,
@@ -190,6 +190,11 @@ class SalesforceConnector:
     ) -> list[str]:
         """Problems with the config against the org (see `describe.check_online`)."""
         return describe.check_online(self._session, read_fields, write_fields, allowed_values)
+
+    def online_notes(self) -> list[str]:
+        """How currency fields are read, in a multi-currency org (see `currency.currency_mode`)."""
+        mode = currency.currency_mode(self._session)
+        return [] if mode is None else [mode]
 
     def text_lengths(self, fields: Sequence[str]) -> dict[str, int]:
         """Field -> the most characters it holds (see `describe.text_lengths`)."""

@@ -39,6 +39,7 @@ from revrules.connectors.salesforce.errors import (
 from revrules.errors import ApiBudgetExhaustedError, CrmError, InvalidInputError, RetriableCrmError
 
 if TYPE_CHECKING:
+    from revrules.connectors.salesforce.currency import Rates
     from revrules.connectors.salesforce.values import FieldInfo
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,8 @@ class SalesforceSession:
         self.http.hooks["response"].append(self._retry_after.hook)
         self.fields: dict[str, FieldInfo] | None = None
         """The object's describe, read once (see `describe.describe`)."""
+        self.rates: Rates | None = None
+        """A multi-currency org's conversion rates, read once (see `currency.corporate_rates`)."""
         self._sf: Salesforce | None = None
         self._stopped: ApiBudgetExhaustedError | None = None
 

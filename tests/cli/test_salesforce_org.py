@@ -359,3 +359,51 @@ def test_an_output_value_longer_than_its_field_is_held_back_at_plan_time(
     assert "a value of 311 characters" in online.err and "the field holds 40" in online.err
     assert applied.code == 0
     assert not any(e.method == "PATCH" for e in wide.request_log)
+
+
+# -- currencies ----------------------------------------------------------------------------------
+
+CURRENCY_RULES = """\
+version: 1
+decisions:
+  segment:
+    hit: first
+    rules:
+      - {id: big, when: "revenue >= 1000000", then: Enterprise}
+    default: SMB
+"""
+
+
+@pytest.mark.parametrize(("mode", "enterprise"), [("corporate", {"usd", "eur"}), ("record", {"usd", "eur", "jpy"})])
+def test_multi_currency_orgs_read_amounts_in_the_corporate_currency(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, enterprise: set[str]
+) -> None:
+    """In a multi-currency org each record's amounts are in its own CurrencyIsoCode; CurrencyType
+    holds each active currency's ConversionRate to the corporate one (Object Reference,
+    CurrencyType; SOQL guide, convertCurrency()). JPY 1,500,000 is about USD 10,000."""
+    records = [
+        {"Id": account_id(0), "AnnualRevenue": 2_000_000, "CurrencyIsoCode": "USD", "Segment__c": "SMB"},
+        {"Id": account_id(1), "AnnualRevenue": 1_500_000, "CurrencyIsoCode": "EUR", "Segment__c": "SMB"},
+        {"Id": account_id(2), "AnnualRevenue": 1_500_000, "CurrencyIsoCode": "JPY", "Segment__c": "SMB"},
+    ]
+    emulator = SalesforceEmulator(records, picklists={"Segment__c": SEGMENTS},
+                                  currencies={"USD": 1.0, "EUR": 0.92, "JPY": 150.0}).start()
+    monkeypatch.setenv("SF_URL", emulator.url)
+    monkeypatch.setenv("SF_SESSION", emulator.session_id)
+    config = project(tmp_path, extra=f"  currency: {mode}")
+    config.write_text(config.read_text().replace("employees: {source: NumberOfEmployees, type: number}",
+                                                 "revenue: {source: AnnualRevenue, type: number}"))
+    (tmp_path / "rules" / "segments.yaml").write_text(CURRENCY_RULES)
+    try:
+        plan = cli("plan", "-c", config, "--json")
+        online = cli("check", "-c", config, "--online")
+    finally:
+        emulator.stop()
+
+    assert plan.code == 0, plan.err
+    names = {account_id(0): "usd", account_id(1): "eur", account_id(2): "jpy"}
+    assert {names[c["id"]] for c in plan.json()["changes"] if c["after"] == "Enterprise"} == enterprise
+    assert online.code == 0, online.err
+    assert f"currency: {mode}" in online.out
+    if mode == "corporate":
+        assert "converted to the corporate currency USD" in online.out

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from revrules.connectors.base import PropertySpec
-from revrules.connectors.protocols import ColumnListing, Connector, OnlineCheck, PropertyCreation, TextLimits
+from revrules.connectors.protocols import (
+    ColumnListing,
+    Connector,
+    OnlineCheck,
+    OnlineNotes,
+    PropertyCreation,
+    TextLimits,
+)
 from revrules.engine.convert import FieldType
 from revrules.errors import InvalidInputError
 from revrules.project import Project
@@ -31,6 +38,8 @@ def check_online(project: Project, connector: Connector, *, create_properties: b
             problems += connector.check_lists(list_names(project))
         if problems:
             raise InvalidInputError("\n".join(problems))
+        if isinstance(connector, OnlineNotes):
+            done += connector.online_notes()
         return [*done, f"every mapped field exists in {project.source}, outputs are writable and written values "
                        "fit their picklists"]
     columns = set(connector.columns()) if isinstance(connector, ColumnListing) else set()

@@ -76,8 +76,16 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         contacts: Sequence[Mapping[str, object]] = (),
         marketing_lists: bool = False,
         null_invalid: bool = False,
+        currencies: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
+        # A multi-currency org: CurrencyIsoCode on the object and a CurrencyType table; the
+        # first currency is the corporate one (its rate is 1 by definition).
+        self.currency_types: dict[str, dict[str, Any]] = {
+            f"01L{index:015d}": {"Id": f"01L{index:015d}", "IsoCode": iso, "IsActive": True,
+                                 "ConversionRate": 1.0 if index == 0 else float(rate), "IsCorporate": index == 0}
+            for index, (iso, rate) in enumerate((currencies or {}).items())
+        }
         self._null_invalid = null_invalid
         self.nulled_on_load = 0
         """Seed values an org could not hold, loaded as null (only with `null_invalid`)."""
@@ -118,6 +126,11 @@ class OrgState(Emulator[LoggedRequest, Faults]):
                     "picklistValues": [picklist_entry(v) for v in values],
                 }
             )
+        if self.currency_types:
+            isos = [str(c["IsoCode"]) for c in self.currency_types.values()]
+            self._fields["CurrencyIsoCode"] = describe_field({
+                "name": "CurrencyIsoCode", "type": "picklist", "length": 3, "values": isos, "restricted": True,
+                "picklistValues": [picklist_entry(v) for v in isos], "defaultValue": isos[0]})
         self._add_columns(records or [])
         loaded_at = _format_datetime(_now())
         for record in records or []:
@@ -256,6 +269,8 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         for name, definition in self._fields.items():
             if definition["type"] == "boolean" and values.get(name) is None:
                 values[name] = False
+        if self.currency_types and values.get("CurrencyIsoCode") is None:
+            values["CurrencyIsoCode"] = next(iter(self.currency_types.values()))["IsoCode"]
         self._records[record_id] = values
 
     def _record_json(
