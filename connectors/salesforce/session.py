@@ -232,6 +232,8 @@ class SalesforceSession:
         self.http.hooks["response"].append(self._retry_after.hook)
         self.fields: dict[str, FieldInfo] | None = None
         """The object's describe, read once (see `describe.describe`)."""
+        self.record_types: dict[str, str] = {}
+        """Active record types other than Master: id -> name (filled by `describe.describe`)."""
         self.rates: Rates | None = None
         """A multi-currency org's conversion rates, read once (see `currency.corporate_rates`)."""
         self._sf: Salesforce | None = None

@@ -407,3 +407,29 @@ def test_multi_currency_orgs_read_amounts_in_the_corporate_currency(
     assert f"currency: {mode}" in online.out
     if mode == "corporate":
         assert "converted to the corporate currency USD" in online.out
+
+
+# -- record types --------------------------------------------------------------------------------
+
+
+def test_check_online_validates_then_values_against_each_record_type(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each record type offers its own subset of a picklist's values (User Interface API, "Get
+    Values for All Picklist Fields of a Record Type"); a value only the master list has cannot
+    be saved on a record of that type from the UI and fails validation rules built on it."""
+    emulator = SalesforceEmulator([{"Id": account_id(0), "NumberOfEmployees": 500, "Segment__c": "SMB"}],
+                                  picklists={"Segment__c": SEGMENTS},
+                                  record_types={"Partner": {"Segment__c": ["SMB", "Enterprise"]}}).start()
+    monkeypatch.setenv("SF_URL", emulator.url)
+    monkeypatch.setenv("SF_SESSION", emulator.session_id)
+    config = project(tmp_path)
+    try:
+        online = cli("check", "-c", config, "--online")
+    finally:
+        emulator.stop()
+
+    assert online.code == 2
+    assert "Account.Segment__c: the rulebook can write 'Mid-Market', which record type 'Partner' does not offer" \
+        in online.err
+    assert emulator.calls("ui-api", "GET") == 1

@@ -198,6 +198,10 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
                     for name in ("sobjects", "query", "queryAll", "limits", "composite", "jobs")
                 },
             )
+        picklists_path = ["ui-api", "object-info", self.object_name, "picklist-values"]
+        if method == "GET" and len(parts) == 5 and parts[:4] == picklists_path:
+            values = self.picklist_values(parts[4])
+            return _not_found() if values is None else _json(200, values)
         if head == "limits" and method == "GET":
             return self._limits(parts[1:], query)
         if head in {"query", "queryAll"} and method == "GET":

@@ -77,8 +77,14 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         marketing_lists: bool = False,
         null_invalid: bool = False,
         currencies: Mapping[str, float] | None = None,
+        record_types: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
         super().__init__()
+        # Record types beyond Master: name -> picklist field -> the values that record type offers.
+        self.record_types: dict[str, tuple[str, dict[str, list[str]]]] = {
+            f"012EM{index:010d}AAA": (name, {f: list(v) for f, v in fields_values.items()})
+            for index, (name, fields_values) in enumerate((record_types or {}).items(), start=1)
+        }
         # A multi-currency org: CurrencyIsoCode on the object and a CurrencyType table; the
         # first currency is the corporate one (its rate is 1 by definition).
         self.currency_types: dict[str, dict[str, Any]] = {
@@ -201,7 +207,33 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         result = _describe_object(self.object_name, version or self.api_version, base)
         with self._lock:
             result["fields"] = [copy.deepcopy(f) for f in self._fields.values()]
+        data = f"/services/data/v{version or self.api_version}/sobjects/{self.object_name}"
+        for type_id, (name, _values) in self.record_types.items():
+            result["recordTypeInfos"].append({
+                "active": True, "available": True, "defaultRecordTypeMapping": False, "developerName": name,
+                "master": False, "name": name, "recordTypeId": type_id,
+                "urls": {"layout": f"{data}/describe/layouts/{type_id}"}})
         return result
+
+    def picklist_values(self, record_type_id: str) -> dict[str, Any] | None:
+        """`GET ui-api/object-info/{object}/picklist-values/{recordTypeId}`; None for an unknown id.
+
+        The shape is the User Interface API's Picklist Values Collection: field name ->
+        `{controllerValues, defaultValue, values: [{attributes, label, validFor, value}]}`.
+        """
+        master = record_type_id == "012000000000000AAA"
+        if not master and record_type_id not in self.record_types:
+            return None
+        offered = {} if master else self.record_types[record_type_id][1]
+        collection: dict[str, Any] = {}
+        with self._lock:
+            for name, definition in self._fields.items():
+                if definition["type"] not in ("picklist", "multipicklist"):
+                    continue
+                values = offered.get(name, [p["value"] for p in definition["picklistValues"] if p["active"]])
+                collection[name] = {"controllerValues": {}, "defaultValue": None, "values": [
+                    {"attributes": None, "label": v, "validFor": [], "value": v} for v in values]}
+        return {"picklistFieldValues": collection}
 
     @property
     def daily_api_remaining(self) -> int:
