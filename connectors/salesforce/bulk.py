@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import polars as pl
+from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import Operation
 
 from revrules.connectors.base import ID, CrmValue
-from revrules.connectors.paging import cursor_pages
 from revrules.connectors.salesforce.describe import describe
 from revrules.connectors.salesforce.errors import BulkJobFailedError, bulk_error
 from revrules.connectors.salesforce.session import SalesforceSession
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 BULK_RESULTS_PAGE = 50_000
 """Rows per Bulk API 2.0 query-results call."""
+BULK_QUERY_FIRST_WAIT_SECONDS = 0
+"""simple-salesforce's first wait before polling a query job; it then backs off on its own."""
 BULK_WRITE_CALLS = 6
 """Calls one Bulk API 2.0 update job costs at least: create, upload, close, poll, results."""
 BULK_BYTES_PER_RECORD = 1_000
@@ -34,21 +36,16 @@ BULK_JOB_TIMEOUT_SECONDS = 4 * 3600.0
 
 
 def bulk_read(session: SalesforceSession, soql: str, names: list[str]) -> pl.DataFrame:
-    """The rows of `soql` through a Bulk API 2.0 query job, shaped like a REST read."""
-    job = session.call("create a Bulk query job",
-                       lambda sf: session.bulk(sf).create_job(Operation.query, soql))
-    job_id = str(job["id"])
-    wait_for_job(session, job_id, is_query=True)
+    """The rows of `soql` through simple-salesforce's public Bulk API 2.0 query, shaped like a REST read.
 
-    def fetch(locator: str | None) -> Any:
-        return session.call("read Bulk query results", lambda sf: session.bulk(sf).get_query_results(
-            job_id, locator or "", BULK_RESULTS_PAGE))
+    A query is safe to run again, so a re-login or a retry simply starts the job anew.
+    """
+    def run(sf: Salesforce) -> list[str]:
+        pages = getattr(sf.bulk2, session.object_name).query(soql, max_records=BULK_RESULTS_PAGE,
+                                                                wait=BULK_QUERY_FIRST_WAIT_SECONDS)
+        return [str(page) for page in pages]
 
-    def next_locator(page: Any) -> str | None:
-        return str(page.get("locator") or "") or None
-
-    parts = [csv_frame(session, str(page["records"]), names)
-             for page in cursor_pages(fetch, next_locator, what="read Bulk query results")]
+    parts = [csv_frame(session, text, names) for text in session.call("read through a Bulk query job", run)]
     return pl.concat(parts) if parts else empty_frame(names)
 
 
