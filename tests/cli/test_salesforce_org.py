@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -433,3 +435,53 @@ def test_check_online_validates_then_values_against_each_record_type(
     assert "Account.Segment__c: the rulebook can write 'Mid-Market', which record type 'Partner' does not offer" \
         in online.err
     assert emulator.calls("ui-api", "GET") == 1
+
+
+# -- the emulator's command line -----------------------------------------------------------------
+
+OWNER_RULES = """\
+version: 1
+decisions:
+  owner:
+    hit: first
+    rules:
+      - {id: big-to-dana, when: "employees >= 5000", then: "0058c000002Qa1AAAS"}
+      - {id: mid-to-ghost, when: "employees >= 1000", then: "0058c000009ZZZZAAA"}
+    default: "0058c000002Qa1AAAS"
+"""
+
+
+def test_the_readme_emulator_command_serves_the_sample_and_refuses_unknown_owners(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's command starts on the bundled sample: `~100` cannot be held by a number field,
+    so it loads empty with one warning. Owners are Users: every seed OwnerId and each `--user`;
+    an org refuses any other OwnerId with INVALID_CROSS_REFERENCE_KEY."""
+    command = [sys.executable, "-m", "revrules.testing.salesforce", "--port", "0",
+               "--accounts", str(REPO / "examples" / "accounts.csv"), "--user", "0058c000002Qa1AAAS",
+               "--session-id", "00DEM0000000001!rehearsal", "--fault", "daily_api_max=100000"]
+    helped = subprocess.run([*command[:3], "--help"], capture_output=True, text=True, check=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(3)]
+        url = banner[1].strip().removeprefix("instance_url=")
+        monkeypatch.setenv("SF_URL", url)
+        monkeypatch.setenv("SF_SESSION", "00DEM0000000001!rehearsal")
+        config = project(tmp_path)
+        config.write_text(config.read_text().replace("outputs:\n  segment: Segment__c", "outputs:\n  owner: OwnerId"))
+        (tmp_path / "rules" / "segments.yaml").write_text(OWNER_RULES)
+        applied = cli("apply", "-c", config, "--yes", "--json")
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=10)
+
+    assert banner[0].startswith("Salesforce emulator serving 5000 Account record(s)")
+    assert re.fullmatch(r"warning: \d+ value\(s\) of --accounts could not be held by their field "
+                        r"\(e\.g\. text in a number field\) and were loaded as empty\n", errors)
+    for word in ("multipicklist", "textarea", "duplicate_alerts", "concurrency_limit_on_calls",
+                 "truncate_body_on_calls", "bulk_upload_max_bytes", "--user"):
+        assert word in helped.stdout
+    failed = applied.json()["failed"]
+    assert applied.json()["written"] > 0 and failed
+    assert {f["error"].split(":")[0] for f in failed} == {"INVALID_CROSS_REFERENCE_KEY"}

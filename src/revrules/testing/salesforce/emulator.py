@@ -46,11 +46,18 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
         page_size: Records per REST query page before `nextRecordsUrl` (2000, like Salesforce).
         port: The TCP port to bind on 127.0.0.1 (0 picks a free one).
         session_id: The first valid access token (default: a random one).
-        users: `User` rows answering owner lookups.
+        users: `User` rows answering owner lookups; when any are given, writing an `OwnerId`
+            that is not an active one fails with `INVALID_CROSS_REFERENCE_KEY`, as in an org.
         contacts: `Contact` rows (`Id` optional, `AccountId`, names); `Campaign` and
             `CampaignMember` start empty (`campaigns`, `campaign_members` hold them).
         marketing_lists: Serve `Contact`, `Campaign` and `CampaignMember` even without
             `contacts` (they are served whenever `contacts` is given).
+        null_invalid: Load seed values an org could not hold (e.g. `~100` in a number field)
+            as null and count them in `nulled_on_load`, instead of refusing to start.
+        currencies: A multi-currency org: ISO code -> conversion rate, the first being the
+            corporate currency; adds `CurrencyIsoCode` and serves `CurrencyType`.
+        record_types: Record type name -> picklist field -> the values it offers; listed in
+            the describe and served by `ui-api/object-info/{object}/picklist-values/{id}`.
     """
 
 
