@@ -86,6 +86,24 @@ class OnlineCheck(Protocol):
 
 
 @runtime_checkable
+class OnlineNotes(Protocol):
+    """A CRM with settings worth naming when `check --online` passes (e.g. how currencies are read)."""
+
+    def online_notes(self) -> list[str]:
+        """One readable line per setting in use."""
+        ...
+
+
+@runtime_checkable
+class TextLimits(Protocol):
+    """A CRM whose text fields hold a limited number of characters (Salesforce: the describe's `length`)."""
+
+    def text_lengths(self, fields: Sequence[str]) -> dict[str, int]:
+        """Field -> the most characters it holds, for those of `fields` that have a limit."""
+        ...
+
+
+@runtime_checkable
 class PropertyCreation(Protocol):
     """A CRM in which revrules can create missing output fields (`check --create-properties`)."""
 

@@ -6,14 +6,14 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import polars as pl
+from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import Operation
 
 from revrules.connectors.base import ID, CrmValue
-from revrules.connectors.paging import cursor_pages
 from revrules.connectors.salesforce.describe import describe
 from revrules.connectors.salesforce.errors import BulkJobFailedError, bulk_error
 from revrules.connectors.salesforce.session import SalesforceSession
@@ -24,29 +24,28 @@ log = logging.getLogger(__name__)
 
 BULK_RESULTS_PAGE = 50_000
 """Rows per Bulk API 2.0 query-results call."""
+BULK_QUERY_FIRST_WAIT_SECONDS = 0
+"""simple-salesforce's first wait before polling a query job; it then backs off on its own."""
 BULK_WRITE_CALLS = 6
 """Calls one Bulk API 2.0 update job costs at least: create, upload, close, poll, results."""
+BULK_BYTES_PER_RECORD = 1_000
+"""A generous estimate of one record's CSV line, to count the jobs a plan needs before it is built."""
 BULK_POLL_FIRST_SECONDS = 0.2
 BULK_POLL_MAX_SECONDS = 10.0
 BULK_JOB_TIMEOUT_SECONDS = 4 * 3600.0
 
 
 def bulk_read(session: SalesforceSession, soql: str, names: list[str]) -> pl.DataFrame:
-    """The rows of `soql` through a Bulk API 2.0 query job, shaped like a REST read."""
-    job = session.call("create a Bulk query job",
-                       lambda sf: session.bulk(sf).create_job(Operation.query, soql))
-    job_id = str(job["id"])
-    wait_for_job(session, job_id, is_query=True)
+    """The rows of `soql` through simple-salesforce's public Bulk API 2.0 query, shaped like a REST read.
 
-    def fetch(locator: str | None) -> Any:
-        return session.call("read Bulk query results", lambda sf: session.bulk(sf).get_query_results(
-            job_id, locator or "", BULK_RESULTS_PAGE))
+    A query is safe to run again, so a re-login or a retry simply starts the job anew.
+    """
+    def run(sf: Salesforce) -> list[str]:
+        pages = getattr(sf.bulk2, session.object_name).query(soql, max_records=BULK_RESULTS_PAGE,
+                                                                wait=BULK_QUERY_FIRST_WAIT_SECONDS)
+        return [str(page) for page in pages]
 
-    def next_locator(page: Any) -> str | None:
-        return str(page.get("locator") or "") or None
-
-    parts = [csv_frame(session, str(page["records"]), names)
-             for page in cursor_pages(fetch, next_locator, what="read Bulk query results")]
+    parts = [csv_frame(session, text, names) for text in session.call("read through a Bulk query job", run)]
     return pl.concat(parts) if parts else empty_frame(names)
 
 
@@ -60,38 +59,85 @@ def csv_frame(session: SalesforceSession, text: str, names: list[str]) -> pl.Dat
 
 
 def bulk_write(session: SalesforceSession, payload: list[tuple[str, dict[str, CrmValue]]]) -> dict[str, str | None]:
-    """Write as one Bulk API 2.0 update job; record id -> its error, None when written.
+    """Write as Bulk API 2.0 update jobs, each upload under the size limit; record id -> its error, None when written.
+
+    Salesforce refuses an upload above 100 MB ("upload data that does not exceed 100 MB",
+    Bulk API 2.0 Developer Guide, Upload Job Data), so the CSV is cut into as many jobs
+    as `bulk_upload_bytes` needs and their results are joined per record.
 
     Raises:
-        BulkJobFailedError: The job failed with nothing written.
-        CrmError: The job was never closed, so nothing landed.
+        BulkJobFailedError: The first job failed with nothing written.
+        CrmError: The first job was never closed, so nothing landed.
     """
     columns = list(dict.fromkeys(name for _, values in payload for name in values))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["Id", *columns])
-    for record_id, values in payload:
-        cells = (bulk_cell(values[c]) if c in values else "" for c in columns)
-        writer.writerow([record_id, *cells])
-    data = buffer.getvalue()
+    header = _csv_line(["Id", *columns])
+    outcome: dict[str, str | None] = {}
+    chunks = upload_chunks(header, [
+        (record_id, _csv_line([record_id, *(bulk_cell(values[c]) if c in values else "" for c in columns)]))
+        for record_id, values in payload
+    ], session.tuning.bulk_upload_bytes)
+    for number, (ids, data) in enumerate(chunks):
+        try:
+            outcome.update(_one_job(session, ids, data))
+        except CrmError as error:
+            if number == 0:
+                raise  # nothing of this batch landed
+            rest = [rid for later, _ in chunks[number:] for rid in later]
+            outcome.update(dict.fromkeys(rest, f"not attempted: {error}"))
+            break
+    return outcome
+
+
+def upload_chunks(header: str, lines: list[tuple[str, str]], limit: int) -> list[tuple[list[str], str]]:
+    """CSV lines grouped into uploads of at most `limit` UTF-8 bytes, header included.
+
+    Raises:
+        CrmError: One record alone is larger than the limit.
+    """
+    chunks: list[tuple[list[str], str]] = []
+    ids: list[str] = []
+    parts: list[str] = []
+    size = len(header.encode())
+    for record_id, line in lines:
+        length = len(line.encode())
+        if len(header.encode()) + length > limit:
+            raise CrmError(f"record {record_id} alone is larger than a Bulk upload ({limit:,} bytes)")
+        if ids and size + length > limit:
+            chunks.append((ids, header + "".join(parts)))
+            ids, parts, size = [], [], len(header.encode())
+        ids.append(record_id)
+        parts.append(line)
+        size += length
+    if ids:
+        chunks.append((ids, header + "".join(parts)))
+    return chunks
+
+
+def _one_job(session: SalesforceSession, record_ids: list[str], data: str) -> dict[str, str | None]:
     job = session.call("create a Bulk update job",
-                       lambda sf: session.bulk(sf).create_job(Operation.update))
+                       lambda sf: session.bulk(sf).create_job(Operation.update), idempotent=False)
     job_id = str(job["id"])
     try:
         session.call("upload Bulk data", lambda sf: session.bulk(sf).upload_job_data(job_id, data))
-        session.call("close the Bulk job", lambda sf: session.bulk(sf).close_job(job_id))
+        session.call("close the Bulk job", lambda sf: session.bulk(sf).close_job(job_id), idempotent=False)
     except CrmError:
         _abort(session, job_id)
         raise  # the job was never closed: nothing landed
     try:
         state = wait_for_job(session, job_id, is_query=False)
-        return _ingest_outcome(session, job_id, state, [rid for rid, _ in payload])
+        return _ingest_outcome(session, job_id, state, record_ids)
     except BulkJobFailedError:
         raise
     except CrmError as error:
         # The job was closed and may be running: its outcome is unknown, not absent.
         message = f"Bulk job {job_id} outcome unknown: {error}"
-        return dict.fromkeys((rid for rid, _ in payload), message)
+        return dict.fromkeys(record_ids, message)
+
+
+def _csv_line(cells: Iterable[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
 
 
 def _ingest_outcome(

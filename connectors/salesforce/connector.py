@@ -11,9 +11,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, RecordUpdate, WriteResult
-from revrules.connectors.salesforce import describe, read, write
+from revrules.connectors.salesforce import currency, describe, read, write
 from revrules.connectors.salesforce.campaigns import Campaigns, CampaignSettings
-from revrules.connectors.salesforce.session import Credentials, SalesforceSession, Tuning, missing_keys
+from revrules.connectors.salesforce.session import (
+    Credentials,
+    SalesforceSession,
+    Tuning,
+    credential_problems,
+    missing_keys,
+)
 from revrules.connectors.salesforce.soql import NAME_RE, checked_where
 from revrules.connectors.salesforce.write import COLLECTION_SIZE
 from revrules.errors import InvalidInputError
@@ -98,6 +104,9 @@ class SalesforceConnector:
             raise InvalidInputError(
                 f"crm: auth {crm.auth} needs {', '.join(missing)} (secrets may come from ${{VAR}})"
             )
+        problems = credential_problems(credentials)
+        if problems:
+            raise InvalidInputError("\n".join(problems))
         tuning = Tuning(
             bulk_read_threshold=crm.bulk_read_threshold,
             bulk_write_threshold=crm.bulk_write_threshold,
@@ -105,6 +114,9 @@ class SalesforceConnector:
             max_retries=crm.max_retries,
             retry_backoff_seconds=crm.retry_backoff_seconds,
             timeout_seconds=crm.timeout_seconds,
+            bulk_upload_bytes=crm.bulk_upload_bytes,
+            duplicate_rules=crm.duplicate_rules,
+            currency=crm.currency,
         )
         campaigns = CampaignSettings(type=crm.campaign_type, status=crm.campaign_status,
                                      member_status=crm.campaign_member_status,
@@ -178,6 +190,15 @@ class SalesforceConnector:
     ) -> list[str]:
         """Problems with the config against the org (see `describe.check_online`)."""
         return describe.check_online(self._session, read_fields, write_fields, allowed_values)
+
+    def online_notes(self) -> list[str]:
+        """How currency fields are read, in a multi-currency org (see `currency.currency_mode`)."""
+        mode = currency.currency_mode(self._session)
+        return [] if mode is None else [mode]
+
+    def text_lengths(self, fields: Sequence[str]) -> dict[str, int]:
+        """Field -> the most characters it holds (see `describe.text_lengths`)."""
+        return describe.text_lengths(self._session, fields)
 
     def columns(self) -> list[str]:
         """The object's field names, as the describe lists them."""

@@ -12,6 +12,9 @@ from revrules.errors import CrmError
 LOCKED = "UNABLE_TO_LOCK_ROW"
 LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 ALREADY_DELETED = "ENTITY_IS_DELETED"
+CONCURRENCY_LIMITS = ("ConcurrentRequests", "ConcurrentPerOrgLongTxn")
+"""The `REQUEST_LIMIT_EXCEEDED` limits that count requests in flight, not requests per day."""
+DUPLICATES = "DUPLICATES_DETECTED"
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 """HTTP statuses a call is retried on (throttling and gateways), besides lost connections."""
 
@@ -41,6 +44,17 @@ def error_parts(error: Any) -> tuple[str, str]:
         return str(code), str(message)
     status = getattr(error, "status", "")
     return f"HTTP_{status}", "unexpected answer"
+
+
+def is_concurrency_limit(message: str) -> bool:
+    """Whether a `REQUEST_LIMIT_EXCEEDED` message names a concurrency limit.
+
+    Salesforce uses one code for every request limit and tells them apart only by the
+    message: "TotalRequests Limit exceeded." (the daily allowance) versus
+    "ConcurrentRequests (Concurrent API Requests) Limit exceeded." or
+    "ConcurrentPerOrgLongTxn Limit exceeded." (requests in flight).
+    """
+    return message.strip().startswith(CONCURRENCY_LIMITS)
 
 
 def error_text(error: Any) -> str:

@@ -14,6 +14,7 @@ from simple_salesforce.api import Salesforce
 from revrules.connectors.base import ID
 from revrules.connectors.paging import cursor_pages
 from revrules.connectors.salesforce.bulk import bulk_read
+from revrules.connectors.salesforce.currency import converts, to_corporate, with_iso
 from revrules.connectors.salesforce.describe import checked_fields, describe
 from revrules.connectors.salesforce.session import SalesforceSession
 from revrules.connectors.salesforce.soql import id_lists, record_ids, select
@@ -57,13 +58,15 @@ def query_chunks(session: SalesforceSession, action: str, prefix: str, ids: Sequ
 
 def read_all(session: SalesforceSession, names: list[str], condition: str | None) -> pl.DataFrame:
     """Every record matching `condition`: REST pages, or one Bulk query job for many records."""
-    soql = select(session.object_name, names, condition)
+    converted = converts(session, names)
+    selected = with_iso(names, converted)
+    soql = select(session.object_name, selected, condition)
     first = session.call("query", partial(_run_soql, soql))
     total = int(first.get("totalSize", 0))
     if total > session.tuning.bulk_read_threshold and not first.get("done", True):
         log.info("reading %d %s records through Bulk API 2.0", total, session.object_name)
-        return bulk_read(session, soql, names)
-    return _frame(session, rows(session, "query", first), names)
+        return to_corporate(session, bulk_read(session, soql, selected), names, converted)
+    return to_corporate(session, _frame(session, rows(session, "query", first), selected), names, converted)
 
 
 def read_records(session: SalesforceSession, ids: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
@@ -81,9 +84,11 @@ def read_records(session: SalesforceSession, ids: Sequence[str], fields: Sequenc
     if len(wanted) > FULL_READ_ABOVE:
         found = read_all(session, names, None)
     else:
-        parts = [_rest_read(session, select(session.object_name, names, f"Id IN ({listed})"), names)
+        converted = converts(session, names)
+        selected = with_iso(names, converted)
+        parts = [_rest_read(session, select(session.object_name, selected, f"Id IN ({listed})"), selected)
                  for listed in id_lists(wanted)]
-        found = pl.concat(parts)
+        found = to_corporate(session, pl.concat(parts), names, converted)
     # Salesforce answers 18-character ids; a 15-character id asked for matches its prefix.
     found = found.with_columns(pl.col(ID).str.slice(0, 15).alias("__id15"))
     by_15 = order.with_columns(pl.col(ID).str.slice(0, 15).alias("__id15"))
@@ -106,7 +111,8 @@ def read_modified_since(
     names = checked_fields(session, fields)
     if STAMP_FIELD not in describe(session):
         raise InvalidInputError(f"{session.object_name} has no {STAMP_FIELD} field")
-    selected = list(dict.fromkeys([*names, STAMP_FIELD]))
+    converted = converts(session, names)
+    selected = with_iso(list(dict.fromkeys([*names, STAMP_FIELD])), converted)
     moment = since.astimezone(dt.UTC) if since.tzinfo else since.replace(tzinfo=dt.UTC)
     cursor: tuple[str, str | None] = (moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", None)
     parts: list[pl.DataFrame] = []
@@ -124,7 +130,7 @@ def read_modified_since(
             break
         cursor = (str(frame[STAMP_FIELD][-1]), str(frame[ID][-1]))
     result = pl.concat(parts) if parts else empty_frame(selected)
-    return result.select(ID, *names)
+    return to_corporate(session, result, names, converted).select(ID, *names)
 
 
 def active_owners(session: SalesforceSession, ids: Sequence[str]) -> set[str]:

@@ -34,10 +34,12 @@ from revrules.connectors.salesforce.errors import (
     RETRIED_STATUSES,
     error_parts,
     error_text,
+    is_concurrency_limit,
 )
-from revrules.errors import ApiBudgetExhaustedError, CrmError, InvalidInputError
+from revrules.errors import ApiBudgetExhaustedError, CrmError, InvalidInputError, RetriableCrmError
 
 if TYPE_CHECKING:
+    from revrules.connectors.salesforce.currency import Rates
     from revrules.connectors.salesforce.values import FieldInfo
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,12 @@ Auth = Literal["jwt", "client_credentials", "password", "session"]
 MAX_RELOGINS = 2
 """Logins tried in a row when the CRM keeps answering `INVALID_SESSION_ID`."""
 MAX_BACKOFF_SECONDS = 60.0
+RETIRING_FLOW_WARNING = (
+    "auth password uses the OAuth username-password flow, which Salesforce is deprecating and "
+    "blocks by default in new orgs (SOAP login() is unavailable from API 65.0 and retired in "
+    "Summer '27); switch to auth jwt or client_credentials (see the README)"
+)
+DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,14 @@ class Credentials:
 
 @dataclass(frozen=True)
 class Tuning:
-    """Thresholds and retry bounds (the `crm:` keys of the same names)."""
+    """Thresholds, retry bounds and write options (the `crm:` keys of the same names)."""
 
     bulk_read_threshold: int = 10_000
     bulk_write_threshold: int = 2_000
+    bulk_upload_bytes: int = 100_000_000
+    """The largest Bulk API 2.0 upload sent: the guide's 100 MB, which stays under 150 MB once base64-encoded."""
+    duplicate_rules: Literal["allow_save", "enforce"] = "allow_save"
+    currency: Literal["corporate", "record"] = "corporate"
     api_reserve: int = 1_000
     max_retries: int = 5
     retry_backoff_seconds: float = 1.0
@@ -157,13 +169,36 @@ def missing_keys(c: Credentials) -> list[str]:
                   "private_key_file": c.private_key_file}
     elif c.auth == "client_credentials":
         needed = {"consumer_key": c.consumer_key, "consumer_secret": c.consumer_secret}
-        if c.domain in ("login", "test"):
-            needed["domain (your My Domain, e.g. acme.my)"] = None
+        if my_domain(c) is None:
+            needed["instance_url (your My Domain, e.g. https://acme.my.salesforce.com)"] = None
     else:
-        needed = {"username": c.username, "password": c.password}
-        if c.security_token is None and (c.consumer_key is None or c.consumer_secret is None):
-            needed["security_token (or consumer_key and consumer_secret)"] = None
+        # The OAuth username-password flow: a connected app's key and secret are required.
+        needed = {"username": c.username, "password": c.password,
+                  "consumer_key": c.consumer_key, "consumer_secret": c.consumer_secret}
     return [key for key, value in needed.items() if value in (None, "")]
+
+
+def credential_problems(c: Credentials) -> list[str]:
+    """Settings that cannot log in as configured, each with where the value belongs."""
+    if c.auth == "jwt" and c.domain not in ("login", "test"):
+        return [
+            f"crm.domain: {c.domain!r} is a My Domain, but with auth jwt `domain` is the token "
+            "audience: `login` (production) or `test` (sandbox); put your My Domain in "
+            f"crm.instance_url (https://{c.domain}.salesforce.com)"
+        ]
+    return []
+
+
+def my_domain(c: Credentials) -> str | None:
+    """The My Domain login host prefix (`acme.my`): from `domain`, else from an https `instance_url`."""
+    if c.domain not in ("login", "test"):
+        return c.domain
+    if c.instance_url is not None:
+        parts = urlsplit(c.instance_url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme == "https" and host.endswith(".my.salesforce.com"):
+            return host.removesuffix(".salesforce.com")
+    return None
 
 
 class SalesforceSession:
@@ -197,11 +232,21 @@ class SalesforceSession:
         self.http.hooks["response"].append(self._retry_after.hook)
         self.fields: dict[str, FieldInfo] | None = None
         """The object's describe, read once (see `describe.describe`)."""
+        self.record_types: dict[str, str] = {}
+        """Active record types other than Master: id -> name (filled by `describe.describe`)."""
+        self.rates: Rates | None = None
+        """A multi-currency org's conversion rates, read once (see `currency.corporate_rates`)."""
         self._sf: Salesforce | None = None
         self._stopped: ApiBudgetExhaustedError | None = None
 
-    def call(self, action: str, operation: Callable[[Salesforce], T]) -> T:
+    def call(self, action: str, operation: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
         """Run one API call: re-login on an expired session, back off on throttling.
+
+        Args:
+            action: What the call does, for messages.
+            operation: The call, given the logged-in client.
+            idempotent: False for a write: an answer lost after the request was sent
+                leaves the outcome unknown, so it is reported rather than sent again.
 
         Raises:
             ApiBudgetExhaustedError: `REQUEST_LIMIT_EXCEEDED`.
@@ -233,7 +278,11 @@ class SalesforceSession:
                     raise CrmError(f"{action}: {error_text(error)}") from None
                 return Retry(f"{action}: HTTP {error.status}", retry_after=self._retry_after.take())
             if isinstance(error, SalesforceError):
-                code, _ = error_parts(error)
+                code, message = error_parts(error)
+                if code == LIMIT_EXCEEDED and is_concurrency_limit(message):
+                    # Concurrent-request limits clear in seconds, unlike the daily allowance.
+                    return Retry(f"{action}: {code}: {message}", retry_after=self._retry_after.take(),
+                                 at_least=1.0)
                 if code == LIMIT_EXCEEDED:
                     self._stopped = ApiBudgetExhaustedError(
                         f"{action}: Salesforce refused the call with REQUEST_LIMIT_EXCEEDED: the "
@@ -245,6 +294,12 @@ class SalesforceSession:
                 raise CrmError(f"{action}: {error}") from None
             if isinstance(error, requests.ConnectionError | requests.Timeout):
                 return Retry(f"{action}: {type(error).__name__}")
+            if isinstance(error, requests.RequestException | ValueError):
+                # A body that is not JSON, cut short, or reset while being read.
+                reason = f"{action}: Salesforce's answer was unreadable ({type(error).__name__})"
+                if not idempotent:
+                    raise RetriableCrmError(f"{reason}; the outcome is unknown") from None
+                return Retry(reason)
             return None
 
         return self.retry.run(lambda: operation(self.client()), classify)
@@ -254,6 +309,12 @@ class SalesforceSession:
         if self._sf is None:
             self._sf = self._login()
         return self._sf
+
+    def write_headers(self) -> dict[str, str]:
+        """Headers of every update call: the duplicate-rule header unless rules are enforced."""
+        if self.tuning.duplicate_rules == "allow_save":
+            return {DUPLICATE_RULE_HEADER: "allowSave=true"}
+        return {}
 
     def bulk(self, sf: Salesforce) -> _Bulk2Client:
         """A Bulk API 2.0 client bound to the current session (rebuilt after a re-login)."""
@@ -268,15 +329,17 @@ class SalesforceSession:
                               session=self.http, version=self.api_version, object_pairs_hook=dict)
         options: dict[str, Any] = {"session": self.http, "domain": c.domain}
         if c.auth == "jwt":
+            # The assertion's audience is login or test; the token comes from the same host.
             options.update(username=c.username, consumer_key=c.consumer_key,
                            privatekey_file=str(c.private_key_file))
         elif c.auth == "client_credentials":
-            options.update(consumer_key=c.consumer_key, consumer_secret=c.consumer_secret)
-        elif c.security_token is not None:
-            options.update(username=c.username, password=c.password,
-                           security_token=c.security_token, sf_version=self.api_version)
+            options.update(consumer_key=c.consumer_key, consumer_secret=c.consumer_secret,
+                           domain=my_domain(c))
         else:
-            options.update(username=c.username, password=c.password,
+            log.warning(RETIRING_FLOW_WARNING)
+            # The OAuth username-password flow takes the security token appended to the
+            # password; passing it separately would make simple-salesforce use SOAP login().
+            options.update(username=c.username, password=(c.password or "") + (c.security_token or ""),
                            consumer_key=c.consumer_key, consumer_secret=c.consumer_secret)
 
         def classify(error: Exception) -> Retry | None:

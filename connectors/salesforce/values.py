@@ -13,6 +13,9 @@ import polars as pl
 from revrules.connectors.base import ID, CrmValue
 
 NUMBER_TYPES = frozenset({"int", "double", "currency", "percent"})
+TEXT_TYPES = frozenset({"string", "textarea", "picklist", "multipicklist", "url", "email", "phone",
+                        "encryptedstring", "combobox"})
+"""Types whose describe `length` bounds the characters a value may have."""
 UNSUPPORTED_TYPES = frozenset({"address", "location", "base64", "complexvalue"})
 _INTEGRAL_TEXT_RE = r"^([+-]?\d+)\.0*$"
 _BULK_NULL = "#N/A"
@@ -27,6 +30,8 @@ class FieldInfo:
     updateable: bool
     restricted_values: frozenset[str] | None
     """The active values of a restricted (multi-)picklist; None for any other field."""
+    length: int = 0
+    """The most characters a text field holds; 0 for a field the describe gives no length."""
 
 
 def render(value: Any, kind: str) -> str | None:

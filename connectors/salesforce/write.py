@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from revrules.connectors.base import CrmValue, RecordUpdate, WriteResult
-from revrules.connectors.salesforce.bulk import BULK_WRITE_CALLS, bulk_write
+from revrules.connectors.salesforce.bulk import BULK_BYTES_PER_RECORD, BULK_WRITE_CALLS, bulk_write
 from revrules.connectors.salesforce.describe import describe
-from revrules.connectors.salesforce.errors import LOCKED, Failure, collection_error
+from revrules.connectors.salesforce.errors import DUPLICATES, LOCKED, Failure, collection_error
 from revrules.connectors.salesforce.session import SalesforceSession
 from revrules.connectors.salesforce.soql import RECORD_ID_RE
 from revrules.connectors.salesforce.values import FieldInfo, typed
@@ -73,7 +73,8 @@ def write_calls(session: SalesforceSession, records: int) -> int:
     if records <= 0:
         return 0
     if records >= session.tuning.bulk_write_threshold:
-        return BULK_WRITE_CALLS
+        jobs = math.ceil(records * BULK_BYTES_PER_RECORD / session.tuning.bulk_upload_bytes)
+        return BULK_WRITE_CALLS * jobs
     return math.ceil(records / COLLECTION_SIZE)
 
 
@@ -133,18 +134,24 @@ def collections_write(session: SalesforceSession, payload: Payload) -> dict[str,
 def collection_insert(session: SalesforceSession, action: str, records: list[dict[str, Any]]) -> list[str | Failure]:
     """Create records in one sObject Collections call; per record its new id or its failure."""
     body = {"allOrNone": False, "records": records}
-    answer = session.call(action, lambda sf: sf.restful("composite/sobjects", method="POST", json=body))
+    answer = session.call(action, lambda sf: sf.restful("composite/sobjects", method="POST", json=body),
+                          idempotent=False)
     if not isinstance(answer, list) or len(answer) != len(records):
         raise CrmError(f"{action}: Salesforce answered an sObject Collections insert unexpectedly")
     return [str(item["id"]) if item.get("success") else Failure(collection_error(item)) for item in answer]
 
 
 def _bulk_then_locked(session: SalesforceSession, payload: Payload) -> dict[str, str | None]:
-    """Write as one Bulk API 2.0 job; retry the locked records through Collections."""
+    """Write through Bulk API 2.0; retry locked records, and duplicate alerts, through Collections.
+
+    Bulk API 2.0 takes no duplicate-rule header, so with `allow_save` a record an alerting
+    duplicate rule stopped is sent again through sObject Collections, which takes it.
+    """
     outcome = bulk_write(session, payload)
-    locked = [item for item in payload if (outcome.get(item[0]) or "").startswith(LOCKED)]
+    retried = (LOCKED, DUPLICATES) if session.tuning.duplicate_rules == "allow_save" else (LOCKED,)
+    locked = [item for item in payload if (outcome.get(item[0]) or "").startswith(retried)]
     if locked and session.tuning.max_retries > 0:
-        log.info("%d record(s) were locked during the Bulk job; retrying them", len(locked))
+        log.info("%d record(s) were locked or duplicate alerts during the Bulk job; retrying them", len(locked))
         session.sleep(session.retry.delay(0))
         try:
             outcome.update(collections_write(session, locked))
@@ -161,7 +168,9 @@ def _collection_update(session: SalesforceSession, chunk: Payload) -> list[str |
             for record_id, values in chunk
         ],
     }
-    answer = session.call("update records", lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body))
+    headers = session.write_headers()
+    answer = session.call("update records", lambda sf: sf.restful(
+        "composite/sobjects", method="PATCH", json=body, headers=headers), idempotent=False)
     if not isinstance(answer, list) or len(answer) != len(chunk):
         raise CrmError("Salesforce answered an sObject Collections update unexpectedly")
     return [None if item.get("success") else collection_error(item) for item in answer]

@@ -69,6 +69,11 @@ class SalesforceCrm(_Strict):
     max_retries: int = Field(5, ge=0, le=20)
     retry_backoff_seconds: float = Field(1.0, gt=0, le=60)
     timeout_seconds: float = Field(120.0, gt=0)
+    bulk_upload_bytes: int = Field(100_000_000, ge=1_000, le=100_000_000)
+    duplicate_rules: Literal["allow_save", "enforce"] = "allow_save"
+    """`allow_save` saves records an alerting duplicate rule flags; `enforce` lets the rule refuse them."""
+    currency: Literal["corporate", "record"] = "corporate"
+    """In a multi-currency org, read currency fields converted to the corporate currency, or as stored."""
     campaign_type: str = "Other"
     """`Type` of the Campaigns revrules creates for marketing lists."""
     campaign_status: str = "Planned"

@@ -360,7 +360,9 @@ def test_expired_session_is_renewed_mid_bulk_query(emulator: SalesforceEmulator)
     emulator.faults.expire_session_on_call = 3  # first REST page, bulk create, then the poll
 
     assert connector.read(["Name"]).height == 12
-    assert data_calls(emulator, "jobs/query", "POST") == 1
+    # A query is safe to repeat: after logging in again the public bulk2 query starts anew.
+    assert data_calls(emulator, "jobs/query", "POST") == 2
+    assert emulator.calls("/services/oauth2/token", "POST") == 1
 
 
 def test_session_auth_cannot_renew_and_says_so(emulator: SalesforceEmulator) -> None:
@@ -422,14 +424,23 @@ def test_jwt_bearer_login_signs_with_the_private_key(
     assert emulator.calls("/services/oauth2/token", "POST") == 1
 
 
-def test_password_login_uses_the_soap_login(emulator: SalesforceEmulator) -> None:
+def test_password_login_uses_the_oauth_flow_and_warns_of_its_retirement(
+    emulator: SalesforceEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SOAP login() is unavailable from API 65.0 and retired in Summer '27 (Salesforce release
+    notes); the OAuth username-password flow takes the security token appended to the password
+    (REST API Developer Guide, "OAuth 2.0 Username-Password Flow")."""
     crm = SalesforceCrm.model_validate({
         "kind": "salesforce", "auth": "password", "username": "rev@example.com",
-        "password": "pw", "security_token": "tok", "instance_url": emulator.url,
+        "password": "pw", "security_token": "tok", "consumer_key": "3MVG9", "consumer_secret": "cs",
+        "instance_url": emulator.url,
     })
 
     assert SalesforceConnector.from_config(crm, base=Path()).read(["Name"]).height == 12
-    assert emulator.calls("/services/Soap/u/", "POST") == 1
+    assert emulator.calls("/services/Soap/u/", "POST") == 0
+    assert emulator.calls("/services/oauth2/token", "POST") == 1
+    assert "Summer '27" in caplog.text
+    assert "pwtok" not in caplog.text
 
 
 def test_login_failure_is_a_crm_error_without_secrets(emulator: SalesforceEmulator) -> None:
@@ -444,8 +455,8 @@ def test_login_failure_is_a_crm_error_without_secrets(emulator: SalesforceEmulat
     ("settings", "missing"),
     [
         ({"auth": "jwt", "username": "u"}, "consumer_key, private_key_file"),
-        ({"auth": "client_credentials", "consumer_key": "k", "consumer_secret": "s"}, "domain"),
-        ({"auth": "password", "username": "u", "password": "p"}, "security_token"),
+        ({"auth": "client_credentials", "consumer_key": "k", "consumer_secret": "s"}, "instance_url"),
+        ({"auth": "password", "username": "u", "password": "p"}, "consumer_key, consumer_secret"),
         ({"auth": "session", "session_id": "x"}, "instance_url"),
     ],
 )

@@ -39,6 +39,14 @@ def plan_text(plan: Plan, source: str) -> str:
                    .head(TOP_TRANSITIONS))
             for before, after, n in top.iter_rows():
                 lines.append(f"    {field}: {_clip(_show(before))} -> {_clip(_show(after))}  {n:,}")
+    if not plan.too_long.is_empty():
+        lines.append("")
+        lines.append(f"Too long for their field, not sent ({plan.too_long.height:,}):")
+        summary = plan.too_long.group_by("field", maintain_order=True).agg(
+            pl.len(), pl.col("limit").first(), pl.col("length").max(), pl.col("id").first())
+        for field, count, limit, longest, example in summary.iter_rows():
+            lines.append(f"  {field} holds {limit:,} characters: {count:,} value(s) up to {longest:,}, "
+                         f"e.g. record {example}")
     if not plan.list_changes.is_empty():
         lines.append("")
         lines.append("Marketing lists:")

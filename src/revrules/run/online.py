@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from revrules.connectors.base import PropertySpec
-from revrules.connectors.protocols import ColumnListing, Connector, OnlineCheck, PropertyCreation
+from revrules.connectors.protocols import (
+    ColumnListing,
+    Connector,
+    OnlineCheck,
+    OnlineNotes,
+    PropertyCreation,
+    TextLimits,
+)
 from revrules.engine.convert import FieldType
 from revrules.errors import InvalidInputError
 from revrules.project import Project
 from revrules.run.lists import list_names
+from revrules.run.provenance import shortest_compact
 
 
 def check_online(project: Project, connector: Connector, *, create_properties: bool = False) -> list[str]:
@@ -25,10 +33,13 @@ def check_online(project: Project, connector: Connector, *, create_properties: b
     if isinstance(connector, OnlineCheck):
         problems = connector.check_online(project.read_fields(), project.write_fields(), allowed_values(project))
         problems += owner_problems(project, connector)
+        problems += provenance_problems(project, connector)
         if project.book.lists:
             problems += connector.check_lists(list_names(project))
         if problems:
             raise InvalidInputError("\n".join(problems))
+        if isinstance(connector, OnlineNotes):
+            done += connector.online_notes()
         return [*done, f"every mapped field exists in {project.source}, outputs are writable and written values "
                        "fit their picklists"]
     columns = set(connector.columns()) if isinstance(connector, ColumnListing) else set()
@@ -36,6 +47,18 @@ def check_online(project: Project, connector: Connector, *, create_properties: b
     if missing:
         raise InvalidInputError("\n".join(f"field '{f}' is not in {project.source}" for f in missing))
     return [*done, f"every mapped field exists in {project.source}"]
+
+
+def provenance_problems(project: Project, connector: Connector) -> list[str]:
+    """A provenance field too short for even the compact form (the hash tag and a cut marker)."""
+    target = project.config.model.provenance
+    if not target or not isinstance(connector, TextLimits):
+        return []
+    limit = connector.text_lengths([target]).get(target)
+    needed = shortest_compact(project)
+    if limit is None or limit >= needed:
+        return []
+    return [f"provenance: {target} holds {limit} characters; even the compact form needs {needed}"]
 
 
 def owner_problems(project: Project, connector: Connector) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from revrules.connectors.protocols import ApiBudget, Connector
+from revrules.connectors.protocols import ApiBudget, Connector, TextLimits
 from revrules.engine.explain import explain_record
 from revrules.errors import InvalidInputError, RefusedError, RevrulesError
 from revrules.project import Project
@@ -75,7 +75,8 @@ def plan_snapshot(project: Project, connector: Connector, snapshot: Snapshot, *,
     evaluated = project.evaluate(snapshot.typed, rebalance=rebalance,
                                  unavailable_owners=project.unavailable_owners(connector))
     report_renamed_lists(project)
-    return build_plan(project, snapshot, evaluated, current_lists(project, connector))
+    lengths = connector.text_lengths(project.write_fields()) if isinstance(connector, TextLimits) else {}
+    return build_plan(project, snapshot, evaluated, current_lists(project, connector), text_lengths=lengths)
 
 
 def explain(project: Project, record_id: str) -> dict[str, Any]:

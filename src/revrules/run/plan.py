@@ -14,6 +14,7 @@ from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_
 from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
 from revrules.project import Project
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
+from revrules.run.provenance import TOO_LONG_SCHEMA, hold_back_too_long, provenance_line
 from revrules.run.read import Snapshot
 
 CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.String, "after": pl.String,
@@ -46,6 +47,8 @@ class Plan:
     quality: tuple[QualityIssue, ...] = ()
     owner_books: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=OWNER_SCHEMA))
     territory_books: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TERRITORY_SCHEMA))
+    too_long: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TOO_LONG_SCHEMA))
+    """Values held back because their field cannot hold them: id, field, length, limit."""
 
     @property
     def changed_records(self) -> int:
@@ -68,6 +71,7 @@ class Plan:
             "data_quality": [vars(q) for q in self.quality],
             "owner_books": self.owner_books.to_dicts(),
             "territory_books": self.territory_books.to_dicts(),
+            "too_long": self.too_long.to_dicts(),
         }
 
     @classmethod
@@ -82,6 +86,7 @@ class Plan:
             quality=tuple(QualityIssue(**q) for q in data.get("data_quality", [])),
             owner_books=pl.DataFrame(data.get("owner_books", []), schema=OWNER_SCHEMA),
             territory_books=pl.DataFrame(data.get("territory_books", []), schema=TERRITORY_SCHEMA),
+            too_long=pl.DataFrame(data.get("too_long", []), schema=TOO_LONG_SCHEMA),
         )
 
 
@@ -115,8 +120,13 @@ def build_plan(
     snapshot: Snapshot,
     evaluated: pl.DataFrame,
     current_lists: Mapping[str, set[str]] | None = None,
+    text_lengths: Mapping[str, int] | None = None,
 ) -> Plan:
-    """Diff the evaluated values against the CRM's current values."""
+    """Diff the evaluated values against the CRM's current values.
+
+    `text_lengths` (field -> the most characters it holds) holds back values that cannot
+    fit and shortens provenance to its compact form where needed.
+    """
     book = project.book
     raw = snapshot.raw
     befores = convert_frame(
@@ -126,8 +136,10 @@ def build_plan(
     frame = frame.with_columns(raw.select(project.write_fields()).rename(lambda c: f"__raw__{c}"))
     parts = [_field_changes(frame, name, src, book.kinds[name], project) for name, src in project.outputs.items()]
     changes = pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
+    changes, too_long = hold_back_too_long(changes, text_lengths or {})
     if project.config.model.provenance and not changes.is_empty():
-        changes = pl.concat([changes, _provenance(frame, changes, project)])
+        limit = (text_lengths or {}).get(project.config.model.provenance)
+        changes = pl.concat([changes, _provenance(frame, changes, project, limit)])
     changes = changes.sort(["id", "field"])
     meta = PlanMeta(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -145,6 +157,7 @@ def build_plan(
         quality=snapshot.quality,
         owner_books=owner_books(project, evaluated),
         territory_books=territory_books(project, snapshot, evaluated),
+        too_long=too_long,
     )
 
 
@@ -169,22 +182,11 @@ def _field_changes(frame: pl.DataFrame, name: str, source: str, kind: FieldType,
     )
 
 
-def provenance_line(frame: pl.DataFrame, project: Project) -> pl.Expr:
-    """`segment=enterprise territory=NA-ENT @rulebook:3f2a9c1` for each record."""
-    parts: list[pl.Expr] = []
-    for name in project.outputs:
-        column = rule_column(name)
-        if column in frame.columns:
-            parts += [pl.lit(f"{name}="), pl.col(column).fill_null("none"), pl.lit(" ")]
-    parts.append(pl.lit(f"@rulebook:{project.book.hash[:7]}"))
-    return pl.concat_str(parts)
-
-
-def _provenance(frame: pl.DataFrame, changes: pl.DataFrame, project: Project) -> pl.DataFrame:
+def _provenance(frame: pl.DataFrame, changes: pl.DataFrame, project: Project, limit: int | None) -> pl.DataFrame:
     """Provenance changes for the records that change anyway; it never changes on its own."""
     target = project.config.model.provenance or ""
     changed = frame.join(changes.select(pl.col("id").alias(ID)).unique(), on=ID, how="semi")
-    line = provenance_line(frame, project)
+    line = provenance_line(frame, project, limit)
     return changed.select(
         pl.col(ID).alias("id"),
         pl.lit(target, dtype=pl.String).alias("field"),

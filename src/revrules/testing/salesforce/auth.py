@@ -15,6 +15,11 @@ from xml.sax.saxutils import escape as xml_escape
 from revrules.testing.salesforce.responses import _header, _json, _Response
 from revrules.testing.salesforce.state import _ORG_ID, _USER_ID, OrgState
 
+SOAP_LOGIN_RETIRED_AT = 65
+"""The first API version whose SOAP `login()` call is refused."""
+JWT_AUDIENCES = frozenset({"https://login.salesforce.com", "https://test.salesforce.com"})
+"""The audiences a JWT bearer assertion may name (OAuth 2.0 JWT Bearer Flow: never a My Domain)."""
+
 
 class AuthApi(OrgState):
     """`POST /services/oauth2/token` and `POST /services/Soap/u/{version}`."""
@@ -68,20 +73,24 @@ class AuthApi(OrgState):
             )
         return _json(200, self._token_payload())
 
-    def _soap_login(self, body: bytes) -> _Response:
+    def _soap_login(self, body: bytes, major_version: int = 59) -> _Response:
         text = body.decode("utf-8", "replace")
         username = re.search(r"<(?:\w+:)?username>(.*?)</(?:\w+:)?username>", text, re.S)
-        if self.faults.auth_failure or username is None or not username.group(1).strip():
-            message = "Invalid username, password, security token; or user locked out."
+        code, message = "INVALID_LOGIN", "Invalid username, password, security token; or user locked out."
+        if major_version >= SOAP_LOGIN_RETIRED_AT:
+            # Salesforce's release notes: SOAP login() is unavailable from API 65.0 on.
+            code, message = "UNSUPPORTED_API_VERSION", "login() is not available in API version 65.0 and later"
+        if (self.faults.auth_failure or username is None or not username.group(1).strip()
+                or major_version >= SOAP_LOGIN_RETIRED_AT):
             fault = (
                 '<?xml version="1.0" encoding="UTF-8"?>'
                 '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
                 'xmlns:sf="urn:fault.partner.soap.sforce.com" '
                 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
-                f"<soapenv:Fault><faultcode>sf:INVALID_LOGIN</faultcode>"
-                f"<faultstring>INVALID_LOGIN: {message}</faultstring><detail>"
+                f"<soapenv:Fault><faultcode>sf:{code}</faultcode>"
+                f"<faultstring>{code}: {message}</faultstring><detail>"
                 '<sf:LoginFault xsi:type="sf:LoginFault">'
-                "<sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode>"
+                f"<sf:exceptionCode>{code}</sf:exceptionCode>"
                 f"<sf:exceptionMessage>{message}</sf:exceptionMessage></sf:LoginFault>"
                 "</detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"
             )
@@ -114,7 +123,7 @@ def _b64(text: str) -> str:
 
 
 def _jwt_well_formed(assertion: str) -> bool:
-    """Whether an assertion is an RS256 JWT with iss, sub, aud and an unexpired exp."""
+    """Whether an assertion is an RS256 JWT with iss, sub, a login/test aud and an unexpired exp."""
     parts = assertion.split(".")
     if len(parts) != 3 or not all(parts):
         return False
@@ -126,6 +135,8 @@ def _jwt_well_formed(assertion: str) -> bool:
     if not isinstance(header, dict) or not isinstance(claims, dict):
         return False
     if header.get("alg") != "RS256" or not all(claims.get(k) for k in ("iss", "sub", "aud")):
+        return False
+    if claims.get("aud") not in JWT_AUDIENCES:
         return False
     try:
         return float(claims.get("exp", 0)) > time.time()

@@ -281,6 +281,10 @@ class BulkApi(QueryApi, RecordStore):
         with self._lock:
             if job.info["state"] != "Open":
                 return _error(400, "INVALIDJOBSTATE", "Job is not open for uploads")
+            limit = self.faults.bulk_upload_max_bytes
+            if len(body) > limit:
+                # The guide states the limit, not the refusal's shape: this one is modelled.
+                return _error(413, "EXCEEDED_MAX_SIZE", f"upload of {len(body)} bytes exceeds {limit} bytes")
             job.data.append(body.decode("utf-8-sig"))
         return _Response(201, b"", "text/plain")
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from revrules.testing.salesforce.describe import _TYPE_DEFAULTS, ACCOUNT_FIELDS
 from revrules.testing.salesforce.emulator import SalesforceEmulator
+from revrules.testing.salesforce.faults import Faults
 
 
 def load_records_csv(path: Path | str) -> list[dict[str, str]]:
@@ -37,11 +40,36 @@ def _parse_picklist(text: str) -> tuple[str, list[str]]:
 
 
 def _parse_field(text: str) -> dict[str, Any]:
-    name, _, kind = text.partition(":")
+    name, _, rest = text.partition(":")
+    kind, _, length = rest.partition(":")
     kind = kind or "string"
     if kind not in _TYPE_DEFAULTS:
-        raise argparse.ArgumentTypeError(f"unknown type {kind!r}")
-    return {"name": name, "type": kind}
+        raise argparse.ArgumentTypeError(f"unknown type {kind!r} (one of {', '.join(sorted(_TYPE_DEFAULTS))})")
+    spec: dict[str, Any] = {"name": name, "type": kind}
+    if length:
+        if not length.isdigit():
+            raise argparse.ArgumentTypeError(f"length {length!r} is not a number")
+        spec["length"] = int(length)
+    return spec
+
+
+def _parse_fault(text: str) -> tuple[str, Any]:
+    name, _, value = text.partition("=")
+    if not name or not value:
+        raise argparse.ArgumentTypeError("expected NAME=JSON, e.g. concurrency_limit_on_calls=[4]")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: {value!r} is not JSON") from None
+
+
+def _epilog() -> str:
+    types = ", ".join(sorted(_TYPE_DEFAULTS))
+    switches = "\n".join(f"  {f.name}" for f in dataclass_fields(Faults))
+    return (f"field types (--field NAME:TYPE[:LENGTH]): {types}\n\n"
+            f"fault switches (--fault NAME=JSON, or POST /__emulator/faults):\n{switches}\n\n"
+            "Every OwnerId in --accounts is an active User, as are the --user ids; writing any other\n"
+            "owner fails with INVALID_CROSS_REFERENCE_KEY. Campaign and CampaignMember are served.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m revrules.testing.salesforce",
         description="A loopback Salesforce emulator for rehearsing a revrules config offline.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any)")
     parser.add_argument("--accounts", type=Path, help="CSV of records to serve (Id column)")
@@ -76,14 +106,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         type=_parse_field,
         default=[],
-        metavar="NAME[:TYPE]",
-        help="an extra field, e.g. Territory__c:string",
+        metavar="NAME[:TYPE[:LENGTH]]",
+        help="an extra field, e.g. Territory__c:string:80 (types below)",
     )
+    parser.add_argument("--user", action="append", default=[], metavar="ID",
+                        help="an active User id (repeatable), besides every OwnerId of --accounts")
+    parser.add_argument("--fault", action="append", type=_parse_fault, default=[], metavar="NAME=JSON",
+                        help="a fault switch (repeatable; names below)")
     args = parser.parse_args(argv)
     try:
         records = load_records_csv(args.accounts) if args.accounts else []
         fields = list(ACCOUNT_FIELDS) if args.object == "Account" else [ACCOUNT_FIELDS[0]]
         fields += args.field
+        owners = {str(r.get("OwnerId")) for r in records if r.get("OwnerId")}
         emulator = SalesforceEmulator(
             records,
             object_name=args.object,
@@ -93,11 +128,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             page_size=args.page_size,
             port=args.port,
             session_id=args.session_id,
+            users=[{"Id": user} for user in sorted(owners | set(args.user))],
+            marketing_lists=True,
+            null_invalid=True,
         )
+        emulator.faults.update(dict(args.fault))
         emulator.start()
     except (OSError, ValueError, KeyError) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    if emulator.nulled_on_load:
+        print(f"warning: {emulator.nulled_on_load} value(s) of --accounts could not be held by their field "
+              "(e.g. text in a number field) and were loaded as empty", file=sys.stderr)
     stopping = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

@@ -361,6 +361,18 @@ def _describe_object(object_name: str, version: str, base_url: str) -> dict[str,
 
 # The tables served beside the main object, for owner lookups and marketing lists.
 
+_CURRENCY_TYPE_FIELDS = {
+    str(spec["name"]): describe_field(spec)
+    for spec in (
+        {"name": "Id", "type": "id"},
+        {"name": "IsoCode", "type": "string", "length": 3},
+        {"name": "ConversionRate", "type": "double", "scale": 6},
+        {"name": "IsCorporate", "type": "boolean"},
+        {"name": "IsActive", "type": "boolean"},
+    )
+}
+"""`CurrencyType` in a multi-currency org: each active currency and its rate to the corporate one."""
+
 _USER_FIELDS = {
     str(spec["name"]): describe_field(spec)
     for spec in (

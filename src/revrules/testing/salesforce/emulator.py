@@ -15,7 +15,15 @@ from revrules.testing.salesforce.auth import AuthApi
 from revrules.testing.salesforce.bulk import BulkApi
 from revrules.testing.salesforce.campaigns import CampaignsApi
 from revrules.testing.salesforce.objects import ObjectsApi
-from revrules.testing.salesforce.responses import _bearer, _error, _json, _not_found, _Response, _session_expired
+from revrules.testing.salesforce.responses import (
+    _bearer,
+    _error,
+    _header,
+    _json,
+    _not_found,
+    _Response,
+    _session_expired,
+)
 from revrules.testing.salesforce.state import _DATA_RE, _VERSIONS, LoggedRequest
 
 
@@ -38,11 +46,18 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
         page_size: Records per REST query page before `nextRecordsUrl` (2000, like Salesforce).
         port: The TCP port to bind on 127.0.0.1 (0 picks a free one).
         session_id: The first valid access token (default: a random one).
-        users: `User` rows answering owner lookups.
+        users: `User` rows answering owner lookups; when any are given, writing an `OwnerId`
+            that is not an active one fails with `INVALID_CROSS_REFERENCE_KEY`, as in an org.
         contacts: `Contact` rows (`Id` optional, `AccountId`, names); `Campaign` and
             `CampaignMember` start empty (`campaigns`, `campaign_members` hold them).
         marketing_lists: Serve `Contact`, `Campaign` and `CampaignMember` even without
             `contacts` (they are served whenever `contacts` is given).
+        null_invalid: Load seed values an org could not hold (e.g. `~100` in a number field)
+            as null and count them in `nulled_on_load`, instead of refusing to start.
+        currencies: A multi-currency org: ISO code -> conversion rate, the first being the
+            corporate currency; adds `CurrencyIsoCode` and serves `CurrencyType`.
+        record_types: Record type name -> picklist field -> the values it offers; listed in
+            the describe and served by `ui-api/object-info/{object}/picklist-values/{id}`.
     """
 
 
@@ -79,6 +94,10 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
             )
         except Exception as problem:  # noqa: BLE001  # a bug in the emulator: answer like Salesforce would
             response = _error(500, "UNKNOWN_EXCEPTION", f"emulator error: {problem!r}")
+        if call is not None and call in self.faults.truncate_body_on_calls:
+            # The connection drops half-way through the body: what arrives is not JSON.
+            response = _Response(response.status, response.body[: len(response.body) // 2],
+                                 response.content_type, response.headers)
         if call is not None:
             response.headers.setdefault(
                 "Sforce-Limit-Info", f"api-usage={self._api_used}/{self.faults.daily_api_max}"
@@ -102,8 +121,9 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
     ) -> _Response:
         if path == "/services/oauth2/token" and method == "POST":
             return self._token(headers, body)
-        if re.fullmatch(r"/services/Soap/u/\d+\.\d+(/.*)?", path) and method == "POST":
-            return self._soap_login(body)
+        soap = re.fullmatch(r"/services/Soap/u/(\d+)\.\d+(/.*)?", path)
+        if soap and method == "POST":
+            return self._soap_login(body, int(soap.group(1)))
         if path.rstrip("/") == "/services/data" and method == "GET":
             return _json(
                 200,
@@ -153,6 +173,9 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
                 [{"message": "Too many requests, retry later", "errorCode": "TOO_MANY_REQUESTS"}],
                 **extra,
             )
+        if call in faults.concurrency_limit_on_calls:
+            return _error(403, "REQUEST_LIMIT_EXCEEDED",
+                          "ConcurrentRequests (Concurrent API Requests) Limit exceeded.")
         if over_limit:
             return _error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         if expire or not valid:
@@ -182,6 +205,10 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
                     for name in ("sobjects", "query", "queryAll", "limits", "composite", "jobs")
                 },
             )
+        picklists_path = ["ui-api", "object-info", self.object_name, "picklist-values"]
+        if method == "GET" and len(parts) == 5 and parts[:4] == picklists_path:
+            values = self.picklist_values(parts[4])
+            return _not_found() if values is None else _json(200, values)
         if head == "limits" and method == "GET":
             return self._limits(parts[1:], query)
         if head in {"query", "queryAll"} and method == "GET":
@@ -193,7 +220,9 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
             return self._sobjects(method, version, parts[1:], query, body)
         if parts == ["composite", "sobjects"] and method in {"PATCH", "POST"}:
             list_response = self._list_collection(method, body)
-            return list_response if list_response is not None else self._collection(method, body)
+            if list_response is not None:
+                return list_response
+            return self._collection(method, body, allow_save=_allows_save(headers))
         if parts == ["composite", "sobjects"] and method == "DELETE" and self._serves_lists:
             return self._list_delete(query)
         if head == "jobs" and len(parts) >= 2 and parts[1] in {"query", "ingest"}:
@@ -239,6 +268,12 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
             },
         )
 
+
+
+def _allows_save(headers: Mapping[str, str]) -> bool:
+    """Whether `Sforce-Duplicate-Rule-Header` holds `allowSave=true` (REST API Developer Guide)."""
+    value = (_header(headers, "Sforce-Duplicate-Rule-Header") or "").replace(" ", "").lower()
+    return "allowsave=true" in value.split(";")
 
 
 # ---------------------------------------------------------------------------

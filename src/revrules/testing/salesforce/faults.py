@@ -31,6 +31,16 @@ class Faults(SharedFaults):
             processed job reports `JobComplete`.
         member_errors: Contact id → message of a `FIELD_CUSTOM_VALIDATION_EXCEPTION` that
             fails the creation of a CampaignMember for that contact.
+        duplicate_alerts: Record ids an alerting duplicate rule flags: their updates fail with
+            `DUPLICATES_DETECTED` unless the request sends `Sforce-Duplicate-Rule-Header:
+            allowSave=true` (Bulk API 2.0 takes no such header, so Bulk updates always fail).
+        duplicate_blocks: Record ids a blocking duplicate rule refuses, header or not.
+        concurrency_limit_on_calls: API call numbers answered 403 `REQUEST_LIMIT_EXCEEDED`
+            "ConcurrentRequests (Concurrent API Requests) Limit exceeded." (a limit on requests
+            in flight, not the daily allowance).
+        truncate_body_on_calls: API call numbers whose JSON answer is cut off half-way.
+        bulk_upload_max_bytes: The largest Bulk API 2.0 upload accepted (Salesforce: 100 MB of
+            CSV); a larger `PUT .../batches` is refused, scaled down for tests.
     """
 
     expire_session_on_call: int | None = None
@@ -39,12 +49,21 @@ class Faults(SharedFaults):
     daily_api_remaining: int | None = None
     bulk_polls_before_complete: int = 0
     member_errors: dict[str, str] = field(default_factory=dict)
+    duplicate_alerts: set[str] = field(default_factory=set)
+    duplicate_blocks: set[str] = field(default_factory=set)
+    concurrency_limit_on_calls: set[int] = field(default_factory=set)
+    truncate_body_on_calls: set[int] = field(default_factory=set)
+    bulk_upload_max_bytes: int = 100_000_000
 
     def _set(self, name: str, value: Any) -> None:
         if name == "lock_rows":
             self.lock_rows = (
                 {str(k): int(v) for k, v in value.items()} if isinstance(value, Mapping) else {str(v) for v in value}
             )
+        elif name in ("duplicate_alerts", "duplicate_blocks"):
+            setattr(self, name, {str(v) for v in value})
+        elif name in ("concurrency_limit_on_calls", "truncate_body_on_calls"):
+            setattr(self, name, {int(v) for v in value})
         elif name == "member_errors":
             self.member_errors = {str(k): str(v) for k, v in dict(value).items()}
         else:

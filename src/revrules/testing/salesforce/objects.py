@@ -115,7 +115,7 @@ class ObjectsApi(RecordStore):
         return None
 
     # -- sObject Collections ------------------------------------------------------------------
-    def _collection(self, method: str, body: bytes) -> _Response:
+    def _collection(self, method: str, body: bytes, *, allow_save: bool = False) -> _Response:
         try:
             payload = json.loads(body or b"{}")
             items = payload["records"]
@@ -156,7 +156,7 @@ class ObjectsApi(RecordStore):
                 if record_id is None:
                     writes[index] = ("", _values)  # an update without id: reported per record
         all_or_none = bool(payload.get("allOrNone", False))
-        outcomes = self._write(writes, all_or_none=all_or_none, json_values=True)
+        outcomes = self._write(writes, all_or_none=all_or_none, json_values=True, allow_save=allow_save)
         results: list[dict[str, Any]] = []
         for outcome in outcomes:
             if isinstance(outcome, _FieldError):

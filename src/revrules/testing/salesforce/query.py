@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from revrules.testing.salesforce.describe import _LIST_OBJECTS, _USER_FIELDS
+from revrules.testing.salesforce.describe import _CURRENCY_TYPE_FIELDS, _LIST_OBJECTS, _USER_FIELDS
 from revrules.testing.salesforce.responses import _error, _header, _json, _Response
 from revrules.testing.salesforce.soql import _parse_soql, _Query, _run_query, _SoqlError
 from revrules.testing.salesforce.state import OrgState
@@ -18,11 +18,14 @@ class QueryApi(OrgState):
 
     def _objects(self) -> dict[str, dict[str, dict[str, Any]]]:
         lists = _LIST_OBJECTS if self._serves_lists else {}
-        return {**lists, self.object_name: self._fields, "User": _USER_FIELDS}
+        currency = {"CurrencyType": _CURRENCY_TYPE_FIELDS} if self.currency_types else {}
+        return {**lists, **currency, self.object_name: self._fields, "User": _USER_FIELDS}
 
     def _select(self, soql: str) -> tuple[_Query, list[dict[str, Any]]]:
         query = _parse_soql(soql, self._objects())
         table, fields = (self.users, _USER_FIELDS) if query.object_name == "User" else (self._records, self._fields)
+        if query.object_name == "CurrencyType":
+            table, fields = self.currency_types, _CURRENCY_TYPE_FIELDS
         if query.object_name in _LIST_OBJECTS and query.object_name != self.object_name:
             table, fields = self._tables[query.object_name], _LIST_OBJECTS[query.object_name]
         with self._lock:

@@ -22,6 +22,7 @@ class RecordStore(OrgState):
         *,
         all_or_none: bool,
         json_values: bool,
+        allow_save: bool = False,
     ) -> list[str | _FieldError]:
         """Validate and apply updates (id given) and inserts (id None), atomically per call.
 
@@ -30,6 +31,7 @@ class RecordStore(OrgState):
             all_or_none: Roll everything back when any record fails.
             json_values: Values come from JSON (None is null) rather than CSV (where "" means
                 "leave unchanged" and "#N/A" means null).
+            allow_save: The request sent `Sforce-Duplicate-Rule-Header: allowSave=true`.
 
         Returns:
             Per write, in order: the record id, or the error.
@@ -38,7 +40,7 @@ class RecordStore(OrgState):
             staged: list[tuple[str, dict[str, Any], bool] | _FieldError] = []
             for record_id, values in writes:
                 try:
-                    staged.append(self._stage(record_id, values, json_values=json_values))
+                    staged.append(self._stage(record_id, values, json_values=json_values, allow_save=allow_save))
                 except _FieldError as problem:
                     staged.append(problem)
             failed = any(isinstance(s, _FieldError) for s in staged)
@@ -70,7 +72,7 @@ class RecordStore(OrgState):
             return results
 
     def _stage(
-        self, record_id: str | None, values: Mapping[str, Any], *, json_values: bool
+        self, record_id: str | None, values: Mapping[str, Any], *, json_values: bool, allow_save: bool = False
     ) -> tuple[str, dict[str, Any], bool]:
         """Check one write; return (id, converted changes, created) or raise its error."""
         created = record_id is None
@@ -107,6 +109,10 @@ class RecordStore(OrgState):
             )
         for name, value in changes.items():
             self._check_value(self._fields[name], value)
+        owner = changes.get("OwnerId")
+        if self.users and owner is not None and not self._active_user(str(owner)):
+            # An org refuses an owner that is not an active User (seen on real updates).
+            raise _FieldError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["OwnerId"])
         if created:
             missing = [
                 n
@@ -125,6 +131,7 @@ class RecordStore(OrgState):
         if record_id is None:
             raise _FieldError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
         self._check_faults(record_id)
+        self._check_duplicates(record_id, allow_save=allow_save)
         return record_id, changes, created
 
     def _check_value(self, definition: Mapping[str, Any], value: Any) -> None:
@@ -136,9 +143,10 @@ class RecordStore(OrgState):
                     "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]", [name]
                 )
             return
-        if definition["type"] == "picklist" and definition["restrictedPicklist"]:
+        if definition["type"] in ("picklist", "multipicklist") and definition["restrictedPicklist"]:
             allowed = {p["value"] for p in definition["picklistValues"] if p["active"]}
-            if value not in allowed:
+            parts = str(value).split(";") if definition["type"] == "multipicklist" else [value]
+            if any(part not in allowed for part in parts):
                 raise _FieldError(
                     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                     f"{label}: bad value for restricted picklist field: {value}",
@@ -151,6 +159,22 @@ class RecordStore(OrgState):
                 f"{label}: data value too large: {str(value)[:40]} (max length={length})",
                 [name],
             )
+
+    def _active_user(self, user_id: str) -> bool:
+        user = self.users.get(user_id) or next(
+            (u for uid, u in self.users.items() if uid[:15] == user_id[:15]), None)
+        return user is not None and bool(user.get("IsActive", True))
+
+    def _check_duplicates(self, record_id: str, *, allow_save: bool) -> None:
+        """Duplicate rules: an alert is saved only with `allowSave=true`; a block never is.
+
+        The message is the one in the REST API Developer Guide's sObject Collections example.
+        """
+        flagged = record_id in self.faults.duplicate_blocks or (
+            record_id in self.faults.duplicate_alerts and not allow_save
+        )
+        if flagged:
+            raise _FieldError("DUPLICATES_DETECTED", "Use one of these records?")
 
     def _check_faults(self, record_id: str) -> None:
         locks = self.faults.lock_rows

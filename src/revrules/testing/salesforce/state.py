@@ -75,8 +75,26 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         users: Sequence[Mapping[str, object]] = (),
         contacts: Sequence[Mapping[str, object]] = (),
         marketing_lists: bool = False,
+        null_invalid: bool = False,
+        currencies: Mapping[str, float] | None = None,
+        record_types: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
         super().__init__()
+        # Record types beyond Master: name -> picklist field -> the values that record type offers.
+        self.record_types: dict[str, tuple[str, dict[str, list[str]]]] = {
+            f"012EM{index:010d}AAA": (name, {f: list(v) for f, v in fields_values.items()})
+            for index, (name, fields_values) in enumerate((record_types or {}).items(), start=1)
+        }
+        # A multi-currency org: CurrencyIsoCode on the object and a CurrencyType table; the
+        # first currency is the corporate one (its rate is 1 by definition).
+        self.currency_types: dict[str, dict[str, Any]] = {
+            f"01L{index:015d}": {"Id": f"01L{index:015d}", "IsoCode": iso, "IsActive": True,
+                                 "ConversionRate": 1.0 if index == 0 else float(rate), "IsCorporate": index == 0}
+            for index, (iso, rate) in enumerate((currencies or {}).items())
+        }
+        self._null_invalid = null_invalid
+        self.nulled_on_load = 0
+        """Seed values an org could not hold, loaded as null (only with `null_invalid`)."""
         self.object_name = object_name
         # Users answer owner lookups (`SELECT Id FROM User WHERE IsActive = true ...`).
         self.users: dict[str, dict[str, Any]] = {str(u["Id"]): {"IsActive": True, **u} for u in users}
@@ -114,6 +132,11 @@ class OrgState(Emulator[LoggedRequest, Faults]):
                     "picklistValues": [picklist_entry(v) for v in values],
                 }
             )
+        if self.currency_types:
+            isos = [str(c["IsoCode"]) for c in self.currency_types.values()]
+            self._fields["CurrencyIsoCode"] = describe_field({
+                "name": "CurrencyIsoCode", "type": "picklist", "length": 3, "values": isos, "restricted": True,
+                "picklistValues": [picklist_entry(v) for v in isos], "defaultValue": isos[0]})
         self._add_columns(records or [])
         loaded_at = _format_datetime(_now())
         for record in records or []:
@@ -184,7 +207,33 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         result = _describe_object(self.object_name, version or self.api_version, base)
         with self._lock:
             result["fields"] = [copy.deepcopy(f) for f in self._fields.values()]
+        data = f"/services/data/v{version or self.api_version}/sobjects/{self.object_name}"
+        for type_id, (name, _values) in self.record_types.items():
+            result["recordTypeInfos"].append({
+                "active": True, "available": True, "defaultRecordTypeMapping": False, "developerName": name,
+                "master": False, "name": name, "recordTypeId": type_id,
+                "urls": {"layout": f"{data}/describe/layouts/{type_id}"}})
         return result
+
+    def picklist_values(self, record_type_id: str) -> dict[str, Any] | None:
+        """`GET ui-api/object-info/{object}/picklist-values/{recordTypeId}`; None for an unknown id.
+
+        The shape is the User Interface API's Picklist Values Collection: field name ->
+        `{controllerValues, defaultValue, values: [{attributes, label, validFor, value}]}`.
+        """
+        master = record_type_id == "012000000000000AAA"
+        if not master and record_type_id not in self.record_types:
+            return None
+        offered = {} if master else self.record_types[record_type_id][1]
+        collection: dict[str, Any] = {}
+        with self._lock:
+            for name, definition in self._fields.items():
+                if definition["type"] not in ("picklist", "multipicklist"):
+                    continue
+                values = offered.get(name, [p["value"] for p in definition["picklistValues"] if p["active"]])
+                collection[name] = {"controllerValues": {}, "defaultValue": None, "values": [
+                    {"attributes": None, "label": v, "validFor": [], "value": v} for v in values]}
+        return {"picklistFieldValues": collection}
 
     @property
     def daily_api_remaining(self) -> int:
@@ -234,8 +283,12 @@ class OrgState(Emulator[LoggedRequest, Faults]):
                 continue
             definition = self._fields[key]
             try:
-                values[key] = None if raw in ("", None) else _coerce(definition, raw)
+                values[key] = _coerce(definition, None if raw == "" else raw)
             except _FieldError as problem:
+                if self._null_invalid:
+                    self.nulled_on_load += 1
+                    values[key] = None
+                    continue
                 where = record.get("Id") or "a record without Id"
                 raise ValueError(f"{where}: {key}: {problem.message}") from None
         record_id = str(values.get("Id") or self._new_id())
@@ -245,6 +298,11 @@ class OrgState(Emulator[LoggedRequest, Faults]):
                 values[stamp] = loaded_at
         if "OwnerId" in self._fields and values.get("OwnerId") is None:
             values["OwnerId"] = _USER_ID
+        for name, definition in self._fields.items():
+            if definition["type"] == "boolean" and values.get(name) is None:
+                values[name] = False
+        if self.currency_types and values.get("CurrencyIsoCode") is None:
+            values["CurrencyIsoCode"] = next(iter(self.currency_types.values()))["IsoCode"]
         self._records[record_id] = values
 
     def _record_json(

@@ -82,9 +82,10 @@ def _coerce(definition: Mapping[str, Any], raw: Any) -> Any:
     Raises:
         _FieldError: The value does not fit the field's type.
     """
-    if raw is None:
-        return None
     kind = definition["type"]
+    if raw is None:
+        # A checkbox is never null: an org stores false (Object Reference, "boolean" field type).
+        return False if kind == "boolean" else None
     name = definition["name"]
     try:
         if kind == "int":

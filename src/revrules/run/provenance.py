@@ -1,0 +1,86 @@
+"""Text that fits its field: the provenance line in its full or compact form, and over-long values held back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from revrules.engine.evaluate import rule_column
+from revrules.project import Project
+
+CUT_MARKER = " +"
+"""Ends a compact provenance line that had to leave rule ids out, followed by how many."""
+MARKER_ROOM = len(CUT_MARKER) + 3
+"""Characters kept free for the marker and a count of up to 999 rule ids."""
+TOO_LONG_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "length": pl.Int64, "limit": pl.Int64})
+
+
+def hash_tag(project: Project) -> str:
+    """`@rulebook:3f2a9c1`: the rulebook version every provenance line ends or starts with."""
+    return f"@rulebook:{project.book.hash[:7]}"
+
+
+def shortest_compact(project: Project) -> int:
+    """The fewest characters a compact provenance line needs: the hash tag and the cut marker."""
+    return len(hash_tag(project)) + MARKER_ROOM
+
+
+def provenance_line(frame: pl.DataFrame, project: Project, limit: int | None = None) -> pl.Expr:
+    """Each record's provenance, never longer than `limit` characters.
+
+    The full form names each output and its deciding rule,
+    `segment=enterprise territory=NA-ENT @rulebook:3f2a9c1`. When that is longer than the
+    field holds, the compact form keeps the hash and the distinct rule ids, shortest first
+    so that the most fit, and ends with ` +N` when N ids were left out:
+    `@rulebook:3f2a9c1 emea ent high-fit +4`.
+    """
+    names = [name for name in project.outputs if rule_column(name) in frame.columns]
+    parts: list[pl.Expr] = []
+    for name in names:
+        parts += [pl.lit(f"{name}="), pl.col(rule_column(name)).fill_null("none"), pl.lit(" ")]
+    parts.append(pl.lit(hash_tag(project)))
+    full = pl.concat_str(parts)
+    if limit is None:
+        return full
+    return pl.when(full.str.len_chars() <= limit).then(full).otherwise(_compact(names, project, limit))
+
+
+def _compact(names: list[str], project: Project, limit: int) -> pl.Expr:
+    tag = hash_tag(project)
+    if not names:
+        return pl.lit(tag[:limit])
+    ids = (pl.concat_list([pl.col(rule_column(name)).cast(pl.String) for name in names])
+           .list.drop_nulls().list.unique(maintain_order=True)
+           .list.eval(pl.element().sort_by([pl.element().str.len_chars(), pl.element()])))
+    total = ids.list.len()
+    # Each kept id costs its length plus a separating space.
+    room_all = limit - len(tag)
+    room_cut = room_all - MARKER_ROOM
+    ends = ids.list.eval((pl.element().str.len_chars() + 1).cum_sum())
+    fit_all = ends.list.eval((pl.element() <= room_all).sum()).list.first()
+    fit_cut = ends.list.eval((pl.element() <= room_cut).sum()).list.first()
+    kept = pl.when(fit_all == total).then(total).otherwise(fit_cut)
+    joined = ids.list.head(kept).list.join(" ")
+    line = pl.concat_str([pl.lit(tag), pl.when(kept > 0).then(pl.lit(" ") + joined).otherwise(pl.lit(""))])
+    return pl.when(kept < total).then(
+        pl.concat_str([line, pl.lit(CUT_MARKER), (total - kept).cast(pl.String)])
+    ).otherwise(line).str.slice(0, limit)
+
+
+def hold_back_too_long(changes: pl.DataFrame, lengths: Mapping[str, int]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split changes into those that fit their field and those longer than it holds.
+
+    Returns:
+        The changes to send, and one row per held-back value: id, field, its length and
+        the field's limit (never the value: it may be customer data).
+    """
+    if not lengths or changes.is_empty():
+        return changes, pl.DataFrame(schema=TOO_LONG_SCHEMA)
+    limits = pl.DataFrame({"field": list(lengths), "limit": list(lengths.values())},
+                          schema={"field": pl.String, "limit": pl.Int64})
+    joined = changes.join(limits, on="field", how="left", maintain_order="left").with_columns(
+        pl.col("after").str.len_chars().cast(pl.Int64).alias("length"))
+    over = pl.col("limit").is_not_null() & (pl.col("length") > pl.col("limit")).fill_null(False)
+    too_long = joined.filter(over).select("id", "field", "length", "limit")
+    return joined.filter(~over).select(changes.columns), too_long
