@@ -58,7 +58,9 @@ def build_report(project: Project, evaluated: pl.DataFrame, *, source: str = "",
     if suggest_icp:
         typed = typed if typed is not None else evaluated
         report["icp"] = icp.suggest_icp(project, frame, typed, measures)
-    report["summary"] = summary(report)
+    # Decisions computed only from the segment (pricing tier, sales motion) repeat its differences.
+    echoes = {d.name for d in decisions if primary and d is not primary and d.depends_on <= {primary.name}}
+    report["summary"] = summary(report, echoes)
     return report
 
 
@@ -221,22 +223,21 @@ def _nps_mix(frame: pl.DataFrame, segment: str, m: Measures) -> dict[str, dict[s
 # -- the one-screen summary ------------------------------------------------------------
 
 
-def summary(report: dict[str, Any]) -> dict[str, Any]:
+def summary(report: dict[str, Any], echoes: set[str]) -> dict[str, Any]:
     """What a reader needs first: the segment table, the three largest differences, and the rule gaps."""
     differences = []
     for test in report["tests"]:
         for metric in test["metrics"]:
             differences.extend({"decision": test["decision"], "metric": metric["label"], **pair}
-                               for pair in metric.get("pairs", []) if pair["distinguishable"])
+                               for pair in metric.get("pairs", [])
+                               if pair["distinguishable"] and test["decision"] not in echoes)
     differences.sort(key=lambda d: (-abs(d.get("size") or 0.0), d["p_adjusted"]))
-    # Decisions that repeat the segment split (pricing tier from segment) repeat its differences.
-    seen: set[tuple[Any, ...]] = set()
-    distinct = []
-    for item in differences:
-        key = (item["metric"], item["n_a"], item["n_b"], item["value_a"], item["value_b"])
-        if key not in seen:
-            seen.add(key)
-            distinct.append(item)
+    # The largest difference of each outcome first, then of each decision, then the rest.
+    distinct: list[dict[str, Any]] = []
+    for key in ("metric", "decision", None):
+        for item in differences:
+            if item not in distinct and (key is None or all(item[key] != d[key] for d in distinct)):
+                distinct.append(item)
     cov = report["coverage"]
     return {
         "largest_differences": distinct[:3],

@@ -53,6 +53,8 @@ def test_decision(frame: pl.DataFrame, book: Rulebook, decision: Decision, m: Me
 
 def _circular(book: Rulebook, decision: Decision, source: str) -> str | None:
     """Why testing `decision` against the outcome read from `source` would only restate how it was built."""
+    if decision.name == source:
+        return f"{source} is the outcome itself"
     if decision.name in depends_on(book, source):
         return f"{decision.name} is computed from {source}"
     if source in book.fields:
