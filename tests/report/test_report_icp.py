@@ -1,4 +1,4 @@
-"""`revrules report --suggest-icp` on the bundled 5,000-account sample: pre-sale traits, checked on held-out accounts."""
+"""`revrules report --suggest-icp` on the bundled 5,000-account sample: pre-sale traits, held-out checks."""
 
 from __future__ import annotations
 

@@ -70,5 +70,5 @@ def migration(before: pl.DataFrame, after: pl.DataFrame, decision: str) -> dict[
     pairs = pl.DataFrame({"before": before[decision].cast(pl.String), "after": after[decision].cast(pl.String)})
     counts = pairs.group_by("before", "after").len().sort("len", descending=True)
     cells = [{"before": label(b), "after": label(a), "count": int(n)} for b, a, n in counts.iter_rows()]
-    moved = sum(c["count"] for c in cells if c["before"] != c["after"])
+    moved = sum(int(n) for b, a, n in counts.iter_rows() if label(b) != label(a))
     return {"decision": decision, "records": pairs.height, "moved": moved, "migration": cells}

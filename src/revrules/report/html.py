@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from revrules.report import html_analysis, html_rules
@@ -178,7 +179,7 @@ def _kpis(report: dict[str, Any]) -> str:
                           ("win_rate", "Win rate"), ("avg_tickets", "Support tickets per account")):
         if column in columns:
             charts.append(bar_chart(labels, [(column, [r.get(column) for r in kpis["rows"]])],
-                                    lambda v, c=column: kpi_cell(c, v), title=title))
+                                    partial(kpi_cell, column), title=title))
     if kpis["nps_categories"]:
         charts.append(stacked_chart(labels, kpis["nps_categories"], [r["nps_mix"] for r in kpis["rows"]],
                                     title="NPS mix"))

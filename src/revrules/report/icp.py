@@ -130,9 +130,9 @@ def traits(project: Project, work: pl.DataFrame, m: Measures) -> tuple[list[str]
             excluded[name] = "a KPI (outcome) field"
     routed: set[str] = set()
     if book.territories is not None:
-        for name in (book.territories.output, book.territories.owner_output):
-            if name:
-                routed |= depends_on(book, name)
+        for routing in (book.territories.output, book.territories.owner_output):
+            if routing:
+                routed |= depends_on(book, routing)
     outcome = set().union(*(depends_on(book, k) for k in kpi_fields if k in book.kinds))
     allowed: list[str] = []
     for name, kind in book.kinds.items():

@@ -81,7 +81,7 @@ def measure(project: Project, typed: pl.DataFrame, text: str, names: tuple[str, 
     holds = [pl.col(fit).fill_null(value=False)] + [r.when.compiled.fill_null(value=False) for r in signal_rules]
     matched = work.select([h.alias(f"h{i}") for i, h in enumerate(holds)])
     top, train = work["__top"].to_numpy(), work["__train"].to_numpy()
-    scores = [{"when": None, "train": lift(matched[c].to_numpy()[train], top[train]),
+    scores: list[dict[str, Any]] = [{"when": None, "train": lift(matched[c].to_numpy()[train], top[train]),
                "holdout": lift(matched[c].to_numpy()[~train], top[~train])} for c in matched.columns]
     combined = book.decision(fit).rules[0].when.source
     for score, rule in zip(scores[1:], signal_rules, strict=True):

@@ -37,7 +37,7 @@ def build_report(project: Project, evaluated: pl.DataFrame, *, source: str = "",
         baseline: Another rulebook evaluated on the same records, to compare against (`--compare`).
     """
     book = project.book
-    frame, measures, skipped = with_measures(book, evaluated, dict(project.config.model.report.kpis))
+    frame, measures, skipped = with_measures(book, evaluated, _named_kpis(project))
     decisions = segment_decisions(book)
     primary = decisions[0] if decisions else None
     report: dict[str, Any] = {
@@ -64,6 +64,10 @@ def build_report(project: Project, evaluated: pl.DataFrame, *, source: str = "",
     return report
 
 
+def _named_kpis(project: Project) -> dict[str, str]:
+    return {str(kpi): name for kpi, name in project.config.model.report.kpis.items()}
+
+
 @dataclass(frozen=True)
 class Baseline:
     """The rulebook a change is compared against, evaluated on the same records."""
@@ -81,7 +85,7 @@ def _compare(project: Project, baseline: Baseline, frame: pl.DataFrame, primary:
     old = next((d for d in baseline.book.decisions if d.name == primary.name), None)
     if old is None:
         return {"ref": baseline.ref, "error": f"the rulebook at {baseline.ref} has no decision {primary.name}"}
-    before, m_before, _ = with_measures(baseline.book, baseline.evaluated, dict(project.config.model.report.kpis))
+    before, m_before, _ = with_measures(baseline.book, baseline.evaluated, _named_kpis(project))
     moved = compare.migration(before, frame, primary.name)
     after_rows = {r["value"]: r for r in kpis(frame, primary, m)["rows"]}
     before_rows = {r["value"]: r for r in kpis(before, old, m_before)["rows"]}
@@ -225,7 +229,7 @@ def _nps_mix(frame: pl.DataFrame, segment: str, m: Measures) -> dict[str, dict[s
 
 def summary(report: dict[str, Any], echoes: set[str]) -> dict[str, Any]:
     """What a reader needs first: the segment table, the three largest differences, and the rule gaps."""
-    differences = []
+    differences: list[dict[str, Any]] = []
     for test in report["tests"]:
         for metric in test["metrics"]:
             differences.extend({"decision": test["decision"], "metric": metric["label"], **pair}
