@@ -108,6 +108,9 @@ class FieldModel(_Strict):
 
     source: CrmField
     type: FieldType = FieldType.STRING
+    stage: Literal["pre_sale", "post_sale"] | None = None
+    """Whether the value is known before the sale (firmographics) or only after it (usage, our revenue):
+    only pre-sale fields may describe an ICP."""
 
     @model_validator(mode="before")
     @classmethod
@@ -133,6 +136,16 @@ class SafetyModel(_Strict):
         if isinstance(value, int) and value < 0:
             raise ValueError("must not be negative")
         return value
+
+
+KpiName = Literal["arr", "mrr", "ltv", "churned", "nrr_start_arr", "nrr_end_arr", "won", "lost", "cac", "nps"]
+
+
+class ReportModel(_Strict):
+    """`revrules report` settings."""
+
+    kpis: dict[KpiName, Name] = {}
+    """Measure -> the field or derived value that carries it; unnamed measures are guessed by name."""
 
 
 class JobModel(_Strict):
@@ -171,10 +184,12 @@ class ConfigModel(_Strict):
     safety: SafetyModel = SafetyModel()
     state_dir: str = ".revrules"
     schedule: ScheduleModel | None = None
+    report: ReportModel = ReportModel()
 
 
 _KNOWN_KEYS = sorted(
-    {name for m in (ConfigModel, CsvCrm, SalesforceCrm, HubspotCrm, FieldModel, SafetyModel, JobModel, ScheduleModel)
+    {name for m in (ConfigModel, CsvCrm, SalesforceCrm, HubspotCrm, FieldModel, SafetyModel, JobModel, ScheduleModel,
+                           ReportModel)
      for name in m.model_fields}
 )
 

@@ -21,9 +21,15 @@ fields:
   nps: {source: NPS, type: number}
   tickets_90d: {source: Tickets, type: number}
   churned: {source: Churned, type: boolean}
+  start_arr: {source: StartARR, type: number}
+  won: {source: Won, type: number}
+  lost: {source: Lost, type: number}
+  cac: {source: CAC, type: number}
 rules: [rules/]
 outputs: {segment: Segment__c, vertical: Vertical__c}
 safety: {max_changed_records: 100%}
+report:
+  kpis: {ltv: ltv, churned: churned, nrr_start_arr: start_arr, won: won, lost: lost, cac: cac}
 """
 
 RULEBOOK = """\
@@ -36,6 +42,7 @@ decisions:
     rules:
       - {id: mega, when: "employees >= 1000000", then: Mega}
       - {id: enterprise, when: "employees >= 1000", then: Enterprise}
+      - {id: large, when: "employees >= 5000", then: Enterprise}
       - {id: smb, when: "employees >= 1", then: SMB}
     default: Unclassified
   vertical:
@@ -44,6 +51,11 @@ decisions:
       - {id: healthcare, when: "industry == 'Healthcare'", then: Healthcare}
       - {id: tech, when: "industry == 'Software'", then: Technology}
     default: Other
+  health:
+    hit: first
+    rules:
+      - {id: lost, when: "churned", then: Lost}
+    default: Active
   tier:
     hit: unique
     rules:
@@ -52,21 +64,22 @@ decisions:
     default: Standard
 """
 
-# Id, Employees, Industry, MRR, LTV, NPS, Tickets, Churned
+# Id, Employees, Industry, MRR, LTV, NPS, Tickets, Churned, StartARR, Won, Lost, CAC
 ROWS = [
-    ("A01", "5000", "Healthcare", "2000", "100000", "10", "1", "false"),
-    ("A02", "3000", "Software", "1500", "90000", "9", "6", "false"),
-    ("A03", "2000", "Healthcare", "1000", "80000", "8", "2", "true"),
-    ("A04", "1500", "Retail", "1200", "70000", "6", "0", "false"),
-    ("A05", "500", "Software", "100", "5000", "9", "1", "false"),
-    ("A06", "300", "Retail", "50", "4000", "3", "7", "true"),
-    ("A07", "200", "Construction", "80", "6000", "7", "0", "false"),
-    ("A08", "100", "Construction", "20", "3000", "10", "2", "true"),
-    ("A09", "50", "Software", "10", "2000", "5", "1", "false"),
-    ("A10", "20", "", "5", "1000", "2", "0", "true"),
-    ("A11", "", "Retail", "0", "", "", "", ""),
-    ("A12", "10", "Healthcare", "30", "2500", "8", "3", "false"),
+    ("A01", "5000", "Healthcare", "2000", "100000", "10", "1", "false", "12000", "3", "1", "20000"),
+    ("A02", "3000", "Software", "1500", "90000", "9", "6", "false", "20000", "2", "2", "30000"),
+    ("A03", "2000", "Healthcare", "1000", "80000", "8", "2", "true", "12000", "0", "0", ""),
+    ("A04", "1500", "Retail", "1200", "70000", "6", "0", "false", "", "1", "3", "10000"),
+    ("A05", "500", "Software", "100", "5000", "9", "1", "false", "100", "1", "0", "1000"),
+    ("A06", "300", "Retail", "50", "4000", "3", "7", "true", "1200", "0", "2", "2000"),
+    ("A07", "200", "Construction", "80", "6000", "7", "0", "false", "1000", "1", "1", ""),
+    ("A08", "100", "Construction", "20", "3000", "10", "2", "true", "", "", "", ""),
+    ("A09", "50", "Software", "10", "2000", "5", "1", "false", "", "", "", ""),
+    ("A10", "20", "", "5", "1000", "2", "0", "true", "", "", "", ""),
+    ("A11", "", "Retail", "0", "", "", "", "", "", "", "", ""),
+    ("A12", "10", "Healthcare", "30", "2500", "8", "3", "false", "", "", "", ""),
 ]
+HEADER = "Id,Employees,Industry,MRR,LTV,NPS,Tickets,Churned,StartARR,Won,Lost,CAC"
 
 
 @pytest.fixture
@@ -74,13 +87,11 @@ def project(tmp_path: Path) -> Path:
     """Writes the project; returns its config path."""
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "book.yaml").write_text(RULEBOOK)
-    lines = ["Id,Employees,Industry,MRR,LTV,NPS,Tickets,Churned"] + [",".join(row) for row in ROWS]
+    lines = [HEADER] + [",".join(row) for row in ROWS]
     (tmp_path / "accounts.csv").write_text("\n".join(lines) + "\n")
     config = tmp_path / "revrules.yaml"
     config.write_text(CONFIG)
     return config
-
-
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from revrules.testing.harness import Cli
+from tests.report.conftest import HEADER, ROWS
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -67,9 +68,11 @@ def test_chromium_renders_the_charts(page: Path, tmp_path: Path) -> None:
     dom = _chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     assert dom.count("<svg") >= 8
     assert "<rect" in dom
-    for heading in ("Segments", "Are the segments real?", "Rule coverage", "Data-driven ICP",
-                    "Change since the previous run"):
+    for heading in ("Summary", "Largest differences", "Rules that never decide", "Segments",
+                    "Are the segments real?", "Rule coverage", "Data-driven ICP", "Change since the previous run"):
         assert heading in dom
+    # The summary comes before every detail section.
+    assert dom.index("Largest differences") < dom.index('id="segments"')
     shot = tmp_path / "report.png"
     _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri())
     width, height, pixels = _png_pixels(shot)
@@ -77,3 +80,18 @@ def test_chromium_renders_the_charts(page: Path, tmp_path: Path) -> None:
     # A blank page compresses to a few distinct bytes; text and coloured bars give many.
     assert len(set(pixels)) > 64
     assert shot.stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("column", HEADER.split(",")[1:])
+def test_no_crash_when_a_field_is_blank_everywhere(project: Path, cli: Cli, tmp_path: Path, column: str) -> None:
+    blank = HEADER.split(",").index(column)
+    rows = [",".join("" if i == blank else v for i, v in enumerate(row)) for row in ROWS]
+    (tmp_path / "accounts.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    out = tmp_path / "report.html"
+    for args in (["-o", out], ["--json"], ["--format", "csv", "-o", tmp_path / "csv"]):
+        result = cli("report", "-c", project, "--suggest-icp", *args)
+        assert result.code == 0, result.err
+    page = out.read_text()
+    assert "Summary" in page
+    if column == "MRR":
+        assert "<td class=\"n\">—</td>" in page  # no ARR data is unknown, not 0

@@ -186,18 +186,24 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """`revrules report [-o FILE] [--format json] [--suggest-icp]`."""
+    """`revrules report [-o PATH] [--format html|json|csv] [--suggest-icp] [--compare REF]`."""
     # The report's statistics and page load only when a report is asked for: every other command starts faster.
+    from revrules.report.compare import evaluate_at
+    from revrules.report.export import write_csv_tables
     from revrules.report.html import render_html
-    from revrules.report.measures import build_report, finite, write_report
+    from revrules.report.measures import Baseline, build_report, finite, write_report
 
     fmt = "json" if args.json else args.format
     project = load_project(args.config)
     snapshot = read_all(project, project.connector())
     log.info("read %d records", snapshot.raw.height)
     evaluated = project.evaluate(snapshot.typed)
+    baseline = None
+    if args.compare:
+        book, before = evaluate_at(project, snapshot.typed, args.compare)
+        baseline = Baseline(args.compare, book, before)
     report = finite(build_report(project, evaluated, source=project.source, suggest_icp=args.suggest_icp,
-                                 typed=snapshot.typed))
+                                 typed=snapshot.typed, baseline=baseline))
     if fmt == "json":
         text = json.dumps(report, indent=2, default=str) + "\n"
         if args.out:
@@ -206,13 +212,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
         return ExitCode.OK
+    if fmt == "csv":
+        folder = Path(args.out or "report-csv")
+        files = write_csv_tables(report, folder)
+        print(f"wrote {len(files)} tables to {folder}: {', '.join(f.name for f in files)}")
+        return ExitCode.OK
     out = Path(args.out or "report.html")
     write_report(out, render_html(report))
     print(f"wrote {out}")
     icp = report.get("icp")
-    if icp and icp.get("yaml"):
+    if icp and icp.get("reliable"):
         print()
         print(icp["yaml"], end="")
+    elif icp:
+        print(f"ICP: {icp.get('verdict') or icp.get('error')}")
     return ExitCode.OK
 
 

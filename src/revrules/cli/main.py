@@ -84,10 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p = command("report", commands.cmd_report, "segment analytics: one self-contained HTML page (or JSON)",
                 json_flag=True)
-    p.add_argument("-o", "--out", metavar="FILE", help="where to write it (default: report.html; JSON: stdout)")
-    p.add_argument("--format", choices=("html", "json"), default="html", help="html (default) or json")
+    p.add_argument("-o", "--out", metavar="PATH",
+                   help="where to write it (default: report.html; JSON: stdout; CSV: a folder, default report-csv)")
+    p.add_argument("--format", choices=("html", "json", "csv"), default="html",
+                   help="html (default), json, or csv (every table as a CSV file in the -o folder)")
     p.add_argument("--suggest-icp", action="store_true",
                    help="propose data-driven ICP conditions in rulebook syntax (printed, and in the report)")
+    p.add_argument("--compare", metavar="REF",
+                   help="also evaluate the rulebook at a git ref (or in a folder) on the same records: "
+                        "segment migration and KPI change per segment")
     command("schedule", commands.cmd_schedule, "run schedule.jobs in the foreground until SIGINT/SIGTERM")
     command("status", commands.cmd_status, "each job's next run, the last run's outcome, and the lock holder",
             json_flag=True)

@@ -1,136 +1,184 @@
-"""A data-driven ICP for `revrules report --suggest-icp`: conditions over-represented in the top LTV quintile.
+"""A data-driven ICP for `revrules report --suggest-icp`: pre-sale traits that pick out the top LTV quintile.
 
-Candidates are scored by weighted relative accuracy (coverage x (precision - base rate)),
-the usual subgroup-discovery quality: it prefers conditions that are both common and
-concentrated in the top quintile. The proposal is written as a rulebook, loaded through
-the engine with the project's own rulebooks and field types, and evaluated: the lift and
-support reported are the engine's, so what is pasted is what was measured.
+Only traits known before the sale are candidates (fields marked `stage: pre_sale` or unmarked,
+and rulebook outputs computed only from those), never KPI fields, routing or owners, nor a
+field whose rank correlation with LTV or ARR exceeds 0.8 (a revenue proxy). A beam search
+over conjunctions of conditions (thresholds, numeric ranges, single values and `in` lists)
+runs on a training split scored by weighted relative accuracy; the best conjunction is
+then written as a rulebook, loaded through the engine, and measured on the held-out split
+(`revrules.report.icp_proof`), where a lift interval that includes 1 means "no reliable signal".
 """
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from revrules.engine.convert import FieldType
-from revrules.engine.rulebook import load_rulebook
-from revrules.errors import InvalidInputError
+from revrules.engine.convert import ID, FieldType
 from revrules.project import Project
-from revrules.report.kpis import ARR_NAMES, MRR_NAMES, NUMERIC, depends_on, ltv_quintile
+from revrules.report import icp_proof
+from revrules.report.icp_proof import SPLIT_SEED, TRAIN_SHARE
+from revrules.report.kpis import NUMERIC, Measures, depends_on, inputs_of, ltv_quintile
 
-MAX_CATEGORIES = 30
-MAX_SIGNALS = 8
+Mask = npt.NDArray[np.bool_]
+
+MAX_PROXY_CORRELATION = 0.8
+MAX_SEARCH_ROWS = 50_000
+"""The search runs on at most this many training accounts (a seeded sample): enough to find a profile."""
+BEAM_WIDTH = 8
 MAX_TERMS = 3
-MIN_LIFT = 1.2
-THRESHOLDS = (0.2, 0.4, 0.5, 0.6, 0.8)
+MAX_SIGNALS = 6
+MAX_VALUES = 30
+MAX_IN_LIST = 8
+FREQUENT_SHARE = 0.01
+"""High-cardinality text is grouped to the values held by at least this share of accounts."""
+MIN_FREQUENT_COVERAGE = 0.3
+QUANTILES = tuple(q / 10 for q in range(1, 10))
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One condition in rulebook syntax and the name it reads."""
+class Condition:
+    """One condition in rulebook syntax, the name it reads, and where it holds on the search rows."""
 
     when: str
-    symbol: str
-    holds: pl.Expr
+    field: str
+    holds: Mask
 
 
 @dataclass(frozen=True)
-class Score:
-    """How a condition separates the top quintile: counts and the derived rates."""
+class Conjunction:
+    """Conditions joined by `and`, where they all hold, and its quality on the search rows."""
 
-    matched: int
-    top_matched: int
-    population: int
-    top: int
-
-    @property
-    def support(self) -> float:
-        """Share of the top quintile the condition covers."""
-        return self.top_matched / self.top if self.top else 0.0
+    terms: tuple[Condition, ...]
+    holds: Mask
+    quality: float
 
     @property
-    def precision(self) -> float:
-        """Share of matching accounts that are in the top quintile."""
-        return self.top_matched / self.matched if self.matched else 0.0
-
-    @property
-    def lift(self) -> float:
-        """Precision over the base rate of the top quintile."""
-        base = self.top / self.population if self.population else 0.0
-        return self.precision / base if base else 0.0
-
-    @property
-    def quality(self) -> float:
-        """Weighted relative accuracy: (matched/population) * (precision - base rate)."""
-        if not self.population:
-            return 0.0
-        return (self.top_matched - self.matched * self.top / self.population) / self.population
-
-    def to_json(self) -> dict[str, Any]:
-        """The score as plain data."""
-        return {"matched": self.matched, "top_matched": self.top_matched, "support": self.support,
-                "precision": self.precision, "lift": self.lift}
+    def when(self) -> str:
+        """The conjunction in rulebook syntax."""
+        return " and ".join(t.when for t in self.terms)
 
 
-def suggest_icp(project: Project, frame: pl.DataFrame, typed: pl.DataFrame, ltv: str | None,
-                tainted: set[str]) -> dict[str, Any]:
-    """Propose ICP conditions and prove them through the engine.
+def suggest_icp(project: Project, frame: pl.DataFrame, typed: pl.DataFrame, m: Measures) -> dict[str, Any]:
+    """Propose an ICP from pre-sale traits, then prove it through the engine on held-out accounts.
 
     Args:
         project: The loaded project.
-        frame: The evaluated records.
+        frame: The evaluated records (with the report's KPI columns).
         typed: The typed records before evaluation (to evaluate the proposal with the engine).
-        ltv: The LTV column, or None (nothing to suggest).
-        tainted: Names computed from LTV; conditions on them would be circular.
+        m: Where each KPI is.
     """
-    if ltv is None:
-        return {"error": "no LTV field (ltv / lifetime_value / clv): nothing to learn an ICP from"}
-    work = frame.with_columns(ltv_quintile(frame, ltv).alias("__q")).filter(pl.col("__q").is_not_null())
-    work = work.with_columns((pl.col("__q") == 5).alias("__top"))
-    if work.height < 10 or not work["__top"].sum():
-        return {"error": f"too few accounts with an LTV ({work.height}) to suggest an ICP"}
-    # Revenue is the outcome LTV is made of, and a prospect has none: an ICP must be
-    # recognisable before the sale, so revenue fields and what derives from them are left out.
-    outcome: set[str] = set(tainted)
-    for name in (*ARR_NAMES, *MRR_NAMES):
-        if name in project.book.kinds:
-            outcome |= depends_on(project.book, name)
-    candidates = _candidates(project, work, outcome)
-    scores = _score(work, [c.holds for c in candidates])
-    ranked = sorted(((c, s) for c, s in zip(candidates, scores, strict=True)
-                     if s.lift >= MIN_LIFT and s.matched >= max(5, work.height // 50)),
-                    key=lambda cs: -cs[1].quality)
-    signals: list[tuple[Candidate, Score]] = []
-    for candidate, score in ranked:
-        if all(c.symbol != candidate.symbol for c, _ in signals) and not _redundant(work, candidate, signals):
-            signals.append((candidate, score))
-        if len(signals) == MAX_SIGNALS:
-            break
-    if not signals:
-        return {"error": "no condition is over-represented in the top LTV quintile (lift >= 1.2)"}
-    combined = _greedy(work, [c for c, _ in ranked])
-    names = _free_names(project)
-    text = _rulebook_text(names, combined, [c.when for c, _ in signals], work.height, ltv)
-    try:
-        measured = _measure(project, typed, text, names, ltv)
-    except InvalidInputError as exc:
-        return {"error": f"the proposal did not compile: {exc}", "yaml": text}
-    return {
-        "population": work.height, "top": int(work["__top"].sum()), "ltv": ltv,
-        "combined": {"when": " and ".join(combined), **measured["combined"]},
-        "signals": [{"when": c.when, **m} for (c, _), m in zip(signals, measured["signals"], strict=True)],
-        "decisions": {"combined": names[0], "signals": names[1]}, "yaml": text, "compiled": True,
+    if m.ltv is None:
+        return {"error": "no LTV field (report.kpis.ltv, or ltv / lifetime_value / clv): nothing to learn from"}
+    work = frame.filter(pl.col(m.ltv).is_not_null())
+    work = work.with_columns((ltv_quintile(work, m.ltv) == 5).alias("__top"),
+                             (pl.col(ID).hash(SPLIT_SEED) % 10 < TRAIN_SHARE).alias("__train"))
+    train = work.filter(pl.col("__train"))
+    if train.height > MAX_SEARCH_ROWS:
+        train = train.sample(MAX_SEARCH_ROWS, seed=SPLIT_SEED)
+    if train.height < 50 or work.height - train.height < 20 or not train["__top"].sum():
+        return {"error": f"too few accounts with an LTV ({work.height}) to learn and check an ICP"}
+    allowed, excluded = traits(project, work, m)
+    top = train["__top"].to_numpy()
+    conditions, skipped = _conditions(project, train, allowed, top)
+    excluded += skipped
+    minimum = max(10, train.height // 50)
+    if not conditions:
+        return {"error": "no pre-sale trait to build an ICP from", "excluded": excluded}
+    best = beam_search(conditions, top, minimum)
+    signals = _signals(conditions, top, minimum)
+    if best is None:
+        return {"error": "no pre-sale condition is over-represented in the top LTV quintile", "excluded": excluded}
+    text, names = icp_proof.rulebook_text(project, best.when, [s.when for s in signals], work.height, m.ltv)
+    result: dict[str, Any] = {
+        "population": work.height, "top": int(work["__top"].sum()), "ltv": m.ltv,
+        "train": train.height, "holdout": work.height - int(work["__train"].sum()),
+        "traits": allowed, "excluded": excluded, "yaml": text,
+        "decisions": {"combined": names[0], "signals": names[1]},
     }
+    measured = icp_proof.measure(project, typed, text, names, m.ltv)
+    if "error" in measured:
+        return {**result, **measured}
+    # A signal that does not hold up on the held-out accounts is noise the search fitted: drop it.
+    kept = [s["when"] for s in measured["signals"] if (s["holdout"]["ci_low"] or 0.0) > 1]
+    if len(kept) < len(signals):
+        text, names = icp_proof.rulebook_text(project, best.when, kept, work.height, m.ltv)
+        measured = icp_proof.measure(project, typed, text, names, m.ltv)
+        result["yaml"] = text
+    verdict = measured["combined"]["holdout"]
+    reliable = verdict["ci_low"] is not None and verdict["ci_low"] > 1
+    return {**result, **measured, "compiled": True, "reliable": reliable,
+            "verdict": ("reliable: the held-out lift interval lies above 1" if reliable else
+                        "no reliable signal: the held-out lift interval includes 1")}
 
 
-# -- candidates ------------------------------------------------------------------
+def traits(project: Project, work: pl.DataFrame, m: Measures) -> tuple[list[str], list[dict[str, str]]]:
+    """The names an ICP may read, and every name left out with the reason."""
+    book, fields = project.book, project.config.model.fields
+    kpi_fields = {value.split(" ")[0] for value in m.found.values()} | {
+        c for c in (m.ltv, m.arr, m.nrr_start, m.nrr_end, m.cac, m.churn_source) if c}
+    excluded: dict[str, str] = {}
+    for name, spec in fields.items():
+        if spec.stage == "post_sale":
+            excluded[name] = "post-sale (config: stage: post_sale)"
+        elif name in kpi_fields:
+            excluded[name] = "a KPI (outcome) field"
+    routed: set[str] = set()
+    if book.territories is not None:
+        for routing in (book.territories.output, book.territories.owner_output):
+            if routing:
+                routed |= depends_on(book, routing)
+    outcome = set().union(*(depends_on(book, k) for k in kpi_fields if k in book.kinds))
+    allowed: list[str] = []
+    for name, kind in book.kinds.items():
+        if name in excluded or name not in work.columns or kind == FieldType.DATETIME:
+            continue
+        if name in routed:
+            excluded[name] = "routing or owner"
+        elif name in outcome:
+            excluded[name] = "computed from a KPI (value)"
+        elif name not in fields and (inputs_of(book, name) & set(excluded) or not inputs_of(book, name)):
+            excluded[name] = "computed from post-sale or KPI fields"
+        else:
+            allowed.append(name)
+    vouched: list[dict[str, str]] = []
+    for name in list(allowed):
+        rho = _proxy_correlation(work, name, [c for c in (m.ltv, m.arr) if c], book.kinds[name])
+        if rho is None or abs(rho) <= MAX_PROXY_CORRELATION:
+            continue
+        if name in fields and fields[name].stage == "pre_sale":
+            # The config vouches for it (e.g. headcount, which often sets the price): kept, and said so.
+            vouched.append({"name": name, "reason": f"rank correlation {rho:.2f} with LTV or ARR; kept: the "
+                            "config marks it stage: pre_sale"})
+            continue
+        allowed.remove(name)
+        excluded[name] = f"a revenue proxy: rank correlation {rho:.2f} with LTV or ARR"
+    # A rulebook output computed from a revenue proxy is that proxy again, coarser.
+    for name in list(allowed):
+        if name not in fields and inputs_of(book, name) & set(excluded):
+            allowed.remove(name)
+            excluded[name] = "computed from a revenue proxy"
+    # Fields first: a rulebook output that repeats a field's split is the less direct name for it.
+    allowed.sort(key=lambda n: n not in fields)
+    return allowed, [{"name": n, "reason": r} for n, r in excluded.items()] + vouched
+
+
+def _proxy_correlation(work: pl.DataFrame, name: str, outcomes: list[str], kind: FieldType) -> float | None:
+    if kind not in (*NUMERIC, FieldType.BOOLEAN) or not outcomes:
+        return None
+    column = pl.col(name).cast(pl.Float64)
+    row = work.select([pl.corr(column, pl.col(o).cast(pl.Float64), method="spearman").alias(o)
+                       for o in outcomes]).row(0)
+    found = [v for v in row if v is not None and math.isfinite(v)]
+    return max(found, key=abs) if found else None
+
+
+# -- candidate conditions ---------------------------------------------------------------
 
 
 def _quote(value: str) -> str | None:
@@ -153,127 +201,127 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _candidates(project: Project, work: pl.DataFrame, tainted: set[str]) -> list[Candidate]:
-    book = project.book
-    decisions = {d.name: d for d in book.decisions}
-    found: list[Candidate] = []
-    for name, kind in book.kinds.items():
-        if name in tainted or name not in work.columns or name.startswith("__"):
+def _conditions(project: Project, train: pl.DataFrame, allowed: list[str],
+                top: Mask) -> tuple[list[Condition], list[dict[str, str]]]:
+    found: list[Condition] = []
+    skipped: list[dict[str, str]] = []
+    decisions = {d.name: d for d in project.book.decisions}
+    for name in allowed:
+        kind = project.book.kinds[name]
+        if name in decisions and decisions[name].hit in ("collect",):
             continue
-        column = pl.col(name)
-        if kind == FieldType.STRING and (name not in decisions or decisions[name].hit in ("first", "unique")):
-            values = work[name].drop_nulls().unique()
-            if values.len() > MAX_CATEGORIES:
-                continue  # names, websites, ids: not a profile
-            for value in sorted(values.to_list()):
-                quoted = _quote(str(value))
-                if quoted is not None:
-                    found.append(Candidate(f"{name} == {quoted}", name, (column == value).fill_null(False)))
+        if kind in NUMERIC:
+            found += _numeric(name, train[name].cast(pl.Float64).to_numpy())
         elif kind == FieldType.BOOLEAN:
-            found.append(Candidate(name, name, column.fill_null(False)))
-            found.append(Candidate(f"not {name}", name, (~column).fill_null(False)))
-        elif kind in NUMERIC and (name not in decisions or decisions[name].hit == "sum"):
-            values = work[name].drop_nulls()
-            if values.n_unique() < 2:
-                continue
-            for cut in sorted({_nice(float(values.quantile(q) or 0)) for q in THRESHOLDS}):
-                text = _number(cut)
-                found.append(Candidate(f"{name} >= {text}", name, (column >= cut).fill_null(False)))
-                found.append(Candidate(f"{name} < {text}", name, (column < cut).fill_null(False)))
+            values = train[name].fill_null(value=False).to_numpy().astype(bool)
+            found += [Condition(name, name, values), Condition(f"not {name}", name, ~values & train[name]
+                                                                 .is_not_null().to_numpy())]
+        elif kind == FieldType.STRING:
+            conditions, reason = _text(name, train[name], top)
+            found += conditions
+            if reason:
+                skipped.append({"name": name, "reason": reason})
+    unique: dict[bytes, Condition] = {}
+    for condition in found:
+        unique.setdefault(np.packbits(condition.holds).tobytes(), condition)
+    return list(unique.values()), skipped
+
+
+def _numeric(name: str, values: npt.NDArray[np.float64]) -> list[Condition]:
+    known = values[~np.isnan(values)]
+    if np.unique(known).size < 2:
+        return []
+    cuts = sorted({_nice(float(c)) for c in np.quantile(known, QUANTILES)} - {_nice(float(known.min()))})
+    with np.errstate(invalid="ignore"):
+        above = {c: values >= c for c in cuts}
+        below = {c: values < c for c in cuts}
+    found = [Condition(f"{name} >= {_number(c)}", name, above[c]) for c in cuts]
+    found += [Condition(f"{name} < {_number(c)}", name, below[c]) for c in cuts]
+    found += [Condition(f"({name} >= {_number(low)} and {name} < {_number(high)})", name, above[low] & below[high])
+              for i, low in enumerate(cuts) for high in cuts[i + 1:]]
     return found
 
 
-def _score(work: pl.DataFrame, holds: Sequence[pl.Expr]) -> list[Score]:
-    if not holds:
-        return []
-    top = pl.col("__top")
-    row = work.select(
-        [h.sum().alias(f"m{i}") for i, h in enumerate(holds)]
-        + [(h & top).sum().alias(f"t{i}") for i, h in enumerate(holds)]
-    ).row(0)
-    n, tops = work.height, int(work["__top"].sum())
-    return [Score(int(row[i]), int(row[len(holds) + i]), n, tops) for i in range(len(holds))]
+def _text(name: str, column: pl.Series, top: Mask) -> tuple[list[Condition], str | None]:
+    """Single values and `in` lists (values ordered by their top-quintile rate); frequent values only when many."""
+    counts = column.drop_nulls().value_counts(sort=True)
+    values, sizes = counts[name].to_list(), counts["count"].to_numpy()
+    if not values:
+        return [], None
+    reason = None
+    if len(values) > MAX_VALUES:
+        keep = sizes >= max(2, FREQUENT_SHARE * column.len())
+        if sizes[keep].sum() < MIN_FREQUENT_COVERAGE * column.len():
+            return [], f"text with {len(values):,} mostly rare values (names, ids): no profile"
+        values = [v for v, k in zip(values, keep, strict=True) if k][:MAX_VALUES]
+        reason = f"{len(counts):,} distinct values grouped to the {len(values)} most frequent"
+    text = column.to_numpy()
+    masks = {v: text == v for v in values if _quote(str(v)) is not None}
+    rates = {v: float(top[mask].mean()) for v, mask in masks.items() if mask.any()}
+    ranked = sorted(rates, key=lambda v: -rates[v])
+    found = [Condition(f"{name} == {_quote(str(v))}", name, masks[v]) for v in ranked]
+    held = np.zeros(len(text), dtype=bool)
+    for size, value in enumerate(ranked[:MAX_IN_LIST], start=1):
+        held = held | masks[value]
+        if 2 <= size < len(ranked):
+            listed = ", ".join(str(_quote(str(v))) for v in ranked[:size])
+            found.append(Condition(f"{name} in [{listed}]", name, held.copy()))
+    return found, reason
 
 
-def _redundant(work: pl.DataFrame, candidate: Candidate, chosen: list[tuple[Candidate, Score]]) -> bool:
-    """True when the candidate matches (almost) the same accounts as a chosen one: one segment, many names."""
-    if not chosen:
-        return False
-    row = work.select(
-        [(candidate.holds != c.holds).sum().alias(str(i)) for i, (c, _) in enumerate(chosen)]).row(0)
-    return any(different <= 0.02 * work.height for different in row)
+# -- the search -----------------------------------------------------------------------------
 
 
-def _greedy(work: pl.DataFrame, ranked: list[Candidate]) -> list[str]:
-    """A conjunction built term by term, each term the one that improves the quality most."""
-    chosen: list[Candidate] = [ranked[0]]
-    current = _score(work, [pl.all_horizontal([c.holds for c in chosen])])[0]
-    while len(chosen) < MAX_TERMS:
-        options = [c for c in ranked if all(c.symbol != x.symbol for x in chosen)]
+def _quality(matrix: Mask, top: Mask) -> npt.NDArray[np.float64]:
+    """Weighted relative accuracy of each row of `matrix`: (matched/n) * (precision - base rate)."""
+    n = top.size
+    matched = matrix.sum(axis=1)
+    top_matched = (matrix & top).sum(axis=1)
+    result: npt.NDArray[np.float64] = (top_matched - matched * top.mean()) / n
+    return result
+
+
+def beam_search(conditions: list[Condition], top: Mask, minimum: int) -> Conjunction | None:
+    """The best conjunction of up to MAX_TERMS conditions on distinct names, by weighted relative accuracy.
+
+    Args:
+        conditions: The candidate conditions.
+        top: Whether each search row is in the top LTV quintile.
+        minimum: The fewest accounts a conjunction must match.
+    """
+    matrix = np.vstack([c.holds for c in conditions])
+    beam = [Conjunction((), np.ones(top.size, dtype=bool), 0.0)]
+    best: Conjunction | None = None
+    for _ in range(MAX_TERMS):
+        options: list[Conjunction] = []
+        for item in beam:
+            combined = matrix & item.holds
+            quality = _quality(combined, top)
+            quality[combined.sum(axis=1) < minimum] = -np.inf
+            used = {t.field for t in item.terms}
+            for i in np.argsort(-quality)[: BEAM_WIDTH * 4]:
+                if quality[i] <= item.quality or conditions[i].field in used:
+                    continue
+                options.append(Conjunction((*item.terms, conditions[i]), combined[i], float(quality[i])))
         if not options:
             break
-        scores = _score(work, [pl.all_horizontal([*(x.holds for x in chosen), c.holds]) for c in options])
-        best = max(range(len(options)), key=lambda i: scores[i].quality)
-        if scores[best].quality <= current.quality:
+        options.sort(key=lambda c: (-c.quality, len(c.when)))
+        beam = list({tuple(sorted(t.when for t in c.terms)): c for c in options}.values())[:BEAM_WIDTH]
+        if best is None or beam[0].quality > best.quality:
+            best = beam[0]
+    return best if best is not None and best.quality > 0 else None
+
+
+def _signals(conditions: list[Condition], top: Mask, minimum: int) -> list[Condition]:
+    """The best single conditions, one per name: the reasons an account looks like the ICP."""
+    matrix = np.vstack([c.holds for c in conditions])
+    quality = _quality(matrix, top)
+    quality[matrix.sum(axis=1) < minimum] = -np.inf
+    chosen: list[Condition] = []
+    for i in np.argsort(-quality):
+        if quality[i] <= 0 or len(chosen) == MAX_SIGNALS:
             break
-        chosen.append(options[best])
-        current = scores[best]
-    return [c.when for c in chosen]
+        if all(c.field != conditions[i].field for c in chosen):
+            chosen.append(conditions[i])
+    return chosen
 
-
-# -- the proposal as a rulebook, proved through the engine -----------------------------
-
-
-def _free_names(project: Project) -> tuple[str, str, str]:
-    """Decision names and a rule-id prefix that collide with nothing in the project."""
-    taken = set(project.book.kinds)
-    rule_ids = {r.id for d in project.book.decisions for r in d.rules}
-    suffix = ""
-    counter = 1
-    while {f"suggested_icp{suffix}", f"suggested_icp_signals{suffix}"} & taken or any(
-            i.startswith(f"suggested-icp{suffix.replace('_', '-')}") for i in rule_ids):
-        counter += 1
-        suffix = f"_{counter}"
-    return f"suggested_icp{suffix}", f"suggested_icp_signals{suffix}", f"suggested-icp{suffix.replace('_', '-')}"
-
-
-def _rulebook_text(names: tuple[str, str, str], combined: list[str], signals: list[str], population: int,
-                   ltv: str) -> str:
-    fit, reasons, prefix = names
-    lines = [
-        f"# Suggested by `revrules report --suggest-icp` from {population:,} accounts with {ltv}:",
-        "# conditions over-represented in the top 20% by lifetime value. Review them before use:",
-        "# they describe who has been valuable, not why.",
-        "version: 1",
-        "",
-        "decisions:",
-        f"  {fit}:",
-        "    description: Data-driven ICP (top LTV quintile profile)",
-        "    hit: any",
-        "    rules:",
-        f"      - {{id: {prefix}, when: {json.dumps(' and '.join(combined), ensure_ascii=False)}}}",
-        f"  {reasons}:",
-        "    description: Which data-driven ICP signals the account shows",
-        "    hit: collect",
-        "    rules:",
-    ]
-    for i, when in enumerate(signals, 1):
-        quoted = json.dumps(when, ensure_ascii=False)
-        lines.append(f"      - {{id: {prefix}-signal-{i}, when: {quoted}, then: {quoted}}}")
-    return "\n".join(lines) + "\n"
-
-
-def _measure(project: Project, typed: pl.DataFrame, text: str, names: tuple[str, str, str],
-             ltv: str) -> dict[str, Any]:
-    """Load the proposal beside the project's rulebooks, evaluate it, and measure each rule."""
-    with tempfile.TemporaryDirectory(prefix="revrules-icp-") as folder:
-        path = Path(folder) / "suggested_icp.yaml"
-        path.write_text(text, encoding="utf-8")
-        book = load_rulebook([*project.config.rule_sources(), path], project.config.field_types())
-    evaluated = Project(project.config, book).evaluate(typed)
-    work = evaluated.with_columns(ltv_quintile(evaluated, ltv).alias("__q")).filter(pl.col("__q").is_not_null())
-    work = work.with_columns((pl.col("__q") == 5).alias("__top"))
-    fit, reasons, _ = names
-    signal_rules = book.decision(reasons).rules
-    scores = _score(work, [pl.col(fit).fill_null(False)] + [r.when.compiled.fill_null(False) for r in signal_rules])
-    return {"combined": scores[0].to_json(), "signals": [s.to_json() for s in scores[1:]]}

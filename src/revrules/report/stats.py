@@ -1,139 +1,128 @@
-"""Rank statistics for the report: Kruskal-Wallis, Mann-Whitney, effect sizes and their p-values."""
+"""Significance tests for the report, from scipy.stats: rank tests, proportion tests, and Holm's correction."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+from scipy.stats.contingency import association
 
 # Cliff's delta below this is "negligible" (Romano et al., 2006); a pair of segments
 # whose difference is negligible or not significant is not distinguishable.
 NEGLIGIBLE_DELTA = 0.147
 ALPHA = 0.05
+# Below this expected count in any cell the chi-square approximation is poor (Cochran's rule):
+# Fisher's exact test instead.
+MIN_EXPECTED = 5.0
+
+Values = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class KruskalWallis:
-    """The Kruskal-Wallis H test over k groups, with epsilon-squared as the effect size."""
+class Omnibus:
+    """One test over k groups: Kruskal-Wallis H (continuous) or chi-square (binary), with its effect size."""
 
-    h: float
+    statistic: float
     df: int
     p: float
-    epsilon_squared: float
+    effect: float
+    """Epsilon-squared for Kruskal-Wallis, Cramér's V for chi-square: 0 none .. 1 groups fully separate."""
     n: int
+    method: str
 
 
 @dataclass(frozen=True)
-class MannWhitney:
-    """The Mann-Whitney U test of two groups, with Cliff's delta (positive: `a` tends larger)."""
+class PairTest:
+    """Two groups compared; `p_adjusted` is filled in by Holm's correction over the decision's pairs."""
 
-    u: float
+    statistic: float
     p: float
-    cliffs_delta: float
-
-    @property
-    def distinguishable(self) -> bool:
-        """Significant at ALPHA and more than a negligible difference."""
-        return self.p < ALPHA and abs(self.cliffs_delta) >= NEGLIGIBLE_DELTA
+    method: str
+    cliffs_delta: float | None = None
+    risk_difference: float | None = None
+    risk_ratio: float | None = None
 
 
-def ranks(values: Sequence[float]) -> tuple[list[float], float]:
-    """Average ranks (1 = smallest) of `values`, and the tie term sum(t^3 - t) over groups of ties."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    result = [0.0] * len(values)
-    ties = 0.0
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        average = (start + end) / 2 + 1
-        for position in range(start, end + 1):
-            result[order[position]] = average
-        size = end - start + 1
-        ties += size**3 - size
-        start = end + 1
-    return result, ties
-
-
-def kruskal_wallis(groups: Sequence[Sequence[float]]) -> KruskalWallis:
-    """H = 12/(N(N+1)) * sum(R_i^2/n_i) - 3(N+1), divided by the tie correction 1 - sum(t^3-t)/(N^3-N).
-
-    Epsilon-squared is H / (N - 1) (Tomczak & Tomczak, 2014): 0 no effect .. 1 groups fully separate.
-    """
+def kruskal_wallis(groups: Sequence[Values]) -> Omnibus:
+    """Kruskal-Wallis H over the non-empty groups, with epsilon-squared H / (N - 1) (Tomczak & Tomczak, 2014)."""
     groups = [g for g in groups if len(g)]
-    pooled = [float(v) for g in groups for v in g]
-    n, k = len(pooled), len(groups)
-    if k < 2 or n < 3:
-        return KruskalWallis(0.0, max(k - 1, 0), 1.0, 0.0, n)
-    rank, ties = ranks(pooled)
-    total, start = 0.0, 0
-    for group in groups:
-        rank_sum = sum(rank[start:start + len(group)])
-        total += rank_sum * rank_sum / len(group)
-        start += len(group)
-    correction = 1 - ties / (n**3 - n)
-    if correction <= 0:  # every value is the same: no evidence of any difference
-        return KruskalWallis(0.0, k - 1, 1.0, 0.0, n)
-    h = (12 / (n * (n + 1)) * total - 3 * (n + 1)) / correction
-    h = max(h, 0.0)
-    return KruskalWallis(h, k - 1, chi2_sf(h, k - 1), min(h / (n - 1), 1.0), n)
+    n = sum(len(g) for g in groups)
+    if len(groups) < 2 or n < 3 or _all_equal(groups):
+        return Omnibus(0.0, max(len(groups) - 1, 0), 1.0, 0.0, n, "Kruskal-Wallis")
+    h, p = stats.kruskal(*groups)
+    return Omnibus(float(h), len(groups) - 1, float(p), min(float(h) / (n - 1), 1.0), n, "Kruskal-Wallis")
 
 
-def mann_whitney(a: Sequence[float], b: Sequence[float]) -> MannWhitney:
-    """Two-sided Mann-Whitney U with the tie-corrected normal approximation and a continuity correction."""
-    n1, n2 = len(a), len(b)
-    if not n1 or not n2:
-        return MannWhitney(0.0, 1.0, 0.0)
-    rank, ties = ranks([float(v) for v in (*a, *b)])
-    n = n1 + n2
-    u = sum(rank[:n1]) - n1 * (n1 + 1) / 2
-    mean = n1 * n2 / 2
-    variance = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
-    if variance <= 0:
-        p = 1.0
-    else:
-        z = max(abs(u - mean) - 0.5, 0.0) / math.sqrt(variance)
-        p = min(1.0, math.erfc(z / math.sqrt(2)))
-    return MannWhitney(u, p, 2 * u / (n1 * n2) - 1)
+def mann_whitney(a: Values, b: Values) -> PairTest:
+    """Two-sided Mann-Whitney U (exact for small groups without ties), with Cliff's delta (+: `a` tends larger)."""
+    if not len(a) or not len(b):
+        return PairTest(0.0, 1.0, "Mann-Whitney", cliffs_delta=0.0)
+    if _all_equal([a, b]):
+        return PairTest(len(a) * len(b) / 2, 1.0, "Mann-Whitney", cliffs_delta=0.0)
+    result = stats.mannwhitneyu(a, b, alternative="two-sided", method="auto")
+    u = float(result.statistic)
+    return PairTest(u, float(result.pvalue), "Mann-Whitney", cliffs_delta=2 * u / (len(a) * len(b)) - 1)
 
 
-def chi2_sf(x: float, df: int) -> float:
-    """P(X > x) for a chi-square variable with `df` degrees of freedom."""
-    if df <= 0:
-        return 1.0
-    return _gamma_q(df / 2, x / 2)
+def proportions(events: Sequence[int], totals: Sequence[int]) -> Omnibus:
+    """Chi-square test of k proportions (a k x 2 table), with Cramér's V."""
+    table = _table(events, totals)
+    n = int(table.sum())
+    if table.shape[0] < 2 or (table.sum(axis=0) == 0).any():
+        return Omnibus(0.0, max(table.shape[0] - 1, 0), 1.0, 0.0, n, "chi-square")
+    result = stats.chi2_contingency(table, correction=False)
+    v = float(association(table, method="cramer", correction=False))
+    return Omnibus(float(result.statistic), int(result.dof), float(result.pvalue), v, n, "chi-square")
 
 
-def _gamma_q(a: float, x: float) -> float:
-    """The regularized upper incomplete gamma function Q(a, x) (series below a+1, continued fraction above)."""
-    if x <= 0:
-        return 1.0
-    log_prefix = -x + a * math.log(x) - math.lgamma(a)
-    if x < a + 1:
-        term = total = 1 / a
-        denominator = a
-        for _ in range(10_000):
-            denominator += 1
-            term *= x / denominator
-            total += term
-            if abs(term) < abs(total) * 1e-15:
-                break
-        return max(0.0, 1 - total * math.exp(log_prefix))
-    tiny = 1e-300
-    b = x + 1 - a
-    c, d = 1 / tiny, 1 / b
-    h = d
-    for i in range(1, 10_000):
-        an = -i * (i - a)
-        b += 2
-        d = an * d + b
-        d = d if abs(d) > tiny else tiny
-        c = b + an / c
-        c = c if abs(c) > tiny else tiny
-        d = 1 / d
-        delta = d * c
-        h *= delta
-        if abs(delta - 1) < 1e-15:
-            break
-    return min(1.0, math.exp(log_prefix) * h)
+def two_proportions(events_a: int, total_a: int, events_b: int, total_b: int) -> PairTest:
+    """Two proportions compared, with the risk difference and ratio of `a` against `b`.
+
+    The two-proportion z test (computed as chi-square without continuity correction: z^2 = chi^2),
+    or Fisher's exact test when an expected cell count is under 5.
+    """
+    rate_a = events_a / total_a if total_a else 0.0
+    rate_b = events_b / total_b if total_b else 0.0
+    ratio = rate_a / rate_b if rate_b else None
+    table = _table([events_a, events_b], [total_a, total_b])
+    margins = table.sum(axis=0)
+    if not total_a or not total_b or (margins == 0).any():
+        return PairTest(0.0, 1.0, "no events to compare", risk_difference=rate_a - rate_b, risk_ratio=ratio)
+    expected = np.outer(table.sum(axis=1), margins) / table.sum()
+    if expected.min() < MIN_EXPECTED:
+        odds, p = stats.fisher_exact(table)
+        return PairTest(float(odds), float(p), "Fisher exact", risk_difference=rate_a - rate_b, risk_ratio=ratio)
+    result = stats.chi2_contingency(table, correction=False)
+    return PairTest(float(result.statistic), float(result.pvalue), "two-proportion z",
+                    risk_difference=rate_a - rate_b, risk_ratio=ratio)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values: the k-th smallest times (m - k + 1), kept monotone, capped at 1.
+
+    scipy.stats offers only the false-discovery-rate procedures; Holm controls the family-wise
+    error, the right guard when each pair is read as a claim of its own.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    if not m:
+        return []
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(np.maximum.accumulate(p[order] * (m - np.arange(m))), 1.0)
+    adjusted = np.empty(m)
+    adjusted[order] = scaled
+    return [float(v) for v in adjusted]
+
+
+def _table(events: Sequence[int], totals: Sequence[int]) -> npt.NDArray[np.int64]:
+    hits = np.asarray(events, dtype=np.int64)
+    return np.column_stack([hits, np.asarray(totals, dtype=np.int64) - hits])
+
+
+def _all_equal(groups: Sequence[Values]) -> bool:
+    low = min(float(np.min(g)) for g in groups)
+    high = max(float(np.max(g)) for g in groups)
+    return low == high
