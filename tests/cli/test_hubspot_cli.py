@@ -16,8 +16,8 @@ from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
 
 TOKEN = "test-token"
-LIST = "/crm/v3/objects/companies"
-BATCH_UPDATE = "/crm/v3/objects/companies/batch/update"
+LIST = "/crm/objects/2026-03/companies"
+BATCH_UPDATE = "/crm/objects/2026-03/companies/batch/update"
 OUTPUTS = ("revrules_segment", "revrules_fit", "revrules_territory", "hubspot_owner_id")
 
 RULES = """\
@@ -150,7 +150,7 @@ def test_check_online_finds_missing_outputs_then_creates_them_once(
 
     again = cli("check", "-c", config, "--online", "--create-properties")
     assert again.code == 0 and "created" not in again.out
-    assert emu.count("POST", "/crm/v3/properties/companies/groups") == 1
+    assert emu.count("POST", "/crm/properties/2026-03/companies/groups") == 1
     segment = emu.properties["revrules_segment"]
     assert sorted(o["value"] for o in segment["options"]) == [
         "Enterprise",
