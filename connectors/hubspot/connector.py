@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, PropertySpec, RecordUpdate, WriteResult
-from revrules.connectors.hubspot import owners, read, write
+from revrules.connectors.hubspot import owners, read, scopes, write
 from revrules.connectors.hubspot.limits import RateLimiter
 from revrules.connectors.hubspot.lists import HubspotLists
 from revrules.connectors.hubspot.paths import API_VERSIONS, DEFAULT_API_VERSION, ApiPaths
@@ -233,7 +233,15 @@ class HubspotConnector:
         write_fields: Sequence[str],
         allowed_values: Mapping[str, Iterable[str]],
     ) -> list[str]:
-        """Check the config against the portal's properties (see `Properties.check_online`)."""
+        """Check the token's scopes, then the config against the portal's properties (see `Properties.check_online`).
+
+        A token lacking a scope the run needs is one problem naming every missing scope
+        (the properties are not checked then: reading them may be what is refused).
+        """
+        lacking = scopes.missing(self._session, contacts=bool(self.contact_lists))
+        if lacking:
+            return [f"the HubSpot access token lacks the scope(s) {', '.join(lacking)}; grant them to the app or "
+                    "service key (the README lists the scopes per feature)"]
         return self._properties.check_online(read_fields, write_fields, allowed_values)
 
     def create_properties(self, specs: Sequence[PropertySpec]) -> list[str]:

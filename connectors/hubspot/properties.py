@@ -14,7 +14,7 @@ GROUP_NAME = "revrules"
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _LISTED_OPTIONS = 12
 _CREATE_HINT = "; create output properties with `revrules check --online --create-properties`"
-_FIELD_TYPES = {"enumeration": "select", "string": "text", "number": "number"}
+_FIELD_TYPES = {"enumeration": "select", "string": "text", "number": "number", "bool": "booleancheckbox"}
 
 
 class Properties:
@@ -131,6 +131,10 @@ class Properties:
             }
             if spec.type == "enumeration":
                 body["options"] = _option_inputs(spec.options)
+            elif spec.type == "bool":
+                # HubSpot's booleancheckbox takes exactly these two options.
+                body["options"] = [{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+                                   {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]
             self.session.request(f"create property {spec.name}", "POST", self._path(), body=body)
             kind = f"{spec.type}, {len(spec.options)} options" if spec.options else spec.type
             done.append(f"created property {spec.name} ({kind}) in group {GROUP_NAME}")
