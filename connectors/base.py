@@ -42,7 +42,7 @@ class PropertySpec:
 
     name: str
     label: str
-    type: Literal["enumeration", "string", "number"]
+    type: Literal["enumeration", "string", "number", "bool"]
     options: tuple[str, ...] = ()
     multiple: bool = False
     """An enumeration that holds several options (a `collect` decision)."""

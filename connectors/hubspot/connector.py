@@ -7,14 +7,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, PropertySpec, RecordUpdate, WriteResult
-from revrules.connectors.hubspot import owners, read, write
+from revrules.connectors.hubspot import owners, read, scopes, write
 from revrules.connectors.hubspot.limits import RateLimiter
 from revrules.connectors.hubspot.lists import HubspotLists
+from revrules.connectors.hubspot.paths import API_VERSIONS, DEFAULT_API_VERSION, ApiPaths
 from revrules.connectors.hubspot.properties import Properties
 from revrules.connectors.hubspot.read import SEARCH_CAP
 from revrules.connectors.hubspot.session import SEARCH_WINDOW_SECONDS, HubspotSession
@@ -61,11 +62,13 @@ class HubspotConnector:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         seed: int | None = None,
         contact_lists: Iterable[str] = (),
+        api_version: str = DEFAULT_API_VERSION,
     ) -> None:
         """Describe the portal; the SDK is imported and connected on first use.
 
         Args:
-            access_token: A private-app access token.
+            access_token: Any bearer token HubSpot issues (a service key, an app
+                access token, a legacy private-app token).
             base_url: The API host (an emulator may be `http://127.0.0.1:PORT`).
             object_type: The CRM object, e.g. `companies`.
             write_fields: The properties revrules writes (outputs, provenance).
@@ -85,9 +88,12 @@ class HubspotConnector:
             seed: Seed for the backoff jitter.
             contact_lists: Rulebook list ids with `include_contacts`: writing one
                 also syncs its contact list (see `write_list_changes`).
+            api_version: The API family: a date version (`2026-03`) or `v3`.
         """
         if not access_token.strip():
-            raise InvalidInputError("crm.access_token is empty (set the HubSpot private-app token)")
+            raise InvalidInputError("crm.access_token is empty (set a HubSpot service key or app access token)")
+        if api_version not in API_VERSIONS:
+            raise InvalidInputError(f"crm.api_version {api_version!r} is not one of {', '.join(API_VERSIONS)}")
         self.base_url = base_url.rstrip("/")
         self.object_type = object_type
         self.write_fields = tuple(dict.fromkeys(write_fields))
@@ -102,7 +108,8 @@ class HubspotConnector:
         retry = HubspotSession.retry_policy(max_retries=max_retries, backoff_seconds=retry_backoff_seconds,
                                             sleep=sleep, seed=seed)
         self._session = HubspotSession(access_token, base_url=self.base_url, object_type=object_type,
-                                       timeout_seconds=timeout_seconds, retry=retry, burst=burst, searches=searches)
+                                       timeout_seconds=timeout_seconds, retry=retry, burst=burst, searches=searches,
+                                       paths=ApiPaths(api_version))
         self._properties = Properties(self._session, self.write_fields)
         self._lists = HubspotLists(self._session, contact_lists)
         prefix = uuid.uuid4().hex[:12]
@@ -126,6 +133,7 @@ class HubspotConnector:
             incremental_lag_seconds=crm.incremental_lag_seconds,
             timeout_seconds=crm.timeout_seconds,
             contact_lists=contact_lists,
+            api_version=crm.api_version,
         )
 
     def __repr__(self) -> str:
@@ -225,20 +233,17 @@ class HubspotConnector:
         write_fields: Sequence[str],
         allowed_values: Mapping[str, Iterable[str]],
     ) -> list[str]:
-        """Check the config against the portal's properties (see `Properties.check_online`)."""
+        """Check the token's scopes, then the config against the portal's properties (see `Properties.check_online`).
+
+        A token lacking a scope the run needs is one problem naming every missing scope
+        (the properties are not checked then: reading them may be what is refused).
+        """
+        lacking = scopes.missing(self._session, contacts=bool(self.contact_lists))
+        if lacking:
+            return [f"the HubSpot access token lacks the scope(s) {', '.join(lacking)}; grant them to the app or "
+                    "service key (the README lists the scopes per feature)"]
         return self._properties.check_online(read_fields, write_fields, allowed_values)
 
     def create_properties(self, specs: Sequence[PropertySpec]) -> list[str]:
         """Create missing output properties in a `revrules` property group (see `Properties.create`)."""
         return self._properties.create(specs)
-
-    # ------------------------------------------------------------- transport
-
-    @property
-    def _apis(self) -> dict[str, Any]:
-        """The SDK API objects built so far (tests check they are built once)."""
-        return self._session.apis
-
-    def _api(self, which: str) -> Any:
-        """The SDK API object `which`, built on first use."""
-        return self._session.api(which)

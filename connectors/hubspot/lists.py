@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import quote
 
 from revrules.connectors.base import ListWrite
 from revrules.connectors.hubspot.session import HubspotSession, next_after
@@ -92,11 +93,11 @@ class HubspotLists:
 
     def _members(self, found: str) -> set[str]:
         """The record ids in the HubSpot list with id `found`."""
-        memberships = self.session.api("memberships")
+        path = f"{self.session.paths.lists()}/{found}/memberships"
 
         def fetch(after: str | None) -> Any:
-            return self.session.call("read list members", memberships.get_page_with_http_info, found,
-                                     limit=MEMBERSHIP_PAGE, after=after).body
+            query = [("limit", MEMBERSHIP_PAGE), ("after", after)]
+            return self.session.request("read list members", "GET", path, query=query).body
 
         members: set[str] = set()
         for page in cursor_pages(fetch, next_after, what="read list members"):
@@ -107,7 +108,7 @@ class HubspotLists:
         self, list_id: str, hubspot_id: str, pending: Sequence[tuple[str, Action]], kind: str
     ) -> list[ListWrite]:
         """Send `pending` in add-and-remove calls of at most `membership_chunk` ids."""
-        memberships = self.session.api("memberships")
+        path = f"{self.session.paths.lists()}/{hubspot_id}/memberships/add-and-remove"
         results: list[ListWrite] = []
         size = max(self.membership_chunk, 1)
         for start in range(0, len(pending), size):
@@ -117,8 +118,7 @@ class HubspotLists:
                 "recordIdsToRemove": [i for i, action in chunk if action == "remove"],
             }
             try:
-                answer = self.session.call("change list members", memberships.add_and_remove_with_http_info,
-                                           hubspot_id, body)
+                answer = self.session.request("change list members", "PUT", path, body=body)
             except CrmError as error:
                 if not results:
                     raise
@@ -180,12 +180,11 @@ class HubspotLists:
     def _company_contacts(self, companies: Sequence[str]) -> dict[str, set[str]]:
         """Company id -> the ids of its associated contacts (associations v4 batch reads)."""
         found: dict[str, set[str]] = {}
-        batch = self.session.api("associations")
+        path = self.session.paths.associations("companies", "contacts") + "/batch/read"
         queue: list[dict[str, str]] = [{"id": company} for company in companies]
         while queue:
             chunk, queue = queue[:ASSOCIATION_BATCH], queue[ASSOCIATION_BATCH:]
-            answer = self.session.call("read company contacts", batch.get_page_with_http_info, "companies",
-                                       "contacts", {"inputs": chunk})
+            answer = self.session.request("read company contacts", "POST", path, body={"inputs": chunk})
             for item in answer.body.get("results", []):
                 company = str((item.get("from") or {}).get("id"))
                 found.setdefault(company, set()).update(str(to["toObjectId"]) for to in item.get("to") or [])
@@ -204,8 +203,9 @@ class HubspotLists:
         if (object_type_id, name) in self._ids:
             return self._ids[object_type_id, name]
         # 404 is the answer "no list of that name".
-        answer = self.session.call("find list", self.session.api("lists").get_by_name_with_http_info, name,
-                                   object_type_id, accept_statuses={404})
+        by_name = f"object-type-id/{quote(object_type_id, safe='')}/name/{quote(name, safe='')}"
+        path = f"{self.session.paths.lists()}/{by_name}"
+        answer = self.session.request("find list", "GET", path, accept_statuses={404})
         found = answer.body.get("list")
         if not isinstance(found, Mapping):
             return None
@@ -220,7 +220,7 @@ class HubspotLists:
     def _create(self, list_id: str, name: str, object_type_id: str | None = None) -> str:
         object_type_id = object_type_id or self._object_type_id()
         body = {"name": name, "objectTypeId": object_type_id, "processingType": "MANUAL"}
-        answer = self.session.call("create list", self.session.api("lists").create_with_http_info, body)
+        answer = self.session.request("create list", "POST", self.session.paths.lists(), body=body)
         created = answer.body.get("list") or {}
         if "listId" not in created:
             raise CrmError(f"list {list_id}: HubSpot answered the list creation without a list id")

@@ -18,8 +18,8 @@ def active_owners(session: HubspotSession, ids: Sequence[str]) -> set[str]:
         CrmError: HubSpot failed or refused.
     """
     def fetch(after: str | None) -> Any:
-        owners = session.api("owners")
-        return session.call("list owners", owners.get_page, limit=OWNERS_PAGE, archived=False, after=after).body
+        query = [("limit", OWNERS_PAGE), ("archived", "false"), ("after", after)]
+        return session.request("list owners", "GET", session.paths.owners(), query=query).body
 
     found: set[str] = set()
     for page in cursor_pages(fetch, next_after, what="list owners"):

@@ -14,7 +14,7 @@ GROUP_NAME = "revrules"
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _LISTED_OPTIONS = 12
 _CREATE_HINT = "; create output properties with `revrules check --online --create-properties`"
-_FIELD_TYPES = {"enumeration": "select", "string": "text", "number": "number"}
+_FIELD_TYPES = {"enumeration": "select", "string": "text", "number": "number", "bool": "booleancheckbox"}
 
 
 class Properties:
@@ -29,9 +29,8 @@ class Properties:
     def definitions(self, *, refresh: bool = False) -> dict[str, dict[str, Any]]:
         """The object's property definitions by name, fetched once per connector."""
         if self._definitions is None or refresh:
-            answer = self.session.call("read property definitions",
-                                       self.session.api("properties").get_all_with_http_info,
-                                       self.session.object_type, archived=False)
+            answer = self.session.request("read property definitions", "GET", self._path(),
+                                          query=[("archived", "false")])
             self._definitions = {str(p["name"]): p for p in answer.body.get("results", [])}
         return self._definitions
 
@@ -121,8 +120,6 @@ class Properties:
         missing = [spec for spec in specs if spec.name not in definitions]
         if missing:
             done += self._ensure_group()
-        properties = self.session.api("properties")
-        object_type = self.session.object_type
         for spec in missing:
             body: dict[str, Any] = {
                 "name": spec.name,
@@ -134,7 +131,11 @@ class Properties:
             }
             if spec.type == "enumeration":
                 body["options"] = _option_inputs(spec.options)
-            self.session.call(f"create property {spec.name}", properties.create_with_http_info, object_type, body)
+            elif spec.type == "bool":
+                # HubSpot's booleancheckbox takes exactly these two options.
+                body["options"] = [{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+                                   {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]
+            self.session.request(f"create property {spec.name}", "POST", self._path(), body=body)
             kind = f"{spec.type}, {len(spec.options)} options" if spec.options else spec.type
             done.append(f"created property {spec.name} ({kind}) in group {GROUP_NAME}")
         for spec in specs:
@@ -148,23 +149,24 @@ class Properties:
             if not extra:
                 continue
             body = {"options": [*(definition.get("options") or []), *_option_inputs(extra, len(present))]}
-            self.session.call(f"update property {spec.name}", properties.update_with_http_info, object_type,
-                              spec.name, body)
+            self.session.request(f"update property {spec.name}", "PATCH", f"{self._path()}/{spec.name}", body=body)
             done.append(f"added {len(extra)} option(s) to property {spec.name}")
         if done:
             self._definitions = None
         return done
 
     def _ensure_group(self) -> list[str]:
-        groups = self.session.api("groups")
-        answer = self.session.call("read property groups", groups.get_all_with_http_info, self.session.object_type)
+        answer = self.session.request("read property groups", "GET", self._path() + "/groups")
         if any(group.get("name") == GROUP_NAME for group in answer.body.get("results", [])):
             return []
         body = {"name": GROUP_NAME, "label": "revrules", "displayOrder": -1}
         # 409: another run created the group in between, which is what we want.
-        self.session.call("create property group", groups.create_with_http_info, self.session.object_type, body,
-                          accept_statuses={409})
+        self.session.request("create property group", "POST", self._path() + "/groups", body=body,
+                             accept_statuses={409})
         return [f"created property group {GROUP_NAME}"]
+
+    def _path(self) -> str:
+        return self.session.paths.properties(self.session.object_type)
 
     def _no_property(self, name: str) -> str:
         candidates = list(self._definitions or {})

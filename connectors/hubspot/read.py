@@ -28,8 +28,9 @@ MODIFIED = "hs_lastmodifieddate"
 def read(session: HubspotSession, names: list[str]) -> pl.DataFrame:
     """Every record: `__id` plus each (checked) property, paging 100 records a call."""
     def fetch(after: str | None) -> Any:
-        return session.call("read records", session.api("basic").get_page_with_http_info, session.object_type,
-                            limit=PAGE_SIZE, after=after, properties=names or None, archived=False).body
+        query = [("limit", PAGE_SIZE), ("after", after), ("archived", "false")]
+        query += [("properties", name) for name in names]
+        return session.request("read records", "GET", session.paths.objects(session.object_type), query=query).body
 
     rows: list[tuple[str, dict[str, Any]]] = []
     for page in cursor_pages(fetch, next_after, what="read records"):
@@ -42,12 +43,11 @@ def read_records(session: HubspotSession, ids: Sequence[str], names: list[str]) 
     """The current values of (checked) `names` for `ids`, in the order asked; unknown ids are left out."""
     wanted = list(dict.fromkeys(str(record) for record in ids))
     found: dict[str, dict[str, Any]] = {}
-    batch = session.api("batch")
+    path = session.paths.objects(session.object_type) + "/batch/read"
     for start in range(0, len(wanted), PAGE_SIZE):
         chunk = wanted[start : start + PAGE_SIZE]
         body = {"inputs": [{"id": record} for record in chunk], "properties": names}
-        answer = session.call("read records by id", batch.read_with_http_info, session.object_type, body,
-                              archived=False)
+        answer = session.request("read records by id", "POST", path, body=body, query=[("archived", "false")])
         for item in answer.body.get("results", []):
             found[str(item["id"])] = item.get("properties") or {}
     return frame([(record, found[record]) for record in wanted if record in found], names)
@@ -102,9 +102,8 @@ def _search_pass(
             "limit": SEARCH_PAGE_SIZE,
             "after": str(int(after or 0)),
         }
-        # Looked up per page: the search API object is only built on first use.
-        return session.search("search modified records", session.api("search").do_search_with_http_info,
-                              session.object_type, body)
+        path = session.paths.objects(session.object_type) + "/search"
+        return session.request("search modified records", "POST", path, body=body, search=True)
 
     total: int | None = None
     last: int | None = None

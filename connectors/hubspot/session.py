@@ -1,8 +1,11 @@
-"""HubSpot transport: the SDK's API objects, the rate limiters, and the retry boundary every request goes through.
+"""HubSpot transport: one SDK API client, the rate limiters, and the retry boundary every request goes through.
 
-Requests are named by what they do: `call` (JSON), `search` (JSON, also under the
-search limit), `call_model` (an SDK model, for batch writes); `accept_statuses` names
-the error statuses an operation takes as an answer (a 404 "no such list").
+Every request is `request(what, verb, path, ...)`: a path of the configured API
+family (see `paths.ApiPaths`) sent through hubspot-api-client's own `ApiClient`,
+so the date-versioned paths the SDK's generated APIs lack go through the same
+HTTP stack, authentication and connection pool. `accept_statuses` names the
+error statuses an operation takes as an answer (a 404 "no such list", a 400
+batch refusal).
 """
 
 from __future__ import annotations
@@ -15,19 +18,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import hubspot.crm.associations.v4.exceptions as association_errors
-import hubspot.crm.lists.exceptions as list_errors
 import hubspot.crm.objects.exceptions as object_errors
-import hubspot.crm.owners.exceptions as owner_errors
-import hubspot.crm.properties.exceptions as property_errors
 import urllib3
 from hubspot import HubSpot
-from hubspot.crm import lists as sdk_lists
-from hubspot.crm import objects as sdk_objects
-from hubspot.crm import properties as sdk_properties
 
 from revrules.connectors.hubspot.errors import error_body, retry_reason
 from revrules.connectors.hubspot.limits import RateLimiter
+from revrules.connectors.hubspot.paths import ApiPaths
 from revrules.connectors.retry import Retry, RetryPolicy
 from revrules.errors import CrmError
 
@@ -36,10 +33,7 @@ log = logging.getLogger(__name__)
 SEARCH_WINDOW_SECONDS = 1.0
 MAX_RETRY_WAIT_SECONDS = 60.0
 """The longest single wait before a retry; a longer `Retry-After` ends the run instead."""
-_API_ERRORS: tuple[type[Exception], ...] = (
-    object_errors.ApiException, property_errors.ApiException, list_errors.ApiException,
-    owner_errors.ApiException, association_errors.ApiException,
-)
+_API_ERRORS: tuple[type[Exception], ...] = (object_errors.ApiException,)
 
 
 @dataclass(frozen=True)
@@ -48,6 +42,7 @@ class Answer:
 
     body: Any
     headers: Mapping[str, str]
+    status: int = 200
 
 
 def next_after(body: Mapping[str, Any]) -> str | None:
@@ -69,6 +64,7 @@ class HubspotSession:
         retry: RetryPolicy,
         burst: RateLimiter | None,
         searches: RateLimiter | None,
+        paths: ApiPaths | None = None,
     ) -> None:
         """Hold the settings; the SDK is connected on first use."""
         self._token = access_token
@@ -78,7 +74,8 @@ class HubspotSession:
         self.retry = retry
         self.burst = burst
         self.searches = searches
-        self.apis: dict[str, Any] = {}
+        self.paths = paths or ApiPaths()
+        self.client: Any = None
 
     @staticmethod
     def retry_policy(
@@ -89,24 +86,28 @@ class HubspotSession:
         return RetryPolicy("HubSpot", max_retries=max_retries, backoff_seconds=2 * backoff_seconds,
                            max_wait_seconds=MAX_RETRY_WAIT_SECONDS, sleep=sleep, rng=random.Random(seed))
 
-    def api(self, which: str) -> Any:
-        """The SDK API object, built once: each one holds its own connection pool."""
-        if which not in self.apis:
-            self._connect()
-        return self.apis[which]
-
-    def call(
-        self, what: str, method: Callable[..., Any], *args: Any, accept_statuses: Collection[int] = (), **kwargs: Any
+    def request(
+        self,
+        what: str,
+        verb: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Sequence[tuple[str, Any]] = (),
+        accept_statuses: Collection[int] = (),
+        search: bool = False,
     ) -> Answer:
         """Send one request and decode its JSON answer.
 
         Args:
             what: What the request does, for messages.
-            method: An SDK `*_with_http_info` method.
-            *args: Its positional arguments.
+            verb: The HTTP method.
+            path: The path, from `self.paths`.
+            body: The JSON body (plain dicts and lists), or None.
+            query: Query parameters; a name may repeat.
             accept_statuses: Error statuses that are an answer for this operation (their
-                JSON body is returned) rather than a failure.
-            **kwargs: Its keyword arguments.
+                JSON body is returned with the status) rather than a failure.
+            search: The request is a search, which also waits for the search limit.
 
         Raises:
             ApiBudgetExhaustedError: HubSpot's daily limit is spent.
@@ -114,28 +115,21 @@ class HubspotSession:
             CrmError: HubSpot refused the request (401, 403, other 4xx).
         """
         def send() -> Answer:
-            raw = method(*args, _preload_content=False, _request_timeout=self.timeout_seconds, **kwargs)
+            client = self._client()
+            headers = {"Accept": "application/json"}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            raw = client.call_api(
+                path, verb, query_params=[(k, v) for k, v in query if v is not None], header_params=headers,
+                body=body, auth_settings=["oauth2"], _preload_content=False,
+                _request_timeout=self.timeout_seconds,
+            )
             return _json_response(raw)
 
-        return self._send(what, send, self._limiters(), accept_statuses)
-
-    def search(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Answer:
-        """`call` for a search request, which also waits for the search rate limit."""
-        def send() -> Answer:
-            raw = method(*args, _preload_content=False, _request_timeout=self.timeout_seconds, **kwargs)
-            return _json_response(raw)
-
-        limiters = self._limiters() + ([self.searches] if self.searches is not None else [])
-        return self._send(what, send, limiters, ())
-
-    def call_model(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Answer:
-        """`call` that keeps the SDK's model of the answer (batch writes read `errors` from it)."""
-        def send() -> Answer:
-            model, _status, headers = method(*args, _return_http_data_only=False,
-                                             _request_timeout=self.timeout_seconds, **kwargs)
-            return Answer(model, _headers(headers))
-
-        return self._send(what, send, self._limiters(), ())
+        limiters = self._limiters()
+        if search and self.searches is not None:
+            limiters.append(self.searches)
+        return self._send(what, send, limiters, accept_statuses)
 
     def _limiters(self) -> list[RateLimiter]:
         return [self.burst] if self.burst is not None else []
@@ -143,9 +137,6 @@ class HubspotSession:
     def _send(
         self, what: str, send: Callable[[], Answer], limiters: Sequence[RateLimiter], accept_statuses: Collection[int]
     ) -> Answer:
-        if not self.apis:
-            self._connect()
-
         def attempt() -> Answer:
             for limiter in limiters:
                 limiter.acquire()
@@ -154,8 +145,9 @@ class HubspotSession:
             except _API_ERRORS as error:
                 headers = _headers(getattr(error, "headers", None))
                 self._observe(headers)
-                if int(getattr(error, "status", 0) or 0) in accept_statuses:
-                    return Answer(error_body(getattr(error, "body", None)), headers)
+                status = int(getattr(error, "status", 0) or 0)
+                if status in accept_statuses:
+                    return Answer(error_body(getattr(error, "body", None)), headers, status)
                 raise
             self._observe(answer.headers)
             return answer
@@ -174,23 +166,11 @@ class HubspotSession:
 
         return self.retry.run(attempt, classify)
 
-    def _connect(self) -> None:
-        client = HubSpot(access_token=self._token, host=self.base_url)
-        basic = client.crm.objects.basic_api
-        core = client.crm.properties.core_api
-        # One pool per SDK package: the batch and search APIs share the basic API's
-        # client, and the groups API shares the properties client.
-        self.apis = {
-            "basic": basic,
-            "batch": sdk_objects.BatchApi(api_client=basic.api_client),
-            "search": sdk_objects.SearchApi(api_client=basic.api_client),
-            "properties": core,
-            "groups": sdk_properties.GroupsApi(api_client=core.api_client),
-            "lists": client.crm.lists.lists_api,
-            "memberships": sdk_lists.MembershipsApi(api_client=client.crm.lists.lists_api.api_client),
-            "owners": client.crm.owners.owners_api,
-            "associations": client.crm.associations.v4.batch_api,
-        }
+    def _client(self) -> Any:
+        """The SDK's API client, built once: it holds the connection pool and the token."""
+        if self.client is None:
+            self.client = HubSpot(access_token=self._token, host=self.base_url).crm.objects.basic_api.api_client
+        return self.client
 
     def _observe(self, headers: Mapping[str, str]) -> None:
         """Fold HubSpot's view of the burst window into the limiter."""
@@ -208,7 +188,7 @@ def _json_response(response: Any) -> Answer:
         body = json.loads(data) if data else {}
     except ValueError as error:
         raise CrmError("HubSpot answered with a body that is not JSON") from error
-    return Answer(body, _headers(response.headers))
+    return Answer(body, _headers(response.headers), int(response.status))
 
 
 def _headers(raw: Any) -> dict[str, str]:

@@ -93,6 +93,8 @@ class HubspotCrm(_Strict):
     object: str = "companies"
     access_token: SecretStr
     base_url: str = "https://api.hubapi.com"
+    api_version: str = "2026-03"
+    """The path family: a date version (`YYYY-MM`) or `v3`; the connector names the versions it knows."""
     burst_limit: int = Field(190, ge=0)  # requests per 10 s; 0 turns the limiter off
     search_limit: int = Field(5, ge=0)  # searches per second; 0 turns it off
     max_retries: int = Field(5, ge=0, le=20)
@@ -101,6 +103,13 @@ class HubspotCrm(_Strict):
     timeout_seconds: float = Field(60.0, gt=0)
 
     _https = field_validator("base_url")(_require_https)
+
+    @field_validator("api_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if not re.fullmatch(r"v3|\d{4}-\d{2}", value):
+            raise ValueError(f"{value!r} is neither a date version such as 2026-03 nor v3")
+        return value
 
 
 class FieldModel(_Strict):

@@ -16,8 +16,8 @@ from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
 
 TOKEN = "test-token"
-LIST = "/crm/v3/objects/companies"
-BATCH_UPDATE = "/crm/v3/objects/companies/batch/update"
+LIST = "/crm/objects/2026-03/companies"
+BATCH_UPDATE = "/crm/objects/2026-03/companies/batch/update"
 OUTPUTS = ("revrules_segment", "revrules_fit", "revrules_territory", "hubspot_owner_id")
 
 RULES = """\
@@ -150,7 +150,7 @@ def test_check_online_finds_missing_outputs_then_creates_them_once(
 
     again = cli("check", "-c", config, "--online", "--create-properties")
     assert again.code == 0 and "created" not in again.out
-    assert emu.count("POST", "/crm/v3/properties/companies/groups") == 1
+    assert emu.count("POST", "/crm/properties/2026-03/companies/groups") == 1
     segment = emu.properties["revrules_segment"]
     assert sorted(o["value"] for o in segment["options"]) == [
         "Enterprise",
@@ -324,3 +324,169 @@ def test_benchmark_50000_companies(
                 f"change {replan_seconds:.1f} s ({emulator.count('GET', LIST)} pages, "
                 f"{emulator.count('POST', BATCH_UPDATE)} writes)"
             )
+
+
+# ------------------------------------------------------- a real portal's rules
+
+
+@pytest.mark.parametrize("version", ["2026-03", "v3"])
+def test_both_api_families_check_apply_and_replan_empty(
+    version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """Objects, search-free reads, batch, properties, groups and owners on one family only.
+
+    Paths: HubSpot's 2026-03 API reference (`/crm/objects/2026-03/{objectType}/batch/update`,
+    `/crm/properties/2026-03/{objectType}`, ...); the emulator serving one family answers 404
+    to the other, as a portal does to paths it does not know.
+    """
+    with HubSpotEmulator(companies(120), api_versions={version}) as emulator:
+        config = project(tmp_path, emulator, monkeypatch)
+        config.write_text(config.read_text().replace("  retry_backoff_seconds", f"  api_version: '{version}'\n"
+                                                     "  retry_backoff_seconds"))
+        created = cli("check", "-c", config, "--online", "--create-properties")
+        assert created.code == 0, created.err
+        applied = cli("apply", "-c", config, "--yes", "--json")
+        assert applied.code == 0, applied.err
+        assert applied.json()["failed"] == []
+        assert cli("plan", "-c", config, "--json").json()["changes"] == []
+        path = "/crm/v3/objects/companies/batch/update" if version == "v3" else BATCH_UPDATE
+        writes = [e for e in emulator.request_log if e.path == path and e.body["inputs"]]
+        assert len(writes) == 2  # ceil(120 / 100)
+        assert all(e.status != 404 for e in emulator.request_log)
+
+
+def test_an_unknown_api_version_is_one_line(tmp_path: Path, emu: HubSpotEmulator, monkeypatch: pytest.MonkeyPatch,
+                                            cli: Cli) -> None:
+    config = project(tmp_path, emu, monkeypatch)
+    config.write_text(config.read_text().replace("  retry_backoff_seconds", "  api_version: '2031-03'\n"
+                                                 "  retry_backoff_seconds"))
+    result = cli("plan", "-c", config)
+    assert result.code == 2
+    assert "crm.api_version '2031-03' is not one of 2026-03, v3" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("mode", ["named", "unnamed"])
+def test_a_whole_batch_400_loses_no_other_record(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """9 of 30 records refused with one 400 `VALIDATION_ERROR` for the whole batch.
+
+    HubSpot answers some batch refusals as one 400 for the batch rather than a 207
+    (a recorded body: tests/fixtures/hubspot/hubspot_error_and_batch_bodies_from_public_sources.json,
+    `400_invalid_option_enum_property_v3`). The 21 others must land; a 400 naming nothing is
+    bisected, at most ceil(log2 30) + 1 extra calls per refused record.
+    """
+    with HubSpotEmulator(companies(30)) as emulator:
+        config = project(tmp_path, emulator, monkeypatch)
+        assert cli("check", "-c", config, "--online", "--create-properties").code == 0
+        refused = {str(1000 + i) for i in range(0, 27, 3)}
+        emulator.faults.update({"whole_batch_400": mode, "record_errors": sorted(refused)})
+        emulator.reset_log()
+        result = cli("apply", "-c", config, "--yes", "--json")
+        assert result.code == 1
+        report = result.json()
+        assert {f["id"] for f in report["failed"]} == refused
+        assert all("INVALID_OPTION" in f["error"] for f in report["failed"])
+        landed = {c for c, company in emulator.companies.items() if company.get("revrules_segment")}
+        assert landed == {str(1000 + i) for i in range(30)} - refused
+        calls = emulator.count("POST", BATCH_UPDATE)
+        if mode == "named":
+            assert calls == 2
+        else:
+            assert calls <= 1 + len(refused) * (math.ceil(math.log2(30)) + 1)
+
+
+def test_validation_rules_fail_their_records_with_hubspots_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """2026-09 enforces conditionally required properties on API writes, as a 400 `VALIDATION_ERROR`.
+
+    Source: HubSpot changelog "Breaking Change: CRM API Write Validation Enforcement Starting
+    with the 2026-09 API Version" (2026-08-11).
+    """
+    with HubSpotEmulator(companies(40)) as emulator:
+        config = project(tmp_path, emulator, monkeypatch)
+        assert cli("check", "-c", config, "--online", "--create-properties").code == 0
+        emulator.faults.update({"required_when": [{"property": "description",
+                                                   "when": {"revrules_segment": "Enterprise"}}]})
+        result = cli("apply", "-c", config, "--yes", "--json")
+        report = result.json()
+        enterprise = {str(1000 + i) for i in range(40) if (i * 37) % 5000 >= 2000}
+        assert {f["id"] for f in report["failed"]} == enterprise
+        assert all("description is required when revrules_segment is Enterprise" in f["error"]
+                   for f in report["failed"])
+        assert report["written"] == (40 - len(enterprise)) * 5
+
+
+def test_a_token_missing_a_scope_is_named_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """403 `MISSING_SCOPES` names the scopes (hubspot-api-nodejs issue #50 shows the body's category)."""
+    read_only = ["crm.objects.companies.read", "crm.schemas.companies.read", "crm.schemas.companies.write",
+                 "crm.objects.owners.read"]
+    with HubSpotEmulator(companies(20), scopes=read_only) as emulator:
+        config = project(tmp_path, emulator, monkeypatch)
+        checked = cli("check", "-c", config, "--online", "--create-properties")
+        assert checked.code == 2
+        assert "lacks the scope(s) crm.objects.companies.write" in checked.err
+        applied = cli("apply", "-c", config, "--yes")
+        assert applied.code == 1
+        lines = [line for line in applied.err.splitlines() if "crm.objects.companies.write" in line]
+        assert lines and "403 MISSING_SCOPES" in lines[0]
+        assert all(not c.get("revrules_segment") for c in emulator.companies.values())
+
+
+OVERRIDE_RULES = RULES.replace("territories:\n", """\
+  strategic_signal:
+    hit: any
+    rules:
+      - {id: huge, when: "employees >= 4000"}
+territories:
+""")
+
+
+def test_create_properties_makes_options_for_override_values_and_booleans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """Override values already in the portal (`Strategic`) become options; `any` becomes a booleancheckbox.
+
+    HubSpot refuses a value that is not an option with INVALID_OPTION ("was not one of the allowed
+    options", changelog "Upcoming - Increased validation for contact updates made through APIs").
+    """
+    records = companies(30)
+    records[4]["segment_override"] = "Strategic"
+    with HubSpotEmulator(records) as emulator:
+        config = project(tmp_path, emulator, monkeypatch)
+        (tmp_path / "rules.yaml").write_text(OVERRIDE_RULES)
+        config.write_text(config.read_text().replace("provenance:", "  strategic_signal: revrules_strategic\n"
+                                                     "overrides:\n  segment: segment_override\nprovenance:"))
+        created = cli("check", "-c", config, "--online", "--create-properties")
+        assert created.code == 0, created.err
+        segment = emulator.properties["revrules_segment"]
+        assert "Strategic" in {o["value"] for o in segment["options"]}
+        strategic = emulator.properties["revrules_strategic"]
+        assert (strategic["type"], strategic["fieldType"]) == ("bool", "booleancheckbox")
+        applied = cli("apply", "-c", config, "--yes", "--json")
+        assert applied.code == 0, applied.err
+        assert applied.json()["failed"] == []
+        assert emulator.companies["1004"]["revrules_segment"] == "Strategic"
+        assert cli("plan", "-c", config, "--json").json()["changes"] == []
+
+
+def test_check_online_names_a_value_that_is_not_an_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    records = companies(10)
+    records[1]["segment_override"] = "Strategic"
+    with HubSpotEmulator(records) as emulator:
+        config = project(tmp_path, emulator, monkeypatch)
+        config.write_text(config.read_text().replace("provenance:", "overrides:\n  segment: segment_override\n"
+                                                     "provenance:"))
+        assert cli("check", "-c", config, "--online", "--create-properties").code == 0
+        emulator.put_company({"id": "1002", "segment_override": "Key Account"})
+        result = cli("check", "-c", config, "--online")
+        assert result.code == 2
+        assert "output property 'revrules_segment' has no option(s) 'Key Account'" in result.err
+        again = cli("check", "-c", config, "--online", "--create-properties")
+        assert again.code == 0 and "added 1 option(s) to property revrules_segment" in again.out

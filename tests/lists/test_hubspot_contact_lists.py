@@ -99,7 +99,7 @@ def test_contact_list_follows_the_company_list(config: Path, emu: HubSpotEmulato
     assert synced(emu, CONTACT_LIST, "0-1") == contacts_of(big(500))
     assert "3000" in synced(emu, CONTACT_LIST, "0-1")
     assert changes(emu) == 2
-    assert emu.count("POST", "/crm/v4/associations/companies/contacts/batch/read") == 1
+    assert emu.count("POST", "/crm/associations/2026-03/companies/contacts/batch/read") == 1
 
     emu.reset_log()
     again = cli("apply", "-c", config, "--yes", "--json")
@@ -159,4 +159,4 @@ def test_csv_style_lists_without_include_contacts_make_no_contact_list(
     (config.parent / "rules.yaml").write_text(RULES.format(threshold=500).replace("    include_contacts: true\n", ""))
     assert cli("apply", "-c", config, "--yes").code == 0
     assert [entry["name"] for entry in emu.lists.values()] == ["Big Companies"]
-    assert emu.count("POST", "/crm/v4/associations/companies/contacts/batch/read") == 0
+    assert emu.count("POST", "/crm/associations/2026-03/companies/contacts/batch/read") == 0

@@ -42,6 +42,7 @@ from revrules.testing.hubspot import (
     column_to_property,
     load_companies_csv,
 )
+from revrules.testing.hubspot.cli import _rule, owners_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hubspot"
 TOKEN = "test-token"
@@ -886,3 +887,32 @@ def test_runs_as_a_module_in_a_subprocess() -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_command_line_owners_include_declared_and_seeded_ids() -> None:
+    """`--owner ID` and every `hubspot_owner_id` of the seed become active owners."""
+    ids = {owner["id"] for owner in owners_for(["77", "88", "77"])}
+    assert {"77", "88", "1000001"} <= ids
+    assert _rule("description:revrules_segment=Enterprise") == {
+        "property": "description", "when": {"revrules_segment": "Enterprise"}}
+    with pytest.raises(ValueError, match="PROP:OTHER=VALUE"):
+        _rule("description")
+
+
+def test_a_token_without_a_scope_gets_hubspots_403() -> None:
+    """403 MISSING_SCOPES with the scopes under errors[].context (hubspot-api-nodejs issue #50)."""
+    with HubSpotEmulator([{"id": "1", "name": "A"}], scopes=["crm.objects.companies.read"]) as emulator:
+        reply = emulator.handle("POST", "/crm/objects/2026-03/companies/batch/update",
+                                {"Authorization": "Bearer test-token"}, b'{"inputs": []}')
+        assert reply.status == 403
+        assert reply.body["category"] == "MISSING_SCOPES"
+        assert reply.body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.companies.write"]
+        assert emulator.handle("GET", "/crm/objects/2026-03/companies", {"Authorization": "Bearer test-token"},
+                               b"").status == 200
+
+
+def test_only_the_served_api_families_answer() -> None:
+    with HubSpotEmulator([{"id": "1", "name": "A"}], api_versions={"2026-03"}) as emulator:
+        headers = {"Authorization": "Bearer test-token"}
+        assert emulator.handle("GET", "/crm/objects/2026-03/companies", headers, b"").status == 200
+        assert emulator.handle("GET", "/crm/v3/objects/companies", headers, b"").status == 404

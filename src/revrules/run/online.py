@@ -26,12 +26,14 @@ def check_online(project: Project, connector: Connector, *, create_properties: b
             is unknown or inactive, or a list cannot be kept.
     """
     done: list[str] = []
+    present = override_values(project, connector) if isinstance(connector, OnlineCheck | PropertyCreation) else {}
     if create_properties:
         if not isinstance(connector, PropertyCreation):
             raise InvalidInputError(f"--create-properties: the {connector.kind} connector cannot create fields")
-        done += connector.create_properties(property_specs(project))
+        done += connector.create_properties(property_specs(project, present))
     if isinstance(connector, OnlineCheck):
-        problems = connector.check_online(project.read_fields(), project.write_fields(), allowed_values(project))
+        problems = connector.check_online(project.read_fields(), project.write_fields(),
+                                          allowed_values(project, present))
         problems += owner_problems(project, connector)
         problems += provenance_problems(project, connector)
         if project.book.lists:
@@ -72,11 +74,35 @@ def owner_problems(project: Project, connector: Connector) -> list[str]:
     ]
 
 
-def allowed_values(project: Project) -> dict[str, set[str]]:
-    """CRM field -> every value the rulebook can write to it (decisions with fixed `then` values)."""
-    allowed: dict[str, set[str]] = {}
+def override_values(project: Project, connector: Connector) -> dict[str, set[str]]:
+    """Output field -> the values already in its decision's override field, which revrules copies to it.
+
+    Reads only the override fields; a `;`-separated value counts as its parts (multi-select).
+    """
+    wanted = {field: project.outputs[decision] for decision, field in project.config.model.overrides.items()
+              if decision in project.outputs}
+    if not wanted:
+        return {}
+    frame = connector.read(sorted(wanted))
+    found: dict[str, set[str]] = {}
+    for source, output in wanted.items():
+        values = frame.get_column(source).drop_nulls().str.split(";").explode().str.strip_chars()
+        found.setdefault(output, set()).update(v for v in values.unique().to_list() if v)
+    return found
+
+
+def allowed_values(project: Project, present: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+    """CRM field -> every value revrules can write to it.
+
+    Fixed `then` values and defaults of `first`/`unique`/`collect` decisions, `true`/`false` for
+    `any` decisions and boolean outputs, territory leaves, and `present` (override values).
+    """
+    allowed: dict[str, set[str]] = {field: set(values) for field, values in (present or {}).items()}
     for decision in project.book.decisions:
         field = project.outputs.get(decision.name)
+        if field is not None and (decision.hit == "any" or project.book.kinds.get(decision.name) == FieldType.BOOLEAN):
+            allowed.setdefault(field, set()).update(("true", "false"))
+            continue
         if field is None or decision.hit not in ("first", "unique", "collect"):
             continue
         values = [rule.then for rule in decision.rules] + [decision.default]
@@ -90,18 +116,26 @@ def allowed_values(project: Project) -> dict[str, set[str]]:
     return allowed
 
 
-def property_specs(project: Project) -> list[PropertySpec]:
-    """The output fields `check --online --create-properties` creates when missing."""
-    allowed = allowed_values(project)
+def property_specs(project: Project, present: dict[str, set[str]] | None = None) -> list[PropertySpec]:
+    """The output fields `check --online --create-properties` creates when missing (or extends with options).
+
+    Enumerations get an option for every value revrules may write (`allowed_values`, override
+    values included); `any` decisions and boolean outputs become booleans; `collect`
+    decisions and list outputs become multi-value enumerations.
+    """
+    allowed = allowed_values(project, present)
     specs: dict[str, PropertySpec] = {}
+    hits = {decision.name: decision.hit for decision in project.book.decisions}
     for name, field in project.outputs.items():
         kind = project.book.kinds.get(name)
         label = name.replace("_", " ").capitalize()
-        if kind in (FieldType.NUMBER, FieldType.INTEGER):
+        if kind == FieldType.BOOLEAN or hits.get(name) == "any":
+            specs[field] = PropertySpec(field, label, "bool", ("true", "false"))
+        elif kind in (FieldType.NUMBER, FieldType.INTEGER):
             specs[field] = PropertySpec(field, label, "number")
         elif allowed.get(field) and kind in (FieldType.STRING, FieldType.LIST):
             specs[field] = PropertySpec(field, label, "enumeration", tuple(sorted(allowed[field])),
-                                        multiple=kind == FieldType.LIST)
+                                        multiple=kind == FieldType.LIST or hits.get(name) == "collect")
         else:
             specs.setdefault(field, PropertySpec(field, label, "string"))
     if project.config.model.provenance:

@@ -8,9 +8,11 @@ import sys
 import threading
 from pathlib import Path
 
+from revrules.testing.hubspot.defaults import _default_owners
 from revrules.testing.hubspot.emulator import HubSpotEmulator
 from revrules.testing.hubspot.loading import load_companies_csv
-from revrules.testing.hubspot.protocol import DEFAULT_ACCESS_TOKEN, DEFAULT_SEARCH_CAP
+from revrules.testing.hubspot.protocol import API_VERSIONS, DEFAULT_ACCESS_TOKEN, DEFAULT_SEARCH_CAP
+from revrules.testing.hubspot.scopes import ALL_SCOPES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         The process exit code.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m revrules.testing.hubspot", description="HubSpot CRM v3 emulator"
+        prog="python -m revrules.testing.hubspot",
+        description="HubSpot CRM emulator (legacy /crm/v3 and date-versioned /crm/.../2026-03 paths)",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -33,8 +36,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search-limit", type=int, default=5, help="per second; 0 disables")
     parser.add_argument("--search-lag-seconds", type=float, default=0.0)
     parser.add_argument("--search-cap", type=int, default=DEFAULT_SEARCH_CAP)
+    parser.add_argument("--owner", action="append", default=[], metavar="ID",
+                        help="declare an active owner (repeatable); every hubspot_owner_id in --accounts is one too")
+    parser.add_argument("--scopes", help="comma-separated scopes the token has (default: all); a request "
+                        f"needing another answers 403 MISSING_SCOPES. Known: {', '.join(ALL_SCOPES)}")
+    parser.add_argument("--api-versions", default=",".join(API_VERSIONS),
+                        help="comma-separated path families served (default: %(default)s)")
+    parser.add_argument("--whole-batch-400", choices=("named", "unnamed"),
+                        help="refuse a batch update holding an invalid value with one 400 for the whole batch, "
+                        "naming the refused records or not")
+    parser.add_argument("--required-when", action="append", default=[], metavar="PROP:OTHER=VALUE",
+                        help="portal validation rule (2026-09): PROP is required once OTHER is VALUE (repeatable)")
     args = parser.parse_args(argv)
     companies = load_companies_csv(args.accounts) if args.accounts else []
+    try:
+        rules = [_rule(text) for text in args.required_when]
+    except ValueError as error:
+        parser.error(str(error))
+    seeded = {str(c.get("hubspot_owner_id")) for c in companies if c.get("hubspot_owner_id")}
     emulator = HubSpotEmulator(
         companies,
         access_token=args.access_token or None,
@@ -44,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         search_cap=args.search_cap,
         host=args.host,
         port=args.port,
+        owners=owners_for([*args.owner, *sorted(seeded)]),
+        scopes=[s.strip() for s in args.scopes.split(",") if s.strip()] if args.scopes is not None else None,
+        api_versions=[v.strip() for v in args.api_versions.split(",") if v.strip()],
     )
+    emulator.faults.update({"whole_batch_400": args.whole_batch_400, "required_when": rules})
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: object) -> None:
@@ -57,3 +80,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(companies)} companies loaded", file=sys.stderr, flush=True)
         stop.wait()
     return 0
+
+
+def owners_for(ids: list[str]) -> list[dict[str, str]]:
+    """The default owners plus an active owner for each of `ids` not among them."""
+    owners: list[dict[str, str]] = list(_default_owners())
+    known = {owner["id"] for owner in owners}
+    for owner_id in dict.fromkeys(ids):
+        if owner_id not in known:
+            owners.append({"id": owner_id, "firstName": "Owner", "lastName": owner_id,
+                           "email": f"owner{owner_id}@example.com"})
+    return owners
+
+
+def _rule(text: str) -> dict[str, object]:
+    """`PROP:OTHER=VALUE` as a `required_when` rule."""
+    prop, _, condition = text.partition(":")
+    other, _, value = condition.partition("=")
+    if not prop or not other or not value:
+        raise ValueError(f"--required-when {text!r}: expected PROP:OTHER=VALUE")
+    return {"property": prop, "when": {other: value}}

@@ -32,6 +32,7 @@ from revrules.testing.hubspot.protocol import (
     _Request,
     _trim,
 )
+from revrules.testing.hubspot.scopes import missing_scopes_body, required_scopes
 from revrules.testing.hubspot.search import SearchApi
 from revrules.testing.hubspot.state import LoggedRequest
 
@@ -77,6 +78,10 @@ class HubSpotEmulator(
         contacts: Initial contacts: dicts of property name to value, the record id
             under ``id``, and ``associatedcompanyid`` naming the associated
             companies (one id, a list of ids, or ids joined by ``;``).
+        api_versions: The path families served (``v3``, ``2026-03``); a path of
+            another family answers 404.
+        scopes: The token's scopes (see `scopes.ALL_SCOPES`); a request needing one
+            it lacks answers 403 MISSING_SCOPES. None grants every scope.
     """
 
 
@@ -205,6 +210,10 @@ class HubSpotEmulator(
                 "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                 "INVALID_AUTHENTICATION",
             )
+        if self.scopes is not None:
+            lacking = [s for s in required_scopes(request.method, request.path) if s not in self.scopes]
+            if lacking:
+                return _Reply(403, missing_scopes_body(lacking))
         if faults.daily_limit_after is not None and call > faults.daily_limit_after:
             return self._rate_limited("DAILY", "You have reached your daily limit.")
         injected = faults.status_on_call.get(call)
@@ -279,12 +288,25 @@ class HubSpotEmulator(
         raise _ApiError(404, f"No route for {request.method} {request.path}", "OBJECT_NOT_FOUND")
 
     def _routes(self) -> list[tuple[str, re.Pattern[str], Handler]]:
-        obj = r"/crm/v3/objects/(?:companies|company|0-2)"
-        props = r"/crm/v3/properties/(?:companies|company|0-2)"
-        lst = r"/crm/v3/lists/(?P<list_id>\d+)"
-        contacts = r"/crm/v3/objects/(?:contacts|contact|0-1)"
-        associations = r"/crm/v4/associations/(?:companies|company|0-2)/(?:contacts|contact|0-1)/batch/read"
-        table: list[tuple[str, str, Handler]] = [
+        """Both path families with the same handlers: legacy `/crm/v3/...` and date-versioned `/crm/.../2026-03`."""
+        routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        for version in sorted(self.api_versions):
+            routes += [(m, re.compile(p), h) for m, p, h in self._family(version)]
+        return routes
+
+    def _family(self, version: str) -> list[tuple[str, str, Handler]]:
+        def crm(api: str) -> str:
+            return f"/crm/v3/{api}" if version == "v3" else f"/crm/{api}/{re.escape(version)}"
+
+        obj = crm("objects") + "/(?:companies|company|0-2)"
+        props = crm("properties") + "/(?:companies|company|0-2)"
+        lists = crm("lists")
+        lst = lists + r"/(?P<list_id>\d+)"
+        contacts = crm("objects") + "/(?:contacts|contact|0-1)"
+        associations = "/crm/v4/associations" if version == "v3" else f"/crm/associations/{re.escape(version)}"
+        associations += "/(?:companies|company|0-2)/(?:contacts|contact|0-1)/batch/read"
+        owners = crm("owners")
+        return [
             ("GET", obj, self._list_companies),
             ("POST", obj, self._create_company),
             ("POST", obj + "/search", self._search_companies),
@@ -299,16 +321,12 @@ class HubSpotEmulator(
             ("POST", props, self._create_property),
             ("GET", props + r"/(?P<name>[^/]+)", self._get_property),
             ("PATCH", props + r"/(?P<name>[^/]+)", self._patch_property),
-            ("GET", r"/crm/v3/owners", self._list_owners),
-            ("GET", r"/crm/v3/owners/(?P<owner_id>[^/]+)", self._get_owner),
-            ("POST", r"/crm/v3/lists", self._create_list),
-            ("GET", r"/crm/v3/lists", self._get_lists_by_id),
-            ("POST", r"/crm/v3/lists/search", self._search_lists),
-            (
-                "GET",
-                r"/crm/v3/lists/object-type-id/(?P<object_type>[^/]+)/name/(?P<name>[^/]+)",
-                self._get_list_by_name,
-            ),
+            ("GET", owners, self._list_owners),
+            ("GET", owners + r"/(?P<owner_id>[^/]+)", self._get_owner),
+            ("POST", lists, self._create_list),
+            ("GET", lists, self._get_lists_by_id),
+            ("POST", lists + "/search", self._search_lists),
+            ("GET", lists + r"/object-type-id/(?P<object_type>[^/]+)/name/(?P<name>[^/]+)", self._get_list_by_name),
             ("GET", lst, self._get_list),
             ("DELETE", lst, self._delete_list),
             ("PUT", lst + "/memberships/add", self._add_members),
@@ -319,5 +337,3 @@ class HubSpotEmulator(
             ("GET", contacts + r"/(?P<record_id>[^/]+)", self._get_contact),
             ("POST", associations, self._read_company_contacts),
         ]
-        return [(m, re.compile(p), h) for m, p, h in table]
-

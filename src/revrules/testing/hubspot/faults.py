@@ -22,15 +22,33 @@ class Faults(SharedFaults):
         search_lag_seconds: How long a write takes to become visible to search.
         missing_list_record_ids: Record ids that list membership changes report in
             ``recordIdsMissing`` (as if the records had been deleted).
+        whole_batch_400: How a batch update holding an invalid record is refused:
+            None answers 207 per record; ``"named"`` answers one 400
+            ``VALIDATION_ERROR`` for the whole batch naming the refused record ids;
+            ``"unnamed"`` answers the 400 naming none. Either way nothing is written.
+        required_when: Portal validation rules (API version 2026-09 enforces them on
+            writes): ``{"property": P, "when": {Q: V}}`` makes P required once Q is V.
+            A batch breaking one is refused whole (400), naming its records.
     """
 
     search_lag_seconds: float = 0.0
     missing_list_record_ids: set[str] = field(default_factory=set)
+    whole_batch_400: str | None = None
+    required_when: list[dict[str, Any]] = field(default_factory=list)
 
     def _set(self, name: str, value: Any) -> None:
         if name == "search_lag_seconds":
             self.search_lag_seconds = float(value)
         elif name == "missing_list_record_ids":
             self.missing_list_record_ids = {str(v) for v in value or ()}
+        elif name == "whole_batch_400":
+            if value not in (None, "named", "unnamed"):
+                raise ValueError("whole_batch_400 is null, 'named' or 'unnamed'")
+            self.whole_batch_400 = value
+        elif name == "required_when":
+            self.required_when = [
+                {"property": str(rule["property"]), "when": {str(k): str(v) for k, v in dict(rule["when"]).items()}}
+                for rule in value or ()
+            ]
         else:
             super()._set(name, value)

@@ -14,6 +14,8 @@ JsonObject = dict[str, Any]
 
 DEFAULT_ACCESS_TOKEN = "test-token"  # noqa: S105  # the loopback emulator's own, not a secret
 DEFAULT_SEARCH_CAP = 10_000
+API_VERSIONS = ("v3", "2026-03")
+"""The path families served: legacy `/crm/v3/...` and the date-versioned `/crm/.../2026-03/...`."""
 MAX_LIST_PAGE = 100
 MAX_SEARCH_PAGE = 200
 MAX_BATCH_INPUTS = 100

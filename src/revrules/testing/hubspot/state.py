@@ -21,6 +21,7 @@ from revrules.testing.hubspot.defaults import (
 )
 from revrules.testing.hubspot.faults import Faults
 from revrules.testing.hubspot.protocol import (
+    API_VERSIONS,
     ASSOCIATION_PAGE,
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_SEARCH_CAP,
@@ -89,8 +90,14 @@ class PortalState(Emulator[LoggedRequest, Faults]):
         host: str = "127.0.0.1",
         port: int = 0,
         contacts: list[dict[str, Any]] | None = None,
+        api_versions: Iterable[str] = API_VERSIONS,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         super().__init__()
+        self.api_versions = set(api_versions)
+        """The path families served (`v3` and date versions); others answer 404 as a portal does."""
+        self.scopes = set(scopes) if scopes is not None else None
+        """The token's scopes; None grants every scope."""
         self.access_token = access_token
         self.burst_limit = burst_limit
         self.search_limit = search_limit
