@@ -29,7 +29,7 @@ from hubspot.crm import properties as sdk_properties
 from revrules.connectors.hubspot.errors import error_body, retry_reason
 from revrules.connectors.hubspot.limits import RateLimiter
 from revrules.connectors.retry import Retry, RetryPolicy
-from revrules.errors import CrmError
+from revrules.errors import CrmError, WriteOutcomeUnknownError
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,28 @@ class HubspotSession:
 
         return self._send(what, send, self._limiters(), ())
 
+    def write_model(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Answer:
+        """`call_model` for a request that changes data: once it may have reached HubSpot it is not sent again.
+
+        A connection that failed before the request went out is retried like any call;
+        an answer lost after it (a timeout, a reset, a truncated body) is raised as
+        `WriteOutcomeUnknownError`, for the caller to read the records back.
+
+        Raises:
+            WriteOutcomeUnknownError: The request may have been carried out; its answer was lost.
+        """
+        def send() -> Answer:
+            try:
+                model, _status, headers = method(*args, _return_http_data_only=False,
+                                                 _request_timeout=self.timeout_seconds, **kwargs)
+            except (urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+                if _not_sent(error):
+                    raise
+                raise WriteOutcomeUnknownError(f"{what}: the answer was lost ({type(error).__name__})") from None
+            return Answer(model, _headers(headers))
+
+        return self._send(what, send, self._limiters(), ())
+
     def _limiters(self) -> list[RateLimiter]:
         return [self.burst] if self.burst is not None else []
 
@@ -199,6 +221,14 @@ class HubspotSession:
         remaining = _int_header(headers.get("x-hubspot-ratelimit-remaining"))
         if remaining is not None:
             self.burst.observe(_int_header(headers.get("x-hubspot-ratelimit-max")), remaining)
+
+
+def _not_sent(error: Exception) -> bool:
+    """Whether a request failed before any of it reached HubSpot (so sending it again is safe)."""
+    if isinstance(error, urllib3.exceptions.MaxRetryError):
+        error = error.reason or error
+    return isinstance(error, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+                      | ConnectionRefusedError)
 
 
 def _json_response(response: Any) -> Answer:

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from hubspot.crm.objects import (
     BatchInputSimplePublicObjectBatchInput,
+    BatchResponseSimplePublicObject,
     BatchResponseSimplePublicObjectWithErrors,
     SimplePublicObjectBatchInput,
 )
@@ -14,6 +15,7 @@ from revrules.connectors.base import CrmValue, RecordUpdate, WriteResult
 from revrules.connectors.hubspot.errors import record_failure
 from revrules.connectors.hubspot.session import HubspotSession
 from revrules.connectors.hubspot.values import text
+from revrules.errors import WriteOutcomeUnknownError
 
 BATCH_SIZE = 100
 """Inputs per batch update (HubSpot's maximum)."""
@@ -58,9 +60,11 @@ def _write_batch(
         for trace, (record, values) in zip(traces, records, strict=True)
     ]
     request = BatchInputSimplePublicObjectBatchInput(inputs=inputs)
-    answer = session.call_model("write records", session.api("batch").update_with_http_info, session.object_type,
-                                request)
+    answer = session.write_model("write records", session.api("batch").update_with_http_info, session.object_type,
+                                 request)
     response = answer.body
+    if not isinstance(response, BatchResponseSimplePublicObject | BatchResponseSimplePublicObjectWithErrors):
+        raise WriteOutcomeUnknownError("write records: HubSpot's answer was not a batch result")
     landed = {str(item.id) for item in response.results or []}
     failures: dict[str, tuple[dict[str, str], str]] = {}
     if isinstance(response, BatchResponseSimplePublicObjectWithErrors):
@@ -74,7 +78,8 @@ def _write_batch(
         for field in values:
             if record in failures:
                 by_field, overall = failures[record]
-                results.append(WriteResult(record, field, False, by_field.get(field, overall)))
+                results.append(WriteResult(record, field, ok=False, error=by_field.get(field, overall),
+                                           named=field in by_field))
             elif record in landed:
                 results.append(WriteResult(record, field, True))
             else:

@@ -27,6 +27,7 @@ from simple_salesforce.exceptions import (
     SalesforceOperationError,
 )
 from simple_salesforce.login import SalesforceLogin
+from urllib3.exceptions import NewConnectionError
 
 from revrules.connectors.retry import Retry, RetryPolicy
 from revrules.connectors.salesforce.errors import (
@@ -35,7 +36,7 @@ from revrules.connectors.salesforce.errors import (
     error_parts,
     error_text,
 )
-from revrules.errors import ApiBudgetExhaustedError, CrmError, InvalidInputError
+from revrules.errors import ApiBudgetExhaustedError, CrmError, InvalidInputError, WriteOutcomeUnknownError
 
 if TYPE_CHECKING:
     from revrules.connectors.salesforce.values import FieldInfo
@@ -147,6 +148,14 @@ class _RetryAfter:
         return value
 
 
+def _not_sent(error: requests.RequestException) -> bool:
+    """Whether a request failed before any of it reached the server (so sending it again is safe)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
 def missing_keys(c: Credentials) -> list[str]:
     """The config keys the chosen `auth` needs but does not have."""
     needed: dict[str, object] = {}
@@ -248,6 +257,29 @@ class SalesforceSession:
             return None
 
         return self.retry.run(lambda: operation(self.client()), classify)
+
+    def write_call(self, action: str, operation: Callable[[Salesforce], T]) -> T:
+        """`call` for a request that changes data: once it may have reached Salesforce it is not sent again.
+
+        A connection that failed before the request went out is retried like any call;
+        an answer lost after it (a timeout, a reset, a truncated or unreadable body) is
+        raised as `WriteOutcomeUnknownError`, for the caller to read the records back.
+
+        Raises:
+            WriteOutcomeUnknownError: The request may have been carried out; its answer was lost.
+        """
+        def once(sf: Salesforce) -> T:
+            try:
+                return operation(sf)
+            except requests.RequestException as error:
+                if _not_sent(error):
+                    raise
+                raise WriteOutcomeUnknownError(f"{action}: the answer was lost ({type(error).__name__})") from None
+            except ValueError:
+                # simple-salesforce decodes a 200's body as JSON: a truncated or HTML body lands here.
+                raise WriteOutcomeUnknownError(f"{action}: Salesforce's answer was not readable JSON") from None
+
+        return self.call(action, once)
 
     def client(self) -> Salesforce:
         """The logged-in simple-salesforce client, logging in on first use."""

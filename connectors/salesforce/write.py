@@ -10,11 +10,11 @@ from typing import Any
 from revrules.connectors.base import CrmValue, RecordUpdate, WriteResult
 from revrules.connectors.salesforce.bulk import BULK_WRITE_CALLS, bulk_write
 from revrules.connectors.salesforce.describe import describe
-from revrules.connectors.salesforce.errors import LOCKED, Failure, collection_error
+from revrules.connectors.salesforce.errors import LOCKED, Failure, collection_error, collection_fields
 from revrules.connectors.salesforce.session import SalesforceSession
 from revrules.connectors.salesforce.soql import RECORD_ID_RE
 from revrules.connectors.salesforce.values import FieldInfo, typed
-from revrules.errors import CrmError, RefusedError
+from revrules.errors import CrmError, RefusedError, WriteOutcomeUnknownError
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +52,25 @@ def write(session: SalesforceSession, updates: Sequence[RecordUpdate]) -> list[W
                 problems[(update.record_id, name)] = problem
         if values:
             payload.append((update.record_id, values))
-    outcome: dict[str, str | None] = {}
+    outcome: dict[str, Failure | None] = {}
     if payload:
         if len(payload) >= session.tuning.bulk_write_threshold:
             outcome = _bulk_then_locked(session, payload)
         else:
             outcome = collections_write(session, payload)
-    return [
-        WriteResult(update.record_id, name, error is None, error)
-        for update in updates
-        for name in update.values
-        for error in [problems.get((update.record_id, name), outcome.get(update.record_id))]
-    ]
+    results = []
+    for update in updates:
+        failure = outcome.get(update.record_id)
+        for name in update.values:
+            problem = problems.get((update.record_id, name))
+            if problem is not None:
+                results.append(WriteResult(update.record_id, name, ok=False, error=problem, named=True))
+            elif failure is not None:
+                results.append(WriteResult(update.record_id, name, ok=False, error=failure.error,
+                                           named=name in failure.fields))
+            else:
+                results.append(WriteResult(update.record_id, name, ok=True))
+    return results
 
 
 def write_calls(session: SalesforceSession, records: int) -> int:
@@ -98,9 +105,9 @@ def check_budget(session: SalesforceSession, records_to_write: int) -> None:
     log.info("API budget: %d call(s) needed, %d left today, %d reserved", needed, remaining, reserve)
 
 
-def collections_write(session: SalesforceSession, payload: Payload) -> dict[str, str | None]:
+def collections_write(session: SalesforceSession, payload: Payload) -> dict[str, Failure | None]:
     """Write in calls of 200; retry only the records that were locked."""
-    outcome: dict[str, str | None] = {}
+    outcome: dict[str, Failure | None] = {}
     pending = payload
     attempt = 0
     while pending:
@@ -109,14 +116,16 @@ def collections_write(session: SalesforceSession, payload: Payload) -> dict[str,
             chunk = pending[start : start + COLLECTION_SIZE]
             try:
                 answers = _collection_update(session, chunk)
+            except WriteOutcomeUnknownError:
+                raise  # the caller reads the batch back: nothing here says what landed
             except CrmError as error:
                 if not outcome and not locked:
                     raise  # nothing of this batch landed
                 rest = [rid for rid, _ in pending[start:]] + [rid for rid, _ in locked]
-                outcome.update(dict.fromkeys(rest, f"not attempted: {error}"))
+                outcome.update(dict.fromkeys(rest, Failure(f"not attempted: {error}")))
                 return outcome
             for (record_id, values), answer in zip(chunk, answers, strict=True):
-                if answer is not None and answer.startswith(LOCKED) and attempt < session.tuning.max_retries:
+                if answer is not None and answer.error.startswith(LOCKED) and attempt < session.tuning.max_retries:
                     locked.append((record_id, values))
                 else:
                     outcome[record_id] = answer
@@ -137,17 +146,19 @@ def collection_insert(session: SalesforceSession, action: str, records: list[dic
     return [str(item["id"]) if item.get("success") else Failure(collection_error(item)) for item in answer]
 
 
-def _bulk_then_locked(session: SalesforceSession, payload: Payload) -> dict[str, str | None]:
+def _bulk_then_locked(session: SalesforceSession, payload: Payload) -> dict[str, Failure | None]:
     """Write as one Bulk API 2.0 job; retry the locked records through Collections."""
     outcome = bulk_write(session, payload)
-    locked = [item for item in payload if (outcome.get(item[0]) or "").startswith(LOCKED)]
+    locked = [item for item in payload if (failure := outcome.get(item[0])) and failure.error.startswith(LOCKED)]
     if locked and session.tuning.max_retries > 0:
         log.info("%d record(s) were locked during the Bulk job; retrying them", len(locked))
         session.sleep(session.retry.delay(0))
         try:
             outcome.update(collections_write(session, locked))
+        except WriteOutcomeUnknownError:
+            raise
         except CrmError as error:
-            outcome.update(dict.fromkeys((rid for rid, _ in locked), f"not retried: {error}"))
+            outcome.update(dict.fromkeys((rid for rid, _ in locked), Failure(f"not retried: {error}")))
     return outcome
 
 
@@ -159,10 +170,12 @@ def _collection_update(session: SalesforceSession, chunk: Payload) -> list[str |
             for record_id, values in chunk
         ],
     }
-    answer = session.call("update records", lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body))
+    answer = session.write_call("update records",
+                                lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body))
     if not isinstance(answer, list) or len(answer) != len(chunk):
-        raise CrmError("Salesforce answered an sObject Collections update unexpectedly")
-    return [None if item.get("success") else collection_error(item) for item in answer]
+        raise WriteOutcomeUnknownError("Salesforce answered an sObject Collections update unexpectedly")
+    return [None if item.get("success") else Failure(collection_error(item), collection_fields(item))
+            for item in answer]
 
 
 def _write_problem(record_id: str, field: FieldInfo | None, name: str) -> str | None:
