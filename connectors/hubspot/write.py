@@ -73,6 +73,9 @@ def _write_batch(
             ids = [str(i) for i in context.get("ids") or []]
             ids += [traces[t] for t in context.get("objectWriteTraceId") or [] if t in traces]
             failures.update(dict.fromkeys(ids, record_failure(error)))
+    if any(record not in failures and record not in landed for record, _ in records):
+        # A 200 that does not account for every record (an unreadable body reads as empty) says nothing.
+        raise WriteOutcomeUnknownError("write records: HubSpot's answer did not report every record")
     results: list[WriteResult] = []
     for record, values in records:
         for field in values:
@@ -80,8 +83,6 @@ def _write_batch(
                 by_field, overall = failures[record]
                 results.append(WriteResult(record, field, ok=False, error=by_field.get(field, overall),
                                            named=field in by_field))
-            elif record in landed:
-                results.append(WriteResult(record, field, True))
             else:
-                results.append(WriteResult(record, field, False, "UNCONFIRMED: HubSpot did not report this record"))
+                results.append(WriteResult(record, field, True))
     return results
