@@ -162,7 +162,7 @@ def _bulk_then_locked(session: SalesforceSession, payload: Payload) -> dict[str,
     return outcome
 
 
-def _collection_update(session: SalesforceSession, chunk: Payload) -> list[str | None]:
+def _collection_update(session: SalesforceSession, chunk: Payload) -> list[Failure | None]:
     body = {
         "allOrNone": False,
         "records": [

@@ -72,7 +72,7 @@ SEGMENTS = ["SMB", "Mid-Market", "Enterprise"]
 def salesforce(count: int) -> SalesforceEmulator:
     records = [{"Id": f"001Dn0000{i:06d}AAA", "Name": f"A{i}", "NumberOfEmployees": 500 if i % 2 else 10,
                 "Segment__c": "SMB"} for i in range(count)]
-    return SalesforceEmulator(records, picklists={"Segment__c": SEGMENTS})
+    return SalesforceEmulator([{**r, "Note__c": None} for r in records], picklists={"Segment__c": SEGMENTS})
 
 
 def hubspot(count: int) -> HubSpotEmulator:
@@ -180,7 +180,7 @@ def test_a_lost_answer_that_cannot_be_read_back_stays_unknown_until_the_next_run
     crm = make_crm(kind)
     before = crm.segments()
     # The write's answer is lost, and so is every read of the records back.
-    crm.emulator.faults.lose_response_on_call = {n: "reset" for n in range(call, call + 10)}
+    crm.emulator.faults.lose_response_on_call = dict.fromkeys(range(call, call + 10), "reset")
 
     applied = cli("apply", "-c", crm.config, "--yes", "--json")
     run = cli("history", "-c", crm.config, "--json").json()["runs"][0]
