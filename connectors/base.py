@@ -34,6 +34,9 @@ class WriteResult:
     field: str
     ok: bool
     error: str | None = None
+    named: bool = False
+    """The CRM named this field as a reason it refused the record (Salesforce `fields`,
+    HubSpot's property errors): the record's other fields can be sent again without it."""
 
 
 @dataclass(frozen=True)

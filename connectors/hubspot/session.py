@@ -26,7 +26,7 @@ from revrules.connectors.hubspot.errors import error_body, retry_reason
 from revrules.connectors.hubspot.limits import RateLimiter
 from revrules.connectors.hubspot.paths import ApiPaths
 from revrules.connectors.retry import Retry, RetryPolicy
-from revrules.errors import CrmError
+from revrules.errors import CrmError, WriteOutcomeUnknownError
 
 log = logging.getLogger(__name__)
 
@@ -115,21 +115,48 @@ class HubspotSession:
             CrmError: HubSpot refused the request (401, 403, other 4xx).
         """
         def send() -> Answer:
-            client = self._client()
-            headers = {"Accept": "application/json"}
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            raw = client.call_api(
-                path, verb, query_params=[(k, v) for k, v in query if v is not None], header_params=headers,
-                body=body, auth_settings=["oauth2"], _preload_content=False,
-                _request_timeout=self.timeout_seconds,
-            )
-            return _json_response(raw)
+            return _json_response(self._call_api(verb, path, body, query))
 
         limiters = self._limiters()
         if search and self.searches is not None:
             limiters.append(self.searches)
         return self._send(what, send, limiters, accept_statuses)
+
+    def write(self, what: str, path: str, body: Any, *, accept_statuses: Collection[int] = ()) -> Answer:
+        """POST a request that changes data: once it may have reached HubSpot it is never sent again.
+
+        A connection that failed before the request went out is retried like any call;
+        an answer lost after it (a timeout, a reset, a truncated or non-JSON body) is
+        raised as `WriteOutcomeUnknownError`, for the caller to read the records back.
+
+        Raises:
+            WriteOutcomeUnknownError: The request may have been carried out; its answer was lost.
+            ApiBudgetExhaustedError: HubSpot's daily limit is spent.
+            CrmError: HubSpot refused the request.
+        """
+        def send() -> Answer:
+            try:
+                raw = self._call_api("POST", path, body, ())
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                if _not_sent(error):
+                    raise
+                raise WriteOutcomeUnknownError(f"{what}: the answer was lost ({type(error).__name__})") from None
+            try:
+                return _json_response(raw)
+            except (CrmError, urllib3.exceptions.HTTPError, OSError) as error:
+                raise WriteOutcomeUnknownError(f"{what}: the answer was unreadable ({type(error).__name__})") from None
+
+        return self._send(what, send, self._limiters(), accept_statuses)
+
+    def _call_api(self, verb: str, path: str, body: Any, query: Sequence[tuple[str, Any]]) -> Any:
+        """One HTTP call through the SDK's own ApiClient; the raw urllib3 response."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return self._client().call_api(
+            path, verb, query_params=[(k, v) for k, v in query if v is not None], header_params=headers,
+            body=body, auth_settings=["oauth2"], _preload_content=False, _request_timeout=self.timeout_seconds,
+        )
 
     def _limiters(self) -> list[RateLimiter]:
         return [self.burst] if self.burst is not None else []
@@ -179,6 +206,14 @@ class HubspotSession:
         remaining = _int_header(headers.get("x-hubspot-ratelimit-remaining"))
         if remaining is not None:
             self.burst.observe(_int_header(headers.get("x-hubspot-ratelimit-max")), remaining)
+
+
+def _not_sent(error: Exception) -> bool:
+    """Whether a request failed before any of it reached HubSpot (so sending it again is safe)."""
+    if isinstance(error, urllib3.exceptions.MaxRetryError):
+        error = error.reason or error
+    return isinstance(error, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+                      | ConnectionRefusedError)
 
 
 def _json_response(response: Any) -> Answer:

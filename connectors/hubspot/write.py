@@ -18,6 +18,7 @@ from revrules.connectors.base import RecordUpdate, WriteResult
 from revrules.connectors.hubspot.errors import named_inputs, record_failure
 from revrules.connectors.hubspot.session import Answer, HubspotSession
 from revrules.connectors.hubspot.values import text
+from revrules.errors import WriteOutcomeUnknownError
 
 BATCH_SIZE = 100
 """Inputs per batch update (HubSpot's maximum)."""
@@ -96,19 +97,16 @@ class _BatchWriter:
             for field in values:
                 if failure is not None:
                     by_field, overall = failure
-                    out.append(WriteResult(record, field, False, by_field.get(field, overall)))
-                elif record in self.landed:
-                    out.append(WriteResult(record, field, True))
+                    out.append(WriteResult(record, field, False, by_field.get(field, overall), named=field in by_field))
                 else:
-                    out.append(WriteResult(record, field, False, "UNCONFIRMED: HubSpot did not report this record"))
+                    out.append(WriteResult(record, field, True))
         return out
 
     def _send(self, records: list[Record]) -> Answer:
         """One batch update; a 200 or 207 is recorded per record, a 400 is returned for splitting."""
         traces = [next(self.trace_ids) for _ in records]
         self.calls += 1
-        answer = self.session.request("write records", "POST", self.path, body=batch_payload(records, traces),
-                                      accept_statuses={400})
+        answer = self.session.write("write records", self.path, batch_payload(records, traces), accept_statuses={400})
         if answer.status == 400:
             return answer
         by_trace = dict(zip(traces, (record for record, _ in records), strict=True))
@@ -120,6 +118,9 @@ class _BatchWriter:
             for record in [*ids, *(by_trace[t] for t in named_traces if t in by_trace)]:
                 self.failed[record] = failure
                 self.landed.discard(record)
+        if any(record not in self.landed and record not in self.failed for record, _ in records):
+            # A 200 that does not account for every record says nothing about the others.
+            raise WriteOutcomeUnknownError("write records: HubSpot's answer did not report every record")
         return answer
 
     def _split(self, records: list[Record], body: Mapping[str, Any]) -> list[Record] | None:
@@ -168,4 +169,3 @@ class _BatchWriter:
         self.failed[refused[0][0]] = (by_field, f"{overall} (HubSpot refused the whole batch without naming "
                                                 "records; this one was isolated by bisection)")
         return [unsent] if unsent else []
-

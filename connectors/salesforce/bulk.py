@@ -15,10 +15,10 @@ from simple_salesforce.bulk2 import Operation
 
 from revrules.connectors.base import ID, CrmValue
 from revrules.connectors.salesforce.describe import describe
-from revrules.connectors.salesforce.errors import BulkJobFailedError, bulk_error
+from revrules.connectors.salesforce.errors import BulkJobFailedError, Failure, bulk_error, bulk_fields
 from revrules.connectors.salesforce.session import SalesforceSession
 from revrules.connectors.salesforce.values import bulk_cell, bulk_column, empty_frame
-from revrules.errors import CrmError, RetriableCrmError
+from revrules.errors import CrmError, RetriableCrmError, WriteOutcomeUnknownError
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ def csv_frame(session: SalesforceSession, text: str, names: list[str]) -> pl.Dat
     return raw.select(pl.col("Id").alias(ID), *(bulk_column(name, info[name].type) for name in names))
 
 
-def bulk_write(session: SalesforceSession, payload: list[tuple[str, dict[str, CrmValue]]]) -> dict[str, str | None]:
-    """Write as Bulk API 2.0 update jobs, each upload under the size limit; record id -> its error, None when written.
+def bulk_write(session: SalesforceSession, payload: list[tuple[str, dict[str, CrmValue]]]) -> dict[str, Failure | None]:
+    """Write as Bulk API 2.0 update jobs, each upload under the size limit; record id -> its failure, None when written.
 
     Salesforce refuses an upload above 100 MB ("upload data that does not exceed 100 MB",
     Bulk API 2.0 Developer Guide, Upload Job Data), so the CSV is cut into as many jobs
@@ -67,11 +67,13 @@ def bulk_write(session: SalesforceSession, payload: list[tuple[str, dict[str, Cr
 
     Raises:
         BulkJobFailedError: The first job failed with nothing written.
+        WriteOutcomeUnknownError: A job was closed (or may have been) but its end was not
+            seen: what landed is found by reading the records back.
         CrmError: The first job was never closed, so nothing landed.
     """
     columns = list(dict.fromkeys(name for _, values in payload for name in values))
     header = _csv_line(["Id", *columns])
-    outcome: dict[str, str | None] = {}
+    outcome: dict[str, Failure | None] = {}
     chunks = upload_chunks(header, [
         (record_id, _csv_line([record_id, *(bulk_cell(values[c]) if c in values else "" for c in columns)]))
         for record_id, values in payload
@@ -79,11 +81,13 @@ def bulk_write(session: SalesforceSession, payload: list[tuple[str, dict[str, Cr
     for number, (ids, data) in enumerate(chunks):
         try:
             outcome.update(_one_job(session, ids, data))
+        except WriteOutcomeUnknownError:
+            raise  # settled by reading the whole batch back, the jobs that did land included
         except CrmError as error:
             if number == 0:
                 raise  # nothing of this batch landed
             rest = [rid for later, _ in chunks[number:] for rid in later]
-            outcome.update(dict.fromkeys(rest, f"not attempted: {error}"))
+            outcome.update(dict.fromkeys(rest, Failure(f"not attempted: {error}")))
             break
     return outcome
 
@@ -113,25 +117,29 @@ def upload_chunks(header: str, lines: list[tuple[str, str]], limit: int) -> list
     return chunks
 
 
-def _one_job(session: SalesforceSession, record_ids: list[str], data: str) -> dict[str, str | None]:
-    job = session.call("create a Bulk update job",
-                       lambda sf: session.bulk(sf).create_job(Operation.update), idempotent=False)
+def _one_job(session: SalesforceSession, record_ids: list[str], data: str) -> dict[str, Failure | None]:
+    job = session.call("create a Bulk update job", lambda sf: session.bulk(sf).create_job(Operation.update))
     job_id = str(job["id"])
     try:
         session.call("upload Bulk data", lambda sf: session.bulk(sf).upload_job_data(job_id, data))
-        session.call("close the Bulk job", lambda sf: session.bulk(sf).close_job(job_id), idempotent=False)
     except CrmError:
         _abort(session, job_id)
         raise  # the job was never closed: nothing landed
+    try:
+        session.write_call("close the Bulk job", lambda sf: session.bulk(sf).close_job(job_id))
+    except WriteOutcomeUnknownError:
+        raise
+    except CrmError:
+        _abort(session, job_id)
+        raise
     try:
         state = wait_for_job(session, job_id, is_query=False)
         return _ingest_outcome(session, job_id, state, record_ids)
     except BulkJobFailedError:
         raise
     except CrmError as error:
-        # The job was closed and may be running: its outcome is unknown, not absent.
-        message = f"Bulk job {job_id} outcome unknown: {error}"
-        return dict.fromkeys(record_ids, message)
+        # The job was closed and may be running or done: its outcome is unknown, not absent.
+        raise WriteOutcomeUnknownError(f"Bulk job {job_id} was closed but its end was not seen: {error}") from error
 
 
 def _csv_line(cells: Iterable[str]) -> str:
@@ -142,11 +150,11 @@ def _csv_line(cells: Iterable[str]) -> str:
 
 def _ingest_outcome(
     session: SalesforceSession, job_id: str, state: Mapping[str, Any], record_ids: list[str]
-) -> dict[str, str | None]:
+) -> dict[str, Failure | None]:
     total = len(record_ids)
     processed = int(state.get("numberRecordsProcessed") or 0)
     failed_count = int(state.get("numberRecordsFailed") or 0)
-    outcome: dict[str, str | None] = {}
+    outcome: dict[str, Failure | None] = {}
     if failed_count:
         failed_text = session.call(
             "read Bulk failures",
@@ -154,7 +162,8 @@ def _ingest_outcome(
         )
         for row in _csv_rows(failed_text):
             record_id = row.get("Id") or row.get("sf__Id") or ""
-            outcome[record_id] = bulk_error(row.get("sf__Error") or "")
+            cell = row.get("sf__Error") or ""
+            outcome[record_id] = Failure(bulk_error(cell), bulk_fields(cell))
     if processed < total:
         unprocessed_text = session.call(
             "read Bulk unprocessed records",
@@ -162,7 +171,7 @@ def _ingest_outcome(
         )
         reason = str(state.get("errorMessage") or "the Bulk job did not process it")
         for row in _csv_rows(unprocessed_text):
-            outcome[row.get("Id") or ""] = f"NOT_PROCESSED: {reason}"
+            outcome[row.get("Id") or ""] = Failure(f"NOT_PROCESSED: {reason}")
     succeeded: set[str] | None = None
     if len(outcome) != total - processed + failed_count:
         # The counts do not account for every record: ask which ones succeeded.
@@ -176,14 +185,14 @@ def _ingest_outcome(
     if str(state.get("state")) == "Failed" and processed - failed_count <= 0:
         reason = state.get("errorMessage") or "no reason given"
         raise BulkJobFailedError(f"Bulk job {job_id} failed: {reason}")
-    result: dict[str, str | None] = {}
+    result: dict[str, Failure | None] = {}
     for record_id in record_ids:
         if record_id in outcome:
             result[record_id] = outcome[record_id]
         elif succeeded is None or record_id in succeeded:
             result[record_id] = None
         else:
-            result[record_id] = "NO_RESULT: the Bulk job reported no result for this record"
+            result[record_id] = Failure("NO_RESULT: the Bulk job reported no result for this record")
     return result
 
 

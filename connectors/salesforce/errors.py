@@ -27,9 +27,10 @@ class BulkJobFailedError(CrmError):
 
 @dataclass(frozen=True)
 class Failure:
-    """A record Salesforce refused: its `CODE: message`."""
+    """A record Salesforce refused: its `CODE: message` and the fields Salesforce named, if any."""
 
     error: str
+    fields: tuple[str, ...] = ()
 
 
 def error_parts(error: Any) -> tuple[str, str]:
@@ -68,6 +69,17 @@ def collection_error(item: Mapping[str, Any]) -> str:
     errors = item.get("errors") or [{}]
     first = errors[0]
     return f"{first.get('statusCode', 'UNKNOWN_ERROR')}: {first.get('message', '')}".rstrip()
+
+
+def collection_fields(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields the errors of one sObject Collections result name (its `fields` lists)."""
+    return tuple(dict.fromkeys(str(name) for error in item.get("errors") or [] for name in error.get("fields") or []))
+
+
+def bulk_fields(cell: str) -> tuple[str, ...]:
+    """The fields a Bulk API 2.0 `sf__Error` names (`CODE:message:Field1,Field2 --`)."""
+    match = re.search(r":([A-Za-z0-9_,]*) --\s*$", cell.strip())
+    return tuple(name for name in (match.group(1).split(",") if match else []) if name)
 
 
 def bulk_error(cell: str) -> str:

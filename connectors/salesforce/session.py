@@ -27,6 +27,7 @@ from simple_salesforce.exceptions import (
     SalesforceOperationError,
 )
 from simple_salesforce.login import SalesforceLogin
+from urllib3.exceptions import NewConnectionError
 
 from revrules.connectors.retry import Retry, RetryPolicy
 from revrules.connectors.salesforce.errors import (
@@ -36,7 +37,12 @@ from revrules.connectors.salesforce.errors import (
     error_text,
     is_concurrency_limit,
 )
-from revrules.errors import ApiBudgetExhaustedError, CrmError, InvalidInputError, RetriableCrmError
+from revrules.errors import (
+    ApiBudgetExhaustedError,
+    CrmError,
+    InvalidInputError,
+    WriteOutcomeUnknownError,
+)
 
 if TYPE_CHECKING:
     from revrules.connectors.salesforce.currency import Rates
@@ -159,6 +165,14 @@ class _RetryAfter:
         return value
 
 
+def _not_sent(error: requests.RequestException) -> bool:
+    """Whether a request failed before any of it reached the server (so sending it again is safe)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
 def missing_keys(c: Credentials) -> list[str]:
     """The config keys the chosen `auth` needs but does not have."""
     needed: dict[str, object] = {}
@@ -239,14 +253,14 @@ class SalesforceSession:
         self._sf: Salesforce | None = None
         self._stopped: ApiBudgetExhaustedError | None = None
 
-    def call(self, action: str, operation: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
+    def call(self, action: str, operation: Callable[[Salesforce], T]) -> T:
         """Run one API call: re-login on an expired session, back off on throttling.
+
+        A call that changes data goes through `write_call`, which never sends it twice.
 
         Args:
             action: What the call does, for messages.
             operation: The call, given the logged-in client.
-            idempotent: False for a write: an answer lost after the request was sent
-                leaves the outcome unknown, so it is reported rather than sent again.
 
         Raises:
             ApiBudgetExhaustedError: `REQUEST_LIMIT_EXCEEDED`.
@@ -296,13 +310,33 @@ class SalesforceSession:
                 return Retry(f"{action}: {type(error).__name__}")
             if isinstance(error, requests.RequestException | ValueError):
                 # A body that is not JSON, cut short, or reset while being read.
-                reason = f"{action}: Salesforce's answer was unreadable ({type(error).__name__})"
-                if not idempotent:
-                    raise RetriableCrmError(f"{reason}; the outcome is unknown") from None
-                return Retry(reason)
+                return Retry(f"{action}: Salesforce's answer was unreadable ({type(error).__name__})")
             return None
 
         return self.retry.run(lambda: operation(self.client()), classify)
+
+    def write_call(self, action: str, operation: Callable[[Salesforce], T]) -> T:
+        """`call` for a request that changes data: once it may have reached Salesforce it is not sent again.
+
+        A connection that failed before the request went out is retried like any call;
+        an answer lost after it (a timeout, a reset, a truncated or unreadable body) is
+        raised as `WriteOutcomeUnknownError`, for the caller to read the records back.
+
+        Raises:
+            WriteOutcomeUnknownError: The request may have been carried out; its answer was lost.
+        """
+        def once(sf: Salesforce) -> T:
+            try:
+                return operation(sf)
+            except requests.RequestException as error:
+                if _not_sent(error):
+                    raise
+                raise WriteOutcomeUnknownError(f"{action}: the answer was lost ({type(error).__name__})") from None
+            except ValueError:
+                # simple-salesforce decodes a 200's body as JSON: a truncated or HTML body lands here.
+                raise WriteOutcomeUnknownError(f"{action}: Salesforce's answer was not readable JSON") from None
+
+        return self.call(action, once)
 
     def client(self) -> Salesforce:
         """The logged-in simple-salesforce client, logging in on first use."""

@@ -10,11 +10,11 @@ from typing import Any
 from revrules.connectors.base import CrmValue, RecordUpdate, WriteResult
 from revrules.connectors.salesforce.bulk import BULK_BYTES_PER_RECORD, BULK_WRITE_CALLS, bulk_write
 from revrules.connectors.salesforce.describe import describe
-from revrules.connectors.salesforce.errors import DUPLICATES, LOCKED, Failure, collection_error
+from revrules.connectors.salesforce.errors import DUPLICATES, LOCKED, Failure, collection_error, collection_fields
 from revrules.connectors.salesforce.session import SalesforceSession
 from revrules.connectors.salesforce.soql import RECORD_ID_RE
 from revrules.connectors.salesforce.values import FieldInfo, typed
-from revrules.errors import CrmError, RefusedError
+from revrules.errors import CrmError, RefusedError, WriteOutcomeUnknownError
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +54,25 @@ def write(session: SalesforceSession, updates: Sequence[RecordUpdate]) -> list[W
                 problems[(update.record_id, name)] = problem
         if values:
             payload.append((update.record_id, values))
-    outcome: dict[str, str | None] = {}
+    outcome: dict[str, Failure | None] = {}
     if payload:
         if len(payload) >= session.tuning.bulk_write_threshold:
             outcome = _bulk_then_locked(session, payload)
         else:
             outcome = collections_write(session, payload)
-    return [
-        WriteResult(update.record_id, name, error is None, error)
-        for update in updates
-        for name in update.values
-        for error in [problems.get((update.record_id, name), outcome.get(update.record_id))]
-    ]
+    results = []
+    for update in updates:
+        failure = outcome.get(update.record_id)
+        for name in update.values:
+            problem = problems.get((update.record_id, name))
+            if problem is not None:
+                results.append(WriteResult(update.record_id, name, ok=False, error=problem, named=True))
+            elif failure is not None:
+                results.append(WriteResult(update.record_id, name, ok=False, error=failure.error,
+                                           named=name in failure.fields))
+            else:
+                results.append(WriteResult(update.record_id, name, ok=True))
+    return results
 
 
 def write_calls(session: SalesforceSession, records: int) -> int:
@@ -101,9 +108,9 @@ def check_budget(session: SalesforceSession, records_to_write: int) -> None:
     log.info("API budget: %d call(s) needed, %d left today, %d reserved", needed, remaining, reserve)
 
 
-def collections_write(session: SalesforceSession, payload: Payload) -> dict[str, str | None]:
+def collections_write(session: SalesforceSession, payload: Payload) -> dict[str, Failure | None]:
     """Write in calls of 200; retry only the records that were locked."""
-    outcome: dict[str, str | None] = {}
+    outcome: dict[str, Failure | None] = {}
     pending = payload
     attempt = 0
     while pending:
@@ -112,14 +119,16 @@ def collections_write(session: SalesforceSession, payload: Payload) -> dict[str,
             chunk = pending[start : start + COLLECTION_SIZE]
             try:
                 answers = _collection_update(session, chunk)
+            except WriteOutcomeUnknownError:
+                raise  # the caller reads the batch back: nothing here says what landed
             except CrmError as error:
                 if not outcome and not locked:
                     raise  # nothing of this batch landed
                 rest = [rid for rid, _ in pending[start:]] + [rid for rid, _ in locked]
-                outcome.update(dict.fromkeys(rest, f"not attempted: {error}"))
+                outcome.update(dict.fromkeys(rest, Failure(f"not attempted: {error}")))
                 return outcome
             for (record_id, values), answer in zip(chunk, answers, strict=True):
-                if answer is not None and answer.startswith(LOCKED) and attempt < session.tuning.max_retries:
+                if answer is not None and answer.error.startswith(LOCKED) and attempt < session.tuning.max_retries:
                     locked.append((record_id, values))
                 else:
                     outcome[record_id] = answer
@@ -134,14 +143,13 @@ def collections_write(session: SalesforceSession, payload: Payload) -> dict[str,
 def collection_insert(session: SalesforceSession, action: str, records: list[dict[str, Any]]) -> list[str | Failure]:
     """Create records in one sObject Collections call; per record its new id or its failure."""
     body = {"allOrNone": False, "records": records}
-    answer = session.call(action, lambda sf: sf.restful("composite/sobjects", method="POST", json=body),
-                          idempotent=False)
+    answer = session.write_call(action, lambda sf: sf.restful("composite/sobjects", method="POST", json=body))
     if not isinstance(answer, list) or len(answer) != len(records):
         raise CrmError(f"{action}: Salesforce answered an sObject Collections insert unexpectedly")
     return [str(item["id"]) if item.get("success") else Failure(collection_error(item)) for item in answer]
 
 
-def _bulk_then_locked(session: SalesforceSession, payload: Payload) -> dict[str, str | None]:
+def _bulk_then_locked(session: SalesforceSession, payload: Payload) -> dict[str, Failure | None]:
     """Write through Bulk API 2.0; retry locked records, and duplicate alerts, through Collections.
 
     Bulk API 2.0 takes no duplicate-rule header, so with `allow_save` a record an alerting
@@ -149,18 +157,20 @@ def _bulk_then_locked(session: SalesforceSession, payload: Payload) -> dict[str,
     """
     outcome = bulk_write(session, payload)
     retried = (LOCKED, DUPLICATES) if session.tuning.duplicate_rules == "allow_save" else (LOCKED,)
-    locked = [item for item in payload if (outcome.get(item[0]) or "").startswith(retried)]
+    locked = [item for item in payload if (failure := outcome.get(item[0])) and failure.error.startswith(retried)]
     if locked and session.tuning.max_retries > 0:
         log.info("%d record(s) were locked or duplicate alerts during the Bulk job; retrying them", len(locked))
         session.sleep(session.retry.delay(0))
         try:
             outcome.update(collections_write(session, locked))
+        except WriteOutcomeUnknownError:
+            raise
         except CrmError as error:
-            outcome.update(dict.fromkeys((rid for rid, _ in locked), f"not retried: {error}"))
+            outcome.update(dict.fromkeys((rid for rid, _ in locked), Failure(f"not retried: {error}")))
     return outcome
 
 
-def _collection_update(session: SalesforceSession, chunk: Payload) -> list[str | None]:
+def _collection_update(session: SalesforceSession, chunk: Payload) -> list[Failure | None]:
     body = {
         "allOrNone": False,
         "records": [
@@ -169,11 +179,12 @@ def _collection_update(session: SalesforceSession, chunk: Payload) -> list[str |
         ],
     }
     headers = session.write_headers()
-    answer = session.call("update records", lambda sf: sf.restful(
-        "composite/sobjects", method="PATCH", json=body, headers=headers), idempotent=False)
+    answer = session.write_call("update records", lambda sf: sf.restful(
+        "composite/sobjects", method="PATCH", json=body, headers=headers))
     if not isinstance(answer, list) or len(answer) != len(chunk):
-        raise CrmError("Salesforce answered an sObject Collections update unexpectedly")
-    return [None if item.get("success") else collection_error(item) for item in answer]
+        raise WriteOutcomeUnknownError("Salesforce answered an sObject Collections update unexpectedly")
+    return [None if item.get("success") else Failure(collection_error(item), collection_fields(item))
+            for item in answer]
 
 
 def _write_problem(record_id: str, field: FieldInfo | None, name: str) -> str | None:

@@ -72,6 +72,14 @@ class RetriableCrmError(CrmError):
     """A transient CRM failure: retrying later may succeed."""
 
 
+class WriteOutcomeUnknownError(RetriableCrmError):
+    """A write was sent but its answer was lost (timeout, reset, truncated or unreadable body).
+
+    It may or may not have landed: the caller reads the records back to find out, and
+    never sends it again blindly.
+    """
+
+
 class ApiBudgetExhaustedError(CrmError):
     """The CRM's daily API allowance is used up: the run stops cleanly; retry after the allowance resets."""
 

@@ -47,7 +47,7 @@ def test_both_crms_share_the_fault_names(crm: tuple[Emulator[Any, Any], Any, str
 
     assert isinstance(emulator.faults, SharedFaults)
     assert shared == {"status_on_call", "daily_limit_after", "auth_failure", "delay_seconds", "retry_after",
-                      "record_errors"}
+                      "record_errors", "lose_response_on_call"}
     assert shared <= set(answer)
 
 

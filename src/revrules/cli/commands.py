@@ -24,7 +24,7 @@ from revrules.run.read import read_all
 from revrules.schedule.jobs import run_job
 from revrules.schedule.scheduler import Scheduler
 from revrules.schedule.status import job_status
-from revrules.state.ledger import Ledger, summary_line
+from revrules.state.ledger import Ledger, private_file, summary_line
 from revrules.state.lock import holder
 
 log = logging.getLogger("revrules")
@@ -115,7 +115,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(plan.to_json(), default=str))
+        # A saved plan holds CRM values: readable by its owner only.
+        private_file(out).write_text(json.dumps(plan.to_json(), default=str))
         log.info("saved the plan to %s", out)
     if args.json:
         _print_json(plan.to_json())
@@ -138,9 +139,17 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    """`revrules rollback RUN`."""
+    """`revrules rollback RUN [--yes] [--force] [--dry-run]`: the restore plan is shown before anything is asked."""
     project = load_project(args.config)
-    return _finish(operations.rollback(project, args.run, _write_options(args)), args)
+
+    def show(plan: Plan) -> None:
+        if args.json and args.dry_run:
+            _print_json(plan.to_json())
+        elif not args.json:
+            print(render.plan_text(plan, project.source))
+
+    report = operations.rollback(project, args.run, _write_options(args, show), dry_run=args.dry_run)
+    return ExitCode.OK if args.dry_run else _finish(report, args)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

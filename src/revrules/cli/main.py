@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "restore the values a run overwrote, except fields changed since", json_flag=True)
     p.add_argument("run", type=int, metavar="RUN")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--force", action="store_true", help="restore even when max_changed_records would refuse")
+    p.add_argument("--dry-run", action="store_true", help="show what would be restored and write nothing")
     p = command("report", commands.cmd_report, "segment analytics: one self-contained HTML page (or JSON)",
                 json_flag=True)
     p.add_argument("-o", "--out", metavar="PATH",

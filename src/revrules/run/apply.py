@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from revrules.connectors.base import ID, RecordUpdate
 from revrules.connectors.protocols import Connector, ListSync
 from revrules.errors import CrmError, InvalidInputError, RevrulesError
 from revrules.run.plan import CHANGE_SCHEMA, Plan
+from revrules.run.settle import current_values, same_value, send_batch
 from revrules.runtime.progress import Progress
 from revrules.runtime.shutdown import StopRequested, deferred, requested
 from revrules.state.ledger import (
@@ -19,14 +19,14 @@ from revrules.state.ledger import (
     FAILED,
     INTERRUPTED,
     NOT_WRITTEN,
-    PARTIAL,
-    SUCCEEDED,
+    RUNNING,
     WRITTEN,
     Ledger,
+    outcome_status,
 )
 
 log = logging.getLogger(__name__)
-_FAILED_SCHEMA = {"id": pl.String, "field": pl.String, "error": pl.String}
+_FAILED_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "error": pl.String})
 
 
 @dataclass(frozen=True)
@@ -52,42 +52,35 @@ class ApplyReport:
         }
 
 
-def same_value(left: pl.Expr, right: pl.Expr) -> pl.Expr:
-    """CRM text equality, with blank and null alike."""
-    def clean(e: pl.Expr) -> pl.Expr:
-        text = e.str.strip_chars()
-        return pl.when(text == "").then(None).otherwise(text)
-
-    return clean(left).eq_missing(clean(right))
-
-
-def current_values(connector: Connector, changes: pl.DataFrame) -> pl.DataFrame:
-    """`changes` with a `current` column: what the CRM holds now for each (id, field)."""
-    if changes.is_empty():
-        return changes.with_columns(pl.lit(None, dtype=pl.String).alias("current"))
-    ids = changes["id"].unique().to_list()
-    fields = changes["field"].unique().to_list()
-    now = connector.read_records(ids, fields).unpivot(index=ID, variable_name="field", value_name="current")
-    return changes.join(now.rename({ID: "id"}), on=["id", "field"], how="left", maintain_order="left")
-
-
 def recover(ledger: Ledger, connector: Connector) -> int:
-    """Settle writes left pending by a killed run by reading what the CRM holds now.
+    """Settle the writes no answer settled, by reading what the CRM holds now.
 
-    Returns how many pending writes were settled.
+    They are the writes of killed runs (still pending) and those a run could not read
+    back (unknown). Each settled run is counted again, and killed runs are closed.
+
+    Returns:
+        How many writes were settled.
+
+    Raises:
+        CrmError: The CRM could not be read; nothing was settled.
     """
     abandoned = ledger.abandoned_runs()
-    pending = ledger.pending()
+    mine = {run.id for run in ledger.runs(1000) if run.status == RUNNING} - {run.id for run in abandoned}
+    pending = ledger.pending().filter(~pl.col("run_id").is_in(list(mine)))
     if not pending.is_empty():
         checked = current_values(connector, pending)
-        landed = checked.select("row", same_value(pl.col("current"), pl.col("after")).alias("landed"))
-        ledger.record_results([
-            (row, WRITTEN if ok else NOT_WRITTEN, None if ok else "the run ended before this write landed")
-            for row, ok in landed.iter_rows()
-        ])
+        landed = same_value(pl.col("current"), pl.col("after"))
+        ledger.record_results(checked.select(
+            "row", pl.when(landed).then(pl.lit(WRITTEN)).otherwise(pl.lit(NOT_WRITTEN)).alias("result"),
+            pl.when(landed).then(None).otherwise(pl.lit("it had not landed when the CRM was read back"))
+            .alias("error"),
+        ))
     for run in abandoned:
         ledger.finish_run(run.id, INTERRUPTED, "the process ended before the run finished")
         log.warning("run %d was interrupted; its ledger entries were checked against the CRM", run.id)
+    for run_id in set(pending["run_id"].to_list()) - {run.id for run in abandoned}:
+        ledger.recount(run_id)
+        log.info("run %d had writes of unknown outcome; they were settled by reading the CRM back", run_id)
     return pending.height
 
 
@@ -106,10 +99,18 @@ def apply_changes(
 ) -> tuple[int, pl.DataFrame]:
     """Write `changes` in batches; each batch is ledgered as pending before it is sent.
 
-    Returns the number of fields written and the failures (id, field, error).
+    Every write is settled before the next batch: an answer that was lost is settled
+    by reading the records back (see `settle.send_batch`), never by sending blindly.
+
+    Returns:
+        The number of fields written and the failures (id, field, error).
+
+    Raises:
+        CrmError: The CRM stopped the run; what was settled is in the ledger, the rest
+            is recorded as skipped.
     """
     written = 0
-    failures: list[dict[str, str | None]] = []
+    failures: list[pl.DataFrame] = [pl.DataFrame(schema=_FAILED_SCHEMA)]
     batches = _batches(changes, max(connector.batch_size, 1))
     # A stop signal lets the batch in flight land; it is checked before each next batch.
     with Progress("writing", changes["id"].n_unique()) as bar, deferred():
@@ -118,25 +119,16 @@ def apply_changes(
                 raise StopRequested(f"stopped by a signal after {number} of {len(batches)} batches",
                                     written=written)
             rows = ledger.record_pending(run_id, batch)
-            row_of = dict(zip(zip(batch["id"], batch["field"], strict=True), rows, strict=True))
-            grouped = batch.group_by("id", maintain_order=True).agg("field", "after")
-            updates = [RecordUpdate(record, dict(zip(fields, afters, strict=True)))
-                       for record, fields, afters in grouped.iter_rows()]
-            try:
-                results = connector.write(updates)
-            except CrmError as exc:
-                # A connector raises only when the batch did not land; the rest is not attempted.
-                ledger.record_results([(row, FAILED, str(exc)) for row in rows])
+            outcome, stop = send_batch(connector, batch.with_columns(rows))
+            ledger.record_outcome(rows, outcome)
+            written += batch.height - outcome.height
+            failures.append(outcome.filter(pl.col("result") == FAILED).select(list(_FAILED_SCHEMA)))
+            if stop is not None:
                 if number + 1 < len(batches):
-                    ledger.record_skipped(run_id, pl.concat(batches[number + 1:]), f"not attempted: {exc}")
-                raise
-            outcome = [(row_of[(r.record_id, r.field)], WRITTEN if r.ok else FAILED, r.error) for r in results]
-            ledger.record_results(outcome)
-            written += sum(r.ok for r in results)
-            failures += [{"id": r.record_id, "field": r.field, "error": r.error} for r in results if not r.ok]
-            bar.advance(len(updates))
-    failed = pl.DataFrame(failures, schema={"id": pl.String, "field": pl.String, "error": pl.String})
-    return written, failed
+                    ledger.record_skipped(run_id, pl.concat(batches[number + 1:]), f"not attempted: {stop}")
+                raise stop
+            bar.advance(batch["id"].n_unique())
+    return written, pl.concat(failures)
 
 
 def _batches(changes: pl.DataFrame, size: int) -> list[pl.DataFrame]:
@@ -231,6 +223,6 @@ def run_apply(
     except RevrulesError as exc:
         ledger.finish_run(run_id, ERROR, str(exc))
         raise
-    status = PARTIAL if not failed.is_empty() else SUCCEEDED
+    status = outcome_status(written + lists_written, failed.height)
     ledger.finish_run(run_id, status)
     return ApplyReport(run_id, status, written, failed, skipped, lists_written)

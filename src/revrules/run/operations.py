@@ -133,8 +133,14 @@ def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = 
     return report
 
 
-def rollback(project: Project, run_id: int, options: WriteOptions) -> ApplyReport | None:
-    """Restore the values run `run_id` overwrote, except fields changed since, as a new ledgered run."""
+def rollback(project: Project, run_id: int, options: WriteOptions, *, dry_run: bool = False) -> ApplyReport | None:
+    """Restore the values run `run_id` overwrote, except fields changed since, as a new ledgered run.
+
+    The restore plan is shown (`options.show_plan`) before anything is asked or written.
+
+    Returns:
+        None when there is nothing left to restore or `dry_run` (no run is recorded then).
+    """
     connector = project.connector()
     with _locked_ledger(project) as ledger:
         recover(ledger, connector)
@@ -145,8 +151,17 @@ def rollback(project: Project, run_id: int, options: WriteOptions) -> ApplyRepor
         lists = rollback_lists(ledger, run_id)
         if not changed.is_empty():
             log.warning("%d field(s) changed since run %d and are left alone", changed.height, run_id)
-        meta = PlanMeta(now(), connector.kind, project.config.hash, project.book.hash, 0)
+        # The records the target read: a percentage max_changed_records is measured against them.
+        meta = PlanMeta(now(), connector.kind, project.config.hash, project.book.hash, target.records_read)
         plan = Plan(meta=meta, changes=undo, list_changes=lists)
+        if options.show_plan is not None:
+            options.show_plan(plan)
+        if plan.is_empty:
+            log.info("run %d left nothing to restore; no rollback run was recorded", run_id)
+            return None
+        if dry_run:
+            log.info("dry run: nothing was written")
+            return None
         reason = f"changed since run {run_id}"
         report = _apply_plan(project, connector, ledger, plan, options, command="rollback",
                              left_alone=(changed, reason))
@@ -217,9 +232,11 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
     """
     run_id = ledger.start_run(command, crm=plan.meta.crm, rulebook_hash=project.book.hash,
                               config_hash=project.config.hash)
+    # Counted before any guard can refuse, so that a refused run still says what it read.
+    ledger.update_run(run_id, records_read=plan.meta.records_read, planned=plan.changes.height)
     if left_alone is not None and not left_alone[0].is_empty():
         ledger.record_skipped(run_id, *left_alone)
-    guarded = command == "apply" and not options.force
+    guarded = not options.force
     too_many = changed_records_refusal(project, plan) if guarded else None
     if too_many is not None:
         raise _refuse(ledger, run_id, plan, too_many)

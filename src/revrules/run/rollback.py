@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from revrules.connectors.protocols import Connector
-from revrules.run.apply import current_values, same_value
 from revrules.run.plan import CHANGE_SCHEMA
+from revrules.run.settle import current_values, same_value
 from revrules.state.ledger import WRITTEN, Ledger
 
 

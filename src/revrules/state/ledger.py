@@ -21,12 +21,14 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TEXT,
     status TEXT NOT NULL,
     pid INTEGER,
+    pid_start TEXT,
     crm TEXT,
     records_read INTEGER DEFAULT 0,
     planned INTEGER DEFAULT 0,
     written INTEGER DEFAULT 0,
     failed INTEGER DEFAULT 0,
     skipped INTEGER DEFAULT 0,
+    unknown INTEGER DEFAULT 0,
     rulebook_hash TEXT,
     config_hash TEXT,
     message TEXT
@@ -43,8 +45,11 @@ CREATE TABLE IF NOT EXISTS writes (
     error TEXT,
     at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS writes_by_run ON writes(run_id, result);
-CREATE INDEX IF NOT EXISTS writes_pending ON writes(result) WHERE result = 'pending';
+-- Not on (run_id, result): every settled batch would then move each of its rows in the index.
+DROP INDEX IF EXISTS writes_by_run;
+CREATE INDEX IF NOT EXISTS writes_of_run ON writes(run_id);
+DROP INDEX IF EXISTS writes_pending;
+CREATE INDEX IF NOT EXISTS writes_unsettled ON writes(result) WHERE result IN ('pending', 'unknown');
 CREATE TABLE IF NOT EXISTS list_writes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -57,10 +62,72 @@ CREATE TABLE IF NOT EXISTS list_writes (
 );
 """
 
-PENDING, WRITTEN, FAILED, SKIPPED, NOT_WRITTEN = "pending", "written", "failed", "skipped", "not-written"
+PENDING, WRITTEN, FAILED, UNKNOWN, SKIPPED, NOT_WRITTEN = (
+    "pending", "written", "failed", "unknown", "skipped", "not-written"
+)
+"""A write's result: `pending` while in flight; `written` or `failed` once the CRM said so;
+`unknown` when its answer was lost and reading the CRM back could not settle it yet;
+`not-written` when a settle found it had not landed."""
 RUNNING, SUCCEEDED, PARTIAL, INTERRUPTED, REFUSED, ERROR = (
     "running", "succeeded", "partial", "interrupted", "refused", "error"
 )
+RUN_FAILED = "failed"
+"""A run that wrote nothing and failed something."""
+_UNSETTLED = (PENDING, UNKNOWN)
+_ADDED_COLUMNS = {"pid_start": "TEXT", "unknown": "INTEGER DEFAULT 0"}
+"""Columns of `runs` added after the first release: a ledger made before them gains them on open."""
+_STATE_DIR_MODE, _FILE_MODE = 0o700, 0o600
+
+
+def outcome_status(written: int, failed: int) -> str:
+    """How a run that ran to its end went: `partial` only when it both wrote and failed."""
+    if failed and written:
+        return PARTIAL
+    return RUN_FAILED if failed else SUCCEEDED
+
+
+def private_dir(path: Path) -> Path:
+    """`path` created (with its parents) readable by its owner only, since state files hold CRM values."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=_STATE_DIR_MODE)
+        path.chmod(_STATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` created empty when missing, readable and writable by its owner only."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE))
+    path.chmod(_FILE_MODE)
+    return path
+
+
+def process_start(pid: int | None) -> str | None:
+    """A token for the process `pid` that a later process reusing the PID will not share.
+
+    The start time in clock ticks since boot (field 22 of `/proc/PID/stat`); None when
+    there is no such process or no `/proc` to ask.
+    """
+    if not pid:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat[stat.rindex(")") + 2:].split()[19]
+
+
+def alive(pid: int | None, start: str | None) -> bool:
+    """Whether the process that recorded (`pid`, `start`) still runs, not another that reuses its PID."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return start is None or process_start(pid) in (None, start)
 
 
 def now() -> str:
@@ -78,12 +145,14 @@ class Run:
     finished_at: str | None
     status: str
     pid: int | None
+    pid_start: str | None
     crm: str | None
     records_read: int
     planned: int
     written: int
     failed: int
     skipped: int
+    unknown: int
     rulebook_hash: str | None
     config_hash: str | None
     message: str | None
@@ -93,12 +162,16 @@ class Ledger:
     """The SQLite ledger in `state_dir`; every write is committed before it is acted on."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        private_dir(path.parent)
+        self.path = private_file(path)
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
+        present = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in present:
+                self.db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         """Close the database."""
@@ -117,9 +190,9 @@ class Ledger:
     def start_run(self, command: str, *, crm: str, rulebook_hash: str, config_hash: str) -> int:
         """Record a new run as running; returns its id."""
         cursor = self.db.execute(
-            "INSERT INTO runs (command, started_at, status, pid, crm, rulebook_hash, config_hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (command, now(), RUNNING, os.getpid(), crm, rulebook_hash, config_hash),
+            "INSERT INTO runs (command, started_at, status, pid, pid_start, crm, rulebook_hash, config_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (command, now(), RUNNING, os.getpid(), process_start(os.getpid()), crm, rulebook_hash, config_hash),
         )
         return int(cursor.lastrowid or 0)
 
@@ -131,43 +204,83 @@ class Ledger:
 
     def finish_run(self, run_id: int, status: str, message: str | None = None) -> None:
         """Close a run, counting its writes by result."""
+        self.update_run(run_id, status=status, finished_at=now(), message=message, **self._counts(run_id))
+
+    def recount(self, run_id: int) -> None:
+        """Count a closed run's writes again after some were settled; a finished run's status follows."""
+        run = self.run(run_id)
+        if run is None or run.status == RUNNING:
+            return
+        counts = self._counts(run_id)
+        status = run.status
+        if status in (SUCCEEDED, PARTIAL, RUN_FAILED) and not counts["unknown"]:
+            status = outcome_status(counts["written"], counts["failed"])
+        self.update_run(run_id, status=status, **counts)
+
+    def _counts(self, run_id: int) -> dict[str, int]:
         counts = dict(self.db.execute(
             "SELECT result, COUNT(*) FROM writes WHERE run_id = ? GROUP BY result", (run_id,)
         ).fetchall())
-        self.update_run(
-            run_id, status=status, finished_at=now(), message=message,
-            written=counts.get(WRITTEN, 0), failed=counts.get(FAILED, 0), skipped=counts.get(SKIPPED, 0),
-        )
+        return {"written": counts.get(WRITTEN, 0), "failed": counts.get(FAILED, 0) + counts.get(NOT_WRITTEN, 0),
+                "skipped": counts.get(SKIPPED, 0), "unknown": counts.get(UNKNOWN, 0) + counts.get(PENDING, 0)}
 
-    def record_pending(self, run_id: int, changes: pl.DataFrame) -> list[int]:
-        """Record a batch of changes as pending, in one transaction, before it is sent."""
-        at = now()
-        rows = [(run_id, c["id"], c["field"], c["before"], c["after"], c["rule"], PENDING, at)
-                for c in changes.iter_rows(named=True)]
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            # One writer at a time (BEGIN IMMEDIATE), so the new ids are the last len(rows).
-            last = int(db.execute("SELECT MAX(id) FROM writes").fetchone()[0])
-        return list(range(last - len(rows) + 1, last + 1))
+    def record_pending(self, run_id: int, changes: pl.DataFrame) -> pl.Series:
+        """Record a batch of changes as pending, in one statement and transaction, before it is sent.
 
-    def record_results(self, results: Sequence[tuple[int, str, str | None]]) -> None:
-        """Set the result (and error) of written rows, in one transaction."""
+        Returns:
+            The ledger row of each change, in the order of `changes`.
+        """
+        self._insert(run_id, changes, PENDING, None)
+        # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: the new rows are the last ones.
+        last = int(self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'writes'").fetchone()[0])
+        return pl.int_range(last - changes.height + 1, last + 1, eager=True).alias("row")
+
+    def record_outcome(self, rows: pl.Series, outcome: pl.DataFrame) -> None:
+        """Settle a batch in one transaction: one statement for `outcome`, one for every other row.
+
+        Args:
+            rows: The batch's ledger rows (consecutive).
+            outcome: Row, result and error of each write that did not simply land; every
+                other row of `rows` is written.
+        """
         at = now()
         with self._transaction() as db:
-            db.executemany("UPDATE writes SET result = ?, error = ?, at = ? WHERE id = ?",
-                           [(result, error, at, row) for row, result, error in results])
+            self._set_results(db, outcome, at)
+            if rows.len():
+                db.execute("UPDATE writes SET result = ?, error = NULL, at = ? WHERE id BETWEEN ? AND ?"
+                           " AND result = ?", (WRITTEN, at, int(rows.min()), int(rows.max()), PENDING))  # type: ignore[arg-type]
+
+    def record_results(self, outcome: pl.DataFrame) -> None:
+        """Set the result and error of some rows: `outcome` has columns row, result, error."""
+        with self._transaction() as db:
+            self._set_results(db, outcome, now())
+
+    @staticmethod
+    def _set_results(db: sqlite3.Connection, outcome: pl.DataFrame, at: str) -> None:
+        if outcome.is_empty():
+            return
+        payload = outcome.select("row", "result", "error").write_json()
+        db.execute(
+            "UPDATE writes SET result = j.result, error = j.error, at = ? FROM (SELECT"
+            " json_extract(value, '$.row') AS row, json_extract(value, '$.result') AS result,"
+            " json_extract(value, '$.error') AS error FROM json_each(?)) AS j WHERE writes.id = j.row",
+            (at, payload))
 
     def record_skipped(self, run_id: int, changes: pl.DataFrame, reason: str) -> None:
         """Record changes that were not attempted, with why."""
-        at = now()
-        rows = [(run_id, c["id"], c["field"], c["before"], c["after"], c["rule"], SKIPPED, reason, at)
-                for c in changes.iter_rows(named=True)]
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, error, at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        with self._transaction():
+            self._insert(run_id, changes, SKIPPED, reason)
+
+    def _insert(self, run_id: int, changes: pl.DataFrame, result: str, error: str | None) -> None:
+        """Insert `changes` as writes of one result in one statement: SQLite reads them as one JSON text."""
+        if changes.is_empty():
+            return
+        payload = changes.select("id", "field", "before", "after", "rule").write_json()
+        self.db.execute(
+            "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, error, at)"
+            " SELECT ?, value ->> 'id', value ->> 'field', value ->> 'before', value ->> 'after', value ->> 'rule',"
+            " ?, ?, ? FROM json_each(?) ORDER BY key",
+            (run_id, result, error, now(), payload))
 
     def record_list_writes(self, run_id: int, rows: Sequence[tuple[str, str, str, str, str | None]]) -> None:
         """Record list membership writes: (list, record, action, result, error)."""
@@ -178,9 +291,9 @@ class Ledger:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *row, at) for row in rows])
 
     def pending(self) -> pl.DataFrame:
-        """Writes whose outcome is unknown: their run died between sending and recording."""
+        """Writes whose outcome is not settled: their run died in flight, or the CRM could not be read back."""
         return self._frame("SELECT id AS row, run_id, record_id AS id, field, before, after, rule"
-                           " FROM writes WHERE result = 'pending' ORDER BY id")
+                           " FROM writes WHERE result IN (?, ?) ORDER BY id", _UNSETTLED)
 
     def writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
         """The writes of one run, optionally only those with `result`."""
@@ -211,8 +324,15 @@ class Ledger:
         return Run(*row) if row else None
 
     def abandoned_runs(self) -> list[Run]:
-        """Runs still marked running whose process is gone."""
-        return [r for r in self.runs(limit=1000) if r.status == RUNNING and not _alive(r.pid)]
+        """Runs still marked running whose process is gone; called by the holder of the run lock.
+
+        A run is its process's by PID and start time, so a PID reused by another process does
+        not keep a dead run `running`. A run of this very process is abandoned too: it holds
+        the run lock and has not started its own run yet, so such a run was left by an earlier
+        command of the same process (the scheduler, or tests in-process).
+        """
+        return [r for r in self.runs(limit=1000)
+                if r.status == RUNNING and (r.pid == os.getpid() or not alive(r.pid, r.pid_start))]
 
     def _frame(self, query: str, params: tuple[Any, ...] = ()) -> pl.DataFrame:
         cursor = self.db.execute(query, params)
@@ -222,25 +342,12 @@ class Ledger:
         return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def summary_line(run: Run) -> str:
     """One line saying how a run ended, e.g. `run 12 apply succeeded: read 5,000, written 120, ...`."""
     took = ""
     if run.finished_at:
         seconds = (dt.datetime.fromisoformat(run.finished_at) - dt.datetime.fromisoformat(run.started_at))
         took = f" in {seconds.total_seconds():.1f}s"
+    unknown = f", unknown {run.unknown:,}" if run.unknown else ""
     return (f"run {run.id} {run.command} {run.status}: read {run.records_read:,}, written {run.written:,}, "
-            f"failed {run.failed:,}, skipped {run.skipped:,}{took}")
+            f"failed {run.failed:,}{unknown}, skipped {run.skipped:,}{took}")

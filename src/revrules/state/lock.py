@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from revrules.errors import LockHeldError
-from revrules.state.ledger import now
+from revrules.state.ledger import alive, now, private_dir, private_file, process_start
 
 
 def holder(path: Path) -> dict[str, object] | None:
-    """Who holds the lock, or None when nobody does."""
+    """Who holds the lock (pid, start, since), or None when nobody does."""
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
@@ -22,8 +22,7 @@ def holder(path: Path) -> dict[str, object] | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        info: dict[str, object] = json.loads(path.read_text() or "{}")
-        return info
+        return _live_holder(path, fd)
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
@@ -31,25 +30,53 @@ def holder(path: Path) -> dict[str, object] | None:
         os.close(fd)
 
 
+def _live_holder(path: Path, fd: int) -> dict[str, object]:
+    """The process that holds the flock now.
+
+    The lock file names the process that took the lock; it is trusted only while that
+    process (same PID, same start time) lives. Otherwise the kernel's table of locks
+    names the holder, e.g. a child that inherited the descriptor of a dead parent.
+    """
+    try:
+        info: dict[str, object] = json.loads(path.read_text() or "{}")
+    except ValueError:
+        info = {}
+    pid = info.get("pid")
+    if isinstance(pid, int) and alive(pid, str(info["start"]) if info.get("start") else None):
+        return info
+    inode = os.fstat(fd).st_ino
+    try:
+        table = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return info
+    for line in table:
+        parts = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF": pid, then major:minor:inode.
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5].rsplit(":", 1)[-1] == str(inode):
+            live = int(parts[4])
+            return {"pid": live, "start": process_start(live), "since": info.get("since", "?")}
+    return info
+
+
 @contextmanager
 def run_lock(state_dir: Path) -> Iterator[None]:
-    """Hold the run lock, or refuse (exit 3) naming the process that holds it.
+    """Hold the run lock, or refuse (exit 3) naming the live process that holds it.
 
     A lock file left by a dead process is not locked any more, so it is simply taken over.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "run.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    path = private_file(private_dir(state_dir) / "run.lock")
+    fd = os.open(path, os.O_RDWR)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            info = json.loads(path.read_text() or "{}")
+            info = _live_holder(path, fd)
             raise LockHeldError(
                 f"another run holds the lock (pid {info.get('pid', '?')}, since {info.get('since', '?')})"
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "since": now()}).encode())
+        me = os.getpid()
+        os.write(fd, json.dumps({"pid": me, "start": process_start(me), "since": now()}).encode())
         yield
     finally:
         os.close(fd)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from abc import abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
@@ -42,6 +43,10 @@ __all__ = [
 
 CONTROL_PREFIX = "/__emulator/"
 """Paths under this prefix are the control surface, not the emulated API."""
+LOST_ANSWERS = ("reset", "truncate", "not_json", "timeout")
+"""The ways `lose_response_on_call` loses an answer."""
+LOST_TIMEOUT_SECONDS = 2.0
+"""How long a `timeout` answer is held before the connection is closed."""
 
 
 # ---------------------------------------------------------------------------
@@ -125,6 +130,11 @@ class SharedFaults:
             answers, or None to send none.
         record_errors: Records whose writes are refused: record id → message, or a
             set of ids (each CRM then uses its own default message).
+        lose_response_on_call: API call number → how its answer is lost after the call
+            was carried out (the write landed): ``reset`` closes the connection before
+            answering, ``truncate`` sends half of the body and closes, ``not_json`` sends
+            a 200 with an HTML body, ``timeout`` holds the answer for `LOST_TIMEOUT_SECONDS`
+            and then closes (set a shorter client timeout).
     """
 
     status_on_call: dict[int, int] = field(default_factory=dict)
@@ -133,6 +143,7 @@ class SharedFaults:
     delay_seconds: float = 0.0
     retry_after: int | None = None
     record_errors: dict[str, str] | set[str] = field(default_factory=dict)
+    lose_response_on_call: dict[int, str] = field(default_factory=dict)
 
     def update(self, settings: Mapping[str, Any]) -> None:
         """Apply switches from JSON; `{"reset": true}` first restores every default.
@@ -170,6 +181,12 @@ class SharedFaults:
             self.retry_after = None if value is None else math.ceil(float(value))
         elif name == "record_errors":
             self.record_errors = _id_messages(value)
+        elif name == "lose_response_on_call":
+            modes = {int(k): str(v) for k, v in dict(value or {}).items()}
+            unknown = set(modes.values()) - set(LOST_ANSWERS)
+            if unknown:
+                raise ValueError(f"lose_response_on_call: unknown way(s) to lose an answer: {sorted(unknown)}")
+            self.lose_response_on_call = modes
         else:
             setattr(self, name, value)
 
@@ -245,6 +262,7 @@ class Emulator(LoopbackServer, Generic[EntryT, FaultsT]):
         self._lock = threading.RLock()
         self._log: list[EntryT] = []
         self._calls = 0
+        self._current = threading.local()
 
     def _make_server(self) -> ThreadingHTTPServer:
         return EmulatorHTTPServer((self._host, self._port), self.handler_class, self)
@@ -293,7 +311,15 @@ class Emulator(LoopbackServer, Generic[EntryT, FaultsT]):
         """Number a new API call."""
         with self._lock:
             self._calls += 1
+            self._current.call = self._calls
             return self._calls
+
+    def _lost_answer(self) -> str | None:
+        """How the answer to the request this thread just handled is to be lost, if at all."""
+        call = getattr(self._current, "call", None)
+        self._current.call = None
+        with self._lock:
+            return self.faults.lose_response_on_call.get(call) if call is not None else None
 
     def _record(self, entry: EntryT) -> None:
         with self._lock:
@@ -390,7 +416,13 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         body = self._body()
-        answer = self.server.emulator._respond(self.command, self.path, dict(self.headers.items()), body)
+        emulator = self.server.emulator
+        emulator._lost_answer()  # a call number left by an earlier request on this thread is not this one's
+        answer = emulator._respond(self.command, self.path, dict(self.headers.items()), body)
+        lost = emulator._lost_answer()
+        if lost is not None:
+            self._lose(answer, lost)
+            return
         self.send_response(answer.status)
         if answer.body or answer.status not in {204, 304}:
             self.send_header("Content-Type", answer.content_type)
@@ -400,6 +432,22 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if answer.body:
             self.wfile.write(answer.body)
+
+    def _lose(self, answer: Answer, how: str) -> None:
+        """Carry out `lose_response_on_call`: the request was handled; its answer does not arrive whole."""
+        self.close_connection = True
+        if how == "timeout":
+            time.sleep(LOST_TIMEOUT_SECONDS)
+            return
+        if how == "reset":
+            return
+        body = b"<html><body>502 Bad Gateway</body></html>" if how == "not_json" else answer.body
+        self.send_response(200 if how == "not_json" else answer.status)
+        self.send_header("Content-Type", "text/html" if how == "not_json" else answer.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body if how == "not_json" else body[: len(body) // 2])
+        self.wfile.flush()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: the emulator keeps its own request log."""
