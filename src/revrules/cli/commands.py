@@ -23,7 +23,7 @@ from revrules.run.plan import Plan
 from revrules.run.read import read_all
 from revrules.schedule.jobs import run_job
 from revrules.schedule.scheduler import Scheduler
-from revrules.schedule.status import job_status
+from revrules.schedule.status import job_status, scheduler_status
 from revrules.state.ledger import Ledger, summary_line
 from revrules.state.lock import holder
 
@@ -237,12 +237,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             runs = {run.id: run for run in ledger.runs(1000)}
         finally:
             ledger.close()
-    jobs = job_status(config, runs)
+    scheduler = scheduler_status(config)
+    jobs = job_status(config, runs, scheduled=scheduler)
     lock = holder(config.state_dir / "run.lock")
     latest = runs[max(runs)] if runs else None
     if args.json:
-        _print_json({"lock": lock, "jobs": jobs, "last_run": vars(latest) if latest else None})
+        _print_json({"scheduler": scheduler, "lock": lock, "jobs": jobs, "last_run": vars(latest) if latest else None})
         return ExitCode.OK
+    print(render.scheduler_line(scheduler))
     print(f"lock: held by pid {lock.get('pid')} since {lock.get('since')}" if lock else "lock: free")
     print(f"last run: {summary_line(latest)}" if latest else "last run: none")
     for job in jobs:

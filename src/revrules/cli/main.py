@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every expected failure becomes a message and an exit code."""
     args = build_parser().parse_args(argv)
-    setup_logging(log_format=args.log_format, debug=args.debug)
+    setup_logging(log_format=args.log_format, debug=args.debug, timestamps=args.command == "schedule")
     # The first SIGTERM/SIGINT lets the batch in flight land (the scheduler installs its own handling).
     previous = shutdown.install() if args.command in ("apply", "rollback") else {}
     try:

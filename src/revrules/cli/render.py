@@ -168,6 +168,18 @@ def _why(trace: dict[str, Any], key: str) -> list[str]:
     return []
 
 
+def scheduler_line(scheduler: dict[str, Any]) -> str:
+    """`scheduler: running (pid 4242, since …, last heartbeat …)`, or why none is."""
+    state = scheduler["state"]
+    if state == "not running":
+        return "scheduler: not running"
+    detail = f"pid {scheduler['pid']}, since {scheduler['started_at']}, last heartbeat {scheduler['heartbeat']}"
+    if state == "stopped":
+        return f"scheduler: not running (pid {scheduler['pid']} is gone without a clean stop; last heartbeat " \
+               f"{scheduler['heartbeat']})"
+    return f"scheduler: {state} ({detail})"
+
+
 def history_text(runs: Sequence[Run]) -> str:
     """The runs table, newest first."""
     if not runs:
