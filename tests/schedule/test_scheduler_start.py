@@ -120,3 +120,27 @@ def test_a_fresh_init_project_runs_a_full_slot_and_stops_cleanly(tmp_path: Path)
     assert json.loads(saved.read_text())["nightly"]["outcome"] == "succeeded"
     assert any(line["message"].startswith("job nightly succeeded") for line in lines)
     assert (tmp_path / "out" / "accounts.csv").exists()
+
+
+def test_sigterm_during_evaluation_stops_the_job_and_the_scheduler(tmp_path: Path) -> None:
+    extra = ('schedule:\n  misfire_grace_seconds: 259200\n'
+             '  jobs:\n    - {id: nightly, cron: "0 3 * * *", command: apply}\n')
+    config = write_project(tmp_path, rows=200_000, extra=extra)
+    # A lookbehind runs row by row: seconds of evaluation on 200,000 records.
+    (tmp_path / "rules" / "slow.yaml").write_text(
+        "version: 1\ndecisions:\n  odd:\n    hit: any\n    rules:\n"
+        "      - when: \"(employees > 5 ? 'x1' : 'y') =~ '(?<=x)[0-9]+'\"\n")
+    state = tmp_path / ".revrules"
+    state.mkdir()
+    saved = state / "schedule.json"
+    down_since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1, hours=1)
+    saved.write_text(json.dumps({"nightly": {"last_started": down_since.isoformat()}}))
+    scheduler = start_process("--log-format", "json", "schedule", "-c", config)
+    wait_for(lambda: json.loads(saved.read_text())["nightly"]["last_started"] != down_since.isoformat(), scheduler,
+             timeout=60)
+
+    lines = _stop(scheduler)  # the stop flag is sticky: a signal during the read stops the evaluation too
+    job = json.loads(saved.read_text())["nightly"]
+    assert job["outcome"] == "interrupted", lines
+    assert job["message"] == "stopped by a signal while evaluating the rules; nothing was written"
+    assert rows(state, "SELECT COUNT(*) FROM writes") in ([], [(0,)])

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from revrules import __version__
 from revrules.cli import commands
+from revrules.engine import interrupt
+from revrules.engine.interrupt import EvaluationInterrupted
 from revrules.errors import ExitCode, RevrulesError
 from revrules.runtime import shutdown
 from revrules.runtime.logs import setup_logging
@@ -100,10 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(log_format=args.log_format, debug=args.debug, timestamps=args.command == "schedule")
     # The first SIGTERM/SIGINT lets the batch in flight land (the scheduler installs its own handling).
     previous = shutdown.install() if args.command in ("apply", "rollback") else {}
+    interrupt.reset()
+    shutdown.also_notify(interrupt.request)
     try:
         code: int = args.handler(args)
-    except StopRequested as stop:
-        log.warning("%s; exiting", stop)
+    except (StopRequested, EvaluationInterrupted) as stop:
+        log.warning("%s; exiting", str(stop).splitlines()[0])
         return ExitCode.OK
     except RevrulesError as exc:
         if args.debug:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from revrules.config import JobModel
+from revrules.engine.interrupt import EvaluationInterrupted
 from revrules.errors import (
     ApiBudgetExhaustedError,
     CrmError,
@@ -34,8 +35,9 @@ def run_job(config_path: Path, job: JobModel) -> JobOutcome:
             return JobOutcome(SUCCEEDED, f"planned {plan.changes.height:,} change(s) to "
                                          f"{plan.changed_records:,} record(s)")
         operations.apply(project, operations.WriteOptions(), read_incrementally=job.incremental)
-    except StopRequested as stop:
-        return JobOutcome(INTERRUPTED, str(stop), _latest(project))
+    except (StopRequested, EvaluationInterrupted) as stop:
+        # polars appends the expression it was evaluating to the message: the first line says it all.
+        return JobOutcome(INTERRUPTED, str(stop).splitlines()[0], _latest(project))
     except LockHeldError as exc:
         return JobOutcome(SKIPPED, f"lock held ({exc}); waiting for the next slot")
     except RefusedError as exc:

@@ -192,11 +192,13 @@ class Scheduler:
         self._heartbeat = Heartbeat(record_path(self.config.state_dir), self.next_runs, self.clock)
 
         def stop() -> None:
-            scheduler.shutdown(wait=False)
+            # Runs inside the signal handler, which may have interrupted this very thread while it held
+            # one of APScheduler's or threading's non-reentrant locks: shut down from another thread.
+            threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, name="revrules-stop").start()
 
         shutdown.install(on_stop=stop)
         scheduler.add_listener(self._started, EVENT_SCHEDULER_STARTED)
-        log.info("scheduler started (pid %d) with %d job(s); waiting for the first slot",
+        log.info("scheduler started (pid %d) with %d job(s)",
                  os.getpid(), len(self.settings.jobs))
         try:
             scheduler.start()
