@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from revrules.cli import render
+from revrules.cli import render, render_markdown
 from revrules.cli.scaffold import write_starter
 from revrules.config import load_config
 from revrules.engine.explain import explain_record
@@ -109,7 +109,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    """`revrules plan [-o PLAN] [--json] [--rebalance]`."""
+    """`revrules plan [-o PLAN] [--json] [--rebalance] [--detailed-exitcode] [--format markdown] [--show ID]`."""
     project = load_project(args.config)
     plan = operations.make_plan(project, project.connector(), rebalance=args.tolerance if args.rebalance else None)
     if args.out:
@@ -119,8 +119,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
         log.info("saved the plan to %s", out)
     if args.json:
         _print_json(plan.to_json())
+    elif args.show:
+        print(render.record_text(plan, args.show))
+    elif args.format == "markdown":
+        print(render_markdown.plan_markdown(plan, project.source))
     else:
         print(render.plan_text(plan, project.source))
+    if args.detailed_exitcode and not plan.is_empty:
+        return ExitCode.CHANGES
     return ExitCode.OK
 
 

@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("test", commands.cmd_test, "run the rulebook tests", json_flag=True)
     p = command("plan", commands.cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
     p.add_argument("-o", "--out", metavar="PLAN", help="save the plan as JSON for `apply PLAN`")
+    p.add_argument("--detailed-exitcode", action="store_true",
+                   help="exit 0 when there is nothing to change, 4 when there are changes (1-3 keep their meaning)")
+    p.add_argument("--format", choices=("text", "markdown"), default="text",
+                   help="text (default), or markdown: a summary for a pull-request comment")
+    p.add_argument("--show", metavar="ID", help="every change planned for one record, with full values")
     p.add_argument("--rebalance", action="store_true",
                    help="also move the fewest accounts that bring every owner within --tolerance of its share")
     p.add_argument("--tolerance", type=float, default=0.1, metavar="FRACTION",
