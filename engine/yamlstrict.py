@@ -28,20 +28,20 @@ class _StrictLoader(yaml.SafeLoader):
         self._depth = 0
         self._aliases = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         """Compose one node, counting aliases and nesting."""
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > limits.MAX_YAML_ALIASES:
                 raise ComposerError(None, None, f"more than {limits.MAX_YAML_ALIASES:,} aliases",
-                                    self.peek_event().start_mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+                                    self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)
         self._depth += 1
         if self._depth > limits.MAX_YAML_DEPTH:
             raise ComposerError(None, None, f"nested more than {limits.MAX_YAML_DEPTH} levels deep",
-                                self.peek_event().start_mark)
+                                self.peek_event().start_mark)  # type: ignore[no-untyped-call]
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -164,7 +164,7 @@ def load_yaml_text(text: str, file: str) -> Document:
     return doc
 
 
-_SAFE_TAGS = {
+_SAFE_TAGS: dict[type[yaml.Node], tuple[str, ...]] = {
     yaml.MappingNode: ("tag:yaml.org,2002:map",),
     yaml.SequenceNode: ("tag:yaml.org,2002:seq",),
 }
