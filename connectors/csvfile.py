@@ -311,16 +311,19 @@ def _read_header(path: Path) -> tuple[list[str], bool]:
     """The header row of a CSV file and whether the file starts with a BOM."""
     try:
         with path.open("rb") as raw:
-            bom = raw.read(len(_BOM)) == _BOM
+            start = raw.read(8192)
+            bom = start.startswith(_BOM)
+            if b"\x00" in start:
+                raise _unreadable(path)
             raw.seek(0)
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            header = next(csv.reader(text), None)
+            header = next(csv.reader(text, strict=True), None)
     except OSError as error:
         raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise CrmError(f"cannot read {path}: not valid UTF-8 CSV") from error
+    except (UnicodeDecodeError, csv.Error):
+        raise _unreadable(path) from None
     if not header:
-        raise CrmError(f"cannot read {path}: the file has no header row")
+        raise InvalidInputError(f"{path}: line 1: the file is empty; a CSV export starts with a header row")
     repeated = sorted({column for column in header if header.count(column) > 1})
     if repeated:
         raise InvalidInputError(f"{path}: the header repeats column(s) {', '.join(repeated)}")
@@ -331,10 +334,42 @@ def _read_text_csv(path: Path) -> pl.DataFrame:
     """Read every cell as text, exactly as written, so untouched values round-trip."""
     try:
         return pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except (OSError, pl.exceptions.PolarsError) as error:
-        # The polars message may quote a cell; only the file and the kind of failure
-        # are reported, so customer data stays out of errors.
-        raise CrmError(f"cannot read {path}: {type(error).__name__}") from error
+    except OSError as error:
+        raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
+    except pl.exceptions.PolarsError as error:
+        # The polars message may quote a cell; the file is read again to say where and what, without cells.
+        raise _unreadable(path, type(error).__name__) from None
+
+
+def _unreadable(path: Path, fallback: str = "not a CSV file") -> InvalidInputError:
+    """Where and why a CSV file cannot be read, as one line that quotes no cell."""
+    data = path.read_bytes()
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        return InvalidInputError(f"{path}: line {line}: contains a NUL byte; this looks like a binary file, "
+                                 "not a CSV export")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        byte = data[error.start]
+        return InvalidInputError(f"{path}: line {line}, byte {column}: not valid UTF-8 (0x{byte:02X}); "
+                                 "export the file as UTF-8")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    width, started = None, 1
+    try:
+        for row in reader:
+            if width is None:
+                width = len(row)
+            elif len(row) > width:
+                return InvalidInputError(f"{path}: line {started}: {len(row)} fields, but the header has {width}")
+            started = reader.line_num + 1
+    except csv.Error as error:
+        what = "a quoted field is never closed" if "end of data" in str(error) else f"malformed CSV ({error})"
+        return InvalidInputError(f"{path}: line {started}: {what}")
+    return InvalidInputError(f"{path}: cannot read the file as CSV ({fallback})")
 
 
 def _check_ids(path: Path, ids: pl.Series) -> None:

@@ -16,6 +16,8 @@ import polars as pl
 import rule_engine
 from rule_engine import DataType, ast
 
+from revrules.engine import interrupt
+
 NUMERIC = pl.Float64
 
 
@@ -268,6 +270,7 @@ def row_fallback(rule: rule_engine.Rule, symbols: list[str], dtype: pl.DataType)
     """Evaluate `rule` row by row with rule-engine; an evaluation error is unknown (null)."""
 
     def evaluate_row(row: dict[str, Any]) -> Any:
+        interrupt.check()  # rows can be slow; a stop signal must not wait for the whole column
         try:
             return _from_engine(rule.evaluate(row))
         except (rule_engine.errors.EngineError, ArithmeticError, TypeError):

@@ -12,7 +12,7 @@ import polars as pl
 import rule_engine
 from rule_engine import DataType
 
-from revrules.engine import model
+from revrules.engine import limits, model
 from revrules.engine.compile import TypeMismatchError, UnsupportedError, compile_expression, row_fallback
 from revrules.engine.convert import POLARS_TYPES, FieldType
 from revrules.engine.definitions import (
@@ -28,6 +28,7 @@ from revrules.engine.definitions import (
     Territory,
     TestCase,
 )
+from revrules.engine.regexguard import backtracking_in
 from revrules.engine.validation import validate
 from revrules.engine.yamlstrict import Document, PathKey, load_yaml_file
 from revrules.errors import InvalidInputError, Problem, closest, did_you_mean
@@ -211,10 +212,20 @@ class _Builder:
             return _ENGINE_TYPES[names[name]]
 
         context = rule_engine.Context(type_resolver=resolve_type, default_timezone="utc")
+        if len(text) > limits.MAX_EXPRESSION_CHARS:
+            self.problems.append(doc.problem(path, f"expression longer than {limits.MAX_EXPRESSION_CHARS:,} "
+                                                   "characters"))
+            return None
         try:
             rule = rule_engine.Rule(text, context=context)
         except rule_engine.errors.EngineError as exc:
             self.problems.append(_engine_problem(doc, path, text, exc))
+            return None
+        except RecursionError:  # rule-engine's parser recurses once per nesting level
+            self.problems.append(doc.problem(path, limits.too_deep_message()))
+            return None
+        if limits.expression_depth(rule.statement.expression) > limits.MAX_EXPRESSION_DEPTH:
+            self.problems.append(doc.problem(path, limits.too_deep_message()))
             return None
         result = rule.statement.expression.result_type
         if condition and result not in (DataType.BOOLEAN, DataType.NULL):
@@ -236,6 +247,10 @@ class _Builder:
         except UnsupportedError:
             fallback = True
             compiled = row_fallback(rule, list(symbols), POLARS_TYPES[kind])
+        backtracking = backtracking_in(rule.statement.expression, fallback=fallback)
+        if backtracking is not None:
+            self.problems.append(doc.problem(path, backtracking))
+            return None
         span = doc.span(path)
         where = f"{doc.file}:{span.line}:{span.col}"
         return Expression(text, rule, symbols, kind, compiled, fallback, where)

@@ -34,13 +34,21 @@ def _problem(doc: Document, error: Any, known_keys: Sequence[str]) -> Problem:
     return doc.problem(path, _message(error))
 
 
+_PATTERN_MESSAGES = {
+    r"^[a-z][a-z0-9_]*$": "must be a lowercase name: a-z, 0-9 and '_', starting with a letter",
+    r"^[a-z0-9][a-z0-9._-]*$": "must be a lowercase slug: a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*$": "must be letters, digits, '.', '_' and '-', starting with a letter or digit",
+    r"^[A-Za-z][A-Za-z0-9_.]*$": "must be a CRM field name: letters, digits, '_' and '.', starting with a letter "
+                                "(no '-' or spaces)",
+}
+"""What each name pattern allows, in words (each message says exactly what its pattern accepts)."""
+
+
 def _message(error: Any) -> str:
     kind, text = error["type"], error["msg"]
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
-        if "a-z][a-z0-9_]" in pattern:
-            return "must be a lowercase name: letters, digits and _ starting with a letter"
-        return "must be a slug: letters, digits, '.', '_' and '-'"
+        return _PATTERN_MESSAGES.get(pattern, f"must match the pattern {pattern}")
     if kind == "literal_error":
         return f"must be {error.get('ctx', {}).get('expected', 'one of the allowed values')}"
     return str(text[0].lower() + text[1:]) if text else kind

@@ -8,14 +8,42 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 
+from revrules.engine import limits
 from revrules.errors import InvalidInputError, Problem
 
 PathKey = tuple[str | int, ...]
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2-style scalars: `NO`, `yes`, `on` and `1:20` stay strings."""
+    """SafeLoader with YAML 1.2-style scalars (`NO`, `yes`, `on` and `1:20` stay strings) and limits.
+
+    PyYAML's composer recurses once per nesting level and shares aliased nodes: the limits on
+    depth and alias count stop a hostile file here, before Python's stack or memory does.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose one node, counting aliases and nesting."""
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > limits.MAX_YAML_ALIASES:
+                raise ComposerError(None, None, f"more than {limits.MAX_YAML_ALIASES:,} aliases",
+                                    self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > limits.MAX_YAML_DEPTH:
+            raise ComposerError(None, None, f"nested more than {limits.MAX_YAML_DEPTH} levels deep",
+                                self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _BOOL = "tag:yaml.org,2002:bool"
@@ -85,6 +113,10 @@ def load_yaml_file(path: Path, display: str | None = None) -> Document:
     """Read and parse one YAML file, raising InvalidInputError with every problem found."""
     name = display or str(path)
     try:
+        size = path.stat().st_size
+        if size > limits.MAX_FILE_BYTES:
+            message = f"file is {size:,} bytes; the limit is {limits.MAX_FILE_BYTES:,}"
+            raise InvalidInputError([Problem(name, 1, 1, "", message)])
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InvalidInputError([Problem(name, 1, 1, "", f"cannot read file: {exc.strerror}")]) from None
@@ -93,8 +125,24 @@ def load_yaml_file(path: Path, display: str | None = None) -> Document:
     return load_yaml_text(text, name)
 
 
+def _flow_depth_problem(text: str, file: str) -> Problem | None:
+    """Brackets nested far past the depth limit, found before PyYAML's scanner (quadratic in them) is."""
+    depth = 0
+    for match in re.finditer(r"[\[\]{}]", text):
+        depth += 1 if match.group() in "[{" else -1
+        # Counted loosely (brackets inside quotes count too), hence the margin over the real limit.
+        if depth > 10 * limits.MAX_YAML_DEPTH:
+            line = text.count("\n", 0, match.start()) + 1
+            col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+            return Problem(file, line, col, "", f"invalid YAML: nested more than {limits.MAX_YAML_DEPTH} levels deep")
+    return None
+
+
 def load_yaml_text(text: str, file: str) -> Document:
     """Parse YAML text strictly; the result keeps a Span for every node."""
+    too_deep = _flow_depth_problem(text, file)
+    if too_deep is not None:
+        raise InvalidInputError([too_deep])
     try:
         node = yaml.compose(text, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as exc:
@@ -107,10 +155,63 @@ def load_yaml_text(text: str, file: str) -> Document:
     doc = Document(file, None)
     problems: list[Problem] = []
     if node is not None:
+        too_big = _expansion_problem(node, file)
+        if too_big is not None:
+            raise InvalidInputError([too_big])
         doc.data = _build(node, (), doc, problems, text)
     if problems:
         raise InvalidInputError(problems)
     return doc
+
+
+_SAFE_TAGS: dict[type[yaml.Node], tuple[str, ...]] = {
+    yaml.MappingNode: ("tag:yaml.org,2002:map",),
+    yaml.SequenceNode: ("tag:yaml.org,2002:seq",),
+}
+
+
+def _expansion_problem(root: yaml.Node, file: str) -> Problem | None:
+    """Aliases that expand past the node or depth limits, or refer to themselves, before anything is expanded.
+
+    Aliased nodes are shared, so sizes are computed once per node (iteratively: an alias
+    chain can be far deeper than the text's own nesting).
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while pending:
+        node, done = pending.pop()
+        key = id(node)
+        kids = _kids(node)
+        if done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(kid)] for kid in kids)
+            depth[key] = 1 + max((depth[id(kid)] for kid in kids), default=0)
+            if size[key] > limits.MAX_YAML_NODES or depth[key] > limits.MAX_YAML_DEPTH:
+                what = (f"aliases expand to more than {limits.MAX_YAML_NODES:,} nodes"
+                        if size[key] > limits.MAX_YAML_NODES
+                        else f"aliases nest more than {limits.MAX_YAML_DEPTH} levels deep")
+                mark = node.start_mark
+                return Problem(file, mark.line + 1, mark.column + 1, "", f"invalid YAML: {what}")
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            mark = node.start_mark
+            return Problem(file, mark.line + 1, mark.column + 1, "", "invalid YAML: an alias refers to itself")
+        open_nodes.add(key)
+        pending.append((node, True))
+        pending += [(kid, False) for kid in kids if id(kid) not in size]
+    return None
+
+
+def _kids(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _build(node: yaml.Node, path: PathKey, doc: Document, problems: list[Problem], text: str) -> Any:
@@ -118,6 +219,11 @@ def _build(node: yaml.Node, path: PathKey, doc: Document, problems: list[Problem
     raw = text[start.index : node.end_mark.index] if isinstance(node, yaml.ScalarNode) else ""
     quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
     doc.spans[path] = Span(start.line + 1, start.column + 1, raw, quoted)
+    safe = _SAFE_TAGS.get(type(node))
+    if safe is not None and node.tag not in safe:
+        # SafeLoader would build sets and ordered maps, and a `!!python/...` tag here used to pass unnoticed.
+        problems.append(_at(doc.file, node, path, f"unsupported YAML tag {node.tag}"))
+        return None
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:

@@ -19,6 +19,9 @@ from revrules.errors import InvalidInputError, Problem
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 CrmField = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.]*$")]
+SourceName = Annotated[str, Field(min_length=1)]
+"""A field to read, exactly as the CRM or the CSV header spells it (`Account Name`, `Größe`)."""
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -115,7 +118,7 @@ class HubspotCrm(_Strict):
 class FieldModel(_Strict):
     """A field used in rules: the CRM field it reads and its type."""
 
-    source: CrmField
+    source: SourceName
     type: FieldType = FieldType.STRING
     stage: Literal["pre_sale", "post_sale"] | None = None
     """Whether the value is known before the sale (firmographics) or only after it (usage, our revenue):
@@ -280,7 +283,19 @@ def load_config(path: Path) -> Config:
     doc.data = _expand(doc, doc.data, (), problems)
     parsed, validation = validate(doc, ConfigModel, _KNOWN_KEYS)
     problems += validation
+    if parsed is not None:
+        problems += _source_problems(doc, parsed)
     if problems or parsed is None:
         raise InvalidInputError(problems)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return Config(parsed, path, doc, digest)
+
+
+def _source_problems(doc: Document, parsed: ConfigModel) -> list[Problem]:
+    """Sources a CRM API cannot name: CSV headers may be anything, Salesforce and HubSpot names may not."""
+    if parsed.crm.kind == "csv":
+        return []
+    return [doc.problem(("fields", name, "source") if isinstance(doc.data["fields"][name], dict) else ("fields", name),
+                        f"{parsed.crm.kind} field names are letters, digits, '_' and '.', starting with a letter; "
+                        f"got {spec.source!r}")
+            for name, spec in parsed.fields.items() if not _API_NAME.match(spec.source)]

@@ -116,10 +116,10 @@ def test_force_overrides_the_safety_guard(starter: Path, cli: Cli) -> None:
 def test_apply_saved_plan_writes_exactly_that_plan(starter: Path, cli: Cli) -> None:
     saved = starter.parent / "plan.json"
     assert cli("plan", "-c", starter, "-o", saved).code == 0
-    # A rulebook change after the plan does not change what the saved plan writes.
+    # A rulebook change after the plan does not change what the saved plan writes (once forced: SPEC §4).
     rules = starter.parent / "rules" / "segments.yaml"
     rules.write_text(rules.read_text().replace("then: SMB", "then: Small Business"))
-    result = cli("apply", saved, "-c", starter, "--yes")
+    result = cli("apply", saved, "-c", starter, "--yes", "--force")
     assert result.code == 0, result.err
     out = by_id(starter.parent / "out" / "accounts.csv")
     assert out["0015e000001A004"]["Segment__c"] == "SMB"

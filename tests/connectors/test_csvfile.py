@@ -116,10 +116,10 @@ def test_a_missing_file_is_a_crm_error(tmp_path: Path) -> None:
         source.columns()
 
 
-def test_a_file_that_is_not_utf8_is_a_crm_error(tmp_path: Path) -> None:
+def test_a_file_that_is_not_utf8_is_invalid_input_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes("Id,Name\n1,Société\n".encode("latin-1"))
-    with pytest.raises(CrmError, match="cannot read"):
+    with pytest.raises(InvalidInputError, match=r"line 2, byte 7: not valid UTF-8 \(0xE9\)"):
         connector(path).read(["Name"])
 
 

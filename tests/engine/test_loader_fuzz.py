@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -78,3 +80,49 @@ def test_yaml_duplicate_keys_are_reported_with_their_position() -> None:
         assert [str(p) for p in exc.problems] == ["f.yaml:4:3: b: duplicate key 'c'"]
     else:
         raise AssertionError("duplicate key accepted")
+
+
+HOSTILE_PIECES = ["&a ", "*a", "*b", "&b ", "!!python/object:os.system ", "!!set ", "!!python/tuple ", "!custom ",
+                  "[", "]", "{", "}", "- ", "\n  ", "\n", "a: ", "when: ", "'(a+)+$'", "\"", "'", "? ", ": ", ",",
+                  "version: 1\n", "decisions:\n", "%TAG ! tag:x,2000:\n", "---\n", "...\n", "\t", "#", "|\n", ">-\n"]
+
+
+def _bounded_load(tmp: Path, data: bytes) -> None:
+    """Load a rulebook of arbitrary bytes: only InvalidInputError, and well within a generous bound."""
+    path = tmp / "book.yaml"
+    path.write_bytes(data)
+    started = time.monotonic()
+    try:
+        load_rulebook([path], FIELDS)
+    except InvalidInputError as exc:
+        assert str(exc)
+    assert time.monotonic() - started < 30  # a hang is minutes or forever; a busy machine is seconds
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300))
+def test_random_bytes_raise_only_invalid_input(tmp_path: Path, data: bytes) -> None:
+    _bounded_load(tmp_path, data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(HOSTILE_PIECES), max_size=40), st.integers(0, 3))
+def test_aliases_tags_and_nesting_raise_only_invalid_input(tmp_path: Path, pieces: list[str], repeat: int) -> None:
+    _bounded_load(tmp_path, ("".join(pieces) * (1 + repeat * 50)).encode())
+
+
+@pytest.mark.parametrize("depth", [99, 101, 1_000, 100_000])
+@pytest.mark.parametrize("shape", ["[{}]", "{{a: {}}}", "({})"])
+def test_deep_nesting_of_yaml_and_expressions_raises_only_invalid_input(tmp_path: Path, depth: int,
+                                                                         shape: str) -> None:
+    if shape == "({})":  # an expression: parentheses, then a chain of as many terms
+        nested = "(" * depth + "employees > 1" + ")" * depth
+        chain = " or ".join(["employees > 1"] * min(depth, 5_000))
+        for when in (nested, chain):
+            _bounded_load(tmp_path, ("version: 1\ndecisions:\n  d:\n    hit: any\n    rules:\n"
+                                     f"      - when: \"{when}\"\n").encode())
+        return
+    text = "x"
+    for _ in range(depth):
+        text = shape.format(text)
+    _bounded_load(tmp_path, f"version: 1\nderive: {text}\n".encode())

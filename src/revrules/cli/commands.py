@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from revrules.cli import render
+from revrules.cli import render, render_markdown
 from revrules.cli.scaffold import write_starter
 from revrules.config import load_config
 from revrules.engine.explain import explain_record
@@ -23,7 +23,7 @@ from revrules.run.plan import Plan
 from revrules.run.read import read_all
 from revrules.schedule.jobs import run_job
 from revrules.schedule.scheduler import Scheduler
-from revrules.schedule.status import job_status
+from revrules.schedule.status import job_status, scheduler_status
 from revrules.state.ledger import Ledger, private_file, summary_line
 from revrules.state.lock import holder
 
@@ -109,7 +109,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    """`revrules plan [-o PLAN] [--json] [--rebalance]`."""
+    """`revrules plan [-o PLAN] [--json] [--rebalance] [--detailed-exitcode] [--format markdown] [--show ID]`."""
     project = load_project(args.config)
     plan = operations.make_plan(project, project.connector(), rebalance=args.tolerance if args.rebalance else None)
     if args.out:
@@ -120,8 +120,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
         log.info("saved the plan to %s", out)
     if args.json:
         _print_json(plan.to_json())
+    elif args.show:
+        print(render.record_text(plan, args.show))
+    elif args.format == "markdown":
+        print(render_markdown.plan_markdown(plan, project.source))
     else:
         print(render.plan_text(plan, project.source))
+    if args.detailed_exitcode and not plan.is_empty:
+        return ExitCode.CHANGES
     return ExitCode.OK
 
 
@@ -255,12 +261,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             runs = {run.id: run for run in ledger.runs(1000)}
         finally:
             ledger.close()
-    jobs = job_status(config, runs)
+    scheduler = scheduler_status(config)
+    jobs = job_status(config, runs, scheduled=scheduler)
     lock = holder(config.state_dir / "run.lock")
     latest = runs[max(runs)] if runs else None
     if args.json:
-        _print_json({"lock": lock, "jobs": jobs, "last_run": vars(latest) if latest else None})
+        _print_json({"scheduler": scheduler, "lock": lock, "jobs": jobs, "last_run": vars(latest) if latest else None})
         return ExitCode.OK
+    print(render.scheduler_line(scheduler))
     print(f"lock: held by pid {lock.get('pid')} since {lock.get('since')}" if lock else "lock: free")
     print(f"last run: {summary_line(latest)}" if latest else "last run: none")
     for job in jobs:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from revrules import __version__
 from revrules.cli import commands
+from revrules.engine import interrupt
+from revrules.engine.interrupt import EvaluationInterrupted
 from revrules.errors import ExitCode, RevrulesError
 from revrules.runtime import shutdown
 from revrules.runtime.logs import setup_logging
@@ -62,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("test", commands.cmd_test, "run the rulebook tests", json_flag=True)
     p = command("plan", commands.cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
     p.add_argument("-o", "--out", metavar="PLAN", help="save the plan as JSON for `apply PLAN`")
+    p.add_argument("--detailed-exitcode", action="store_true",
+                   help="exit 0 when there is nothing to change, 4 when there are changes (1-3 keep their meaning)")
+    p.add_argument("--format", choices=("text", "markdown"), default="text",
+                   help="text (default), or markdown: a summary for a pull-request comment")
+    p.add_argument("--show", metavar="ID", help="every change planned for one record, with full values")
     p.add_argument("--rebalance", action="store_true",
                    help="also move the fewest accounts that bring every owner within --tolerance of its share")
     p.add_argument("--tolerance", type=float, default=0.1, metavar="FRACTION",
@@ -104,13 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every expected failure becomes a message and an exit code."""
     args = build_parser().parse_args(argv)
-    setup_logging(log_format=args.log_format, debug=args.debug)
+    setup_logging(log_format=args.log_format, debug=args.debug, timestamps=args.command == "schedule")
     # The first SIGTERM/SIGINT lets the batch in flight land (the scheduler installs its own handling).
     previous = shutdown.install() if args.command in ("apply", "rollback") else {}
+    interrupt.reset()
+    shutdown.also_notify(interrupt.request)
     try:
         code: int = args.handler(args)
-    except StopRequested as stop:
-        log.warning("%s; exiting", stop)
+    except (StopRequested, EvaluationInterrupted) as stop:
+        log.warning("%s; exiting", str(stop).splitlines()[0])
         return ExitCode.OK
     except RevrulesError as exc:
         if args.debug:

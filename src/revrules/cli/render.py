@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,12 @@ from revrules.run.apply import ApplyReport
 from revrules.run.plan import Plan
 from revrules.state.ledger import Run
 
-TOP_TRANSITIONS = 5
+ALL_TRANSITIONS_UP_TO = 20
+"""A field with this many distinct transitions or fewer shows them all."""
+TRANSITION_SHARE = 0.01
+"""Beyond that, a transition is shown when it holds at least this share of the field's changes."""
+MAX_TRANSITIONS = 50
+WRAP_WIDTH = 100
 
 
 def _show(value: Any) -> str:
@@ -33,12 +39,7 @@ def plan_text(plan: Plan, source: str) -> str:
         counts = plan.changes.group_by("field").len().sort(["len", "field"], descending=[True, False])
         for field, count in counts.iter_rows():
             lines.append(f"  {field}: {count:,} record(s)")
-            top = (plan.changes.filter(pl.col("field") == field)
-                   .group_by(["before", "after"]).len()
-                   .sort(["len", "before", "after"], descending=[True, False, False], nulls_last=True)
-                   .head(TOP_TRANSITIONS))
-            for before, after, n in top.iter_rows():
-                lines.append(f"    {field}: {_clip(_show(before))} -> {_clip(_show(after))}  {n:,}")
+            lines += _transitions_text(plan.changes.filter(pl.col("field") == field), field, count)
     if not plan.too_long.is_empty():
         lines.append("")
         lines.append(f"Too long for their field, not sent ({plan.too_long.height:,}):")
@@ -96,8 +97,65 @@ def _books_text(plan: Plan) -> list[str]:
     return lines
 
 
-def _clip(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def transitions(changes: pl.DataFrame, total: int) -> tuple[pl.DataFrame, int, int]:
+    """The transitions worth showing (count, then values), and how many others there are and their records.
+
+    Every transition is shown when there are few; otherwise those holding at least
+    `TRANSITION_SHARE` of the field's changes (at most `MAX_TRANSITIONS`).
+    """
+    found = (changes.group_by(["before", "after"]).len()
+             .sort(["len", "before", "after"], descending=[True, False, False], nulls_last=True))
+    if found.height > ALL_TRANSITIONS_UP_TO:
+        shown = found.filter(pl.col("len") >= max(2, total * TRANSITION_SHARE)).head(MAX_TRANSITIONS)
+        shown = shown if shown.height >= ALL_TRANSITIONS_UP_TO // 2 else found.head(ALL_TRANSITIONS_UP_TO // 2)
+    else:
+        shown = found
+    rest = found.slice(shown.height)
+    return shown, rest.height, int(rest["len"].sum()) if rest.height else 0
+
+
+def _transitions_text(changes: pl.DataFrame, field: str, total: int) -> list[str]:
+    shown, more, more_records = transitions(changes, total)
+    lines: list[str] = []
+    for before, after, n in shown.iter_rows():
+        old, new = _show(before), _show(after)
+        line = f"    {field}: {old} -> {new}  {n:,}"
+        if len(line) <= WRAP_WIDTH and "\n" not in line:
+            lines.append(line)
+            continue
+        # Long values (provenance, descriptions) in full: cut, before and after could look the same.
+        lines.append(f"    {field}: {n:,} record(s)")
+        lines += wrapped("before", old, 6)
+        lines += wrapped("after", new, 6)
+    if more:
+        lines.append(f"    … and {more:,} more transition(s) covering {more_records:,} record(s) "
+                     "(plan --json lists every change; plan --show ID one record's)")
+    return lines
+
+
+def wrapped(label: str, value: str, indent: int) -> list[str]:
+    """`label: value`, the value in full, wrapped under itself."""
+    head = " " * indent + f"{label + ':':<8}"
+    return textwrap.wrap(value, WRAP_WIDTH, initial_indent=head, subsequent_indent=" " * len(head),
+                         break_long_words=True, replace_whitespace=True, drop_whitespace=True) or [head]
+
+
+def record_text(plan: Plan, record_id: str) -> str:
+    """Every change planned for one record (`plan --show ID`), with full values and the deciding rule."""
+    changes = plan.changes.filter(pl.col("id") == record_id)
+    lists = plan.list_changes.filter(pl.col("id") == record_id)
+    if changes.is_empty() and lists.is_empty():
+        return f"Record {record_id}: no changes planned."
+    lines = [f"Record {record_id}: {changes.height:,} field change(s), {lists.height:,} list membership change(s)."]
+    for row in changes.iter_rows(named=True):
+        lines.append("")
+        lines.append(f"  {row['field']}    [rule: {row['rule'] or '(none)'}]")
+        lines += wrapped("before", _show(row["before"]), 4)
+        lines += wrapped("after", _show(row["after"]), 4)
+    if not lists.is_empty():
+        lines.append("")
+        lines += [f"  list {row['list']}: {row['action']}" for row in lists.iter_rows(named=True)]
+    return "\n".join(lines)
 
 
 def apply_text(report: ApplyReport) -> str:
@@ -174,6 +232,18 @@ def _why(trace: dict[str, Any], key: str) -> list[str]:
     if territory and key not in ("lists",):
         return [f"    {n['outcome']:>7}  {n['id']}: {n['when']}" for n in territory["path"]]
     return []
+
+
+def scheduler_line(scheduler: dict[str, Any]) -> str:
+    """`scheduler: running (pid 4242, since …, last heartbeat …)`, or why none is."""
+    state = scheduler["state"]
+    if state == "not running":
+        return "scheduler: not running"
+    detail = f"pid {scheduler['pid']}, since {scheduler['started_at']}, last heartbeat {scheduler['heartbeat']}"
+    if state == "stopped":
+        return f"scheduler: not running (pid {scheduler['pid']} is gone without a clean stop; last heartbeat " \
+               f"{scheduler['heartbeat']})"
+    return f"scheduler: {state} ({detail})"
 
 
 def history_text(runs: Sequence[Run]) -> str:

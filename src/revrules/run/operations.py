@@ -100,6 +100,17 @@ def load_saved_plan(path: Path, project: Project) -> Plan:
     return plan
 
 
+def stale_plan_refusal(path: Path, plan: Plan, project: Project) -> str | None:
+    """Why a saved plan no longer matches the rulebook or config it would be applied with, or None."""
+    changed = [what for what, saved, current in (("rulebook", plan.meta.rulebook_hash, project.book.hash),
+                                                 ("config", plan.meta.config_hash, project.config.hash))
+               if saved != current]
+    if not changed:
+        return None
+    return (f"{path}: the {' and the '.join(changed)} changed since this plan was made "
+            f"({plan.meta.created_at}); make a new plan, or pass --force to apply this one as it is")
+
+
 def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = None,
           read_incrementally: bool = False) -> ApplyReport | None:
     """Plan and apply now (or apply a saved plan) as one ledgered run under the run lock.
@@ -115,6 +126,11 @@ def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = 
         choice, reached = None, None
         if saved_plan is not None:
             plan = load_saved_plan(saved_plan, project)
+            stale = stale_plan_refusal(saved_plan, plan, project)
+            if stale is not None and not options.force:
+                raise RefusedError(stale)
+            if stale is not None:
+                log.warning("%s; applying it anyway (--force)", stale)
         else:
             choice = incremental.choose(ledger, project, connector, incremental=read_incrementally)
             if read_incrementally:

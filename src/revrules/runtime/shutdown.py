@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 _stop = threading.Event()
 _deferring = threading.local()
 _on_stop: Callable[[], None] | None = None
+_on_signal: list[Callable[[], None]] = []
 
 
 class StopRequested(Exception):  # noqa: N818 - a request, not an error
@@ -68,6 +69,8 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
         log.warning("%s again: exiting now", name)
         os._exit(128 + signum)
     _stop.set()
+    for callback in _on_signal:
+        callback()
     if _on_stop is not None:
         log.warning("%s: stopping after the run in flight (send it again to exit now)", name)
         _on_stop()
@@ -79,6 +82,12 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
 
 
 Handlers = dict[int, Any]
+
+
+def also_notify(callback: Callable[[], None]) -> None:
+    """Call `callback` on the first signal too (the evaluator's stop flag lives in a layer beside this one)."""
+    if callback not in _on_signal:
+        _on_signal.append(callback)
 
 
 def install(on_stop: Callable[[], None] | None = None) -> Handlers:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from revrules.config import JobModel
-from revrules.errors import InvalidInputError, LockHeldError, RefusedError, RetriableCrmError, RevrulesError
+from revrules.engine.interrupt import EvaluationInterrupted
+from revrules.errors import (
+    ApiBudgetExhaustedError,
+    CrmError,
+    InvalidInputError,
+    LockHeldError,
+    RefusedError,
+    RetriableCrmError,
+    RevrulesError,
+)
 from revrules.project import Project, load_project
 from revrules.run import operations
 from revrules.runtime.shutdown import StopRequested
-from revrules.schedule.scheduler import SKIPPED, JobOutcome
+from revrules.schedule.scheduler import FATAL, RETRIABLE, SKIPPED, JobOutcome
 from revrules.state.ledger import ERROR, INTERRUPTED, REFUSED, SUCCEEDED
-
-log = logging.getLogger(__name__)
 
 
 def run_job(config_path: Path, job: JobModel) -> JobOutcome:
@@ -29,24 +35,20 @@ def run_job(config_path: Path, job: JobModel) -> JobOutcome:
             return JobOutcome(SUCCEEDED, f"planned {plan.changes.height:,} change(s) to "
                                          f"{plan.changed_records:,} record(s)")
         operations.apply(project, operations.WriteOptions(), read_incrementally=job.incremental)
-    except StopRequested as stop:
-        return JobOutcome(INTERRUPTED, str(stop), _latest(project))
+    except (StopRequested, EvaluationInterrupted) as stop:
+        # polars appends the expression it was evaluating to the message: the first line says it all.
+        return JobOutcome(INTERRUPTED, str(stop).splitlines()[0], _latest(project))
     except LockHeldError as exc:
-        log.warning("job %s skipped: lock held (%s); waiting for its next slot", job.id, exc)
-        return JobOutcome(SKIPPED, f"lock held: {exc}")
+        return JobOutcome(SKIPPED, f"lock held ({exc}); waiting for the next slot")
     except RefusedError as exc:
-        log.warning("job %s refused: %s", job.id, exc)
         return JobOutcome(REFUSED, str(exc), _latest(project))
-    except InvalidInputError as exc:
-        # Fatal: the same config fails the same way at every slot until someone fixes it.
-        log.error("job %s cannot run until this is fixed: %s", job.id, exc)
-        return JobOutcome(ERROR, str(exc), _latest(project))
-    except RetriableCrmError as exc:
-        log.warning("job %s failed on a transient CRM error: %s; retrying at its next slot", job.id, exc)
-        return JobOutcome(ERROR, str(exc), _latest(project))
+    except (RetriableCrmError, ApiBudgetExhaustedError) as exc:
+        return JobOutcome(ERROR, str(exc), _latest(project), RETRIABLE)
+    except (InvalidInputError, CrmError) as exc:
+        # Bad config, rulebook or credentials: every slot fails the same way until someone fixes it.
+        return JobOutcome(ERROR, str(exc), _latest(project), FATAL)
     except RevrulesError as exc:
-        log.error("job %s failed: %s; retrying at its next slot", job.id, exc)
-        return JobOutcome(ERROR, str(exc), _latest(project))
+        return JobOutcome(ERROR, str(exc), _latest(project), RETRIABLE)
     return _outcome(project)
 
 

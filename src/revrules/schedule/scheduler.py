@@ -18,19 +18,26 @@ from revrules.config import Config, JobModel, ScheduleModel
 from revrules.errors import InvalidInputError
 from revrules.runtime import shutdown
 from revrules.schedule.cron import grace_seconds, missed_slot, triggers
+from revrules.schedule.heartbeat import Heartbeat, record_path
 
 log = logging.getLogger(__name__)
 
 SKIPPED = "skipped"
 """The outcome of a scheduled job that found another run holding the lock."""
+RETRIABLE = "retriable"
+"""A failure the next attempt may not meet (the CRM was briefly unavailable)."""
+FATAL = "fatal"
+"""A failure every attempt will meet until someone fixes the config, rulebook or credentials."""
+
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """How one scheduled run ended."""
+    """How one scheduled run ended; `failure` says whether retrying can help (RETRIABLE, FATAL or None)."""
 
     outcome: str
     message: str | None = None
     run_id: int | None = None
+    failure: str | None = None
 
 
 class JobState:
@@ -88,6 +95,7 @@ class Scheduler:
         self._idle = threading.Event()
         self._idle.set()
         self._scheduler: Any = None
+        self._heartbeat: Heartbeat | None = None
 
     def catch_up(self) -> dict[str, dt.datetime]:
         """Jobs that missed a slot while the scheduler was down (within the grace): run each once now."""
@@ -124,9 +132,23 @@ class Scheduler:
         finally:
             self._idle.set()
         self.state.update(job.id, last_finished=self.clock().isoformat(), **asdict(outcome))
-        log.info("job %s %s%s in %.1fs", job.id, outcome.outcome,
-                 f": {outcome.message}" if outcome.message else "", time.monotonic() - started)
+        self._log_outcome(job, outcome, time.monotonic() - started)
+        if self._heartbeat is not None:
+            self._heartbeat.beat()
         return outcome
+
+    def _log_outcome(self, job: JobModel, outcome: JobOutcome, seconds: float) -> None:
+        """One line per finished job; a failure says what happens next or what to fix."""
+        # Multi-line messages (several config problems) stay one log line: one line per event.
+        message = "; ".join((outcome.message or "").splitlines())
+        if outcome.failure == FATAL:
+            log.error("job %s failed and will fail at every slot until this is fixed: %s", job.id, message)
+        elif outcome.failure == RETRIABLE:
+            upcoming = self.triggers[job.id].get_next_fire_time(None, self.clock())
+            when = upcoming.isoformat() if upcoming is not None else "never (no further slot)"
+            log.warning("job %s failed on a transient error: %s; next attempt at %s", job.id, message, when)
+        else:
+            log.info("job %s %s%s in %.1fs", job.id, outcome.outcome, f": {message}" if message else "", seconds)
 
     def start(self) -> Any:
         """Build the APScheduler scheduler with every job; returns it (not started)."""
@@ -147,25 +169,44 @@ class Scheduler:
         self._scheduler = scheduler
         return scheduler
 
-    def next_runs(self) -> dict[str, dt.datetime | None]:
-        """Each job's next run time as the scheduler sees it."""
-        if self._scheduler is None:
+    def next_runs(self) -> dict[str, str | None]:
+        """Each job's next run time (ISO 8601) as the scheduler sees it; none before it has started."""
+        if self._scheduler is None or not self._scheduler.running:
             return {}
-        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+        # APScheduler 3 gives a job `next_run_time` only once a running scheduler holds it.
+        times = {job.id: getattr(job, "next_run_time", None) for job in self._scheduler.get_jobs()}
+        return {job_id: when.astimezone(dt.UTC).isoformat() if when else None for job_id, when in times.items()}
+
+    def _started(self, _event: object) -> None:
+        """Once APScheduler has started: say when each job runs next, and start the heartbeat."""
+        for job_id, when in self.next_runs().items():
+            log.info("job %s: next run at %s", job_id, when or "never (no further slot)")
+        if self._heartbeat is not None:
+            self._heartbeat.start()
 
     def run(self, *, stop_timeout: float = 25.0) -> int:
         """Run in the foreground until SIGTERM/SIGINT; a job in flight finishes its batch first."""
+        from apscheduler.events import EVENT_SCHEDULER_STARTED
+
         scheduler = self.start()
+        self._heartbeat = Heartbeat(record_path(self.config.state_dir), self.next_runs, self.clock)
 
         def stop() -> None:
-            scheduler.shutdown(wait=False)
+            # Runs inside the signal handler, which may have interrupted this very thread while it held
+            # one of APScheduler's or threading's non-reentrant locks: shut down from another thread.
+            threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}, name="revrules-stop").start()
 
         shutdown.install(on_stop=stop)
-        for job in scheduler.get_jobs():
-            log.info("job %s (%s): next run at %s", job.id, job.trigger, job.next_run_time)
-        scheduler.start()
-        if not self._idle.wait(stop_timeout):
-            log.warning("the job in flight did not stop within %.0f s; exiting anyway", stop_timeout)
-            os._exit(0)
+        scheduler.add_listener(self._started, EVENT_SCHEDULER_STARTED)
+        log.info("scheduler started (pid %d) with %d job(s)",
+                 os.getpid(), len(self.settings.jobs))
+        try:
+            scheduler.start()
+            if not self._idle.wait(stop_timeout):
+                log.warning("the job in flight did not stop within %.0f s; exiting anyway", stop_timeout)
+                self._heartbeat.stop()
+                os._exit(0)
+        finally:
+            self._heartbeat.stop()
         log.info("scheduler stopped")
         return 0

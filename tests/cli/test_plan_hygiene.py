@@ -1,0 +1,103 @@
+"""Terraform-grade plan hygiene: a CI exit code, stale saved plans refused, every transition and value shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from revrules.testing.harness import Cli
+
+
+def test_detailed_exitcode_is_4_with_changes_and_0_once_applied(cli: Cli, starter: Path) -> None:
+    assert cli("plan", "-c", starter).code == 0
+    assert cli("plan", "--detailed-exitcode", "-c", starter).code == 4
+    assert cli("apply", "--yes", "-c", starter).code == 0
+    result = cli("plan", "--detailed-exitcode", "-c", starter)
+    assert result.code == 0 and "No changes." in result.out
+
+
+def test_detailed_exitcode_keeps_2_for_an_invalid_rulebook(cli: Cli, starter: Path) -> None:
+    (starter.parent / "rules" / "broken.yaml").write_text("version: 1\ndecisions: [\n")
+    assert cli("plan", "--detailed-exitcode", "-c", starter).code == 2
+
+
+def test_apply_refuses_a_saved_plan_from_another_rulebook_or_config_unless_forced(cli: Cli, starter: Path) -> None:
+    saved = starter.parent / "plans" / "review.plan.json"
+    assert cli("plan", "-o", saved, "-c", starter).code == 0
+    rules = starter.parent / "rules" / "segments.yaml"
+    rules.write_text(rules.read_text() + "\n# reviewed\n")
+    refused = cli("apply", saved, "--yes", "-c", starter)
+    assert refused.code == 3
+    assert refused.err.strip().splitlines() == [
+        f"error: {saved}: the rulebook changed since this plan was made "
+        f"({json.loads(saved.read_text())['meta']['created_at']}); make a new plan, or pass --force to apply "
+        "this one as it is"]
+    starter.write_text(starter.read_text() + "\n# reviewed too\n")
+    both = cli("apply", saved, "--yes", "-c", starter)
+    assert both.code == 3 and "the rulebook and the config changed since this plan was made" in both.err
+    forced = cli("apply", saved, "--yes", "--force", "-c", starter)
+    assert forced.code == 0, forced.err
+    assert "applying it anyway (--force)" in forced.err
+
+
+def test_the_human_plan_shows_every_frequent_transition_and_counts_the_rest(cli: Cli, starter: Path) -> None:
+    accounts = starter.parent / "accounts.csv"
+    header, *rows = accounts.read_text().splitlines()
+    extra = [f"X{i:04d},Company {i},{1 + i % 40},Software,DE,," for i in range(400)]
+    accounts.write_text("\n".join([header + ",Segment__c"] + [r + "," for r in rows]
+                                  + [f"{r},Old segment {i % 60}" for i, r in enumerate(extra)]) + "\n")
+    out = cli("plan", "-c", starter).out
+    segment = out[out.index("  Segment__c: "):out.index("  Territory__c: ")]
+    shown = [line for line in segment.splitlines() if line.startswith("    Segment__c: ")]
+    assert len(shown) >= 10
+    assert "    … and " in segment and "more transition(s) covering " in segment
+    listed = sum(int(line.rsplit(" ", 1)[1].replace(",", "")) for line in shown)
+    more = int(segment.split("covering ")[1].split(" record")[0].replace(",", ""))
+    assert listed + more == int(segment.split("Segment__c: ")[1].split(" record")[0].replace(",", ""))
+
+
+def test_long_values_are_shown_in_full_and_wrapped(cli: Cli, starter: Path) -> None:
+    out = cli("plan", "-c", starter).out
+    assert "…" not in out
+    plan = cli("plan", "--json", "-c", starter).json()
+    longest = max((c["after"] for c in plan["changes"] if c["field"] == "Segmentation_Reason__c"), key=len)
+    assert len(longest) > 40
+    assert f"      after:  {longest}" in out
+    assert all(len(line) <= 100 for line in out.splitlines())
+
+
+def test_plan_show_lists_one_records_changes_with_rules(cli: Cli, starter: Path) -> None:
+    plan = cli("plan", "--json", "-c", starter).json()
+    record = plan["changes"][0]["id"]
+    out = cli("plan", "--show", record, "-c", starter).out
+    mine = [c for c in plan["changes"] if c["id"] == record]
+    assert out.startswith(f"Record {record}: {len(mine)} field change(s)")
+    for change in mine:
+        assert f"  {change['field']}    [rule: {change['rule']}]" in out
+        assert f"    after:  {change['after']}" in out
+    assert cli("plan", "--show", "no-such-id", "-c", starter).out.strip() == "Record no-such-id: no changes planned."
+
+
+def test_plan_markdown_is_a_pull_request_summary(cli: Cli, starter: Path) -> None:
+    result = cli("plan", "--format", "markdown", "--detailed-exitcode", "-c", starter)
+    assert result.code == 4
+    out = result.out
+    assert out.startswith("### revrules plan\n")
+    assert "| field | records |" in out and "| `Segment__c` |" in out
+    assert "<summary>Top transitions</summary>" in out
+    assert "**Owner book moves**" in out
+    assert "**Data quality**" in out and "e.g. record `" in out
+    cli("apply", "--yes", "-c", starter)
+    assert "**No changes.**" in cli("plan", "--format", "markdown", "-c", starter).out
+
+
+def test_init_writes_a_gitignore_and_a_ci_example(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("node_modules/\n.revrules/\n")
+    result = cli("init", tmp_path)
+    assert result.code == 0
+    ignored = (tmp_path / ".gitignore").read_text().splitlines()
+    assert ignored[:2] == ["node_modules/", ".revrules/"]
+    assert ignored.count(".revrules/") == 1 and "out/" in ignored and "*.plan.json" in ignored
+    ci = (tmp_path / "revrules-ci.example.yml").read_text()
+    assert "revrules plan --detailed-exitcode --format markdown" in ci
+    assert ci.startswith("# ")
