@@ -92,7 +92,7 @@ def check_rulebook(book: Rulebook, *, timeout_ms: int = _TIMEOUT_MS) -> list[Fin
     for item in book.lists:
         held = _holds(item.when)
         if ask.impossible(held):
-            findings.append(_finding("RR105", item.when, f"list {item.id}",
+            findings.append(_finding("RR105", item.when, f"list {item.id}", item.id,
                                      f"list '{item.id}' can have no members: its condition never holds",
                                      ask.example(_not(held)), {"not_member": [item.id]}))
     return findings
@@ -104,11 +104,11 @@ def _decision_findings(decision: Decision, ask: _Ask) -> Iterator[Finding]:
     for i, rule in enumerate(decision.rules):
         pair = [decision.name, rule.id]
         if ask.impossible(holds[i]):
-            yield _finding("RR107", rule.when, subject, f"rule '{rule.id}' never holds: `{rule.when.source}`",
+            yield _finding("RR107", rule.when, subject, rule.id, f"rule '{rule.id}' never holds: `{rule.when.source}`",
                            ask.example(_not(holds[i])), {"not_true": [pair]})
             continue
         if rule.when.source.strip() != "true" and ask.impossible(_not(holds[i])):
-            yield _finding("RR106", rule.when, subject, f"rule '{rule.id}' always holds: `{rule.when.source}`",
+            yield _finding("RR106", rule.when, subject, rule.id, f"rule '{rule.id}' always holds: `{rule.when.source}`",
                            ask.example(holds[i]), {"true": [pair]})
         if decision.hit == "first" and i and ask.impossible(holds[i], _none_of(holds[:i])):
             implied = [r.id for r, h in zip(decision.rules[:i], holds[:i], strict=True)
@@ -116,21 +116,21 @@ def _decision_findings(decision: Decision, ask: _Ask) -> Iterator[Finding]:
             cover = f"'{implied[0]}'" if implied else "the earlier rules together"
             message = (f"rule '{rule.id}' never decides {decision.name}: whenever `{rule.when.source}` holds, "
                        f"{cover} already decided")
-            yield _finding("RR101", rule.when, subject, message, ask.example(holds[i]),
+            yield _finding("RR101", rule.when, subject, rule.id, message, ask.example(holds[i]),
                            {"true": [pair], "decider_not": pair})
     if decision.hit == "unique":
         for i, j in ((a, b) for a in range(len(holds)) for b in range(a + 1, len(holds))):
             both = ask.example(holds[i], holds[j], prefer=_tidy())
             if both is not None:
                 a, b = decision.rules[i], decision.rules[j]
-                yield _finding("RR102", b.when, subject,
+                yield _finding("RR102", b.when, subject, b.id,
                                f"rules '{a.id}' and '{b.id}' both hold for some records: a unique conflict",
                                both, {"true": [[decision.name, a.id], [decision.name, b.id]]})
     if decision.default is None and decision.hit in ("first", "unique") and decision.rules:
         witness = ask.example(_none_of(holds), prefer=_tidy(known=True))
         if witness is not None:
             message = f"{decision.name} has no default and no rule covers some records"
-            yield _finding("RR103", decision.rules[0].when, subject, message, witness,
+            yield _finding("RR103", decision.rules[0].when, subject, decision.name, message, witness,
                            {"decider": [decision.name, "default"]})
 
 
@@ -143,7 +143,7 @@ def _territory_findings(book: Rulebook, ask: _Ask) -> Iterator[Finding]:
         reached = _all([_holds(node.when) for node in path])
         if ask.impossible(reached, _none_of(earlier)):
             example = ask.example(reached) or ask.example(lambda _m: z3.BoolVal(True))
-            yield _finding("RR104", leaf.when, f"territory {leaf.id}",
+            yield _finding("RR104", leaf.when, f"territory {leaf.id}", leaf.id,
                            f"territory '{leaf.id}' is unreachable: earlier leaves or its own conditions take "
                            "every record it could match", example, {"territory_not": leaf.id})
         earlier.append(reached)
@@ -161,7 +161,7 @@ def _tidy(*, known: bool = False) -> Question:
     return prefer
 
 
-def _finding(code: str, where: Expression, subject: str, message: str, witness: dict[str, Any] | None,  # noqa: PLR0917
+def _finding(code: str, where: Expression, subject: str, target: str, message: str, witness: dict[str, Any] | None,  # noqa: PLR0917
              claim: dict[str, Any]) -> Finding:
     file, line, col = location(where.where)
-    return Finding(code, file, line, col, subject, message, witness, claim)
+    return Finding(code, file, line, col, subject, target, message, witness, claim)

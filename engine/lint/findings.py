@@ -46,6 +46,7 @@ class Finding:
     line: int
     col: int
     subject: str
+    target: str
     message: str
     witness: dict[str, Any] | None = None
     claim: dict[str, Any] = field(default_factory=dict)
@@ -60,8 +61,8 @@ class Finding:
         """The finding as plain data."""
         return {
             "code": self.code, "name": self.name, "file": self.file, "line": self.line, "col": self.col,
-            "subject": self.subject, "message": self.message, "witness": self.witness,
-            "silenced": self.silenced,
+            "subject": self.subject, "target": self.target, "message": self.message, "witness": self.witness,
+            "claim": self.claim, "silenced": self.silenced,
         }
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from revrules import __version__
-from revrules.cli import commands
+from revrules.cli import commands, quality
 from revrules.errors import ExitCode, RevrulesError
 from revrules.runtime import shutdown
 from revrules.runtime.logs import setup_logging
@@ -55,11 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("init", commands.cmd_init, "write a starter revrules.yaml, rulebook, tests and sample data")
     p.add_argument("dir", nargs="?", default=".")
-    p = command("check", commands.cmd_check, "validate the config and rulebooks")
+    p = command("check", quality.cmd_check, "validate the config and rulebooks, and lint the rulebooks")
+    quality.add_format_option(p)
     p.add_argument("--online", action="store_true", help="also check fields against the CRM")
     p.add_argument("--create-properties", action="store_true",
                    help="with --online: create missing output fields (HubSpot properties)")
-    command("test", commands.cmd_test, "run the rulebook tests", json_flag=True)
+    p = command("test", quality.cmd_test, "run the rulebook tests", json_flag=True)
+    quality.add_format_option(p)
+    p.add_argument("--coverage", action="store_true",
+                   help="report which rules, defaults, territory leaves and lists the tests exercise")
+    p.add_argument("--fail-under", type=float, metavar="PERCENT",
+                   help="with --coverage or --mutate: fail when the score is under PERCENT")
+    p = command("lint", quality.cmd_lint, "static analysis of the rulebooks: findings with stable codes")
+    quality.add_format_option(p)
     p = command("plan", commands.cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
     p.add_argument("-o", "--out", metavar="PLAN", help="save the plan as JSON for `apply PLAN`")
     p.add_argument("--rebalance", action="store_true",
