@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from revrules import __version__
-from revrules.cli import commands, quality
+from revrules.cli import commands, quality, schema
 from revrules.errors import ExitCode, RevrulesError
 from revrules.runtime import shutdown
 from revrules.runtime.logs import setup_logging
@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("html", "json"), default="html", help="html (default) or json")
     p.add_argument("--suggest-icp", action="store_true",
                    help="propose data-driven ICP conditions in rulebook syntax (printed, and in the report)")
+    p = command("schema", schema.cmd_schema, "JSON Schemas of the config, rulebook and test files")
+    p.add_argument("kind", nargs="?", choices=schema.KINDS, help="one schema only (default: all three)")
+    p.add_argument("-o", "--out", metavar="DIR", help="write <kind>.schema.json files into DIR")
     command("schedule", commands.cmd_schedule, "run schedule.jobs in the foreground until SIGINT/SIGTERM")
     command("status", commands.cmd_status, "each job's next run, the last run's outcome, and the lock holder",
             json_flag=True)

@@ -9,7 +9,8 @@ from revrules.errors import InvalidInputError
 
 STARTER = resources.files("revrules.cli") / "starter"
 """The starter project, shipped as package data: edit the files there, not strings here."""
-FILES = ("revrules.yaml", "rules/segments.yaml", "rules/tests/segments.yaml", "accounts.csv")
+FILES = ("revrules.yaml", "rules/segments.yaml", "rules/tests/segments.yaml", "accounts.csv",
+         "schemas/config.schema.json", "schemas/rulebook.schema.json", "schemas/tests.schema.json")
 
 
 def write_starter(folder: Path) -> list[Path]:
