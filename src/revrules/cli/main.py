@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from revrules import __version__
-from revrules.cli import commands, quality, schema
+from revrules.cli import commands, explaining, quality, schema
 from revrules.errors import ExitCode, RevrulesError
 from revrules.runtime import shutdown
 from revrules.runtime.logs import setup_logging
@@ -81,9 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="apply even when a safety guard would refuse")
     p.add_argument("--incremental", action="store_true",
                    help="read only records modified since the last successful run (full when needed)")
-    p = command("explain", commands.cmd_explain, "show how one record's values are decided", json_flag=True)
+    p = command("explain", explaining.cmd_explain, "show how one record's values are decided", json_flag=True)
     p.add_argument("id", nargs="?", metavar="ID")
     p.add_argument("--account", metavar="JSON", help="explain an account given as JSON field values")
+    p.add_argument("--why-not", metavar="DECISION=VALUE",
+                   help="the fewest input changes that would give DECISION this VALUE")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                   help="text (default), json, or markdown a rep can read")
     p = command("history", commands.cmd_history, "list the runs in the ledger", json_flag=True)
     p.add_argument("--limit", type=int, default=50)
     p = command("rollback", commands.cmd_rollback,
