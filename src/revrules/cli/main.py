@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_format_option(p)
     p.add_argument("--coverage", action="store_true",
                    help="report which rules, defaults, territory leaves and lists the tests exercise")
+    p.add_argument("--mutate", action="store_true",
+                   help="mutation testing: report each change to the rulebook that no test notices")
     p.add_argument("--fail-under", type=float, metavar="PERCENT",
                    help="with --coverage or --mutate: fail when the score is under PERCENT")
     p = command("lint", quality.cmd_lint, "static analysis of the rulebooks: findings with stable codes")

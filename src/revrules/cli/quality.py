@@ -10,6 +10,7 @@ from typing import Any
 from revrules.cli import commands, render
 from revrules.engine.coverage import Coverage, evaluate_tests, measure
 from revrules.engine.lint import CODES, Finding, lint_rulebook
+from revrules.engine.mutate import MutationReport, run_mutation
 from revrules.engine.testcases import CaseResult, run_tests
 from revrules.errors import ExitCode, InvalidInputError
 from revrules.project import Project, load_project
@@ -73,12 +74,19 @@ def cmd_test(args: argparse.Namespace) -> int:
     }
     text = [render.tests_text(results)] if fmt == "text" else [_github_tests(results)] if fmt == "github" else []
     below: list[str] = []
-    coverage = measure(book, evaluate_tests(book)) if args.coverage else None
+    evaluated = evaluate_tests(book) if args.coverage or args.mutate else None
+    coverage = measure(book, evaluated) if args.coverage else None
     if coverage is not None:
         document["coverage"] = coverage.to_json()
         text.append(coverage_text(coverage) if fmt == "text" else _github_coverage(coverage) if fmt == "github" else "")
         if args.fail_under is not None and coverage.percent() < args.fail_under:
             below.append(f"coverage {coverage.percent():.1f}% is under {args.fail_under:g}%")
+    if args.mutate:
+        report = run_mutation(book, evaluated)
+        document["mutation"] = report.to_json()
+        text.append(mutation_text(report, github=fmt == "github") if fmt != "json" else "")
+        if args.fail_under is not None and report.score < args.fail_under:
+            below.append(f"mutation score {report.score:.1f}% is under {args.fail_under:g}%")
     if fmt == "json":
         print(json.dumps(document, indent=2, default=str))
     else:
@@ -148,6 +156,21 @@ def _github_coverage(coverage: Coverage) -> str:
             lines.append(_annotation("notice", file, int(line), int(col), "revrules coverage",
                                      f"{item.kind} {item.id}: no test made it {', '.join(item.missed)}"))
     lines.append(f"coverage {coverage.percent():.1f}%")
+    return "\n".join(lines)
+
+
+def mutation_text(report: MutationReport, *, github: bool = False) -> str:
+    """Each surviving mutant as "the tests would not notice if …", then the score."""
+    lines = ["", "mutation:"] if not github else []
+    for mutant in report.survivors:
+        sentence = f"the tests would not notice if {mutant.description}"
+        if github:
+            file, line, col = mutant.where.rsplit(":", 2)
+            lines.append(_annotation("notice", file, int(line), int(col), "revrules mutation", sentence))
+        else:
+            lines.append(f"  {mutant.where}: {sentence}")
+    killed = report.total - len(report.survivors)
+    lines.append(f"mutation score {report.score:.1f}% ({killed} of {report.total} mutants killed)")
     return "\n".join(lines)
 
 
