@@ -87,7 +87,8 @@ def _same(item: Any, current: Any) -> Any:
     return z3.And(z3.Not(item.null), item.value == text)
 
 
-def _bound(model: Model, goal: Any, others: list[Any], value: Any, null: Any, current: Any, example: float) -> str:
+def _bound(model: Model, goal: Any, others: list[Any], value: Any, null: Any,  # noqa: PLR0917
+           current: Any, example: float) -> str:
     """`at least N` / `more than N` / `at most N` / `less than N`: the nearest value that works."""
     upward = current is None or example > float(current)
     optimizer = z3.Optimize()

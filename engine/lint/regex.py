@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import re
-import re._constants as sre_c
-import re._parser as sre_parse
 from typing import Any
 
 import z3
 
+# The stdlib's own regex parser (private, untyped): the one pattern reader that agrees with `re`.
+sre_c: Any = importlib.import_module("re._constants")
+sre_parse: Any = importlib.import_module("re._parser")
 _CHARSET = z3.ReSort(z3.StringSort())
 
 

@@ -38,7 +38,8 @@ def test_why_not_rejects_an_unknown_decision(cli: Cli) -> None:
 
 
 def test_markdown_explains_each_result_with_the_values_read(cli: Cli) -> None:
-    result = cli("explain", "-c", EXAMPLE, "--account", ACCOUNT, "--format", "markdown", "--why-not", "segment=Enterprise")
+    result = cli("explain", "-c", EXAMPLE, "--account", ACCOUNT, "--format", "markdown",
+                 "--why-not", "segment=Enterprise")
     assert result.out.startswith("## How account account was classified")
     assert "- **segment: Mid-Market** — because `employees >= 200` (employees is 1,850)." in result.out
     assert "- employees would need to be at least 2,000; it is 1,850" in result.out

@@ -15,6 +15,14 @@ from revrules.project import Project, load_project
 from revrules.run import operations
 
 
+def add_explain_options(parser: argparse.ArgumentParser) -> None:
+    """`explain`'s `--why-not` and `--format`."""
+    parser.add_argument("--why-not", metavar="DECISION=VALUE",
+                        help="the fewest input changes that would give DECISION this VALUE")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                        help="text (default), json, or markdown a rep can read")
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     """`revrules explain ID | --account JSON [--why-not DECISION=VALUE] [--format text|json|markdown]`."""
     fmt = "json" if args.json else args.format
@@ -62,7 +70,7 @@ def _why_not(project: Project, account: dict[str, Any], question: str) -> dict[s
         raise InvalidInputError(f"--why-not: expected DECISION=VALUE with one of: {', '.join(sorted(names))}")
     wanted: Any = raw
     decision = next((d for d in book.decisions if d.name == name), None)
-    if decision is not None and decision.hit == "any" or raw in ("true", "false"):
+    if (decision is not None and decision.hit == "any") or raw in ("true", "false"):
         wanted = raw == "true"
     elif decision is not None and decision.kind.value in ("number", "integer"):
         wanted = float(raw)

@@ -60,14 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--online", action="store_true", help="also check fields against the CRM")
     p.add_argument("--create-properties", action="store_true",
                    help="with --online: create missing output fields (HubSpot properties)")
-    p = command("test", quality.cmd_test, "run the rulebook tests", json_flag=True)
-    quality.add_format_option(p)
-    p.add_argument("--coverage", action="store_true",
-                   help="report which rules, defaults, territory leaves and lists the tests exercise")
-    p.add_argument("--mutate", action="store_true",
-                   help="mutation testing: report each change to the rulebook that no test notices")
-    p.add_argument("--fail-under", type=float, metavar="PERCENT",
-                   help="with --coverage or --mutate: fail when the score is under PERCENT")
+    quality.add_test_options(command("test", quality.cmd_test, "run the rulebook tests", json_flag=True))
     p = command("lint", quality.cmd_lint, "static analysis of the rulebooks: findings with stable codes")
     quality.add_format_option(p)
     p = command("plan", commands.cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
@@ -86,10 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("explain", explaining.cmd_explain, "show how one record's values are decided", json_flag=True)
     p.add_argument("id", nargs="?", metavar="ID")
     p.add_argument("--account", metavar="JSON", help="explain an account given as JSON field values")
-    p.add_argument("--why-not", metavar="DECISION=VALUE",
-                   help="the fewest input changes that would give DECISION this VALUE")
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                   help="text (default), json, or markdown a rep can read")
+    explaining.add_explain_options(p)
     p = command("history", commands.cmd_history, "list the runs in the ledger", json_flag=True)
     p.add_argument("--limit", type=int, default=50)
     p = command("rollback", commands.cmd_rollback,
@@ -102,9 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("html", "json"), default="html", help="html (default) or json")
     p.add_argument("--suggest-icp", action="store_true",
                    help="propose data-driven ICP conditions in rulebook syntax (printed, and in the report)")
-    p = command("schema", schema.cmd_schema, "JSON Schemas of the config, rulebook and test files")
-    p.add_argument("kind", nargs="?", choices=schema.KINDS, help="one schema only (default: all three)")
-    p.add_argument("-o", "--out", metavar="DIR", help="write <kind>.schema.json files into DIR")
+    schema.add_schema_options(command("schema", schema.cmd_schema, "JSON Schemas of the config, rulebook and tests"))
     command("schedule", commands.cmd_schedule, "run schedule.jobs in the foreground until SIGINT/SIGTERM")
     command("status", commands.cmd_status, "each job's next run, the last run's outcome, and the lock holder",
             json_flag=True)

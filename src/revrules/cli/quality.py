@@ -24,6 +24,17 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
                         help="text (default), json (one document on stdout) or github (workflow annotations)")
 
 
+def add_test_options(parser: argparse.ArgumentParser) -> None:
+    """`test`'s quality options: `--format`, `--coverage`, `--mutate`, `--fail-under`."""
+    add_format_option(parser)
+    parser.add_argument("--coverage", action="store_true",
+                        help="report which rules, defaults, territory leaves and lists the tests exercise")
+    parser.add_argument("--mutate", action="store_true",
+                        help="mutation testing: report each change to the rulebook that no test notices")
+    parser.add_argument("--fail-under", type=float, metavar="PERCENT",
+                        help="with --coverage or --mutate: fail when the score is under PERCENT")
+
+
 def output_format(args: argparse.Namespace) -> str:
     """The chosen format; `--json` is `--format json`."""
     return "json" if getattr(args, "json", False) else str(getattr(args, "format", "text"))
@@ -192,7 +203,7 @@ def coverage_text(coverage: Coverage) -> str:
     return "\n".join(lines)
 
 
-def _annotation(level: str, file: str, line: int, col: int, title: str, message: str) -> str:
+def _annotation(level: str, file: str, line: int, col: int, title: str, message: str) -> str:  # noqa: PLR0917
     # Workflow commands end at a newline; `%`, CR and LF in the message must be escaped.
     escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return f"::{level} file={file},line={line},col={col},title={title}::{escaped}"

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from revrules.config import ConfigModel
 from revrules.engine.model import RulebookFileModel, TestFileModel
 from revrules.errors import ExitCode
@@ -17,7 +19,8 @@ _TITLES = {"config": "revrules config", "rulebook": "revrules rulebook", "tests"
 
 def schema(kind: str) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one file kind."""
-    model = {"config": ConfigModel, "rulebook": RulebookFileModel, "tests": TestFileModel}[kind]
+    models: dict[str, type[BaseModel]] = {"config": ConfigModel, "rulebook": RulebookFileModel, "tests": TestFileModel}
+    model = models[kind]
     document: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **model.model_json_schema(),
@@ -34,6 +37,12 @@ def file_name(kind: str) -> str:
 def render(kind: str) -> str:
     """A schema as the text written to files: stable key order, trailing newline."""
     return json.dumps(schema(kind), indent=2, sort_keys=True) + "\n"
+
+
+def add_schema_options(parser: argparse.ArgumentParser) -> None:
+    """`schema [KIND] [-o DIR]`."""
+    parser.add_argument("kind", nargs="?", choices=KINDS, help="one schema only (default: all three)")
+    parser.add_argument("-o", "--out", metavar="DIR", help="write <kind>.schema.json files into DIR")
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
