@@ -130,7 +130,7 @@ def test_schema_prints_each_schema_and_the_starter_copies_match(cli: Cli, tmp_pa
 def test_init_writes_schemas_the_starter_files_reference(cli: Cli, tmp_path: Path) -> None:
     assert cli("init", tmp_path).code == 0
     for name in ("revrules.yaml", "rules/segments.yaml", "rules/tests/segments.yaml"):
-        first = (tmp_path / name).read_text().splitlines()[0]
-        assert first.startswith("# yaml-language-server: $schema=")
-        target = (tmp_path / name).parent / first.split("$schema=")[1]
+        modeline = next(x for x in (tmp_path / name).read_text().splitlines()
+                        if x.startswith("# yaml-language-server: $schema="))
+        target = (tmp_path / name).parent / modeline.split("$schema=")[1]
         assert json.loads(target.read_text())["$schema"].startswith("https://json-schema.org/")
