@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from revrules import __version__
-from revrules.cli import commands
+from revrules.cli import commands, explaining, quality, schema
 from revrules.engine import interrupt
 from revrules.engine.interrupt import EvaluationInterrupted
 from revrules.errors import ExitCode, RevrulesError
@@ -57,11 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("init", commands.cmd_init, "write a starter revrules.yaml, rulebook, tests and sample data")
     p.add_argument("dir", nargs="?", default=".")
-    p = command("check", commands.cmd_check, "validate the config and rulebooks")
+    p = command("check", quality.cmd_check, "validate the config and rulebooks, and lint the rulebooks")
+    quality.add_format_option(p)
     p.add_argument("--online", action="store_true", help="also check fields against the CRM")
     p.add_argument("--create-properties", action="store_true",
                    help="with --online: create missing output fields (HubSpot properties)")
-    command("test", commands.cmd_test, "run the rulebook tests", json_flag=True)
+    quality.add_test_options(command("test", quality.cmd_test, "run the rulebook tests", json_flag=True))
+    p = command("lint", quality.cmd_lint, "static analysis of the rulebooks: findings with stable codes")
+    quality.add_format_option(p)
     p = command("plan", commands.cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
     p.add_argument("-o", "--out", metavar="PLAN", help="save the plan as JSON for `apply PLAN`")
     p.add_argument("--detailed-exitcode", action="store_true",
@@ -80,9 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="apply even when a safety guard would refuse")
     p.add_argument("--incremental", action="store_true",
                    help="read only records modified since the last successful run (full when needed)")
-    p = command("explain", commands.cmd_explain, "show how one record's values are decided", json_flag=True)
+    p = command("explain", explaining.cmd_explain, "show how one record's values are decided", json_flag=True)
     p.add_argument("id", nargs="?", metavar="ID")
     p.add_argument("--account", metavar="JSON", help="explain an account given as JSON field values")
+    explaining.add_explain_options(p)
     p = command("history", commands.cmd_history, "list the runs in the ledger", json_flag=True)
     p.add_argument("--limit", type=int, default=50)
     p = command("rollback", commands.cmd_rollback,
@@ -102,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", metavar="REF",
                    help="also evaluate the rulebook at a git ref (or in a folder) on the same records: "
                         "segment migration and KPI change per segment")
+    schema.add_schema_options(command("schema", schema.cmd_schema, "JSON Schemas of the config, rulebook and tests"))
     command("schedule", commands.cmd_schedule, "run schedule.jobs in the foreground until SIGINT/SIGTERM")
     command("status", commands.cmd_status, "each job's next run, the last run's outcome, and the lock holder",
             json_flag=True)

@@ -10,7 +10,8 @@ from revrules.errors import InvalidInputError
 STARTER = resources.files("revrules.cli") / "starter"
 """The starter project, shipped as package data: edit the files there, not strings here."""
 FILES = ("revrules.yaml", "rules/segments.yaml", "rules/tests/segments.yaml", "accounts.csv",
-         "revrules-ci.example.yml")
+         "revrules-ci.example.yml", "schemas/config.schema.json", "schemas/rulebook.schema.json",
+         "schemas/tests.schema.json")
 GITIGNORE = "gitignore"
 """Shipped without its dot (package data tools skip dotfiles); written as `.gitignore`."""
 

@@ -1,0 +1,214 @@
+"""The rulebook quality commands: `lint`, `test --coverage/--mutate/--format`, and `check`'s lint pass."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from revrules.cli import commands, render
+from revrules.engine.coverage import Coverage, evaluate_tests, measure
+from revrules.engine.lint import CODES, Finding, lint_rulebook
+from revrules.engine.mutate import MutationReport, run_mutation
+from revrules.engine.testcases import CaseResult, run_tests
+from revrules.errors import ExitCode, InvalidInputError
+from revrules.project import Project, load_project
+
+FORMATS = ("text", "json", "github")
+
+
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    """`--format text|json|github` (github: workflow annotations)."""
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text (default), json (one document on stdout) or github (workflow annotations)")
+
+
+def add_test_options(parser: argparse.ArgumentParser) -> None:
+    """`test`'s quality options: `--format`, `--coverage`, `--mutate`, `--fail-under`."""
+    add_format_option(parser)
+    parser.add_argument("--coverage", action="store_true",
+                        help="report which rules, defaults, territory leaves and lists the tests exercise")
+    parser.add_argument("--mutate", action="store_true",
+                        help="mutation testing: report each change to the rulebook that no test notices")
+    parser.add_argument("--fail-under", type=float, metavar="PERCENT",
+                        help="with --coverage or --mutate: fail when the score is under PERCENT")
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """The chosen format; `--json` is `--format json`."""
+    return "json" if getattr(args, "json", False) else str(getattr(args, "format", "text"))
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    """`revrules lint [--format F]`: findings with codes, positions and witness records."""
+    fmt = output_format(args)
+    project = _load(args, fmt)
+    if project is None:
+        return ExitCode.INVALID
+    findings = lint_rulebook(project.book)
+    print(findings_output(findings, fmt))
+    return ExitCode.FAILED if any(f.silenced is None for f in findings) else ExitCode.OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """`revrules check`: validate, then lint; findings fail the check."""
+    fmt = output_format(args)
+    if fmt == "text":
+        code = commands.cmd_check(args)
+        findings = lint_rulebook(load_project(args.config).book)
+        if findings:
+            print(findings_output(findings, fmt))
+        return ExitCode.FAILED if any(f.silenced is None for f in findings) else code
+    project = _load(args, fmt)
+    if project is None:
+        return ExitCode.INVALID
+    findings = lint_rulebook(project.book)
+    print(json.dumps({"ok": True, "findings": [f.to_json() for f in findings]}, indent=2)
+          if fmt == "json" else _github_findings(findings))
+    return ExitCode.FAILED if any(f.silenced is None for f in findings) else ExitCode.OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """`revrules test [--coverage [--fail-under N]] [--mutate [--fail-under N]] [--format F]`."""
+    fmt = output_format(args)
+    project = _load(args, fmt)
+    if project is None:
+        return ExitCode.INVALID
+    book = project.book
+    results = run_tests(book)
+    failed = sum(not r.passed for r in results)
+    document: dict[str, Any] = {
+        "passed": len(results) - failed, "failed": failed,
+        "tests": [{"name": r.name, "where": r.where, "passed": r.passed,
+                   "mismatches": [vars(m) for m in r.mismatches], "trace": r.trace} for r in results],
+    }
+    text = [render.tests_text(results)] if fmt == "text" else [_github_tests(results)] if fmt == "github" else []
+    below: list[str] = []
+    evaluated = evaluate_tests(book) if args.coverage or args.mutate else None
+    coverage = measure(book, evaluated) if args.coverage else None
+    if coverage is not None:
+        document["coverage"] = coverage.to_json()
+        text.append(coverage_text(coverage) if fmt == "text" else _github_coverage(coverage) if fmt == "github" else "")
+        if args.fail_under is not None and coverage.percent() < args.fail_under:
+            below.append(f"coverage {coverage.percent():.1f}% is under {args.fail_under:g}%")
+    if args.mutate:
+        report = run_mutation(book, evaluated)
+        document["mutation"] = report.to_json()
+        text.append(mutation_text(report, github=fmt == "github") if fmt != "json" else "")
+        if args.fail_under is not None and report.score < args.fail_under:
+            below.append(f"mutation score {report.score:.1f}% is under {args.fail_under:g}%")
+    if fmt == "json":
+        print(json.dumps(document, indent=2, default=str))
+    else:
+        print("\n".join(t for t in text if t))
+    for line in below:
+        print(f"::error::{line}" if fmt == "github" else f"error: {line}", file=sys.stderr)
+    return ExitCode.FAILED if failed or below else ExitCode.OK
+
+
+def _load(args: argparse.Namespace, fmt: str) -> Project | None:
+    """The project; with `--format github`, rulebook problems become error annotations (None)."""
+    try:
+        return load_project(args.config)
+    except InvalidInputError as exc:
+        if fmt != "github" or not exc.problems:
+            raise
+        for problem in exc.problems:
+            print(_annotation("error", problem.file, problem.line, problem.col, "revrules", problem.message))
+        return None
+
+
+def findings_output(findings: list[Finding], fmt: str) -> str:
+    """Findings as text, JSON or GitHub annotations."""
+    if fmt == "json":
+        return json.dumps({"findings": [f.to_json() for f in findings],
+                           "open": sum(f.silenced is None for f in findings),
+                           "silenced": sum(f.silenced is not None for f in findings)}, indent=2)
+    if fmt == "github":
+        return _github_findings(findings)
+    lines = []
+    for f in findings:
+        state = f" (silenced: {f.silenced})" if f.silenced else ""
+        lines.append(f"{f.file}:{f.line}:{f.col}: {f.code} {f.name}: {f.message}{state}")
+        if f.witness is not None:
+            lines.append(f"    witness: revrules explain --account '{json.dumps(f.witness)}'")
+    opened = sum(f.silenced is None for f in findings)
+    lines.append(f"{opened} finding{'s' if opened != 1 else ''}, {len(findings) - opened} silenced")
+    return "\n".join(lines)
+
+
+def _github_findings(findings: list[Finding]) -> str:
+    lines = []
+    for f in findings:
+        if f.silenced is None:
+            witness = f" witness: {json.dumps(f.witness)}" if f.witness is not None else ""
+            lines.append(_annotation("warning", f.file, f.line, f.col, f"{f.code} {f.name}", f.message + witness))
+    return "\n".join(lines)
+
+
+def _github_tests(results: list[CaseResult]) -> str:
+    lines = []
+    for r in results:
+        if not r.passed:
+            file, line, col = r.where.rsplit(":", 2)
+            detail = "; ".join(f"{m.key}: expected {m.expected!r}, got {m.actual!r}" for m in r.mismatches)
+            lines.append(_annotation("error", file, int(line), int(col), "revrules test", f"{r.name}: {detail}"))
+    passed = sum(r.passed for r in results)
+    lines.append(f"{passed} passed, {len(results) - passed} failed")
+    return "\n".join(lines)
+
+
+def _github_coverage(coverage: Coverage) -> str:
+    lines = []
+    for item in coverage.items:
+        if item.missed:
+            file, line, col = item.where.rsplit(":", 2) if item.where else ("", "1", "1")
+            lines.append(_annotation("notice", file, int(line), int(col), "revrules coverage",
+                                     f"{item.kind} {item.id}: no test made it {', '.join(item.missed)}"))
+    lines.append(f"coverage {coverage.percent():.1f}%")
+    return "\n".join(lines)
+
+
+def mutation_text(report: MutationReport, *, github: bool = False) -> str:
+    """Each surviving mutant as "the tests would not notice if …", then the score."""
+    lines = ["", "mutation:"] if not github else []
+    for mutant in report.survivors:
+        sentence = f"the tests would not notice if {mutant.description}"
+        if github:
+            file, line, col = mutant.where.rsplit(":", 2)
+            lines.append(_annotation("notice", file, int(line), int(col), "revrules mutation", sentence))
+        else:
+            lines.append(f"  {mutant.where}: {sentence}")
+    killed = report.total - len(report.survivors)
+    lines.append(f"mutation score {report.score:.1f}% ({killed} of {report.total} mutants killed)")
+    return "\n".join(lines)
+
+
+def coverage_text(coverage: Coverage) -> str:
+    """Per-group percentages, every goal no test reached, operands not seen both ways, and the total."""
+    lines = ["", "coverage:"]
+    for group in coverage.groups():
+        lines.append(f"  {group:<24} {coverage.percent(group):5.1f}%")
+        for item in coverage.items:
+            if item.group != group:
+                continue
+            if item.missed:
+                lines.append(f"      {item.kind} {item.id}: no test made it {', '.join(item.missed)}  ({item.where})")
+            for operand in item.operands:
+                if not (operand.true and operand.false):
+                    never = "false" if operand.true else "true" if operand.false else "true or false"
+                    lines.append(f"      {item.kind} {item.id}: operand `{operand.source}` was never {never}")
+    lines.append(f"total coverage {coverage.percent():.1f}% over {coverage.tests} tests")
+    return "\n".join(lines)
+
+
+def _annotation(level: str, file: str, line: int, col: int, title: str, message: str) -> str:  # noqa: PLR0917
+    # Workflow commands end at a newline; `%`, CR and LF in the message must be escaped.
+    escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::{level} file={file},line={line},col={col},title={title}::{escaped}"
+
+
+def codes_table() -> list[tuple[str, str, str]]:
+    """Every finding code, name and explanation, for documentation."""
+    return [(c.id, c.name, c.summary) for c in CODES.values()]
