@@ -1,4 +1,36 @@
-"""Bulk API 2.0 jobs driven one step at a time, so that a re-login mid-job resumes the job instead of redoing it."""
+"""Bulk API 2.0 jobs driven one step at a time, so that a re-login mid-job resumes the job instead of redoing it.
+
+Reads use simple-salesforce's public `sf.bulk2.<Object>.query`: a query is safe to run again.
+
+Writes drive `simple_salesforce.bulk2._Bulk2Client` (create, upload, close, poll, results)
+rather than the public `sf.bulk2.<Object>.update(records=...)`. Re-checked against
+simple-salesforce 1.12.10 (the newest release; its repository's head has the same `bulk2.py`),
+the public call is not safe for writes, because it runs every step of every job in one call:
+
+* One call for all jobs: `update()` splits the CSV, then creates, uploads, closes and polls
+  each job in turn and returns the job ids only at the end. Any failure after the first job
+  closed (an expired session while polling, a 503 on the second job's create) loses the ids of
+  the jobs that completed, so their per-record failures (the CRM's `CODE: message`) cannot be
+  fetched; the whole batch would have to be settled by reading it back, and a record the org
+  refused would be sent again with no reason to show.
+* No retry inside a job: the headers (with the session id) are fixed when `sf.bulk2` is built,
+  and on any exception `_upload_data` reads the job and aborts it with those same headers. A
+  transient 429/503 or an expired session while polling therefore aborts a job that was going
+  fine, and our retry boundary could only rerun `update()` from the start: every earlier job
+  again, i.e. resent blindly. Driving the steps ourselves retries each step where it failed
+  (`Retry-After` honoured, re-login resumes the same job), and only a lost answer to `close`
+  is `WriteOutcomeUnknownError`, settled by reading back.
+* The size split is an estimate: `_split_csv` counts each row's fields joined by the delimiter,
+  without the quotes, doubled quotes and line ending the CSV adds, against a fixed 99 MiB
+  (`MAX_INGEST_JOB_FILE_SIZE`, 100 MiB, less 1 MiB: already above 100,000,000 bytes), so an
+  upload can exceed the documented 100 MB, and the limit cannot be lowered (`bulk_upload_bytes`,
+  the emulator's scaled-down limit in tests). `upload_chunks` counts the exact bytes it sends.
+
+`_Bulk2Client` and the methods used here (`create_job`, `upload_job_data`, `close_job`,
+`get_job`, `abort_job`, `get_ingest_results`) are identical in 1.12.6 through 1.12.10, and
+pyproject pins `simple-salesforce>=1.12.6,<1.13` so that a release that changes the private
+class is not picked up unseen.
+"""
 
 from __future__ import annotations
 

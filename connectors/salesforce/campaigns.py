@@ -161,12 +161,39 @@ class Campaigns:
         except RevrulesError as problem:
             return [f"CampaignMember needs a text field {field} to mark the members revrules adds "
                     f"(create it, or set crm.campaign_member_marker_field): {problem}"]
-        problems = []
+        problems = self._picklist_problems()
         for list_id, name in names.items():
             try:
                 self._find(list_id, name)
             except InvalidInputError as problem:
                 problems.append(str(problem))
+        return problems
+
+    def _picklist_problems(self) -> list[str]:
+        """The `crm.campaign_*` values the org's restricted picklists would refuse, one line each.
+
+        `Campaign.Type`, `Campaign.Status` and `CampaignMember.Status` take the org's standard
+        value sets (CampaignType, CampaignStatus, CampaignMemberStatus), which an admin edits;
+        when one is restricted, an unknown value fails every create with
+        `INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`.
+        """
+        sent = (("campaign_type", "Campaign", "Type", self.settings.type),
+                ("campaign_status", "Campaign", "Status", self.settings.status),
+                ("campaign_member_status", "CampaignMember", "Status", self.settings.member_status))
+        described: dict[str, dict[str, Any]] = {}
+        problems = []
+        for key, kind, field, value in sent:
+            if kind not in described:
+                path = f"sobjects/{kind}/describe"
+                answer = self.session.call(f"describe {kind}", partial(_restful, path))
+                described[kind] = {str(f["name"]): f for f in (answer or {}).get("fields", [])}
+            found = described[kind].get(field)
+            if found is None or not found.get("restrictedPicklist"):
+                continue
+            allowed = [str(p["value"]) for p in found.get("picklistValues") or [] if p.get("active", True)]
+            if value not in allowed:
+                problems.append(f"crm.{key}: {value!r} is not a value of the restricted picklist {kind}.{field} "
+                                f"in this org (it has: {', '.join(allowed)})")
         return problems
 
     def _find(self, list_id: str, name: str) -> _Campaign | None:
@@ -266,6 +293,10 @@ class Campaigns:
                 if error_text is not None and not error_text.startswith(ALREADY_DELETED):
                     failed.setdefault(account, error_text)
         return failed
+
+
+def _restful(path: str, sf: Salesforce) -> Any:
+    return sf.restful(path)
 
 
 def _delete_call(params: dict[str, str], sf: Salesforce) -> Any:

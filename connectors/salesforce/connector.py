@@ -142,9 +142,13 @@ class SalesforceConnector:
         """Every record matching `where`: `__id` plus each field as text, null when empty.
 
         Raises:
-            InvalidInputError: A field is not on the object or cannot be read as text.
+            InvalidInputError: A field is not on the object or cannot be read as text, or an
+                output is a currency field read converted (see `currency.output_problems`).
             CrmError: Salesforce failed or refused.
         """
+        problems = currency.output_problems(self._session, self.write_fields)
+        if problems:
+            raise InvalidInputError(problems[0])
         return read.read_all(self._session, describe.checked_fields(self._session, fields), self.where)
 
     def read_records(self, ids: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
@@ -189,7 +193,8 @@ class SalesforceConnector:
         allowed_values: Mapping[str, Iterable[str]],
     ) -> list[str]:
         """Problems with the config against the org (see `describe.check_online`)."""
-        return describe.check_online(self._session, read_fields, write_fields, allowed_values)
+        return (describe.check_online(self._session, read_fields, write_fields, allowed_values)
+                + currency.output_problems(self._session, write_fields))
 
     def online_notes(self) -> list[str]:
         """How currency fields are read, in a multi-currency org (see `currency.currency_mode`)."""

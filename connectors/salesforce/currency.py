@@ -37,6 +37,22 @@ def converts(session: SalesforceSession, names: Sequence[str]) -> list[str]:
     return [name for name in names if info[name].type == "currency"]
 
 
+def output_problems(session: SalesforceSession, write_fields: Sequence[str]) -> list[str]:
+    """Outputs that would be compared in the corporate currency but written in each record's own, one line each.
+
+    A converted field's `before` is in the corporate currency while an update stores the
+    value in the record's `CurrencyIsoCode`, so the plan would compare and write in different
+    units. Such a config is refused rather than converted back on write: a rulebook that
+    writes amounts states them in one currency, which only `currency: record` keeps apart.
+    """
+    return [
+        f"{session.object_name}.{name}: a currency output cannot be written with crm.currency: corporate "
+        "(it would be compared in the corporate currency but written in each record's own); set "
+        "crm.currency: record or write a non-currency field"
+        for name in converts(session, [n for n in write_fields if n in describe(session)])
+    ]
+
+
 def with_iso(names: list[str], converted: Sequence[str]) -> list[str]:
     """The fields to select: `names`, plus `CurrencyIsoCode` when some are converted."""
     return list(dict.fromkeys([*names, ISO_FIELD])) if converted else names

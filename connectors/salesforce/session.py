@@ -16,8 +16,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 
-# The step-by-step Bulk API 2.0 client: the high-level helpers upload, close and poll in
-# one call, so a re-login half-way would upload the job again.
+# The step-by-step Bulk API 2.0 client: the public update() uploads, closes and polls every
+# job in one call, so a retry or re-login half-way would resend finished jobs (see bulk.py).
 from simple_salesforce.bulk2 import _Bulk2Client
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,

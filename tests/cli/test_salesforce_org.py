@@ -334,7 +334,9 @@ def test_an_output_value_longer_than_its_field_is_held_back_at_plan_time(
     cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
 ) -> None:
     """An org refuses a value longer than the field's describe `length` with STRING_TOO_LONG and
-    fails the whole record; revrules holds it back at plan time and names the length instead."""
+    fails the whole record; revrules holds it back at plan time and names the length instead.
+    At apply it cannot be written, so it is a per-record failure (SPEC §4 exit 1, §5 ledger):
+    failed in the ledger and `history`, listed in the apply summary, never sent."""
     emulator = make_org()
     long_name = "Mid-Market " + "x" * 300
     config = project(tmp_path)
@@ -351,6 +353,8 @@ def test_an_output_value_longer_than_its_field_is_held_back_at_plan_time(
         planned = cli("plan", "-c", config, "--json").json()
         online = cli("check", "-c", config, "--online")
         applied = cli("apply", "-c", config, "--yes")
+        reported = cli("apply", "-c", config, "--yes", "--json")
+        history = cli("history", "-c", config, "--json")
     finally:
         wide.stop()
 
@@ -359,7 +363,18 @@ def test_an_output_value_longer_than_its_field_is_held_back_at_plan_time(
         (account_id(0), 311, 40), (account_id(1), 311, 40)]
     assert online.code == 2
     assert "a value of 311 characters" in online.err and "the field holds 40" in online.err
-    assert applied.code == 0
+    reason = "too long: 311 characters, the field holds 40; held back at plan time, not sent"
+    assert applied.code == 1
+    assert "2 field(s) failed:" in applied.out
+    assert f"{account_id(0)} Segment__c: {reason}" in applied.out
+    assert "failed 2" in applied.err
+    assert reported.code == 1
+    assert reported.json()["status"] == "failed"
+    assert reported.json()["failed"] == [{"id": account_id(i), "field": "Segment__c", "error": reason}
+                                         for i in (0, 1)]
+    assert [(r["status"], r["written"], r["failed"]) for r in history.json()["runs"]] == [("failed", 0, 2)] * 2
+    assert ledger_rows(tmp_path / ".revrules", "SELECT record_id, result, error FROM writes WHERE run_id = 1") == [
+        (account_id(0), "failed", reason), (account_id(1), "failed", reason)]
     assert not any(e.method == "PATCH" for e in wide.request_log)
 
 

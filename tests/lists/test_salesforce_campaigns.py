@@ -205,3 +205,46 @@ def test_check_online_needs_the_member_marker_field(config: Path, cli: Cli) -> N
     missing = cli("check", "--online", "-c", config)
     assert missing.code == 2
     assert "CampaignMember needs a text field Missing__c" in missing.err
+
+
+def test_campaign_picklists_are_restricted_as_in_an_org_and_check_online_names_bad_values(
+    config: Path, emu: SalesforceEmulator, cli: Cli
+) -> None:
+    """Campaign.Type, Campaign.Status and CampaignMember.Status take the standard value sets
+    CampaignType, CampaignStatus and CampaignMemberStatus (Metadata API Developer Guide,
+    "StandardValueSet Names and Standard Picklist Fields"); a new campaign's member statuses are
+    "Sent" and "Responded" (Object Reference, CampaignMemberStatus). A value the restricted picklist
+    does not hold is refused with INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST (the emulator's shape for
+    restricted picklists), and `check --online` names it before any write."""
+    settings = "  campaign_type: Newsletter\n  campaign_status: Live\n  campaign_member_status: Attended\n"
+    config.write_text(config.read_text().replace("  api_reserve: 0\n", "  api_reserve: 0\n" + settings))
+
+    checked = cli("check", "--online", "-c", config)
+    assert checked.code == 2
+    assert "crm.campaign_type: 'Newsletter' is not a value of the restricted picklist Campaign.Type" in checked.err
+    assert "crm.campaign_status: 'Live' is not a value of the restricted picklist Campaign.Status" in checked.err
+    assert "crm.campaign_member_status: 'Attended' is not a value of the restricted picklist " \
+           "CampaignMember.Status in this org (it has: Sent, Responded)" in checked.err
+    assert "Traceback" not in checked.err
+
+    refused = cli("apply", "-c", config, "--yes")
+    assert refused.code == 1
+    assert "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: Type: bad value for restricted picklist field: Newsletter" \
+        in refused.err
+    assert emu.campaigns == {}
+
+    # A valid campaign, but a member status the campaign does not have: every member fails.
+    config.write_text(config.read_text().replace("Newsletter", "Webinar").replace("campaign_status: Live",
+                                                                                 "campaign_status: In Progress"))
+    members_refused = cli("apply", "-c", config, "--yes", "--json")
+    assert members_refused.code == 1
+    failed = members_refused.json()["failed"]
+    assert failed and all("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: Status: bad value" in f["error"]
+                          for f in failed if f["id"] != account_id(NO_CONTACTS))
+    assert emu.campaign_members == {}
+    assert (campaign(emu)["Type"], campaign(emu)["Status"]) == ("Webinar", "In Progress")
+
+    config.write_text(config.read_text().replace("Attended", "Responded"))
+    assert cli("check", "--online", "-c", config).code == 0
+    assert cli("apply", "-c", config, "--yes").code == 0
+    assert {m["Status"] for m in emu.campaign_members.values()} == {"Responded"}

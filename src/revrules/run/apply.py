@@ -131,6 +131,29 @@ def apply_changes(
     return written, pl.concat(failures)
 
 
+def record_too_long(ledger: Ledger, run_id: int, too_long: pl.DataFrame) -> pl.DataFrame:
+    """Ledger the values the plan held back as longer than their field: failed, never sent.
+
+    A value that cannot be written is a per-record failure (SPEC §4, §5), so the run
+    counts it, `history` shows it and apply exits 1. The plan keeps only the lengths,
+    never the value (it may be customer data), so the ledger rows have no before/after.
+
+    Returns:
+        The failures (id, field, error), in the plan's order.
+    """
+    if too_long.is_empty():
+        return pl.DataFrame(schema=_FAILED_SCHEMA)
+    failed = too_long.select(
+        "id", "field",
+        pl.format("too long: {} characters, the field holds {}; held back at plan time, not sent",
+                  "length", "limit").alias("error"),
+    )
+    rows = ledger.record_pending(run_id, failed.select(
+        "id", "field", *(pl.lit(None, pl.String).alias(name) for name in ("before", "after", "rule"))))
+    ledger.record_outcome(rows, failed.select(rows, pl.lit(FAILED).alias("result"), "error"))
+    return failed
+
+
 def _batches(changes: pl.DataFrame, size: int) -> list[pl.DataFrame]:
     """Changes cut into batches of at most `size` whole records, in record order."""
     if changes.is_empty():
@@ -208,7 +231,9 @@ def run_apply(
                 skipped = drifted.with_columns(pl.lit(reason).alias("reason"))
                 log.warning("%d field(s) changed in the CRM since the plan; skipped", drifted.height)
         ledger.update_run(run_id, records_read=plan.meta.records_read, planned=plan.changes.height)
+        too_long = record_too_long(ledger, run_id, plan.too_long)
         written, failed = apply_changes(ledger, connector, run_id, changes)
+        failed = pl.concat([too_long, failed])
         lists_written, list_failed = apply_lists(ledger, connector, run_id, plan.list_changes, names=list_names)
         if not list_failed.is_empty():
             failed = pl.concat([failed, list_failed])

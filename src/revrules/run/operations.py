@@ -260,7 +260,8 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
     list_refusal = list_guard(project, plan, members) if guarded else None
     if list_refusal is not None:
         raise _refuse(ledger, run_id, plan, list_refusal)
-    if plan.is_empty:
+    # Values held back as too long are failures of this run, even when nothing else changes.
+    if plan.is_empty and plan.too_long.is_empty():
         ledger.update_run(run_id, records_read=plan.meta.records_read)
         ledger.finish_run(run_id, SUCCEEDED, "nothing to change")
         return None

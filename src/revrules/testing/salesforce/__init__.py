@@ -23,7 +23,9 @@ Endpoints (``vXX.X`` is any API version):
 * Marketing-list tables beside the main object: ``Contact`` (loaded with ``contacts=``),
   ``Campaign`` and ``CampaignMember``: queried with SOQL, created with Collections POST,
   ``Campaign`` updated with Collections PATCH, ``CampaignMember`` deleted with Collections
-  DELETE.
+  DELETE; ``sobjects/{Campaign|CampaignMember}/describe`` served. ``Campaign.Type``,
+  ``Campaign.Status`` and ``CampaignMember.Status`` are restricted to a new org's standard
+  values (``INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`` otherwise).
 * Bulk API 2.0: ``vXX.X/jobs/query[/{id}[/results]]`` and
   ``vXX.X/jobs/ingest[/{id}[/batches|/successfulResults|/failedResults|/unprocessedrecords]]``.
 * Control (not logged, not counted): ``POST /__emulator/faults`` (a JSON object of switches;

@@ -6,14 +6,30 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from revrules.testing.salesforce.describe import _LIST_ID_PREFIXES, _LIST_OBJECTS
+from revrules.testing.salesforce.describe import _LIST_ID_PREFIXES, _LIST_OBJECTS, _describe_object
+from revrules.testing.salesforce.records import RecordStore
 from revrules.testing.salesforce.responses import _error, _json, _Response
-from revrules.testing.salesforce.state import MAX_COLLECTION_RECORDS, OrgState
+from revrules.testing.salesforce.state import MAX_COLLECTION_RECORDS
 from revrules.testing.salesforce.values import _FieldError
 
 
-class CampaignsApi(OrgState):
-    """Creates campaigns and members, updates campaigns and deletes members, as Collections calls."""
+class CampaignsApi(RecordStore):
+    """Creates campaigns and members, updates campaigns and deletes members, as Collections calls.
+
+    Values are checked as an org checks them: `Campaign.Type`, `Campaign.Status` and
+    `CampaignMember.Status` are restricted picklists (see `describe.CAMPAIGN_TYPES`) and text
+    fields hold their describe length.
+    """
+
+    def list_describe(self, kind: str, version: str | None = None) -> dict[str, Any] | None:
+        """`GET sobjects/{kind}/describe` for a marketing-list object; None when lists are not served."""
+        if not self._serves_lists or kind not in _LIST_OBJECTS:
+            return None
+        base = self.url if self._server is not None else "http://127.0.0.1"
+        result = _describe_object(kind, version or self.api_version, base)
+        result["keyPrefix"] = _LIST_ID_PREFIXES[kind]
+        result["fields"] = [dict(f) for f in _LIST_OBJECTS[kind].values()]
+        return result
 
     def _list_collection(self, method: str, body: bytes) -> _Response | None:
         """Collections POST/PATCH on the marketing-list tables; None when the call is for the main object."""
@@ -52,6 +68,8 @@ class CampaignsApi(OrgState):
     def _list_write(self, kind: str, method: str, record_id: str | None, values: dict[str, Any]) -> str:
         """Create (POST) or update (PATCH) one marketing-list record; raise its error."""
         table = self._tables[kind]
+        for name, value in values.items():
+            self._check_value(_LIST_OBJECTS[kind][name], value)
         if method == "PATCH":
             if record_id is None or str(record_id) not in table:
                 raise _FieldError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")

@@ -394,13 +394,22 @@ _CONTACT_FIELDS = {
         {"name": "Email", "type": "email"},
     )
 }
+# The standard value sets of a new org (Metadata API Developer Guide, "StandardValueSet Names
+# and Standard Picklist Fields": CampaignType, CampaignStatus, CampaignMemberStatus). A new
+# Campaign gets the member statuses "Sent" (the default) and "Responded" (Object Reference,
+# CampaignMemberStatus; Salesforce Help, "Campaign Member Statuses"). The emulator restricts all
+# three, so a value the org does not offer is refused as an org with restricted picklists does.
+CAMPAIGN_TYPES = ("Conference", "Webinar", "Trade Show", "Public Relations", "Partners", "Referral Program",
+                  "Advertisement", "Banner Ads", "Direct Mail", "Email", "Telemarketing", "Other")
+CAMPAIGN_STATUSES = ("Planned", "In Progress", "Completed", "Aborted")
+CAMPAIGN_MEMBER_STATUSES = ("Sent", "Responded")
 _CAMPAIGN_FIELDS = {
     str(spec["name"]): describe_field(spec)
     for spec in (
         {"name": "Id", "type": "id"},
         {"name": "Name", "type": "string", "length": 80},
-        {"name": "Type", "type": "picklist"},
-        {"name": "Status", "type": "picklist"},
+        {"name": "Type", "type": "picklist", "values": CAMPAIGN_TYPES, "restricted": True},
+        {"name": "Status", "type": "picklist", "values": CAMPAIGN_STATUSES, "restricted": True},
         {"name": "IsActive", "type": "boolean"},
         {"name": "Description", "type": "textarea", "length": 32000},
     )
@@ -411,7 +420,7 @@ _CAMPAIGN_MEMBER_FIELDS = {
         {"name": "Id", "type": "id"},
         {"name": "CampaignId", "type": "reference", "referenceTo": ["Campaign"]},
         {"name": "ContactId", "type": "reference", "referenceTo": ["Contact"]},
-        {"name": "Status", "type": "picklist"},
+        {"name": "Status", "type": "picklist", "values": CAMPAIGN_MEMBER_STATUSES, "restricted": True},
         {"name": "Description", "type": "string", "length": 255, "updateable": False, "createable": False},
         {"name": "Revrules_List__c", "type": "string", "length": 255, "custom": True},
     )

@@ -216,6 +216,10 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
                 return self._query(version, query.get("q", [""])[0], headers)
             if len(parts) == 2:
                 return self._query_more(parts[1])
+        if head == "sobjects" and method == "GET" and parts[2:] == ["describe"] and parts[1] != self.object_name:
+            listed = self.list_describe(parts[1], version)
+            if listed is not None:
+                return _json(200, listed)
         if head == "sobjects":
             return self._sobjects(method, version, parts[1:], query, body)
         if parts == ["composite", "sobjects"] and method in {"PATCH", "POST"}:
