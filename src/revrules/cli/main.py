@@ -102,10 +102,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", metavar="REF",
                    help="also evaluate the rulebook at a git ref (or in a folder) on the same records: "
                         "segment migration and KPI change per segment")
+    _rehearsal_commands(command)
     command("schedule", commands.cmd_schedule, "run schedule.jobs in the foreground until SIGINT/SIGTERM")
     command("status", commands.cmd_status, "each job's next run, the last run's outcome, and the lock holder",
             json_flag=True)
     return parser
+
+
+def _rehearsal_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`snapshot` and `rehearse`."""
+    p = command("snapshot", commands.cmd_snapshot,
+                "copy from the CRM what a rehearsal needs: metadata, owners, lists and records (no secrets)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="the folder to write")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="keep about N records, stratified so every territory and segment is represented")
+    p.add_argument("--redact", action="store_true",
+                   help="replace text values no rule reads (names, websites) with stable placeholders")
+    p = command("rehearse", commands.cmd_rehearse,
+                "plan, apply, re-plan and roll back against an emulator of a snapshot; never writes to the CRM")
+    p.add_argument("--snapshot", metavar="DIR", help="the snapshot folder (default: snapshots/latest)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
