@@ -127,6 +127,9 @@ def test_rehearse_reports_exactly_the_long_provenance_and_the_inactive_pool_owne
     assert any(line.startswith("Provenance: ") and "255 characters" in line for line in lines)
     assert "Re-plan after apply: empty" in lines
     assert "Rollback then plan: equals the first plan" in lines
+    # Accounts taken from the deactivated owner cannot be handed back to them by a rollback.
+    assert "Rollback could not restore 10 value(s):" in lines
+    assert any(line.startswith("  OwnerId: 10 x INVALID_CROSS_REFERENCE_KEY") for line in lines)
     assert any(line.startswith("API calls the real apply would make:") for line in lines)
     assert any(line.startswith("Estimated duration") for line in lines)
     assert "List changes:" in lines and any("enterprise: add" in line for line in lines)

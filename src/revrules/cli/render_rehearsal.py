@@ -68,6 +68,11 @@ def rehearsal_text(result: Rehearsal, owner_field: str | None) -> str:
                                             else f"{result.replan_changes:,} change(s) left (not idempotent)"))
     lines.append("Rollback then plan: " + ("equals the first plan" if result.rollback_matches
                                            else "differs from the first plan"))
+    if result.restore_refused.height:
+        lines.append(f"Rollback could not restore {result.restore_refused.height:,} value(s):")
+        counted = result.restore_refused.group_by("field", "error").len().sort("len", descending=True)
+        for row in counted.head(_LISTED).iter_rows(named=True):
+            lines.append(f"  {row['field']}: {row['len']:,} x {row['error']}")
     lines.append("")
     lines.append("Result: something would fail" if result.would_fail else "Result: everything would land")
     return "\n".join(lines)

@@ -48,6 +48,8 @@ class Rehearsal:
     replan_changes: int
     """Changes left after apply that no refusal explains (0: apply-then-plan is empty)."""
     rollback_matches: bool
+    restore_refused: pl.DataFrame
+    """id, field, error: values a rollback of the real run could not restore."""
     compacted: int = 0
     """Provenance lines that do not fit the field in full and are written in the compact form."""
     provenance_limit: int | None = None
@@ -55,7 +57,8 @@ class Rehearsal:
     @property
     def would_fail(self) -> bool:
         """True when something of the real run would not land."""
-        return bool(self.refused.height or self.unavailable_owners or self.replan_changes or not self.rollback_matches)
+        return bool(self.refused.height or self.unavailable_owners or self.replan_changes or not self.rollback_matches
+                    or self.restore_refused.height)
 
     @property
     def estimated_seconds(self) -> float:
@@ -113,10 +116,13 @@ def rehearse(project: Project, folder: Path) -> Rehearsal:
         failed_keys = refused.select("id", "field")
         left = after.changes.join(failed_keys, on=["id", "field"], how="anti").height
         matches = True
+        restore_refused = pl.DataFrame(schema={"id": pl.String, "field": pl.String, "error": pl.String})
         if report is not None:
-            rollback(copy, report.run_id, WriteOptions(force=True))
+            undone = rollback(copy, report.run_id, WriteOptions(force=True))
+            if undone is not None:
+                restore_refused = undone.failed.select("id", "field", "error")
             again = make_plan(copy, copy.connector())
-            matches = _same_changes(first, again)
+            matches = _same_changes(first, again, restore_refused)
     api = manifest.get("api") or {}
     provenance = project.config.model.provenance
     limit = lengths.get(provenance) if provenance else None
@@ -126,12 +132,16 @@ def rehearse(project: Project, folder: Path) -> Rehearsal:
                      records=int(manifest.get("records", first.meta.records_read)), plan=first, refused=refused,
                      unavailable_owners=tuple(sorted(unavailable)), calls=calls,
                      daily_remaining=api.get("daily_remaining"), daily_max=api.get("daily_max"),
-                     replan_changes=left, rollback_matches=matches, compacted=compacted, provenance_limit=limit)
+                     replan_changes=left, rollback_matches=matches, restore_refused=restore_refused, compacted=compacted, provenance_limit=limit)
 
 
-def _same_changes(first: Plan, again: Plan) -> bool:
+def _same_changes(first: Plan, again: Plan, restore_refused: pl.DataFrame) -> bool:
+    """Whether the plan after rollback is the first one, but for records the rollback could not fully restore."""
     keys = ["id", "field", "before", "after"]
-    return first.changes.select(keys).sort(keys).equals(again.changes.select(keys).sort(keys)) and \
+    unrestored = restore_refused.select("id").unique()
+    expected = first.changes.join(unrestored, on="id", how="anti").select(keys).sort(keys)
+    found = again.changes.join(unrestored, on="id", how="anti").select(keys).sort(keys)
+    return expected.equals(found) and \
         first.list_changes.sort(["list", "id"]).equals(again.list_changes.sort(["list", "id"]))
 
 
