@@ -10,8 +10,9 @@ decisions:
   segment:
     hit: first
     rules:
-      - {id: enterprise-because-the-company-has-at-least-one-thousand-people-on-its-payroll-according-to-the-latest-filing, when: "employees >= 1000",
-         then: Enterprise}
+      - id: enterprise-because-the-company-has-at-least-one-thousand-people-on-its-payroll-according-to-the-filing
+        when: "employees >= 1000"
+        then: Enterprise
       - {id: mid-market-because-the-company-has-at-least-one-hundred-people, when: "employees >= 100",
          then: Mid-Market}
     default: SMB
@@ -19,7 +20,9 @@ decisions:
     hit: first
     rules:
       - {id: platinum-tier-for-the-largest-north-american-companies-we-serve, when: "employees >= 5000", then: P}
-      - {id: gold-tier-for-companies-between-one-and-five-thousand-people-wherever-they-are-headquartered-in-the-world, when: "employees >= 1000", then: G}
+      - id: gold-tier-for-companies-between-one-and-five-thousand-people-wherever-they-are-headquartered-on-earth
+        when: "employees >= 1000"
+        then: G
     default: S
 territories:
   output: territory

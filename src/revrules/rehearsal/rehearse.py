@@ -132,7 +132,8 @@ def rehearse(project: Project, folder: Path) -> Rehearsal:
                      records=int(manifest.get("records", first.meta.records_read)), plan=first, refused=refused,
                      unavailable_owners=tuple(sorted(unavailable)), calls=calls,
                      daily_remaining=api.get("daily_remaining"), daily_max=api.get("daily_max"),
-                     replan_changes=left, rollback_matches=matches, restore_refused=restore_refused, compacted=compacted, provenance_limit=limit)
+                     replan_changes=left, rollback_matches=matches, restore_refused=restore_refused,
+                     compacted=compacted, provenance_limit=limit)
 
 
 def _same_changes(first: Plan, again: Plan, restore_refused: pl.DataFrame) -> bool:

@@ -9,7 +9,8 @@ from typing import Any
 from revrules.testing.hubspot.emulator import HubSpotEmulator
 from revrules.testing.hubspot.loading import load_companies_csv
 from revrules.testing.hubspot.protocol import COMPANY_OBJECT_TYPE_ID
-from revrules.testing.hubspot.state import _List, now_iso
+from revrules.testing.hubspot.state import _List
+from revrules.testing.hubspot.values import now_iso
 
 
 def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | None = None) -> HubSpotEmulator:
