@@ -7,7 +7,7 @@ method names; every ability Protocol is `runtime_checkable` for that reason.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -136,4 +136,14 @@ class ColumnListing(Protocol):
 
     def columns(self) -> list[str]:
         """Every field name the source has."""
+        ...
+
+
+@runtime_checkable
+class MetadataExport(Protocol):
+    """A CRM that can copy the metadata a rehearsal needs (`revrules snapshot`)."""
+
+    def export_metadata(self, fields: Sequence[str], owner_ids: Sequence[str], list_names: Mapping[str, str],
+                        record_ids: Sequence[str]) -> dict[str, Any]:
+        """Field definitions, active owners among `owner_ids`, lists and the daily API budget, as plain JSON."""
         ...

@@ -7,12 +7,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, PropertySpec, RecordUpdate, WriteResult
-from revrules.connectors.hubspot import owners, read, scopes, write
+from revrules.connectors.hubspot import export, owners, read, scopes, write
 from revrules.connectors.hubspot.limits import RateLimiter
 from revrules.connectors.hubspot.lists import HubspotLists
 from revrules.connectors.hubspot.paths import API_VERSIONS, DEFAULT_API_VERSION, ApiPaths
@@ -222,6 +222,12 @@ class HubspotConnector:
         return self._lists.write_list_changes(list_id, name, adds, removes)
 
     # ------------------------------------------------------- checks and schema
+
+    def export_metadata(self, fields: Sequence[str], owner_ids: Sequence[str],
+                        list_names: Mapping[str, str], record_ids: Sequence[str]) -> dict[str, Any]:
+        """The portal's metadata a rehearsal needs, as plain JSON (see `export.export_metadata`)."""
+        return export.export_metadata(self._session, self._lists, self._properties.definitions(), fields=fields,
+                                      owner_ids=owner_ids, list_names=list_names, record_ids=record_ids)
 
     def active_owners(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are active (not archived) HubSpot owners."""

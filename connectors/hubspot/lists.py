@@ -49,6 +49,10 @@ class HubspotLists:
                 problems.append(str(problem))
         return problems
 
+    def exists(self, list_id: str, name: str) -> bool:
+        """Whether the portal has a list named `name` for this object type."""
+        return self._find(list_id, name) is not None
+
     def list_members(self, list_id: str, name: str) -> set[str]:
         """The record ids in the MANUAL list named `name`; empty when there is no such list yet.
 

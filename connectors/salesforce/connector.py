@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, RecordUpdate, WriteResult
-from revrules.connectors.salesforce import currency, describe, read, write
+from revrules.connectors.salesforce import currency, describe, export, read, write
 from revrules.connectors.salesforce.campaigns import Campaigns, CampaignSettings
 from revrules.connectors.salesforce.session import (
     Credentials,
@@ -168,6 +168,13 @@ class SalesforceConnector:
     def active_owners(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are active Salesforce Users (see `read.active_owners`)."""
         return read.active_owners(self._session, ids)
+
+    def export_metadata(self, fields: Sequence[str], owner_ids: Sequence[str], list_names: Mapping[str, str],
+                        record_ids: Sequence[str]) -> dict[str, Any]:
+        """The org's metadata a rehearsal needs, as plain JSON (see `export.export_metadata`)."""
+        return export.export_metadata(self._session, fields=fields, owner_ids=owner_ids,
+                                      list_names=list(list_names.values()), record_ids=record_ids,
+                                      marker_field=self.campaigns.marker_field)
 
     def check_budget(self, records_to_write: int) -> None:
         """Refuse a write the org's remaining daily API requests cannot afford.

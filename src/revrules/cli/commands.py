@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from revrules.cli import render, render_markdown
+from revrules.cli import render, render_markdown, render_rehearsal
 from revrules.cli.scaffold import write_starter
 from revrules.config import load_config
 from revrules.engine.explain import explain_record
 from revrules.engine.testcases import evaluate_account, run_tests
 from revrules.errors import ExitCode, InvalidInputError, RefusedError
 from revrules.project import load_project
+from revrules.rehearsal.rehearse import rehearse
+from revrules.rehearsal.snapshot import take_snapshot
 from revrules.run import operations
 from revrules.run.apply import ApplyReport
 from revrules.run.online import check_online
@@ -156,6 +158,25 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     report = operations.rollback(project, args.run, _write_options(args, show), dry_run=args.dry_run)
     return ExitCode.OK if args.dry_run else _finish(report, args)
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """`revrules snapshot -o DIR [--sample N] [--redact]`: copy what a rehearsal needs from the CRM."""
+    project = load_project(args.config)
+    summary = take_snapshot(project, Path(args.out), sample=args.sample, redact=args.redact)
+    print(render_rehearsal.snapshot_text(summary))
+    return ExitCode.OK
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    """`revrules rehearse [--snapshot DIR]`: replay a run against an emulator of the snapshot; 1 if anything fails."""
+    project = load_project(args.config)
+    print(render_rehearsal.first_line(project.config.model.crm.kind), flush=True)
+    folder = Path(args.snapshot) if args.snapshot else project.config.resolve("snapshots/latest")
+    result = rehearse(project, folder)
+    owner = project.owner_output
+    print(render_rehearsal.rehearsal_text(result, project.outputs[owner] if owner else None))
+    return ExitCode.FAILED if result.would_fail else ExitCode.OK
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -76,6 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also move the fewest accounts that bring every owner within --tolerance of its share")
     p.add_argument("--tolerance", type=float, default=0.1, metavar="FRACTION",
                    help="allowed deviation from an owner's weighted share with --rebalance (default 0.1 = ±10%%)")
+    _write_commands(command)
+    _report_command(command)
+    schema.add_schema_options(command("schema", schema.cmd_schema, "JSON Schemas of the config, rulebook and tests"))
+    _rehearsal_commands(command)
+    command("schedule", commands.cmd_schedule, "run schedule.jobs in the foreground until SIGINT/SIGTERM")
+    command("status", commands.cmd_status, "each job's next run, the last run's outcome, and the lock holder",
+            json_flag=True)
+    return parser
+
+
+def _write_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`apply`, `explain`, `history` and `rollback`."""
     p = command("apply", commands.cmd_apply, "write changes to the CRM (a saved PLAN, or plan and apply now)",
                 json_flag=True)
     p.add_argument("plan", nargs="?", metavar="PLAN")
@@ -95,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--force", action="store_true", help="restore even when max_changed_records would refuse")
     p.add_argument("--dry-run", action="store_true", help="show what would be restored and write nothing")
+
+
+def _report_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`report`."""
     p = command("report", commands.cmd_report, "segment analytics: one self-contained HTML page (or JSON)",
                 json_flag=True)
     p.add_argument("-o", "--out", metavar="PATH",
@@ -106,11 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", metavar="REF",
                    help="also evaluate the rulebook at a git ref (or in a folder) on the same records: "
                         "segment migration and KPI change per segment")
-    schema.add_schema_options(command("schema", schema.cmd_schema, "JSON Schemas of the config, rulebook and tests"))
-    command("schedule", commands.cmd_schedule, "run schedule.jobs in the foreground until SIGINT/SIGTERM")
-    command("status", commands.cmd_status, "each job's next run, the last run's outcome, and the lock holder",
-            json_flag=True)
-    return parser
+
+
+def _rehearsal_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`snapshot` and `rehearse`."""
+    p = command("snapshot", commands.cmd_snapshot,
+                "copy from the CRM what a rehearsal needs: metadata, owners, lists and records (no secrets)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="the folder to write")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="keep about N records, stratified so every territory and segment is represented")
+    p.add_argument("--redact", action="store_true",
+                   help="replace text values no rule reads (names, websites) with stable placeholders")
+    p = command("rehearse", commands.cmd_rehearse,
+                "plan, apply, re-plan and roll back against an emulator of a snapshot; never writes to the CRM")
+    p.add_argument("--snapshot", metavar="DIR", help="the snapshot folder (default: snapshots/latest)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

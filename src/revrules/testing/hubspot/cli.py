@@ -13,6 +13,7 @@ from revrules.testing.hubspot.emulator import HubSpotEmulator
 from revrules.testing.hubspot.loading import load_companies_csv
 from revrules.testing.hubspot.protocol import API_VERSIONS, DEFAULT_ACCESS_TOKEN, DEFAULT_SEARCH_CAP
 from revrules.testing.hubspot.scopes import ALL_SCOPES
+from revrules.testing.hubspot.snapshot import emulator_from_snapshot
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--accounts", type=Path, help="CSV of companies to load")
+    parser.add_argument("--snapshot", type=Path, metavar="DIR",
+                        help="serve the portal a `revrules snapshot` folder copied (instead of --accounts)")
     parser.add_argument("--access-token", default=DEFAULT_ACCESS_TOKEN)
     parser.add_argument("--burst-limit", type=int, default=190, help="per 10 s; 0 disables")
     parser.add_argument("--search-limit", type=int, default=5, help="per second; 0 disables")
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--required-when", action="append", default=[], metavar="PROP:OTHER=VALUE",
                         help="portal validation rule (2026-09): PROP is required once OTHER is VALUE (repeatable)")
     args = parser.parse_args(argv)
+    if args.snapshot is not None:
+        return _serve_snapshot(args.snapshot, args.port, args.access_token or None)
     companies = load_companies_csv(args.accounts) if args.accounts else []
     try:
         rules = [_rule(text) for text in args.required_when]
@@ -78,6 +83,27 @@ def main(argv: list[str] | None = None) -> int:
     with emulator:
         print(f"HubSpot emulator listening on {emulator.url}", flush=True)
         print(f"{len(companies)} companies loaded", file=sys.stderr, flush=True)
+        stop.wait()
+    return 0
+
+
+def _serve_snapshot(folder: Path, port: int, access_token: str | None) -> int:
+    """Serve a snapshot folder until SIGINT or SIGTERM; 2 when it cannot be loaded."""
+    try:
+        emulator = emulator_from_snapshot(folder, port=port, access_token=access_token)
+    except (OSError, ValueError, KeyError) as problem:
+        print(f"error: {folder}: not a readable HubSpot snapshot ({problem})", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    with emulator:
+        print(f"HubSpot emulator listening on {emulator.url}", flush=True)
+        print(f"{len(emulator.companies)} companies loaded from {folder}", file=sys.stderr, flush=True)
         stop.wait()
     return 0
 

@@ -157,6 +157,12 @@ class PortalState(Emulator[LoggedRequest, Faults]):
                 for lid, entry in self._lists.items()
             }
 
+    def seed_list(self, entry: _List) -> None:
+        """Store a list as it is, members included (no validation, no log entry)."""
+        with self._lock:
+            self._lists[str(entry.record["listId"])] = entry
+            self._next_list_id = max(self._next_list_id, int(entry.record["listId"]) + 1)
+
     def put_company(self, values: Mapping[str, Any]) -> str:
         """Create or replace a company directly (no validation, no log entry).
 

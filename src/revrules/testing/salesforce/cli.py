@@ -17,6 +17,7 @@ from typing import Any
 from revrules.testing.salesforce.describe import _TYPE_DEFAULTS, ACCOUNT_FIELDS
 from revrules.testing.salesforce.emulator import SalesforceEmulator
 from revrules.testing.salesforce.faults import Faults
+from revrules.testing.salesforce.snapshot import emulator_from_snapshot
 
 
 def load_records_csv(path: Path | str) -> list[dict[str, str]]:
@@ -89,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any)")
     parser.add_argument("--accounts", type=Path, help="CSV of records to serve (Id column)")
+    parser.add_argument("--snapshot", type=Path, metavar="DIR",
+                        help="serve the org a `revrules snapshot` folder copied (instead of --accounts)")
     parser.add_argument("--object", default="Account", help="sObject name (default Account)")
     parser.add_argument("--api-version", default="59.0")
     parser.add_argument("--page-size", type=int, default=2000)
@@ -115,6 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a fault switch (repeatable; names below)")
     args = parser.parse_args(argv)
     try:
+        if args.snapshot is not None:
+            emulator = emulator_from_snapshot(args.snapshot, port=args.port, session_id=args.session_id)
+            emulator.faults.update(dict(args.fault))
+            emulator.start()
+            return _serve(emulator, args.object)
         records = load_records_csv(args.accounts) if args.accounts else []
         fields = list(ACCOUNT_FIELDS) if args.object == "Account" else [ACCOUNT_FIELDS[0]]
         fields += args.field
@@ -140,6 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if emulator.nulled_on_load:
         print(f"warning: {emulator.nulled_on_load} value(s) of --accounts could not be held by their field "
               "(e.g. text in a number field) and were loaded as empty", file=sys.stderr)
+    return _serve(emulator, args.object)
+
+
+def _serve(emulator: SalesforceEmulator, object_name: str) -> int:
+    """Print where the emulator listens, then serve until SIGINT or SIGTERM."""
     stopping = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -147,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(f"Salesforce emulator serving {len(emulator.records)} {args.object} record(s)")
+    print(f"Salesforce emulator serving {len(emulator.records)} {object_name} record(s)")
     print(f"instance_url={emulator.url}")
     print(f"session_id={emulator.session_id}", flush=True)
     stopping.wait()

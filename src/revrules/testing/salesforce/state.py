@@ -164,6 +164,12 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         """A snapshot of the `CampaignMember` table: id → field values."""
         return self._snapshot("CampaignMember")
 
+    def seed_rows(self, object_name: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store rows of a marketing-list table (`Campaign`, `CampaignMember`) as they are, ids kept."""
+        with self._lock:
+            for row in rows:
+                self._tables[object_name][str(row["Id"])] = dict(row)
+
     def _snapshot(self, object_name: str) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {rid: dict(values) for rid, values in self._tables[object_name].items()}

@@ -1,0 +1,51 @@
+"""Loading a portal copied by `revrules snapshot`: its company properties, owners, lists and companies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from revrules.testing.hubspot.emulator import HubSpotEmulator
+from revrules.testing.hubspot.loading import load_companies_csv
+from revrules.testing.hubspot.protocol import COMPANY_OBJECT_TYPE_ID
+from revrules.testing.hubspot.state import _List
+from revrules.testing.hubspot.values import now_iso
+
+
+def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | None = None) -> HubSpotEmulator:
+    """An emulator (not started) serving the portal a snapshot folder copied.
+
+    The copied properties keep their types and options; only the copied (active) owners
+    exist; the lists revrules keeps hold their members; companies hold the copied values.
+
+    Args:
+        folder: A folder written by `revrules snapshot` from a HubSpot portal.
+        port: The TCP port (0 picks a free one).
+        access_token: The bearer token every call must carry (None: any).
+
+    Raises:
+        OSError: A file of the snapshot cannot be read.
+        ValueError: The snapshot is not a HubSpot one.
+    """
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    if manifest.get("crm") != "hubspot":
+        raise ValueError(f"{folder}: a snapshot of a {manifest.get('crm')} CRM, not of a HubSpot portal")
+    metadata: dict[str, Any] = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    version = str(manifest.get("api_version", "2026-03"))
+    emulator = HubSpotEmulator(
+        load_companies_csv(folder / "records.csv"),
+        properties=[dict(p) for p in metadata.get("properties", [])],
+        owners=[dict(o) for o in metadata.get("owners", [])],
+        access_token=access_token,
+        port=port,
+        api_versions=sorted({version, "v3"}),
+    )
+    stamp = now_iso()
+    for number, item in enumerate(metadata.get("lists", []), start=1):
+        list_id = str(number)
+        record = {"listId": list_id, "listVersion": 1, "name": item["name"], "objectTypeId": COMPANY_OBJECT_TYPE_ID,
+                  "processingType": "MANUAL", "processingStatus": "COMPLETE", "createdAt": stamp,
+                  "updatedAt": stamp, "filtersUpdatedAt": stamp, "createdById": "2000001", "updatedById": "2000001"}
+        emulator.seed_list(_List(record, dict.fromkeys((str(m) for m in item.get("members", [])), stamp)))
+    return emulator

@@ -1,0 +1,55 @@
+"""`revrules snapshot` then `revrules rehearse` against a HubSpot emulator standing in for the portal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from revrules.project import load_project
+from revrules.rehearsal.rehearse import rehearse
+from revrules.testing.harness import Cli
+from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.hubspot.cli import owners_for
+from tests.rehearsal.projects import write_project
+
+OWNERS = {"a": "7001", "b": "7002", "c": "7003", "inactive": "7004"}
+
+
+@pytest.fixture
+def portal(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotEmulator]:
+    held = [OWNERS["a"], OWNERS["c"], OWNERS["inactive"]]
+    companies = [{"id": str(1000 + i), "name": f"Company {i}", "numberofemployees": str((i * 397) % 7000),
+                  "country": "US" if i % 2 else "DE", "hubspot_owner_id": held[i % 3]} for i in range(30)]
+    emulator = HubSpotEmulator(companies, owners=owners_for([OWNERS["a"], OWNERS["b"], OWNERS["c"]]),
+                               burst_limit=None, search_limit=None).start()
+    monkeypatch.setenv("HS_URL", emulator.url)
+    monkeypatch.setenv("HS_TOKEN", str(emulator.access_token))
+    yield emulator
+    emulator.stop()
+
+
+def test_hubspot_rehearsal_matches_the_portal_and_reports_the_inactive_owner(
+        portal: HubSpotEmulator, cli: Cli, tmp_path: Path) -> None:
+    config = write_project(tmp_path, "hubspot", OWNERS)
+    cli("check", "-c", config, "--online", "--create-properties")  # exit 2: it names the inactive owner too
+    snapped = cli("snapshot", "-c", config, "-o", tmp_path / "snap")
+    assert snapped.code == 0, snapped.err
+    assert str(portal.access_token) not in "".join(p.read_text() for p in (tmp_path / "snap").iterdir())
+    before = portal.companies
+    rehearsal = rehearse(load_project(config), tmp_path / "snap")
+    assert portal.companies == before
+    direct = json.loads(cli("plan", "-c", config, "--json").out)
+    keys = ("id", "field", "before", "after")
+    assert sorted(tuple(c[k] for k in keys) for c in direct["changes"]) == sorted(
+        tuple(r[k] for k in keys) for r in rehearsal.plan.changes.to_dicts())
+    assert rehearsal.unavailable_owners == (OWNERS["inactive"],)
+    assert rehearsal.replan_changes == 0
+    result = cli("rehearse", "-c", config, "--snapshot", tmp_path / "snap")
+    assert result.code == 1
+    assert result.out.splitlines()[0].startswith("Rehearsal: nothing is written to your hubspot CRM")
+    assert "Refused by the CRM: none" in result.out.splitlines()
+    applied = cli("apply", "-c", config, "--yes", "--force", "--json")
+    assert json.loads(applied.out)["failed"] == rehearsal.refused.to_dicts()

@@ -1,0 +1,146 @@
+"""`revrules snapshot` then `revrules rehearse` against a strict Salesforce emulator standing in for the org."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from revrules.project import load_project
+from revrules.rehearsal.rehearse import rehearse
+from revrules.testing.harness import Cli
+from revrules.testing.salesforce import SalesforceEmulator
+from revrules.testing.salesforce.snapshot import emulator_from_snapshot
+from tests.rehearsal.projects import write_project
+
+OWNERS = {"a": "005EM000000AAAA", "b": "005EM000000BBBB", "c": "005EM000000CCCC", "inactive": "005EM000000DDDD"}
+SEGMENTS = ["SMB", "Mid-Market", "Enterprise"]
+FIELDS = [{"name": "Territory__c", "type": "string", "length": 80}, {"name": "Tier__c", "type": "string", "length": 5},
+          {"name": "Reason__c", "type": "string", "length": 255}]
+
+
+def account_id(n: int) -> str:
+    return f"001EM0000{n:06d}AAA"
+
+
+def make_org(count: int = 30) -> SalesforceEmulator:
+    """A strict org: restricted segments, a 255-character provenance field, three active users."""
+    owners = [OWNERS["a"], OWNERS["c"], OWNERS["inactive"]]
+    records = [{"Id": account_id(i), "Name": f"Account {i}", "NumberOfEmployees": (i * 397) % 7000,
+                "BillingCountry": "US" if i % 2 else "DE", "OwnerId": owners[i % 3], "Segment__c": "SMB"}
+               for i in range(count)]
+    contacts = [{"Id": f"003EM0000{i:06d}AAA", "AccountId": account_id(i), "LastName": f"C{i}"} for i in range(count)]
+    users = [{"Id": OWNERS[key]} for key in ("a", "b", "c")]
+    return SalesforceEmulator(records, fields=[*_account_fields(), *FIELDS], picklists={"Segment__c": SEGMENTS},
+                              users=users, contacts=contacts).start()
+
+
+def _account_fields() -> list[dict[str, object]]:
+    from revrules.testing.salesforce.describe import ACCOUNT_FIELDS
+
+    return [dict(f) for f in ACCOUNT_FIELDS]
+
+
+@pytest.fixture
+def org(monkeypatch: pytest.MonkeyPatch) -> Iterator[SalesforceEmulator]:
+    emulator = make_org()
+    monkeypatch.setenv("SF_URL", emulator.url)
+    monkeypatch.setenv("SF_SESSION", emulator.session_id)
+    yield emulator
+    emulator.stop()
+
+
+def test_snapshot_holds_what_a_rehearsal_needs_and_no_secret(org: SalesforceEmulator, cli: Cli,
+                                                            tmp_path: Path) -> None:
+    config = write_project(tmp_path, "salesforce", OWNERS)
+    result = cli("snapshot", "-c", config, "-o", tmp_path / "snap", "--redact")
+    assert result.code == 0, result.err
+    folder = tmp_path / "snap"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    metadata = json.loads((folder / "metadata.json").read_text())
+    everything = "".join(p.read_text() for p in folder.iterdir())
+    assert org.session_id not in everything
+    assert manifest["crm"] == "salesforce" and manifest["records"] == 30
+    assert manifest["redacted"] == ["Name"]
+    assert {u["Id"][:15] for u in metadata["users"]} == {OWNERS["a"], OWNERS["b"], OWNERS["c"]}
+    lengths = {f["name"]: f["length"] for f in metadata["describe"]["fields"]}
+    assert lengths["Reason__c"] == 255
+    assert "Website" not in lengths
+    assert "Account 1," not in (folder / "records.csv").read_text()
+
+
+def test_sample_keeps_every_territory_and_segment(org: SalesforceEmulator, cli: Cli, tmp_path: Path) -> None:
+    config = write_project(tmp_path, "salesforce", OWNERS)
+    assert cli("snapshot", "-c", config, "-o", tmp_path / "snap", "--sample", "6").code == 0
+    with (tmp_path / "snap" / "records.csv").open(newline="") as handle:
+        records = list(csv.DictReader(handle))
+    assert 6 <= len(records) < 30
+    assert {r["BillingCountry"] for r in records} == {"US", "DE"}
+    sizes = {"Enterprise" if int(r["NumberOfEmployees"]) >= 1000 else "Mid-Market"
+             if int(r["NumberOfEmployees"]) >= 100 else "SMB" for r in records}
+    assert sizes == {"Enterprise", "Mid-Market", "SMB"}
+
+
+def test_rehearsal_matches_a_direct_apply_on_the_org(org: SalesforceEmulator, cli: Cli, tmp_path: Path) -> None:
+    config = write_project(tmp_path, "salesforce", OWNERS)
+    assert cli("snapshot", "-c", config, "-o", tmp_path / "snap").code == 0
+    before = org.records
+    rehearsal = rehearse(load_project(config), tmp_path / "snap")
+    assert org.records == before  # nothing written to the org
+    direct_plan = json.loads(cli("plan", "-c", config, "--json").out)
+    keys = ("id", "field", "before", "after")
+    assert sorted(tuple(c[k] for k in keys) for c in direct_plan["changes"]) == sorted(
+        tuple(r[k] for k in keys) for r in rehearsal.plan.changes.to_dicts())
+    # The same apply against the snapshot served by itself, and against the org: same failures, same values.
+    copy = emulator_from_snapshot(tmp_path / "snap").start()
+    try:
+        applied = cli("apply", "-c", config, "--yes", "--force", "--json")
+        copy_config = write_project(tmp_path / "copy", "salesforce", OWNERS)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SF_URL", copy.url)
+            patch.setenv("SF_SESSION", copy.session_id)
+            copied = cli("apply", "-c", copy_config, "--yes", "--force", "--json")
+        assert applied.code == copied.code
+        assert json.loads(applied.out)["failed"] == json.loads(copied.out)["failed"]
+        fields = ["Segment__c", "Tier__c", "Territory__c", "OwnerId", "Reason__c"]
+        assert {i: {f: r[f] for f in fields} for i, r in org.records.items()} == {
+            i: {f: r[f] for f in fields} for i, r in copy.records.items()}
+        assert {m["ContactId"] for m in org.campaign_members.values()} == {
+            m["ContactId"] for m in copy.campaign_members.values()}
+    finally:
+        copy.stop()
+
+
+def test_rehearse_reports_exactly_the_long_provenance_and_the_inactive_pool_owner(
+        org: SalesforceEmulator, cli: Cli, tmp_path: Path) -> None:
+    config = write_project(tmp_path, "salesforce", OWNERS)
+    assert cli("snapshot", "-c", config, "-o", tmp_path / "snap").code == 0
+    result = cli("rehearse", "-c", config, "--snapshot", tmp_path / "snap")
+    assert result.code == 1, result.err
+    lines = result.out.splitlines()
+    assert lines[0].startswith("Rehearsal: nothing is written to your salesforce CRM")
+    assert "Refused by the CRM: none" in lines
+    assert f"Pool owners the CRM does not know or has deactivated (they get no accounts): {OWNERS['inactive']}" in lines
+    assert any(line.startswith("Provenance: ") and "255 characters" in line for line in lines)
+    assert "Re-plan after apply: empty" in lines
+    assert "Rollback then plan: equals the first plan" in lines
+    # Accounts taken from the deactivated owner cannot be handed back to them by a rollback.
+    assert "Rollback could not restore 10 value(s):" in lines
+    assert any(line.startswith("  OwnerId: 10 x INVALID_CROSS_REFERENCE_KEY") for line in lines)
+    assert any(line.startswith("API calls the real apply would make:") for line in lines)
+    assert any(line.startswith("Estimated duration") for line in lines)
+    assert "List changes:" in lines and any("enterprise: add" in line for line in lines)
+
+
+def test_rehearse_refuses_a_missing_snapshot_or_one_of_another_crm(org: SalesforceEmulator, cli: Cli,
+                                                                  tmp_path: Path) -> None:
+    config = write_project(tmp_path, "salesforce", OWNERS)
+    assert cli("rehearse", "-c", config, "--snapshot", tmp_path / "nowhere").code == 2
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "manifest.json").write_text(json.dumps({"format": 1, "crm": "hubspot"}))
+    result = cli("rehearse", "-c", config, "--snapshot", tmp_path / "other")
+    assert result.code == 2
+    assert "hubspot" in result.err
