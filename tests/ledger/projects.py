@@ -32,7 +32,8 @@ decisions:
     default: Small
 """
 SESSION = "  auth: session\n  session_id: ${SF_SESSION}"
-CLIENT_CREDENTIALS = "  auth: client_credentials\n  consumer_key: 3MVG9example\n  consumer_secret: s3cret"
+CLIENT_CREDENTIALS = ("  auth: client_credentials\n  consumer_key: 3MVG9example\n  consumer_secret: s3cret\n"
+                      "  domain: acme.my")
 SF_CONFIG = """\
 version: 1
 crm:
