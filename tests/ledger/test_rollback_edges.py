@@ -13,9 +13,10 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable
+from typing import cast
 
 import pytest
-from simple_salesforce.api import Salesforce
+from simple_salesforce.api import Salesforce, SFType
 
 from revrules.testing.harness import Cli
 from revrules.testing.salesforce import SalesforceEmulator, loopback_session
@@ -48,8 +49,9 @@ def test_rollback_shows_what_it_restores_and_leaves_alone_before_it_asks(
     before = crm.values()
     assert cli("apply", "-c", crm.config, "--yes").code == 0
     # Someone edits one field after the run, through the API: rollback leaves it alone.
-    Salesforce(instance_url=crm.emulator.url, session_id=crm.emulator.session_id,
-               session=loopback_session(crm.emulator.url)).Account.update(sf_id(1), {"Size__c": "Hand-Edited"})
+    sf = Salesforce(instance_url=crm.emulator.url, session_id=crm.emulator.session_id,
+                    session=loopback_session(crm.emulator.url))
+    cast(SFType, sf.Account).update(sf_id(1), {"Size__c": "Hand-Edited"})
     applied = crm.values()
     crm.emulator.reset_log()
     monkeypatch.setattr(sys, "stdin", Terminal(answer + "\n"))
