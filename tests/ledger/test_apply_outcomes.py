@@ -98,3 +98,28 @@ def test_a_run_that_wrote_everything_is_succeeded_and_one_that_wrote_some_is_par
     assert refused >= 1
     assert (runs[1]["status"], runs[1]["written"], runs[1]["failed"]) == ("partial", len(fields) - refused, refused)
     assert (runs[2]["status"], runs[2]["written"], runs[2]["failed"]) == ("succeeded", refused, 0)
+
+
+@pytest.mark.parametrize("kind", CRMS)
+def test_rollback_restores_the_other_fields_of_a_record_refused_over_one(
+    two_field_crm: Callable[..., Crm], cli: Cli, kind: str
+) -> None:
+    crm = two_field_crm(kind)
+    segment, size = FIELDS[kind]
+    before = crm.values()
+    assert cli("apply", "-c", crm.config, "--yes").code == 0
+    applied = crm.values()
+    refused = crm.ids[1]
+    crm.emulator.faults.field_errors = {refused: {segment: "the segment is locked this quarter"}}
+
+    rolled = cli("rollback", "1", "-c", crm.config, "--yes", "--json")
+    run = cli("history", "-c", crm.config, "--json").json()["runs"][0]
+
+    report = rolled.json()
+    restored = changed(applied, crm.values())
+    assert rolled.code == 1
+    assert [(f["id"], f["field"]) for f in report["failed"]] == [(refused, segment)]
+    assert (refused, size) in restored and crm.values()[(refused, size)] == before[(refused, size)]
+    assert restored == changed(before, applied) - {(refused, segment)}  # every other field is restored
+    assert written(crm.state, 2) == restored and results(crm.state, 2) == {"written": len(restored), "failed": 1}
+    assert (run["status"], run["written"], run["failed"]) == ("partial", len(restored), 1)
