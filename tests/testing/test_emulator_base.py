@@ -47,7 +47,7 @@ def test_both_crms_share_the_fault_names(crm: tuple[Emulator[Any, Any], Any, str
 
     assert isinstance(emulator.faults, SharedFaults)
     assert shared == {"status_on_call", "daily_limit_after", "auth_failure", "delay_seconds", "retry_after",
-                      "record_errors", "lose_response_on_call"}
+                      "record_errors", "lose_response_on_call", "field_errors"}
     assert shared <= set(answer)
 
 
@@ -67,6 +67,16 @@ def test_faults_set_and_reset_with_the_same_keys_on_both(crm: tuple[Emulator[Any
     assert emulator.faults.status_on_call == {}
     assert emulator.faults.daily_limit_after is None
     assert emulator.faults.record_errors == {}
+
+
+def test_field_errors_refuse_one_field_of_a_record_on_both(crm: tuple[Emulator[Any, Any], Any, str]) -> None:
+    emulator, _get, _path = crm
+    answer = requests.post(f"{emulator.url}/__emulator/faults", json={"field_errors": {"r1": {"f": "no"}}}, timeout=5)
+
+    assert answer.status_code == 200
+    assert answer.json()["field_errors"] == {"r1": {"f": "no"}}
+    assert emulator.faults.field_error("r1", "f") == "no"
+    assert emulator.faults.field_error("r1", "g") is None and emulator.faults.field_error("r2", "f") is None
 
 
 def test_an_unknown_switch_is_refused_and_changes_nothing(crm: tuple[Emulator[Any, Any], Any, str]) -> None:

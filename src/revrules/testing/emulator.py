@@ -135,6 +135,10 @@ class SharedFaults:
             answering, ``truncate`` sends half of the body and closes, ``not_json`` sends
             a 200 with an HTML body, ``timeout`` holds the answer for `LOST_TIMEOUT_SECONDS`
             and then closes (set a shorter client timeout).
+        field_errors: Fields of a record whose writes are refused, naming that field only:
+            record id → field name → message. The record's other fields are accepted when
+            sent without the refused ones (unlike `record_errors`, which refuses the record
+            whatever is sent).
     """
 
     status_on_call: dict[int, int] = field(default_factory=dict)
@@ -144,6 +148,7 @@ class SharedFaults:
     retry_after: int | None = None
     record_errors: dict[str, str] | set[str] = field(default_factory=dict)
     lose_response_on_call: dict[int, str] = field(default_factory=dict)
+    field_errors: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def update(self, settings: Mapping[str, Any]) -> None:
         """Apply switches from JSON; `{"reset": true}` first restores every default.
@@ -187,6 +192,9 @@ class SharedFaults:
             if unknown:
                 raise ValueError(f"lose_response_on_call: unknown way(s) to lose an answer: {sorted(unknown)}")
             self.lose_response_on_call = modes
+        elif name == "field_errors":
+            self.field_errors = {str(record): {str(f): str(m) for f, m in dict(named).items()}
+                                 for record, named in dict(value or {}).items()}
         else:
             setattr(self, name, value)
 
@@ -196,6 +204,10 @@ class SharedFaults:
         if isinstance(errors, dict):
             return errors.get(record_id)
         return "" if record_id in errors else None
+
+    def field_error(self, record_id: str, field_name: str) -> str | None:
+        """The refusal `field_errors` sets for one field of a record, or None."""
+        return self.field_errors.get(record_id, {}).get(field_name)
 
     def to_json(self) -> dict[str, Any]:
         """The switches as JSON-ready data."""

@@ -89,6 +89,8 @@ names on the Salesforce emulator:
 * ``retry_after``: seconds sent in ``Retry-After`` on every 429, or None to send none.
 * ``record_errors``: record ids whose writes fail with INVALID_OPTION (a set of ids, or
   id → message to use instead of "... was not one of the allowed options").
+* ``field_errors``: record id → property → message of an INVALID_OPTION naming that
+  property only; the record's other properties land when sent without it.
 * ``search_lag_seconds``: how long a write takes to become visible to search.
 * ``missing_list_record_ids``: record ids that list membership changes report in
   ``recordIdsMissing`` (as if the records had been deleted).

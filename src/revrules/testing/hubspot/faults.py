@@ -16,7 +16,8 @@ class Faults(SharedFaults):
     answers 429 (a TEN_SECONDLY_ROLLING body), 500, 502 or 503; `daily_limit_after`
     answers 429 with the DAILY body; `auth_failure` answers every call with 401;
     `retry_after` is sent on every 429; `record_errors` fails a record's writes with
-    INVALID_OPTION (the message, or HubSpot's "was not one of the allowed options").
+    INVALID_OPTION (the message, or HubSpot's "was not one of the allowed options");
+    `field_errors` refuses one property of a record, naming it in `errors[].in`.
 
     Attributes:
         search_lag_seconds: How long a write takes to become visible to search.

@@ -336,6 +336,12 @@ class PortalState(Emulator[LoggedRequest, Faults]):
                 invalid.append(problem)
             else:
                 changes[name] = normal
+        for name in values:
+            message = self.faults.field_error(record_id, name)
+            if message is not None:
+                # One property refused (a validation error naming it, in the 207's `errors[].in`).
+                changes.pop(name, None)
+                invalid.append(_Invalid(name, "INVALID_OPTION", message))
         refusal = self.faults.record_error(record_id)
         if refusal is not None and not invalid:
             name = next(

@@ -49,6 +49,8 @@ names on the HubSpot emulator:
 * ``retry_after``: injected 429/503 answers carry this ``Retry-After`` header.
 * ``record_errors``: record id → message of a ``FIELD_CUSTOM_VALIDATION_EXCEPTION`` that
   fails the record's writes (REST, Collections and Bulk); a set of ids uses a default message.
+* ``field_errors``: record id → field → message of a ``FIELD_CUSTOM_VALIDATION_EXCEPTION``
+  naming that field in ``fields``; the record's other fields land when sent without it.
 * ``expire_session_on_call``: on that API call every issued token becomes invalid and the
   call answers 401 ``INVALID_SESSION_ID``.
 * ``lock_rows``: record ids whose writes fail with ``UNABLE_TO_LOCK_ROW``: a set (always), or

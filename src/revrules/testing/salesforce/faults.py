@@ -17,7 +17,8 @@ class Faults(SharedFaults):
     answers 503 `SERVER_UNAVAILABLE` or (any other status) `TOO_MANY_REQUESTS`;
     `daily_limit_after` answers 403 `REQUEST_LIMIT_EXCEEDED`; `auth_failure` makes the
     token and SOAP login endpoints refuse every login; `record_errors` fails a record's
-    writes with `FIELD_CUSTOM_VALIDATION_EXCEPTION` and the message.
+    writes with `FIELD_CUSTOM_VALIDATION_EXCEPTION` and the message; `field_errors` does so
+    for one field, naming it in the error's `fields`.
 
     Attributes:
         expire_session_on_call: On that API call every issued token becomes invalid and the

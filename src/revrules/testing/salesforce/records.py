@@ -109,6 +109,11 @@ class RecordStore(OrgState):
             )
         for name, value in changes.items():
             self._check_value(self._fields[name], value)
+        refused = [n for n in changes if record_id is not None and self.faults.field_error(record_id, n) is not None]
+        if refused and record_id is not None:
+            # A validation rule on one field: Salesforce names it in the error's `fields`.
+            message = self.faults.field_error(record_id, refused[0]) or _DEFAULT_VALIDATION_MESSAGE
+            raise _FieldError("FIELD_CUSTOM_VALIDATION_EXCEPTION", message, refused)
         owner = changes.get("OwnerId")
         if self.users and owner is not None and not self._active_user(str(owner)):
             # An org refuses an owner that is not an active User (seen on real updates).

@@ -1,0 +1,56 @@
+"""State files are readable by their owner only, whatever the umask (issue 15, "Files only their owner reads").
+
+The ledger, the run lock and saved plans hold CRM values (before and after of every
+field written), so `state_dir` is created 0700 and those files 0600. The test runs
+under umask 000, where files a program does not restrict come out world-readable
+(umask(2)); SQLite's `-wal` and `-shm` files take the database file's mode.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from revrules.testing.harness import Cli
+from tests.ledger.projects import Crm
+
+
+def mode(path: Path) -> int:
+    """The permission bits of a file or folder."""
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """Umask 000 for the test: nothing is restricted unless the program restricts it."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("open_umask")
+@pytest.mark.parametrize("kind", ["salesforce", "hubspot"])
+def test_state_dir_is_0700_and_the_ledger_lock_and_saved_plans_are_0600(
+    two_field_crm: Callable[..., Crm], cli: Cli, kind: str
+) -> None:
+    crm = two_field_crm(kind)
+    saved = crm.config.parent / "plans" / "next.json"
+
+    planned = cli("plan", "-c", crm.config, "-o", saved)
+    applied = cli("apply", "-c", crm.config, "--yes")
+    rolled = cli("rollback", "1", "-c", crm.config, "--yes")
+
+    assert planned.code == 0 and applied.code == 0 and rolled.code == 0, applied.err + rolled.err
+    assert mode(crm.state) == 0o700
+    assert mode(crm.state / "ledger.db") == 0o600
+    assert mode(crm.state / "run.lock") == 0o600
+    assert mode(saved) == 0o600
+    files = [p for p in crm.state.iterdir() if p.is_file()]
+    assert {p.name for p in files} >= {"ledger.db", "run.lock"}
+    assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
