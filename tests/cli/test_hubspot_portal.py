@@ -1,0 +1,148 @@
+"""`revrules` against the HubSpot emulator as a real portal sees it: token scopes, the quick start, rate limits."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hubspot import HubSpot
+from hubspot.crm.lists import ApiException as ListsApiException
+from hubspot.crm.lists import ListCreateRequest
+from hubspot.crm.owners import ApiException as OwnersApiException
+
+import revrules.testing.hubspot as emulator_module
+from revrules.testing.harness import Cli
+
+TOKEN = "test-token"
+COMPANY_SCOPES = ("crm.objects.companies.read", "crm.objects.companies.write", "crm.schemas.companies.read",
+                  "crm.schemas.companies.write")
+
+RULES = """\
+version: 1
+decisions:
+  segment:
+    hit: first
+    rules:
+      - {id: enterprise, when: "employees >= 2000", then: Enterprise}
+    default: SMB
+territories:
+  output: territory
+  owner_output: owner
+  tree:
+    - id: ALL
+      when: "true"
+      owners: [{id: "1000001"}]
+lists:
+  - id: big
+    name: Big Companies
+    when: "segment == 'Enterprise'"
+"""
+
+CONFIG = """\
+version: 1
+crm:
+  kind: hubspot
+  access_token: ${{HUBSPOT_TOKEN}}
+  base_url: {url}
+  retry_backoff_seconds: 0.01
+fields:
+  employees: {{source: numberofemployees, type: number}}
+rules: [rules.yaml]
+outputs:
+  segment: revrules_segment
+  territory: revrules_territory
+  owner: hubspot_owner_id
+"""
+
+
+@pytest.fixture(autouse=True)
+def _fast_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without TCP_NODELAY each emulator answer waits ~40 ms for a delayed ACK.
+    monkeypatch.setattr(emulator_module._RequestHandler, "disable_nagle_algorithm", True)
+
+
+@contextmanager
+def emulator_process(*args: str) -> Iterator[str]:
+    """`python -m revrules.testing.hubspot ARGS` as a process; yields its URL."""
+    command = [sys.executable, "-m", "revrules.testing.hubspot", "--port", "0", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        assert match, line + (process.stderr.read() if process.stderr else "")
+        yield match[1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def write_project(folder: Path, url: str, monkeypatch: pytest.MonkeyPatch, rules: str = RULES) -> Path:
+    monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
+    (folder / "rules.yaml").write_text(rules)
+    config = folder / "revrules.yaml"
+    config.write_text(CONFIG.format(url=url))
+    return config
+
+
+def test_check_online_lists_each_missing_owner_and_list_scope_on_its_own_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """Owners need `crm.objects.owners.read`, lists `crm.lists.read` and `crm.lists.write`.
+
+    Scope names: HubSpot API reference, "Scope requirements" of the owners and lists endpoints;
+    the 403 body is the one hubspot-api-nodejs issue #50 records (category `MISSING_SCOPES`).
+    The emulator runs as a process with its `--scopes` switch, as the README shows.
+    """
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("Id,NumberOfEmployees\n1,5000\n2,20\n")
+    with emulator_process("--accounts", str(accounts), "--access-token", TOKEN,
+                          "--scopes", ",".join(COMPANY_SCOPES)) as url:
+        config = write_project(tmp_path, url, monkeypatch)
+        checked = cli("check", "-c", config, "--online", "--create-properties")
+        assert checked.code == 2
+        lines = checked.err.strip().splitlines()
+        assert len(lines) == 3, checked.err
+        for line, scope in zip(lines, ("crm.objects.owners.read", "crm.lists.read", "crm.lists.write"), strict=True):
+            assert f"lacks the scope {scope} (" in line
+        assert "territories route owners" in lines[0] and "the rulebook has lists" in lines[2]
+
+        # Without territories and lists the same token has every scope the config needs.
+        (tmp_path / "rules.yaml").write_text(RULES.split("territories:", maxsplit=1)[0])
+        routing = "  territory: revrules_territory\n  owner: hubspot_owner_id\n"
+        config.write_text(config.read_text().replace(routing, ""))
+        assert cli("check", "-c", config, "--online", "--create-properties").code == 0
+
+
+def test_the_emulator_refuses_owners_and_lists_without_their_scope(tmp_path: Path) -> None:
+    """403 `MISSING_SCOPES` naming the scope under `errors[].context.requiredGranularScopes`.
+
+    Recorded shape: hubspot-api-nodejs issue #50 (the 403 body of a call lacking a scope).
+    Through hubspot-api-client, as any client of the portal would call it.
+    """
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("Id,Name\n1,A\n")
+    with emulator_process("--accounts", str(accounts), "--access-token", TOKEN,
+                          "--scopes", ",".join(COMPANY_SCOPES)) as url:
+        client = HubSpot(access_token=TOKEN, host=url)
+        with pytest.raises(OwnersApiException) as refused:
+            client.crm.owners.owners_api.get_page(limit=1)
+        assert refused.value.status == 403
+        body = json.loads(refused.value.body)
+        assert body["category"] == "MISSING_SCOPES"
+        assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.owners.read"]
+        lists = client.crm.lists.lists_api
+        with pytest.raises(ListsApiException) as created:
+            lists.create(ListCreateRequest(name="Big Companies", object_type_id="0-2", processing_type="MANUAL"))
+        assert created.value.status == 403
+        assert json.loads(created.value.body)["errors"][0]["context"]["requiredGranularScopes"] == ["crm.lists.write"]
+        with pytest.raises(ListsApiException) as found:
+            lists.get_by_name("Big Companies", "0-2")
+        assert found.value.status == 403
+        assert json.loads(found.value.body)["category"] == "MISSING_SCOPES"
