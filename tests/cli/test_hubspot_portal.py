@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -146,3 +148,52 @@ def test_the_emulator_refuses_owners_and_lists_without_their_scope(tmp_path: Pat
             lists.get_by_name("Big Companies", "0-2")
         assert found.value.status == 403
         assert json.loads(found.value.body)["category"] == "MISSING_SCOPES"
+
+
+# -- the shipped quick start, following only the README --------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def readme_quick_start() -> list[list[str]]:
+    """The commands of the README's "HubSpot quick start" block, split into words."""
+    section = (REPO / "README.md").read_text().split("### HubSpot quick start", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [shlex.split(line.removesuffix("&")) for line in block.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("version", ["2026-03", "v3"])
+def test_the_readme_hubspot_quick_start_applies_without_failures_and_replans_empty(
+    version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """The shipped rulebook on a portal set up only as the README's HubSpot quick start says.
+
+    HubSpot refuses a value that is not an option of an enumeration (`INVALID_OPTION`, recorded
+    in tests/fixtures/hubspot/hubspot_error_and_batch_bodies_from_public_sources.json) and an
+    owner id that is not an owner; paths per HubSpot's 2026-03 API reference and the legacy v3
+    family. Zero per-record failures (exit 0), then `plan --detailed-exitcode` exits 0 (empty).
+    """
+    emulator, export, *commands = readme_quick_start()
+    assert emulator[:3] == ["python", "-m", "revrules.testing.hubspot"] and export[0] == "export"
+    for name in ("rules", "examples"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    shutil.copy(REPO / "config.hubspot.example.yaml", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    switches = emulator[3:]
+    switches[switches.index("--port") + 1] = "0"  # the README's fixed port may be taken here
+    if version == "v3":
+        switches += ["--api-versions", "v3"]
+        monkeypatch.setenv("HUBSPOT_API_VERSION", "v3")
+    with emulator_process(*switches) as url:
+        for name, value in (pair.split("=", 1) for pair in export[1:]):
+            monkeypatch.setenv(name, url if name == "HUBSPOT_BASE_URL" else value)
+        results = []
+        for command in commands:
+            assert command[0] == "revrules"
+            results.append(cli(*command[1:]))
+    checked, applied, replanned = results
+    assert checked.code == 0, checked.err
+    assert "created property revrules_segment" in checked.out
+    assert applied.code == 0, applied.err
+    assert "failed 0" in applied.err
+    assert replanned.code == 0, replanned.out
