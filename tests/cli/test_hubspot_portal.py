@@ -197,3 +197,29 @@ def test_the_readme_hubspot_quick_start_applies_without_failures_and_replans_emp
     assert applied.code == 0, applied.err
     assert "failed 0" in applied.err
     assert replanned.code == 0, replanned.out
+
+
+# -- a Free/Starter portal's burst limit in steady state -------------------------------------------
+
+SEGMENTS = RULES.split("territories:", maxsplit=1)[0]
+
+
+def test_a_free_portal_sees_no_429_in_steady_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    """Free and Starter portals allow 100 requests per 10 s (HubSpot "API usage guidelines and
+    limits"); every answer carries `X-HubSpot-RateLimit-Max`, `-Remaining` and
+    `-Interval-Milliseconds`. revrules is configured for 190 (the default) and must pace itself
+    to the portal's headers: an apply of 10,000 companies (over two hundred calls, several windows)
+    gets no 429. The window is scaled to 1 s, which the emulator's interval header reports.
+    """
+    monkeypatch.setattr(emulator_module, "BURST_WINDOW_SECONDS", 1.0)
+    records = [{"id": str(1000 + i), "numberofemployees": str((i * 37) % 5000)} for i in range(10_000)]
+    with emulator_module.HubSpotEmulator(records, burst_limit=100, search_limit=None) as emulator:
+        config = write_project(tmp_path, emulator.url, monkeypatch, rules=SEGMENTS)
+        routing = "  territory: revrules_territory\n  owner: hubspot_owner_id\n"
+        config.write_text(config.read_text().replace(routing, ""))
+        assert cli("check", "-c", config, "--online", "--create-properties").code == 0
+        applied = cli("apply", "-c", config, "--yes", "--json")
+        assert applied.code == 0, applied.err
+        assert applied.json()["written"] == 10_000
+        assert len(emulator.request_log) > 2 * 100  # more than two windows' worth of requests
+        assert emulator.count(status=429) == 0
