@@ -86,6 +86,15 @@ class OnlineCheck(Protocol):
 
 
 @runtime_checkable
+class ScopeCheck(Protocol):
+    """A CRM whose access token carries scopes (HubSpot): `check --online` names those a config needs but lacks."""
+
+    def missing_scopes(self, *, owners: bool, lists: bool) -> list[str]:
+        """One readable line per missing scope; `owners`: territories route owners, `lists`: the rulebook has lists."""
+        ...
+
+
+@runtime_checkable
 class OnlineNotes(Protocol):
     """A CRM with settings worth naming when `check --online` passes (e.g. how currencies are read)."""
 

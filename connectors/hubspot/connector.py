@@ -239,16 +239,19 @@ class HubspotConnector:
         write_fields: Sequence[str],
         allowed_values: Mapping[str, Iterable[str]],
     ) -> list[str]:
-        """Check the token's scopes, then the config against the portal's properties (see `Properties.check_online`).
-
-        A token lacking a scope the run needs is one problem naming every missing scope
-        (the properties are not checked then: reading them may be what is refused).
-        """
-        lacking = scopes.missing(self._session, contacts=bool(self.contact_lists))
-        if lacking:
-            return [f"the HubSpot access token lacks the scope(s) {', '.join(lacking)}; grant them to the app or "
-                    "service key (the README lists the scopes per feature)"]
+        """Check the config against the portal's properties (see `Properties.check_online`)."""
         return self._properties.check_online(read_fields, write_fields, allowed_values)
+
+    def missing_scopes(self, *, owners: bool, lists: bool) -> list[str]:
+        """One line per scope the access token lacks among those this config needs (see `scopes.missing`).
+
+        Args:
+            owners: Territories route owners.
+            lists: The rulebook has lists.
+        """
+        lacking = scopes.missing(self._session, contacts=bool(self.contact_lists), owners=owners, lists=lists)
+        return [f"the HubSpot access token lacks the scope {m.scope} ({m.purpose}); grant it to the app or "
+                "service key (the README lists the scopes per feature)" for m in lacking]
 
     def create_properties(self, specs: Sequence[PropertySpec]) -> list[str]:
         """Create missing output properties in a `revrules` property group (see `Properties.create`)."""

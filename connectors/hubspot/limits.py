@@ -56,14 +56,18 @@ class RateLimiter:
                 wait = self._sent[0] + self.window + _WINDOW_MARGIN_SECONDS - now
             self._sleep(max(wait, 0.001))
 
-    def observe(self, limit: int | None, remaining: int | None) -> None:
-        """Adopt HubSpot's count when it says more of the window is used than we sent.
+    def observe(self, limit: int | None, remaining: int | None, window: float | None = None) -> None:
+        """Adopt HubSpot's window and a lower limit, and its count when more of the window is used than we sent.
 
         Args:
             limit: `X-HubSpot-RateLimit-Max`, the portal's limit per window.
             remaining: `X-HubSpot-RateLimit-Remaining`, what is left in the window.
+            window: `X-HubSpot-RateLimit-Interval-Milliseconds` in seconds: the window `limit`
+                counts in (10 s on every portal today), which the configured limit counts in too.
         """
         with self._lock:
+            if window is not None and window > 0:
+                self.window = window
             if limit is not None and 0 < limit < self.limit:
                 self.limit = limit
             if remaining is None:

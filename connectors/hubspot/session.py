@@ -205,7 +205,9 @@ class HubspotSession:
             return
         remaining = _int_header(headers.get("x-hubspot-ratelimit-remaining"))
         if remaining is not None:
-            self.burst.observe(_int_header(headers.get("x-hubspot-ratelimit-max")), remaining)
+            interval = _int_header(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
+            self.burst.observe(_int_header(headers.get("x-hubspot-ratelimit-max")), remaining,
+                               interval / 1000 if interval else None)
 
 
 def _not_sent(error: Exception) -> bool:

@@ -429,11 +429,13 @@ def test_a_token_missing_a_scope_is_named_in_one_line(
     """403 `MISSING_SCOPES` names the scopes (hubspot-api-nodejs issue #50 shows the body's category)."""
     read_only = ["crm.objects.companies.read", "crm.schemas.companies.read", "crm.schemas.companies.write",
                  "crm.objects.owners.read"]
-    with HubSpotEmulator(companies(20), scopes=read_only) as emulator:
+    with HubSpotEmulator(companies(20)) as emulator:
         config = project(tmp_path, emulator, monkeypatch)
-        checked = cli("check", "-c", config, "--online", "--create-properties")
+        assert cli("check", "-c", config, "--online", "--create-properties").code == 0
+        emulator.scopes = set(read_only)
+        checked = cli("check", "-c", config, "--online")
         assert checked.code == 2
-        assert "lacks the scope(s) crm.objects.companies.write" in checked.err
+        assert "lacks the scope crm.objects.companies.write (write records)" in checked.err
         applied = cli("apply", "-c", config, "--yes")
         assert applied.code == 1
         lines = [line for line in applied.err.splitlines() if "crm.objects.companies.write" in line]

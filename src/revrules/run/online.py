@@ -9,6 +9,7 @@ from revrules.connectors.protocols import (
     OnlineCheck,
     OnlineNotes,
     PropertyCreation,
+    ScopeCheck,
     TextLimits,
 )
 from revrules.engine.convert import FieldType
@@ -21,10 +22,17 @@ from revrules.run.provenance import shortest_compact
 def check_online(project: Project, connector: Connector, *, create_properties: bool = False) -> list[str]:
     """Check against the CRM; returns what was done and found fine, raises with every problem at once.
 
+    The token's scopes come first: every later step reads what a missing scope would refuse.
+
     Raises:
-        InvalidInputError: A field is missing or not writable, a value is not an option, an owner
-            is unknown or inactive, or a list cannot be kept.
+        InvalidInputError: The token lacks a scope the config needs, a field is missing or not
+            writable, a value is not an option, an owner is unknown or inactive, or a list cannot be kept.
     """
+    if isinstance(connector, ScopeCheck):
+        lacking = connector.missing_scopes(owners=project.owner_output is not None and bool(project.pool_owners()),
+                                           lists=bool(project.book.lists))
+        if lacking:
+            raise InvalidInputError("\n".join(lacking))
     done: list[str] = []
     present = override_values(project, connector) if isinstance(connector, OnlineCheck | PropertyCreation) else {}
     if create_properties:

@@ -265,10 +265,11 @@ class HubSpotEmulator(
             if self.burst_limit is not None:
                 _trim(self._burst, time.monotonic() - _burst_window())
                 remaining = max(self.burst_limit - len(self._burst), 0)
-                headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = "10000"
+                # The interval follows a scaled window (tests shorten it) so clients pace to it.
+                headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(round(_burst_window() * 1000))
                 headers["X-HubSpot-RateLimit-Max"] = str(self.burst_limit)
                 headers["X-HubSpot-RateLimit-Remaining"] = str(remaining)
-                headers["X-HubSpot-RateLimit-Secondly"] = str(math.ceil(self.burst_limit / 10))
+                headers["X-HubSpot-RateLimit-Secondly"] = str(math.ceil(self.burst_limit / _burst_window()))
                 headers["X-HubSpot-RateLimit-Secondly-Remaining"] = str(
                     max(math.ceil(remaining / 10), 0)
                 )
