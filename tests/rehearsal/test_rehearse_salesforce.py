@@ -122,7 +122,7 @@ def test_rehearse_reports_exactly_the_long_provenance_and_the_inactive_pool_owne
     assert result.code == 1, result.err
     lines = result.out.splitlines()
     assert lines[0].startswith("Rehearsal: nothing is written to your salesforce CRM")
-    assert "Refused by the CRM: none" in lines
+    assert "Refused by the CRM: none" in lines, result.err
     assert f"Pool owners the CRM does not know or has deactivated (they get no accounts): {OWNERS['inactive']}" in lines
     assert any(line.startswith("Provenance: ") and "255 characters" in line for line in lines)
     assert "Re-plan after apply: empty" in lines

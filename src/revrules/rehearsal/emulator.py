@@ -36,8 +36,9 @@ class SnapshotEmulator:
         self.kind = kind
         self.token = secrets.token_urlsafe(24)
         secret_flag = "--session-id" if kind == "salesforce" else "--access-token"
+        # `--flag=value`: a random token may start with '-', which argparse would take for an option.
         command = [sys.executable, "-m", f"revrules.testing.{kind}", "--snapshot", str(folder), "--port", "0",
-                   secret_flag, self.token]
+                   f"{secret_flag}={self.token}"]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603  # our own interpreter and module
         self.url = self._wait_for_url()
 
