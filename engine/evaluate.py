@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
 from revrules.engine.definitions import Decision, Derive, Pool, Rulebook, Territories
 from revrules.engine.routing import ASSIGNED, FULL, KEPT, OVERFLOW, REBALANCE, rebalance_pool, route_pool
@@ -200,7 +201,8 @@ def _collect(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[
 
 def _sum(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
     terms = [pl.when(h).then(pl.lit(float(r.then))).otherwise(0.0) for h, r in zip(holds, decision.rules, strict=True)]
-    return pl.sum_horizontal(terms) + float(decision.default), _rule_ids(holds, ids)
+    # Rounded like every other sum (SPEC §3): 0.1 + 0.2 points is 0.3, not 0.30000000000000004.
+    return clean_expr(pl.sum_horizontal(terms) + float(decision.default)), _rule_ids(holds, ids)
 
 
 def _any(_decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:

@@ -10,10 +10,10 @@ from typing import Any
 
 import polars as pl
 import rule_engine
-from rule_engine import DataType
+from rule_engine import DataType, ast
 
 from revrules.engine import model
-from revrules.engine.compile import TypeMismatchError, UnsupportedError, compile_expression, row_fallback
+from revrules.engine.compile import TypeMismatchError, UnsupportedError, compile_expression
 from revrules.engine.convert import POLARS_TYPES, FieldType
 from revrules.engine.definitions import (
     Decision,
@@ -28,6 +28,7 @@ from revrules.engine.definitions import (
     Territory,
     TestCase,
 )
+from revrules.engine.threevalued import row_fallback
 from revrules.engine.validation import validate
 from revrules.engine.yamlstrict import Document, PathKey, load_yaml_file
 from revrules.errors import InvalidInputError, Problem, closest, did_you_mean
@@ -216,12 +217,22 @@ class _Builder:
         except rule_engine.errors.EngineError as exc:
             self.problems.append(_engine_problem(doc, path, text, exc))
             return None
+        unknown = _unknown_function(rule.statement.expression, context)
+        if unknown is not None:
+            hint = did_you_mean(unknown, context.builtins)
+            message = f"unknown function '${unknown}'{hint}"
+            self.problems.append(doc.problem(path, message, _offset(text, "$" + unknown)))
+            return None
         result = rule.statement.expression.result_type
         if condition and result not in (DataType.BOOLEAN, DataType.NULL):
             message = f"condition must be true or false, but gives a {_kind_name(result)}"
             self.problems.append(doc.problem(path, message))
             return None
         kind = FieldType.BOOLEAN if condition else _field_kind(result)
+        if kind == FieldType.LIST and result != DataType.ARRAY(DataType.STRING):
+            message = f"a derived list holds text only; this one holds {_member_kind(result)}"
+            self.problems.append(doc.problem(path, message))
+            return None
         if kind is None:
             self.problems.append(doc.problem(path, f"cannot tell the type of this expression ({_kind_name(result)})"))
             return None
@@ -235,7 +246,7 @@ class _Builder:
             return None
         except UnsupportedError:
             fallback = True
-            compiled = row_fallback(rule, list(symbols), POLARS_TYPES[kind])
+            compiled = row_fallback(rule.statement.expression, columns, POLARS_TYPES[kind])
         span = doc.span(path)
         where = f"{doc.file}:{span.line}:{span.col}"
         return Expression(text, rule, symbols, kind, compiled, fallback, where)
@@ -437,6 +448,25 @@ def _field_kind(data_type: Any) -> FieldType | None:
     if getattr(data_type, "name", None) == "ARRAY":
         return FieldType.LIST
     return None
+
+
+def _unknown_function(node: Any, context: rule_engine.Context) -> str | None:
+    """The first `$name` the expression reads that is no rule-engine builtin."""
+    if isinstance(node, ast.SymbolExpression) and node.scope is not None and node.name not in context.builtins:
+        return str(node.name)
+    slots = [slot for cls in type(node).__mro__ for slot in getattr(cls, "__slots__", ())]
+    for slot in slots:
+        value = getattr(node, slot, None)
+        for child in value if isinstance(value, tuple) else (value,):
+            if isinstance(child, ast.ExpressionBase) and (found := _unknown_function(child, context)):
+                return found
+    return None
+
+
+def _member_kind(data_type: Any) -> str:
+    member = getattr(data_type, "value_type", None)
+    name = _kind_name(member)
+    return "values of mixed types" if name == "value of unknown type" else f"{name}s"
 
 
 def _kind_name(data_type: Any) -> str:
