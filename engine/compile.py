@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import polars as pl
@@ -65,6 +65,19 @@ def compile_expression(node: ast.ExpressionBase, columns: Mapping[str, pl.Expr])
     if handler is None:
         raise UnsupportedError(type(node).__name__)
     return handler(node, columns)
+
+
+def unknown_function(node: Any, builtins: Collection[str]) -> str | None:
+    """The first `$name` the expression reads that is not in `builtins` (a typo such as `$round`)."""
+    if isinstance(node, ast.SymbolExpression) and node.scope is not None and node.name not in builtins:
+        return str(node.name)
+    slots = [slot for cls in type(node).__mro__ for slot in getattr(cls, "__slots__", ())]
+    for slot in slots:
+        value = getattr(node, slot, None)
+        for child in value if isinstance(value, tuple) else (value,):
+            if isinstance(child, ast.ExpressionBase) and (found := unknown_function(child, builtins)):
+                return found
+    return None
 
 
 def _symbol(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
@@ -187,13 +200,14 @@ def _quotient(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 # rule-engine computes with Decimal: `%` and `//` truncate toward zero, unlike Python
-# floats, and the quotient is rounded first so that `0.3 // 0.1` is 3. The row-by-row
+# floats, and the quotient is rounded first so that `0.3 // 0.1` is 3 (and the
+# product before the subtraction, so that `0.3 % 0.1` is 0). The row-by-row
 # twin of this table is `threevalued._NUMERIC`: the same operations in the same order.
 _ARITHMETIC: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
     "mul": lambda a, b: clean_expr(a * b),
     "tdiv": lambda a, b: _nonzero(b, _quotient(a, b)),
     "fdiv": lambda a, b: _nonzero(b, truncate_expr(_quotient(a, b))),
-    "mod": lambda a, b: _nonzero(b, clean_expr(a - b * truncate_expr(_quotient(a, b)))),
+    "mod": lambda a, b: _nonzero(b, clean_expr(a - clean_expr(b * truncate_expr(_quotient(a, b))))),
     "pow": lambda a, b: clean_expr(a.pow(b)),
 }
 

@@ -112,7 +112,8 @@ def route_shared(
             best = min(room, key=lambda o: load.get(o.id, 0.0) / o.weight)  # min keeps the first of ties
             owners[b][i], reasons[b][i] = best.id, ASSIGNED
             load[best.id] = load.get(best.id, 0.0) + size
-    routed = [(pl.Series(o, dtype=pl.String), pl.Series(r, dtype=pl.String)) for o, r in zip(owners, reasons, strict=True)]
+    routed = [(pl.Series(o, dtype=pl.String), pl.Series(r, dtype=pl.String))
+              for o, r in zip(owners, reasons, strict=True)]
     return routed, load
 
 

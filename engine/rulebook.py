@@ -10,10 +10,10 @@ from typing import Any
 
 import polars as pl
 import rule_engine
-from rule_engine import DataType, ast
+from rule_engine import DataType
 
 from revrules.engine import model
-from revrules.engine.compile import TypeMismatchError, UnsupportedError, compile_expression
+from revrules.engine.compile import TypeMismatchError, UnsupportedError, compile_expression, unknown_function
 from revrules.engine.convert import POLARS_TYPES, FieldType
 from revrules.engine.definitions import (
     Decision,
@@ -217,7 +217,7 @@ class _Builder:
         except rule_engine.errors.EngineError as exc:
             self.problems.append(_engine_problem(doc, path, text, exc))
             return None
-        unknown = _unknown_function(rule.statement.expression, context)
+        unknown = unknown_function(rule.statement.expression, context.builtins)
         if unknown is not None:
             hint = did_you_mean(unknown, context.builtins)
             message = f"unknown function '${unknown}'{hint}"
@@ -447,19 +447,6 @@ def _field_kind(data_type: Any) -> FieldType | None:
             return kind
     if getattr(data_type, "name", None) == "ARRAY":
         return FieldType.LIST
-    return None
-
-
-def _unknown_function(node: Any, context: rule_engine.Context) -> str | None:
-    """The first `$name` the expression reads that is no rule-engine builtin."""
-    if isinstance(node, ast.SymbolExpression) and node.scope is not None and node.name not in context.builtins:
-        return str(node.name)
-    slots = [slot for cls in type(node).__mro__ for slot in getattr(cls, "__slots__", ())]
-    for slot in slots:
-        value = getattr(node, slot, None)
-        for child in value if isinstance(value, tuple) else (value,):
-            if isinstance(child, ast.ExpressionBase) and (found := _unknown_function(child, context)):
-                return found
     return None
 
 

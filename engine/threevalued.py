@@ -226,7 +226,10 @@ def _floor_divide(a: float, b: float) -> float | None:
 
 def _modulo(a: float, b: float) -> float | None:
     quotient = _divide(a, b)
-    return None if quotient is None else clean_number(a - b * truncate_number(quotient))
+    if quotient is None:
+        return None
+    product = clean_number(b * truncate_number(quotient))
+    return None if product is None else clean_number(a - product)
 
 
 def _power(a: float, b: float) -> float | None:
