@@ -71,9 +71,9 @@ def unknown_function(node: Any, builtins: Collection[str]) -> str | None:
     """The first `$name` the expression reads that is not in `builtins` (a typo such as `$round`)."""
     if isinstance(node, ast.SymbolExpression) and node.scope is not None and node.name not in builtins:
         return str(node.name)
+    # rule-engine's nodes keep their children in slots or in the instance dict, by class.
     slots = [slot for cls in type(node).__mro__ for slot in getattr(cls, "__slots__", ())]
-    for slot in slots:
-        value = getattr(node, slot, None)
+    for value in [getattr(node, slot, None) for slot in slots] + list(getattr(node, "__dict__", {}).values()):
         for child in value if isinstance(value, tuple) else (value,):
             if isinstance(child, ast.ExpressionBase) and (found := unknown_function(child, builtins)):
                 return found

@@ -219,7 +219,7 @@ class _Builder:
             return None
         unknown = unknown_function(rule.statement.expression, context.builtins)
         if unknown is not None:
-            hint = did_you_mean(unknown, context.builtins)
+            hint = did_you_mean("$" + unknown, ["$" + name for name in context.builtins])
             message = f"unknown function '${unknown}'{hint}"
             self.problems.append(doc.problem(path, message, _offset(text, "$" + unknown)))
             return None
