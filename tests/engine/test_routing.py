@@ -235,3 +235,13 @@ def test_an_owner_in_a_pool_and_an_overflow_pool_has_one_load(tmp_path: Path) ->
     assert owners.count("A") == 2
     assert owners == ["A", "B", "A", "B", "Q", None]
     assert reasons[-2:] == ["overflow", "capacity-full"]
+
+
+def test_rebalance_never_fills_an_owner_past_the_capacity_shared_across_territories(tmp_path: Path) -> None:
+    text = TWO_TERRITORIES.replace("capacity: 1", "capacity: 2").replace(", {id: C}", "")
+    frame = accounts(["UK", "UK", "UK", "UK", "DE", "DE"], ["B", "B", "B", "B", "A", "A"])
+    out = evaluate(book(tmp_path, text), frame, current_owner="current", rebalance=0.0)
+    owners = out["owner"].to_list()
+    # A already holds its two accounts in DE, so UK's rebalance cannot give it a third.
+    assert owners.count("A") == 2
+    assert owners[:4] == ["B"] * 4
