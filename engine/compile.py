@@ -1,22 +1,25 @@
 """Compile rule-engine expressions to polars expressions with SQL three-valued logic.
 
 The compiled expression yields null where SPEC §3 says the outcome is unknown.
-A construct outside the compiled subset raises `UnsupportedError`; the caller then
-evaluates that expression row by row with rule-engine itself (`row_fallback`).
+Numbers follow `arithmetic` (15 significant digits, no NaN) and regexes Python's
+dialect (`regex_dialect`). A construct outside the compiled subset raises
+`UnsupportedError`; the caller then evaluates that expression row by row with
+`threevalued.row_fallback`, which follows the same rules.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import polars as pl
-import rule_engine
 from rule_engine import DataType, ast
 
-from revrules.engine import interrupt
+from revrules.engine.arithmetic import clean_expr, literal_number, truncate_expr
+from revrules.engine.regex_dialect import UntranslatableError, to_rust
 
 NUMERIC = pl.Float64
 
@@ -64,16 +67,32 @@ def compile_expression(node: ast.ExpressionBase, columns: Mapping[str, pl.Expr])
     return handler(node, columns)
 
 
+def unknown_function(node: Any, builtins: Collection[str]) -> str | None:
+    """The first `$name` the expression reads that is not in `builtins` (a typo such as `$round`)."""
+    if isinstance(node, ast.SymbolExpression) and node.scope is not None and node.name not in builtins:
+        return str(node.name)
+    # rule-engine's nodes keep their children in slots or in the instance dict, by class.
+    slots = [slot for cls in type(node).__mro__ for slot in getattr(cls, "__slots__", ())]
+    for value in [getattr(node, slot, None) for slot in slots] + list(getattr(node, "__dict__", {}).values()):
+        for child in value if isinstance(value, tuple) else (value,):
+            if isinstance(child, ast.ExpressionBase) and (found := unknown_function(child, builtins)):
+                return found
+    return None
+
+
 def _symbol(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     if node.scope is not None or node.name not in columns:
         raise UnsupportedError(f"symbol ${node.name}" if node.scope else node.name)
+    if node.result_type == DataType.FLOAT:
+        # SPEC §3: NaN is no number. Converted input has none; this guards any other frame.
+        return columns[node.name].fill_nan(None)
     return columns[node.name]
 
 
 def _literal(node: Any, _columns: Mapping[str, pl.Expr]) -> pl.Expr:
     value = node.value
     if isinstance(value, decimal.Decimal):
-        return pl.lit(float(value), dtype=NUMERIC)
+        return pl.lit(literal_number(value), dtype=NUMERIC)
     if isinstance(value, bool):
         return pl.lit(value, dtype=pl.Boolean)
     if isinstance(value, str):
@@ -138,12 +157,13 @@ def _type_name(data_type: Any) -> str:
 def _regex(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     if not isinstance(node.right, ast.StringExpression):
         raise UnsupportedError("regex pattern that is not a string literal")
-    pattern = node.right.value
-    if node.type in ("eq_fzm", "ne_fzm"):
-        pattern = f"^(?:{pattern})"
+    try:
+        pattern = to_rust(node.right.value, anchored=node.type in ("eq_fzm", "ne_fzm"))
+    except (UntranslatableError, re.error) as exc:
+        raise UnsupportedError(f"regex: {exc}") from exc
     try:
         pl.Series([""], dtype=pl.String).str.contains(pattern)
-    except Exception as exc:  # polars reports Rust regex errors as ComputeError
+    except Exception as exc:  # polars reports Rust regex errors (such as size limits) as ComputeError
         raise UnsupportedError("regex syntax the Rust engine does not support") from exc
     matched = compile_expression(node.left, columns).str.contains(pattern)
     return ~matched if node.type.startswith("ne") else matched
@@ -152,22 +172,22 @@ def _regex(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
 def _arithmetic(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     left, right = compile_expression(node.left, columns), compile_expression(node.right, columns)
     kind = type(node).__name__
+    types = {node.left.result_type, node.right.result_type}
+    numbers = types <= {DataType.FLOAT, DataType.NULL}
     if kind == "AddExpression":
-        if DataType.DATETIME in (node.left.result_type, node.right.result_type):
-            raise UnsupportedError("datetime arithmetic")
-        return left + right
+        if numbers:
+            return clean_expr(left + right)
+        if types <= {DataType.STRING, DataType.NULL}:
+            return left + right
+        raise UnsupportedError("addition of other than two numbers or two strings")
+    if not numbers:
+        raise UnsupportedError("arithmetic on values other than numbers")
     if kind == "SubtractExpression":
-        if node.left.result_type != DataType.FLOAT or node.right.result_type != DataType.FLOAT:
-            raise UnsupportedError("non-numeric subtraction")
-        return left - right
+        return clean_expr(left - right)
     operator = _ARITHMETIC.get(node.type)
     if operator is None:
         raise UnsupportedError(f"arithmetic {node.type}")
     return operator(left, right)
-
-
-def _truncate(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr >= 0).then(expr.floor()).otherwise(expr.ceil())
 
 
 def _nonzero(right: pl.Expr, value: pl.Expr) -> pl.Expr:
@@ -175,20 +195,27 @@ def _nonzero(right: pl.Expr, value: pl.Expr) -> pl.Expr:
     return pl.when(right != 0).then(value)
 
 
-# rule-engine computes with Decimal: `%` and `//` truncate toward zero, unlike Python floats.
+def _quotient(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    return clean_expr(a / b)
+
+
+# rule-engine computes with Decimal: `%` and `//` truncate toward zero, unlike Python
+# floats, and the quotient is rounded first so that `0.3 // 0.1` is 3 (and the
+# product before the subtraction, so that `0.3 % 0.1` is 0). The row-by-row
+# twin of this table is `threevalued._NUMERIC`: the same operations in the same order.
 _ARITHMETIC: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
-    "mul": lambda a, b: a * b,
-    "tdiv": lambda a, b: _nonzero(b, a / b),
-    "fdiv": lambda a, b: _nonzero(b, _truncate(a / b)),
-    "mod": lambda a, b: _nonzero(b, a - b * _truncate(a / b)),
-    "pow": lambda a, b: a.pow(b),
+    "mul": lambda a, b: clean_expr(a * b),
+    "tdiv": lambda a, b: _nonzero(b, _quotient(a, b)),
+    "fdiv": lambda a, b: _nonzero(b, truncate_expr(_quotient(a, b))),
+    "mod": lambda a, b: _nonzero(b, clean_expr(a - clean_expr(b * truncate_expr(_quotient(a, b))))),
+    "pow": lambda a, b: clean_expr(a.pow(b)),
 }
 
 
 def _contains(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     container, member = node.container, node.member
     if isinstance(container, ast.ArrayExpression):
-        values = [_literal_value(item) for item in container.value]
+        values = _same_kind(member, [_literal_value(item) for item in container.value])
         return compile_expression(member, columns).is_in(values, nulls_equal=True)
     target = compile_expression(container, columns)
     item = compile_expression(member, columns)
@@ -206,7 +233,21 @@ def _literal_value(node: Any) -> Any:
     if not isinstance(node, ast.LiteralExpressionBase) or isinstance(node, ast.ArrayExpression):
         raise UnsupportedError("array with non-literal members")
     value = node.value
-    return float(value) if isinstance(value, decimal.Decimal) else value
+    return literal_number(value) if isinstance(value, decimal.Decimal) else value
+
+
+_PYTHON_TYPES = {"FLOAT": float, "STRING": str, "BOOLEAN": bool, "DATETIME": dt.datetime}
+
+
+def _same_kind(member: Any, values: list[Any]) -> list[Any]:
+    """The list's values that could equal `member`: `a in [1, 'one']` compares with 1 only."""
+    wanted = _PYTHON_TYPES.get(getattr(member.result_type, "name", ""))
+    if wanted is None:
+        if len({type(v) for v in values if v is not None}) > 1:
+            raise UnsupportedError("membership of a value of unknown type in a mixed list")
+        return values
+    # bool is an int subclass: compare types exactly so that `true` never equals 1.
+    return [v for v in values if v is None or type(v) is wanted or (wanted is dt.datetime and isinstance(v, wanted))]
 
 
 def _ternary(node: Any, columns: Mapping[str, pl.Expr]) -> pl.Expr:
@@ -264,32 +305,3 @@ _HANDLERS: dict[type, Callable[[Any, Mapping[str, pl.Expr]], pl.Expr]] = {
     ast.CoalesceExpression: _coalesce,
     ast.GetAttributeExpression: _attribute,
 }
-
-
-def row_fallback(rule: rule_engine.Rule, symbols: list[str], dtype: pl.DataType) -> pl.Expr:
-    """Evaluate `rule` row by row with rule-engine; an evaluation error is unknown (null)."""
-
-    def evaluate_row(row: dict[str, Any]) -> Any:
-        interrupt.check()  # rows can be slow; a stop signal must not wait for the whole column
-        try:
-            return _from_engine(rule.evaluate(row))
-        except (rule_engine.errors.EngineError, ArithmeticError, TypeError):
-            return None
-
-    def evaluate(batch: pl.Series) -> pl.Series:
-        return pl.Series([evaluate_row(row) for row in batch.to_list()], dtype=dtype)
-
-    if not symbols:
-        # Reads no field, e.g. `$now`: one value per batch, evaluated when the batch runs.
-        return pl.int_range(pl.len()).map_batches(
-            lambda batch: pl.Series([evaluate_row({})] * len(batch), dtype=dtype), return_dtype=dtype
-        )
-    return pl.struct(symbols).map_batches(evaluate, return_dtype=dtype)
-
-
-def _from_engine(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, tuple):
-        return [_from_engine(item) for item in value]
-    return value

@@ -233,7 +233,9 @@ def _digits(text: pl.Expr) -> pl.Expr:
 def _to_number(text: pl.Expr) -> pl.Expr:
     """Parse decimal and scientific notation, with optional `$` and thousands separators."""
     valid = text.str.contains(_NUMBER_RE)
-    return pl.when(valid).then(_digits(text).cast(pl.Float64, strict=False))
+    number = _digits(text).cast(pl.Float64, strict=False)
+    # SPEC §3: `1e400` overflows to infinity; like `nan` and `inf`, it is no number.
+    return pl.when(valid & number.is_finite()).then(number)
 
 
 def _to_integer(text: pl.Expr) -> pl.Expr:

@@ -6,11 +6,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
 from revrules.engine.definitions import Decision, Derive, Pool, Rulebook, Territories
-from revrules.engine.routing import ASSIGNED, FULL, KEPT, OVERFLOW, REBALANCE, rebalance_pool, route_pool
+from revrules.engine.routing import (
+    ASSIGNED,
+    FULL,
+    KEPT,
+    OVERFLOW,
+    REBALANCE,
+    rebalance_pool,
+    route_pool,
+    route_shared,
+)
 
 DEFAULT, OVERRIDE, CONFLICT = "default", "override", "conflict"
 
@@ -200,7 +211,8 @@ def _collect(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[
 
 def _sum(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
     terms = [pl.when(h).then(pl.lit(float(r.then))).otherwise(0.0) for h, r in zip(holds, decision.rules, strict=True)]
-    return pl.sum_horizontal(terms) + float(decision.default), _rule_ids(holds, ids)
+    # Rounded like every other sum (SPEC §3): 0.1 + 0.2 points is 0.3, not 0.30000000000000004.
+    return clean_expr(pl.sum_horizontal(terms) + float(decision.default)), _rule_ids(holds, ids)
 
 
 def _any(_decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:
@@ -220,19 +232,40 @@ def _territory(territories: Territories) -> list[pl.Expr]:
 
 
 def _pools(territories: Territories, unavailable: frozenset[str]) -> dict[str, Pool]:
-    """Every pool in use by id, with unavailable owners made inactive."""
+    """Every pool in use by id, unavailable owners inactive, each owner with one capacity.
+
+    An owner listed in several pools has one capacity (SPEC §3): the smallest listed.
+    """
     pools = {p.id: p for path in territories.leaves() for p in (path[-1].pool, path[-1].overflow_pool) if p}
+    capacity: dict[str, float | None] = {}
+    for owner in (o for pool in pools.values() for o in pool.owners):
+        listed = capacity.get(owner.id, owner.capacity)
+        capacity[owner.id] = min((c for c in (listed, owner.capacity) if c is not None), default=None)
     return {
-        pool_id: replace(pool, owners=tuple(replace(o, active=False) if o.id in unavailable else o
-                                            for o in pool.owners))
+        pool_id: replace(pool, owners=tuple(replace(o, active=o.active and o.id not in unavailable,
+                                                    capacity=capacity[o.id]) for o in pool.owners))
         for pool_id, pool in pools.items()
     }
+
+
+def _sharing(pool_ids: list[str], pools: dict[str, Pool]) -> list[list[str]]:
+    """Pools grouped so that pools with a common active owner are in one group."""
+    groups: list[tuple[set[str], list[str]]] = []
+    for pool_id in sorted(pool_ids):
+        names = {o.id for o in pools[pool_id].active}
+        joined = [g for g in groups if g[0] & names]
+        groups = [g for g in groups if not g[0] & names]
+        groups.append((names.union(*(g[0] for g in joined)), [i for g in joined for i in g[1]] + [pool_id]))
+    return [ids for _names, ids in groups]
 
 
 def _route(
     frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], current_owner: str | None
 ) -> pl.DataFrame:
-    """Assign owners pool by pool, then send what did not fit to each territory's overflow."""
+    """Assign owners pool by pool, then send what did not fit to each territory's overflow.
+
+    Loads are per owner across every pool (SPEC §3); pools that share an owner are routed together.
+    """
     output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
     leaves = {path[-1].id: path[-1] for path in territories.leaves()}
     pool_of = {leaf_id: leaf.pool.id for leaf_id, leaf in leaves.items() if leaf.pool}
@@ -243,11 +276,20 @@ def _route(
     work = work.with_columns(pl.col("territory").replace_strict(pool_of, default=None, return_dtype=pl.String)
                              .alias("pool"))
     parts = [pl.DataFrame(schema={"row": pl.Int64, output: pl.String, reason: pl.String})]
-    loads: dict[str, Any] = {}
+    held: dict[str, float] = {}
     overflow: dict[str, list[pl.DataFrame]] = {}
-    for (pool_id,), group in work.filter(pl.col("pool").is_not_null()).group_by("pool"):
-        pool = pools[str(pool_id)]
-        owners, why, loads[pool.id] = _route_group(group, pool)
+    groups = {str(key[0]): group for key, group in work.filter(pl.col("pool").is_not_null()).group_by("pool")}
+    routed_groups: list[tuple[pl.DataFrame, pl.Series, pl.Series]] = []
+    for sharing in _sharing(list(groups), pools):
+        if len(sharing) == 1:
+            group = groups[sharing[0]]
+            owners, why = _route_group(group, pools[sharing[0]], held)
+            routed_groups.append((group, owners, why))
+            continue
+        batches = [(groups[p][ID], groups[p]["current"], pools[p], _sizes(groups[p], pools[p])) for p in sharing]
+        results, held = route_shared(batches, held)
+        routed_groups += [(groups[p], o, w) for p, (o, w) in zip(sharing, results, strict=True)]
+    for group, owners, why in routed_groups:
         routed = group.select("row", "territory").with_columns(owners.alias(output), why.alias(reason))
         full = routed.filter(pl.col(reason) == FULL)
         parts.append(routed.filter(pl.col(reason) != FULL))
@@ -260,9 +302,9 @@ def _route(
                 overflow.setdefault(leaf.overflow_pool.id, []).append(work.join(spilled.select("row"), on="row"))
             else:
                 parts.append(spilled)
-    for pool_id, groups in overflow.items():
-        group = pl.concat(groups)
-        owners, why, loads[pool_id] = _route_group(group, pools[pool_id], loads.get(pool_id))
+    for pool_id in sorted(overflow):
+        group = pl.concat(overflow[pool_id])
+        owners, why = _route_group(group, pools[pool_id], held)
         why = pl.select(pl.when(why == FULL).then(pl.lit(FULL)).otherwise(pl.lit(OVERFLOW))).to_series()
         parts.append(group.select("row").with_columns(owners.alias(output), why.alias(reason)))
     routed = pl.concat(parts, how="diagonal")
@@ -274,9 +316,26 @@ def _route(
     )
 
 
-def _route_group(group: pl.DataFrame, pool: Pool, load: Any = None) -> tuple[pl.Series, pl.Series, Any]:
-    sizes = group[pool.balance_by] if pool.balance_by else None
-    return route_pool(group[ID], group["current"], pool, sizes=sizes, load=load)
+def _sizes(group: pl.DataFrame, pool: Pool) -> pl.Series | None:
+    return group[pool.balance_by] if pool.balance_by else None
+
+
+def _route_group(group: pl.DataFrame, pool: Pool, held: dict[str, float]) -> tuple[pl.Series, pl.Series]:
+    """Route one pool's accounts, starting from and updating the loads owners `held` in the run."""
+    before = np.array([held.get(o.id, 0.0) for o in pool.active], dtype=np.float64)
+    owners, why, after = route_pool(group[ID], group["current"], pool, sizes=_sizes(group, pool), load=before)
+    held.update(zip((o.id for o in pool.active), (float(x) for x in after), strict=True))
+    return owners, why
+
+
+def _capacity_left(pool: Pool, owners_elsewhere: pl.Series, sizes: pl.Series | None) -> Pool:
+    """`pool` with each capacity reduced by what its owner holds outside the pool (one capacity per owner)."""
+    held = pl.DataFrame({"owner": owners_elsewhere,
+                         "size": sizes.cast(pl.Float64).fill_null(0.0) if sizes is not None else 1.0})
+    outside = dict(held.group_by("owner").agg(pl.col("size").sum()).iter_rows())
+    return replace(pool, owners=tuple(
+        o if o.capacity is None else replace(o, capacity=o.capacity - outside.get(o.id, 0.0)) for o in pool.owners
+    ))
 
 
 def _rebalance(
@@ -293,6 +352,8 @@ def _rebalance(
         rows = in_pool.arg_true()
         value_column = pool.balance_by or territories.value
         values = frame[value_column].gather(rows) if value_column else None
+        pool = _capacity_left(pool, owners.filter(~in_pool), frame[pool.balance_by].filter(~in_pool)
+                              if pool.balance_by else None)
         moved = rebalance_pool(frame[ID].gather(rows), owners.gather(rows), pool, tolerance, values)
         changed = moved != owners.gather(rows)
         owners = owners.scatter(rows.filter(changed), moved.filter(changed))

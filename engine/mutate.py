@@ -11,13 +11,14 @@ import polars as pl
 import rule_engine
 import z3
 
-from revrules.engine.compile import UnsupportedError, compile_expression, row_fallback
+from revrules.engine.compile import UnsupportedError, compile_expression
 from revrules.engine.convert import ID, FieldType
 from revrules.engine.coverage import evaluate_tests, split_operands
 from revrules.engine.definitions import Decision, Expression, Rule, Rulebook
 from revrules.engine.evaluate import evaluate, list_column
 from revrules.engine.lint.symbolic import Model
 from revrules.engine.testcases import CURRENT_OWNER
+from revrules.engine.threevalued import row_fallback
 
 _FLIPS = {">=": ">", ">": ">=", "<=": "<", "<": "<=", "==": "!=", "!=": "=="}
 _COMPARISON = re.compile(r"(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)?")
@@ -138,7 +139,7 @@ def _reparse(book: Rulebook, old: Expression, source: str) -> Expression | None:
     try:
         compiled = compile_expression(parsed.statement.expression, columns)
     except UnsupportedError:
-        compiled = row_fallback(parsed, list(old.symbols), pl.Boolean())
+        compiled = row_fallback(parsed.statement.expression, columns, pl.Boolean())
     except Exception:  # noqa: BLE001 -- a mutant that does not type-check is simply not a mutant
         return None
     return replace(old, source=source, rule=parsed, compiled=compiled)

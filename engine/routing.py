@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,53 @@ def route_pool(
     return routed["owner"], routed["reason"], loads
 
 
+def route_shared(
+    batches: Sequence[tuple[pl.Series, pl.Series, Pool, pl.Series | None]], held: Mapping[str, float]
+) -> tuple[list[tuple[pl.Series, pl.Series]], dict[str, float]]:
+    """Owners and reasons for pools that share owners, routed together as SPEC §3 orders it.
+
+    An owner listed in several pools has one load and one capacity. Kept accounts
+    of every pool count first; then the other accounts of all the pools, in
+    ascending order of id, each go to the member of its own pool with the lowest
+    load/weight that stays within capacity (ties by pool order).
+
+    Args:
+        batches: Per pool: record ids, current owners, the pool, balance_by sizes or None.
+        held: Loads owners already carry in this run.
+
+    Returns:
+        Owners and reasons per batch, in the order given, and every owner's load afterwards.
+    """
+    load = dict(held)
+    owners: list[list[str | None]] = [[None] * len(ids) for ids, *_ in batches]
+    reasons: list[list[str]] = [[FULL] * len(ids) for ids, *_ in batches]
+    waiting: list[tuple[str, int, int]] = []
+    sizes = [np.ones(len(ids)) if size is None else size.cast(pl.Float64).fill_null(0.0).clip(0).to_numpy()
+             for ids, _current, _pool, size in batches]
+    for b, (ids, current, pool, _size) in enumerate(batches):
+        names = {owner.id for owner in pool.active}
+        for i, (record, owner) in enumerate(zip(ids.to_list(), current.to_list(), strict=True)):
+            if owner in names:
+                owners[b][i], reasons[b][i] = owner, KEPT
+                load[owner] = load.get(owner, 0.0) + float(sizes[b][i])
+            else:
+                waiting.append((record, b, i))
+    for _record, b, i in sorted(waiting):
+        size = float(sizes[b][i])
+        room = [o for o in batches[b][2].active if load.get(o.id, 0.0) + size <= _capacity(o.capacity)]
+        if room:
+            best = min(room, key=lambda o: load.get(o.id, 0.0) / o.weight)  # min keeps the first of ties
+            owners[b][i], reasons[b][i] = best.id, ASSIGNED
+            load[best.id] = load.get(best.id, 0.0) + size
+    routed = [(pl.Series(o, dtype=pl.String), pl.Series(r, dtype=pl.String))
+              for o, r in zip(owners, reasons, strict=True)]
+    return routed, load
+
+
+def _capacity(capacity: float | None) -> float:
+    return np.inf if capacity is None else capacity
+
+
 def _greedy_sequence(weight: Loads, capacity: Loads, load: Loads, count: int) -> np.ndarray[Any, Any]:
     """Member indexes in the order the count-based greedy rule picks them, at most `count` long.
 
@@ -116,7 +164,6 @@ def _greedy_by_size(weight: Loads, capacity: Loads, load: Loads, sizes: Loads) -
             chosen[i] = best
             load[best] += size
     return chosen
-
 
 
 REBALANCE = "rebalance"

@@ -13,7 +13,7 @@ import rule_engine
 from rule_engine import DataType
 
 from revrules.engine import limits, model
-from revrules.engine.compile import TypeMismatchError, UnsupportedError, compile_expression, row_fallback
+from revrules.engine.compile import TypeMismatchError, UnsupportedError, compile_expression, unknown_function
 from revrules.engine.convert import POLARS_TYPES, FieldType
 from revrules.engine.definitions import (
     Decision,
@@ -29,6 +29,7 @@ from revrules.engine.definitions import (
     TestCase,
 )
 from revrules.engine.regexguard import backtracking_in
+from revrules.engine.threevalued import row_fallback
 from revrules.engine.validation import validate
 from revrules.engine.yamlstrict import Document, PathKey, load_yaml_file
 from revrules.errors import InvalidInputError, Problem, closest, did_you_mean
@@ -227,12 +228,22 @@ class _Builder:
         if limits.expression_depth(rule.statement.expression) > limits.MAX_EXPRESSION_DEPTH:
             self.problems.append(doc.problem(path, limits.too_deep_message()))
             return None
+        unknown = unknown_function(rule.statement.expression, context.builtins)
+        if unknown is not None:
+            hint = did_you_mean("$" + unknown, ["$" + name for name in context.builtins])
+            message = f"unknown function '${unknown}'{hint}"
+            self.problems.append(doc.problem(path, message, _offset(text, "$" + unknown)))
+            return None
         result = rule.statement.expression.result_type
         if condition and result not in (DataType.BOOLEAN, DataType.NULL):
             message = f"condition must be true or false, but gives a {_kind_name(result)}"
             self.problems.append(doc.problem(path, message))
             return None
         kind = FieldType.BOOLEAN if condition else _field_kind(result)
+        if kind == FieldType.LIST and result != DataType.ARRAY(DataType.STRING):
+            message = f"a derived list holds text only; this one holds {_member_kind(result)}"
+            self.problems.append(doc.problem(path, message))
+            return None
         if kind is None:
             self.problems.append(doc.problem(path, f"cannot tell the type of this expression ({_kind_name(result)})"))
             return None
@@ -246,7 +257,7 @@ class _Builder:
             return None
         except UnsupportedError:
             fallback = True
-            compiled = row_fallback(rule, list(symbols), POLARS_TYPES[kind])
+            compiled = row_fallback(rule.statement.expression, columns, POLARS_TYPES[kind])
         backtracking = backtracking_in(rule.statement.expression, fallback=fallback)
         if backtracking is not None:
             self.problems.append(doc.problem(path, backtracking))
@@ -452,6 +463,12 @@ def _field_kind(data_type: Any) -> FieldType | None:
     if getattr(data_type, "name", None) == "ARRAY":
         return FieldType.LIST
     return None
+
+
+def _member_kind(data_type: Any) -> str:
+    member = getattr(data_type, "value_type", None)
+    name = _kind_name(member)
+    return "values of mixed types" if name == "value of unknown type" else f"{name}s"
 
 
 def _kind_name(data_type: Any) -> str:

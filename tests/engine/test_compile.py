@@ -16,6 +16,7 @@ from polars.datatypes import DataTypeClass
 from rule_engine import DataType
 
 from revrules.engine.compile import UnsupportedError, compile_expression
+from revrules.engine.threevalued import row_fallback
 
 TYPES = {
     "n1": DataType.FLOAT, "n2": DataType.FLOAT, "n3": DataType.FLOAT,
@@ -88,12 +89,23 @@ def _compiled(source: str, rows: list[dict[str, Any]]) -> list[Any]:
     return _frame(rows).with_columns(expr.alias("out"))["out"].to_list()
 
 
+BOOLEAN = pl.Boolean()
+
+
+def _row_by_row(source: str, rows: list[dict[str, Any]], dtype: pl.DataType = BOOLEAN) -> list[Any]:
+    """The same expression forced through the row-by-row path."""
+    rule = rule_engine.Rule(source, context=CONTEXT)
+    expr = row_fallback(rule.statement.expression, COLUMNS, dtype)
+    return _frame(rows).with_columns(expr.alias("out"))["out"].to_list()
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conditions, st.lists(records, min_size=1, max_size=8))
 def test_compiled_condition_equals_rule_engine_on_null_free_records(source: str, rows: list[dict[str, Any]]) -> None:
     rule = rule_engine.Rule(source, context=CONTEXT)
     expected = [rule.evaluate({**row, "l1": tuple(row["l1"])}) for row in rows]
     assert _compiled(source, rows) == expected
+    assert _row_by_row(source, rows) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -102,6 +114,7 @@ def test_compiled_arithmetic_equals_rule_engine(source: str, rows: list[dict[str
     rule = rule_engine.Rule(source, context=CONTEXT)
     expected = [float(rule.evaluate(row)) for row in rows]
     assert _compiled(source, rows) == expected
+    assert _row_by_row(source, rows, pl.Float64()) == expected
 
 
 # -- null semantics against a small reference evaluator -----------------------
@@ -191,6 +204,7 @@ def test_compiled_condition_follows_three_valued_logic_with_nulls(source: str, r
     rule = rule_engine.Rule(source, context=CONTEXT)
     expected = [reference(rule.statement.expression, row) for row in rows]
     assert _compiled(source, rows) == expected
+    assert _row_by_row(source, rows) == expected
 
 
 @pytest.mark.parametrize(("source", "row", "expected"), [

@@ -87,9 +87,10 @@ def test_numbers_parse_common_crm_formats(value: object, expected: float) -> Non
 
 @pytest.mark.parametrize(
     "value",
-    ["unknown", "12abc", "1,2,3", "1,20", "12,0000", "N/A", "inf", "nan", "1.2.3", "$", "-"],
+    ["unknown", "12abc", "1,2,3", "1,20", "12,0000", "N/A", "inf", "nan", "1.2.3", "$", "-", "1e400", "-1e400",
+     float("nan"), float("inf")],
 )
-def test_numbers_reject_anything_else(value: str) -> None:
+def test_numbers_reject_anything_else(value: object) -> None:
     assert one(value, FieldType.NUMBER) is None
 
 

@@ -204,3 +204,45 @@ def test_rebalance_moves_are_minimal_for_the_tolerance(current: list[str], toler
     if feasible:
         assert all(ceilings[o] <= after[o] <= floors[o] for o in weights)
         assert moves == max(excess, deficit)
+
+
+TWO_TERRITORIES = """
+territories:
+  output: territory
+  owner_output: owner
+  tree:
+    - {id: UK, when: "country == 'UK'", owners: [{id: A, capacity: 1}, {id: B}]}
+    - {id: DE, when: "country == 'DE'", owners: [{id: A, capacity: 1}, {id: C}]}
+"""
+
+
+def test_an_owner_in_two_territories_has_one_capacity(tmp_path: Path) -> None:
+    owners, reasons = route(book(tmp_path, TWO_TERRITORIES), accounts(["UK", "DE", "UK", "DE"], [None] * 4))
+    assert owners.count("A") == 1
+    # Ascending ids across both territories: a000 (UK) takes A; the DE accounts go to C.
+    assert owners == ["A", "C", "B", "C"]
+    assert reasons == ["least-loaded"] * 4
+
+
+def test_kept_accounts_in_one_territory_fill_the_capacity_in_the_other(tmp_path: Path) -> None:
+    owners, reasons = route(book(tmp_path, TWO_TERRITORIES), accounts(["UK", "DE"], [None, "A"]))
+    assert owners == ["B", "A"]
+    assert reasons == ["least-loaded", "kept"]
+
+
+def test_an_owner_in_a_pool_and_an_overflow_pool_has_one_load(tmp_path: Path) -> None:
+    text = SHARED.replace("owners: [{id: Q}]", "owners: [{id: A, capacity: 2}, {id: Q, capacity: 1}]")
+    owners, reasons = route(book(tmp_path, text), accounts(["UK"] * 6, [None] * 6))
+    assert owners.count("A") == 2
+    assert owners == ["A", "B", "A", "B", "Q", None]
+    assert reasons[-2:] == ["overflow", "capacity-full"]
+
+
+def test_rebalance_never_fills_an_owner_past_the_capacity_shared_across_territories(tmp_path: Path) -> None:
+    text = TWO_TERRITORIES.replace("capacity: 1", "capacity: 2").replace(", {id: C}", "")
+    frame = accounts(["UK", "UK", "UK", "UK", "DE", "DE"], ["B", "B", "B", "B", "A", "A"])
+    out = evaluate(book(tmp_path, text), frame, current_owner="current", rebalance=0.0)
+    owners = out["owner"].to_list()
+    # A already holds its two accounts in DE, so UK's rebalance cannot give it a third.
+    assert owners.count("A") == 2
+    assert owners[:4] == ["B"] * 4
