@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from revrules.project import load_project
+from revrules.rehearsal.emulator import SnapshotEmulator
 from revrules.rehearsal.rehearse import rehearse
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
@@ -53,3 +55,21 @@ def test_hubspot_rehearsal_matches_the_portal_and_reports_the_inactive_owner(
     assert "Refused by the CRM: none" in result.out.splitlines()
     applied = cli("apply", "-c", config, "--yes", "--force", "--json")
     assert json.loads(applied.out)["failed"] == rehearsal.refused.to_dicts()
+
+
+def test_the_rehearsal_emulator_does_not_throttle_a_client_that_runs_without_its_limiter(
+        portal: HubSpotEmulator, cli: Cli, tmp_path: Path) -> None:
+    """A rehearsal runs five reads and two writes with its client limiter off; an emulator keeping
+    HubSpot's 190 requests per 10 s would refuse the 191st with a 429 (found on the 5,000-company
+    sample), so the rehearsal starts it without that limit."""
+    config = write_project(tmp_path, "hubspot", OWNERS)
+    cli("check", "-c", config, "--online", "--create-properties")
+    assert cli("snapshot", "-c", config, "-o", tmp_path / "snap").code == 0
+    with SnapshotEmulator("hubspot", tmp_path / "snap") as emulator:
+        request = urllib.request.Request(f"{emulator.url}/crm/v3/objects/companies?limit=1",
+                                         headers={"Authorization": f"Bearer {emulator.token}"})
+        statuses = set()
+        for _ in range(200):
+            with urllib.request.urlopen(request, timeout=30) as answer:  # loopback
+                statuses.add(answer.status)
+    assert statuses == {200}

@@ -39,6 +39,11 @@ class SnapshotEmulator:
         # `--flag=value`: a random token may start with '-', which argparse would take for an option.
         command = [sys.executable, "-m", f"revrules.testing.{kind}", "--snapshot", str(folder), "--port", "0",
                    f"{secret_flag}={self.token}"]
+        if kind == "hubspot":
+            # The rehearsal's client runs without its limiter (the report estimates the real pace
+            # instead), so the emulator must not throttle either: five reads and two writes of a
+            # large portal would otherwise outrun HubSpot's 190 per 10 s and fail with 429s.
+            command += ["--burst-limit", "0", "--search-limit", "0"]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603  # our own interpreter and module
         self.url = self._wait_for_url()
 

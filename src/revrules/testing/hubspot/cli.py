@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="portal validation rule (2026-09): PROP is required once OTHER is VALUE (repeatable)")
     args = parser.parse_args(argv)
     if args.snapshot is not None:
-        return _serve_snapshot(args.snapshot, args.port, args.access_token or None)
+        return _serve_snapshot(args.snapshot, args.port, args.access_token or None,
+                               args.burst_limit or None, args.search_limit or None)
     companies = load_companies_csv(args.accounts) if args.accounts else []
     try:
         rules = [_rule(text) for text in args.required_when]
@@ -87,10 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _serve_snapshot(folder: Path, port: int, access_token: str | None) -> int:
+def _serve_snapshot(folder: Path, port: int, access_token: str | None, burst_limit: int | None,
+                    search_limit: int | None) -> int:
     """Serve a snapshot folder until SIGINT or SIGTERM; 2 when it cannot be loaded."""
     try:
-        emulator = emulator_from_snapshot(folder, port=port, access_token=access_token)
+        emulator = emulator_from_snapshot(folder, port=port, access_token=access_token, burst_limit=burst_limit,
+                                          search_limit=search_limit)
     except (OSError, ValueError, KeyError) as problem:
         print(f"error: {folder}: not a readable HubSpot snapshot ({problem})", file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@ from revrules.testing.hubspot.state import _List
 from revrules.testing.hubspot.values import now_iso
 
 
-def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | None = None) -> HubSpotEmulator:
+def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | None = None,
+                           burst_limit: int | None = 190, search_limit: int | None = 5) -> HubSpotEmulator:
     """An emulator (not started) serving the portal a snapshot folder copied.
 
     The copied properties keep their types and options; only the copied (active) owners
@@ -22,6 +23,8 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | N
     Args:
         folder: A folder written by `revrules snapshot` from a HubSpot portal.
         port: The TCP port (0 picks a free one).
+        burst_limit: Requests per 10 s before a 429 (None: no limit).
+        search_limit: Searches per second before a 429 (None: no limit).
         access_token: The bearer token every call must carry (None: any).
 
     Raises:
@@ -39,6 +42,8 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | N
         owners=[dict(o) for o in metadata.get("owners", [])],
         access_token=access_token,
         port=port,
+        burst_limit=burst_limit,
+        search_limit=search_limit,
         api_versions=sorted({version, "v3"}),
     )
     stamp = now_iso()
