@@ -98,6 +98,9 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         self.object_name = object_name
         # Users answer owner lookups (`SELECT Id FROM User WHERE IsActive = true ...`).
         self.users: dict[str, dict[str, Any]] = {str(u["Id"]): {"IsActive": True, **u} for u in users}
+        if self.users:
+            # The user the API logs in as is an active User of every org, and owns what it creates.
+            self.users.setdefault(_USER_ID, {"Id": _USER_ID, "IsActive": True})
         self.api_version = api_version
         self.page_size = page_size
         self.faults = Faults()
