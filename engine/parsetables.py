@@ -60,7 +60,7 @@ def _by_symbol(table: dict[int, dict[str, int]]) -> dict[str, list[list[int]]]:
 def build() -> dict[str, Any]:
     """Build the tables of the installed rule-engine's grammar with PLY."""
     # Imported here: importing rule_engine at module level would build the very tables `install` saves building.
-    from rule_engine._vendor.ply import yacc  # type: ignore[import-untyped]
+    from rule_engine._vendor.ply import yacc
     from rule_engine.parser import Parser
 
     with tempfile.TemporaryDirectory() as folder:

@@ -115,10 +115,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(plan.to_json(), default=str))
+        with out.open("w", encoding="utf-8") as sink:
+            plan.write_json(sink)
         log.info("saved the plan to %s", out)
     if args.json:
-        _print_json(plan.to_json())
+        plan.write_json(sys.stdout)
     else:
         print(render.plan_text(plan, project.source))
     return ExitCode.OK

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 
@@ -21,6 +23,8 @@ CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.Str
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
 UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String})
+_ROWS_PER_CHUNK = 50_000
+"""Rows encoded at a time when writing a plan: bounds the memory of the text being written."""
 
 
 @dataclass(frozen=True)
@@ -58,17 +62,33 @@ class Plan:
         return self.changes.is_empty() and self.list_changes.is_empty()
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as one JSON document (SPEC §5)."""
-        return {
-            "meta": vars(self.meta),
-            "changes": self.changes.to_dicts(),
-            "list_changes": self.list_changes.to_dicts(),
-            "conflicts": self.conflicts.to_dicts(),
-            "unassigned_owners": self.unassigned.to_dicts(),
-            "data_quality": [vars(q) for q in self.quality],
-            "owner_books": self.owner_books.to_dicts(),
-            "territory_books": self.territory_books.to_dicts(),
+        """The plan as one JSON document (SPEC §5), as Python values; `write_json` writes it without them."""
+        document: dict[str, Any] = json.loads(self.dumps())
+        return document
+
+    def dumps(self) -> str:
+        """The plan as the text of one JSON document (SPEC §5)."""
+        text = io.StringIO()
+        self.write_json(text)
+        return text.getvalue()
+
+    def write_json(self, sink: IO[str]) -> None:
+        """Write the plan as one JSON document (SPEC §5), one row per line, never holding it as Python rows."""
+        frames = {
+            "changes": self.changes,
+            "list_changes": self.list_changes,
+            "conflicts": self.conflicts,
+            "unassigned_owners": self.unassigned,
         }
+        sink.write('{\n "meta": ' + json.dumps(vars(self.meta), default=str))
+        for key, frame in frames.items():
+            sink.write(f',\n "{key}": ')
+            _write_rows(sink, frame)
+        sink.write(',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str))
+        for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books)):
+            sink.write(f',\n "{key}": ')
+            _write_rows(sink, frame)
+        sink.write("\n}\n")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Plan:
@@ -83,6 +103,23 @@ class Plan:
             owner_books=pl.DataFrame(data.get("owner_books", []), schema=OWNER_SCHEMA),
             territory_books=pl.DataFrame(data.get("territory_books", []), schema=TERRITORY_SCHEMA),
         )
+
+
+def _write_rows(sink: IO[str], frame: pl.DataFrame) -> None:
+    """A frame as a JSON array of row objects, one per line, encoded by polars a chunk at a time."""
+    if frame.is_empty():
+        sink.write("[]")
+        return
+    sink.write("[\n  ")
+    separator = ""
+    for chunk in frame.iter_slices(_ROWS_PER_CHUNK):
+        # polars writes one object per line and escapes every newline inside a value,
+        # so each line break is exactly a boundary between two rows.
+        rows = chunk.write_ndjson()
+        sink.write(separator)
+        sink.write(rows[:-1].replace("\n", ",\n  "))
+        separator = ",\n  "
+    sink.write("\n ]")
 
 
 def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
@@ -116,19 +153,34 @@ def build_plan(
     evaluated: pl.DataFrame,
     current_lists: Mapping[str, set[str]] | None = None,
 ) -> Plan:
-    """Diff the evaluated values against the CRM's current values."""
+    """Diff the evaluated values against the CRM's current values.
+
+    Changes come in record order, and within a record in CRM field name order.
+    """
     book = project.book
     raw = snapshot.raw
-    befores = convert_frame(
-        raw, [FieldSpec(f"__before__{name}", src, book.kinds[name]) for name, src in project.outputs.items()]
-    )[0]
-    frame = evaluated.hstack(befores.drop(ID))
-    frame = frame.with_columns(raw.select(project.write_fields()).rename(lambda c: f"__raw__{c}"))
-    parts = [_field_changes(frame, name, src, book.kinds[name], project) for name, src in project.outputs.items()]
-    changes = pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
-    if project.config.model.provenance and not changes.is_empty():
-        changes = pl.concat([changes, _provenance(frame, changes, project)])
-    changes = changes.sort(["id", "field"])
+    # Fields in name order, so that one record's changes come out sorted without a sort.
+    outputs = sorted(project.outputs.items(), key=lambda item: item[1])
+    befores = convert_frame(raw, [FieldSpec(_before(name), src, book.kinds[name]) for name, src in outputs])[0]
+    needed = [ID, *project.outputs, *(c for name in project.outputs if (c := rule_column(name)) in evaluated.columns)]
+    frame = pl.concat([
+        evaluated.select(needed),
+        befores.drop(ID),
+        raw.select(pl.col(f).alias(_raw(f)) for f in project.write_fields()),
+    ], how="horizontal")
+    del befores
+    keeps = [_keep(frame, name, book.kinds[name], project) for name, _ in outputs]
+    columns = [(source, keep, crm_text(pl.col(name), book.kinds[name]), _rule(frame, name))
+               for (name, source), keep in zip(outputs, keeps, strict=True)]
+    target = project.config.model.provenance
+    if target:
+        line = provenance_line(frame, project)
+        # Provenance changes only for records that change anyway; it never changes on its own.
+        keep = pl.any_horizontal(keeps) & pl.col(_raw(target)).ne_missing(line) if keeps else pl.lit(False)
+        columns.append((target, keep, line, pl.lit("provenance")))
+        columns.sort(key=lambda column: column[0])
+    changes = _changes(frame, columns)
+    del frame
     meta = PlanMeta(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         crm=project.config.model.crm.kind,
@@ -148,25 +200,64 @@ def build_plan(
     )
 
 
-def _field_changes(frame: pl.DataFrame, name: str, source: str, kind: FieldType, project: Project) -> pl.DataFrame:
-    after, before = pl.col(name), pl.col(f"__before__{name}")
-    raw_before = pl.col(f"__raw__{source}")
+def _before(name: str) -> str:
+    return f"__before__{name}"
+
+
+def _raw(field: str) -> str:
+    return f"__raw__{field}"
+
+
+def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.Expr]]) -> pl.DataFrame:
+    """One row per kept (record, field), in record order and, within a record, in the order of `columns`.
+
+    Each quantity (keep, before, after, rule) is unpivoted into one column, field after
+    field; the kept cells are then taken in record order by position, so no string is
+    sorted and no per-field frame is built.
+    """
+    if not columns:
+        return pl.DataFrame(schema=CHANGE_SCHEMA)
+    wide = frame.lazy().select(
+        pl.col(ID).alias("id"),
+        *(keep.fill_null(False).alias(f"keep{i}") for i, (_, keep, _, _) in enumerate(columns)),
+        *(pl.col(_raw(field)).alias(f"before{i}") for i, (field, _, _, _) in enumerate(columns)),
+        *(after.cast(pl.String).alias(f"after{i}") for i, (_, _, after, _) in enumerate(columns)),
+        *(rule.cast(pl.String).alias(f"rule{i}") for i, (_, _, _, rule) in enumerate(columns)),
+    ).collect()
+    records, count = wide.height, len(columns)
+
+    def stacked(quantity: str) -> pl.Series:
+        return wide.select(pl.col(f"{quantity}{i}") for i in range(count)).unpivot(value_name=quantity)[quantity]
+
+    kept = stacked("keep").arg_true()  # positions field * records + record
+    kept = kept.gather(((kept % records) * count + kept // records).arg_sort())
+    row, field = kept % records, kept // records
+    return pl.DataFrame([
+        wide["id"].gather(row),
+        pl.Series("field", [name for name, _, _, _ in columns], dtype=pl.String).gather(field),
+        stacked("before").gather(kept),
+        stacked("after").gather(kept),
+        stacked("rule").gather(kept),
+    ])
+
+
+def _keep(frame: pl.DataFrame, name: str, kind: FieldType, project: Project) -> pl.Expr:
+    """Whether the value decided for `name` differs from what the CRM holds and may be written."""
+    after, before = pl.col(name), pl.col(_before(name))
+    raw_before = pl.col(_raw(project.outputs[name]))
     equal = _comparable(after, kind).eq_missing(_comparable(before, kind))
     # A before value that could not be converted is junk in the CRM: replace it.
     equal = equal & (before.is_not_null() | raw_before.is_null())
     keep = ~equal
-    rule = pl.col(rule_column(name)) if rule_column(name) in frame.columns else pl.lit(name)
     if rule_column(name) in frame.columns:
         keep = keep & (pl.col(rule_column(name)) != CONFLICT).fill_null(True)
     if name == project.owner_output:
         keep = keep & after.is_not_null()  # no owner found: leave the current owner
-    return frame.filter(keep).select(
-        pl.col(ID).alias("id"),
-        pl.lit(source, dtype=pl.String).alias("field"),
-        raw_before.alias("before"),
-        crm_text(after, kind).alias("after"),
-        rule.cast(pl.String).alias("rule"),
-    )
+    return keep
+
+
+def _rule(frame: pl.DataFrame, name: str) -> pl.Expr:
+    return pl.col(rule_column(name)) if rule_column(name) in frame.columns else pl.lit(name)
 
 
 def provenance_line(frame: pl.DataFrame, project: Project) -> pl.Expr:
@@ -178,20 +269,6 @@ def provenance_line(frame: pl.DataFrame, project: Project) -> pl.Expr:
             parts += [pl.lit(f"{name}="), pl.col(column).fill_null("none"), pl.lit(" ")]
     parts.append(pl.lit(f"@rulebook:{project.book.hash[:7]}"))
     return pl.concat_str(parts)
-
-
-def _provenance(frame: pl.DataFrame, changes: pl.DataFrame, project: Project) -> pl.DataFrame:
-    """Provenance changes for the records that change anyway; it never changes on its own."""
-    target = project.config.model.provenance or ""
-    changed = frame.join(changes.select(pl.col("id").alias(ID)).unique(), on=ID, how="semi")
-    line = provenance_line(frame, project)
-    return changed.select(
-        pl.col(ID).alias("id"),
-        pl.lit(target, dtype=pl.String).alias("field"),
-        pl.col(f"__raw__{target}").alias("before"),
-        line.alias("after"),
-        pl.lit("provenance").alias("rule"),
-    ).filter(pl.col("before").ne_missing(pl.col("after")))
 
 
 def _list_changes(project: Project, evaluated: pl.DataFrame, current: Mapping[str, set[str]]) -> pl.DataFrame:
