@@ -41,7 +41,8 @@ class CsvConnector:
 
     The input file at `path` plays the CRM's part. Write-back goes to `output`
     (by default `path` itself), always rewritten whole and atomically, so a run
-    killed half-way leaves a file holding exactly the batches that completed.
+    killed half-way leaves a file holding exactly the batches that completed (or,
+    after `buffer_writes`, exactly those flushed).
     When `output` is a separate file, the values of `write_fields` (and of any
     column only `output` has) are read from it, so reading after a write sees what
     was written.
@@ -76,6 +77,8 @@ class CsvConnector:
         self.write_fields = tuple(dict.fromkeys(write_fields))
         self.batch_size = batch_size
         self._state: _State | None = None
+        self._buffering = False
+        self._unflushed = False
 
     def columns(self) -> list[str]:
         """The header of the input file.
@@ -152,12 +155,35 @@ class CsvConnector:
         ).to_series()
         landing = errors.is_null()
         frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
-        _write_atomically(self.output, lambda sink: frame.write_csv(sink, include_bom=state.bom))
-        self._state = _State(frame, self._signature(), state.bom)
+        if self._buffering:
+            # The files did not change: keep their signature so the next look keeps these records.
+            self._state = _State(frame, state.signature, state.bom)
+            self._unflushed = True
+        else:
+            _write_atomically(self.output, lambda sink: frame.write_csv(sink, include_bom=state.bom))
+            self._state = _State(frame, self._signature(), state.bom)
         return [
             WriteResult(record_id, field, error is None, error)
             for record_id, field, error in zip(record_ids, fields, errors.to_list(), strict=True)
         ]
+
+    def buffer_writes(self) -> None:
+        """Hold the next writes in memory until `flush`: an apply rewrites the file once, not once per batch."""
+        self._buffering = True
+
+    def flush(self) -> None:
+        """Rewrite the output file once, atomically, with every write since `buffer_writes`.
+
+        Raises:
+            CrmError: The output file could not be written; it is left as it was.
+        """
+        self._buffering = False
+        if not self._unflushed or self._state is None:
+            return
+        state = self._state
+        _write_atomically(self.output, lambda sink: state.frame.write_csv(sink, include_bom=state.bom))
+        self._state = _State(state.frame, self._signature(), state.bom)
+        self._unflushed = False
 
     def list_members(self, list_id: str, name: str | None = None) -> set[str]:  # noqa: ARG002
         """The ids in `lists_dir/<list_id>.csv`; empty when the file does not exist yet.
@@ -231,6 +257,8 @@ class CsvConnector:
 
     def _current(self) -> _State:
         """The current records, reloaded only when a file changed since the last look."""
+        if self._unflushed and self._state is not None:
+            return self._state  # buffered writes exist only here until flushed
         signature = self._signature()
         if self._state is None or self._state.signature != signature:
             self._state = self._load(signature)

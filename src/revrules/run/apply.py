@@ -11,6 +11,7 @@ import polars as pl
 from revrules.connectors.base import ID, RecordUpdate
 from revrules.connectors.protocols import Connector, ListSync
 from revrules.errors import CrmError, InvalidInputError, RevrulesError
+from revrules.run.landing import landing
 from revrules.run.plan import CHANGE_SCHEMA, Plan
 from revrules.runtime.progress import Progress
 from revrules.runtime.shutdown import StopRequested, deferred, requested
@@ -112,7 +113,7 @@ def apply_changes(
     failures: list[dict[str, str | None]] = []
     batches = _batches(changes, max(connector.batch_size, 1))
     # A stop signal lets the batch in flight land; it is checked before each next batch.
-    with Progress("writing", changes["id"].n_unique()) as bar, deferred():
+    with Progress("writing", changes["id"].n_unique()) as bar, deferred(), landing(ledger, connector) as land:
         for number, batch in enumerate(batches):
             if requested():
                 raise StopRequested(f"stopped by a signal after {number} of {len(batches)} batches",
@@ -131,7 +132,7 @@ def apply_changes(
                     ledger.record_skipped(run_id, pl.concat(batches[number + 1:]), f"not attempted: {exc}")
                 raise
             outcome = [(row_of[(r.record_id, r.field)], WRITTEN if r.ok else FAILED, r.error) for r in results]
-            ledger.record_results(outcome)
+            land(outcome)
             written += sum(r.ok for r in results)
             failures += [{"id": r.record_id, "field": r.field, "error": r.error} for r in results if not r.ok]
             bar.advance(len(updates))
