@@ -112,9 +112,10 @@ def floor(config: Path, target: str, *, apply: bool) -> None:
                .select(pl.col("__id").alias("id"), "field", "before", "after", "rule"))
     if not apply:
         with Path(target).open("w") as sink:
-            sink.write('{"meta": {}, "changes": ')
-            sink.write(changes.write_json())
-            sink.write(', "list_changes": []}')
+            sink.write('{"meta": {}, "changes": [\n')
+            for start, chunk in enumerate(changes.iter_slices(50_000)):
+                sink.write(("," if start else "") + chunk.write_ndjson()[:-1].replace("\n", ",\n"))
+            sink.write('\n], "list_changes": []}\n')
         return
     written = raw.with_columns(afters.drop("__id")).rename({"__id": settings["id_column"]})
     written.write_csv(target)

@@ -79,6 +79,7 @@ class CsvConnector:
         self._state: _State | None = None
         self._buffering = False
         self._unflushed = False
+        self._held: list[pl.DataFrame] = []
 
     def columns(self) -> list[str]:
         """The header of the input file.
@@ -131,7 +132,8 @@ class CsvConnector:
             CrmError: The output file could not be written; it is left as it was.
             InvalidInputError: The input file is invalid, as for `read`.
         """
-        state = self._current()
+        # Buffered batches are located against the records as loaded; their values join them in one go later.
+        state = self._state if self._unflushed and self._state is not None else self._current()
         record_ids = [update.record_id for update in updates for _ in update.values]
         fields = [field for update in updates for field in update.values]
         values = [_format_cell(value) for update in updates for value in update.values.values()]
@@ -154,12 +156,12 @@ class CsvConnector:
             .then(pl.lit(_ID_NOT_WRITABLE))
         ).to_series()
         landing = errors.is_null()
-        frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
         if self._buffering:
-            # The files did not change: keep their signature so the next look keeps these records.
-            self._state = _State(frame, state.signature, state.bom)
+            # Applying each batch would copy every changed column once per batch: hold them, apply once.
+            self._held.append(changes.filter(landing).with_columns(rows.filter(landing).alias("row")))
             self._unflushed = True
         else:
+            frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
             _write_atomically(self.output, lambda sink: frame.write_csv(sink, include_bom=state.bom))
             self._state = _State(frame, self._signature(), state.bom)
         return [
@@ -178,9 +180,9 @@ class CsvConnector:
             CrmError: The output file could not be written; it is left as it was.
         """
         self._buffering = False
-        if not self._unflushed or self._state is None:
+        if not self._unflushed:
             return
-        state = self._state
+        state = self._current()
         _write_atomically(self.output, lambda sink: state.frame.write_csv(sink, include_bom=state.bom))
         self._state = _State(state.frame, self._signature(), state.bom)
         self._unflushed = False
@@ -258,6 +260,11 @@ class CsvConnector:
     def _current(self) -> _State:
         """The current records, reloaded only when a file changed since the last look."""
         if self._unflushed and self._state is not None:
+            if self._held:
+                held = pl.concat(self._held)
+                frame = _apply_changes(self._state.frame, held["row"], held.drop("row"))
+                self._state = _State(frame, self._state.signature, self._state.bom)
+                self._held = []
             return self._state  # buffered writes exist only here until flushed
         signature = self._signature()
         if self._state is None or self._state.signature != signature:
