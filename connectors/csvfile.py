@@ -158,7 +158,7 @@ class CsvConnector:
         landing = errors.is_null()
         if self._buffering:
             # Applying each batch would copy every changed column once per batch: hold them, apply once.
-            self._held.append(changes.filter(landing).with_columns(rows.filter(landing).alias("row")))
+            self._held.append(changes.filter(landing).select(rows.filter(landing).alias("row"), "field", "value"))
             self._unflushed = True
         else:
             frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
@@ -261,8 +261,7 @@ class CsvConnector:
         """The current records, reloaded only when a file changed since the last look."""
         if self._unflushed and self._state is not None:
             if self._held:
-                held = pl.concat(self._held)
-                frame = _apply_changes(self._state.frame, held["row"], held.drop("row"))
+                frame = _apply_held(self._state.frame, self._held)
                 self._state = _State(frame, self._state.signature, self._state.bom)
                 self._held = []
             return self._state  # buffered writes exist only here until flushed
@@ -339,6 +338,19 @@ def _apply_changes(frame: pl.DataFrame, rows: pl.Series, changes: pl.DataFrame) 
         # Scattering touches only the changed rows, so a small batch against a large
         # file costs no more than copying the column once.
         columns[name] = current.clone().scatter(cells["row"], cells["value"]).alias(name)
+    return pl.DataFrame(list(columns.values()))
+
+
+def _apply_held(frame: pl.DataFrame, held: list[pl.DataFrame]) -> pl.DataFrame:
+    """Apply buffered batches (row, field, value) field by field, one copy of each changed column in all."""
+    changes = pl.concat(held, rechunk=False)
+    held.clear()
+    columns = {name: frame[name] for name in frame.columns}
+    for field in changes["field"].unique(maintain_order=True).to_list():
+        # The last change of a cell wins, as when batches are applied one by one.
+        cells = changes.filter(pl.col("field") == field).unique(subset="row", keep="last", maintain_order=True)
+        current = columns.get(field, pl.repeat(None, frame.height, dtype=pl.String, eager=True))
+        columns[field] = current.clone().scatter(cells["row"], cells["value"]).alias(field)
     return pl.DataFrame(list(columns.values()))
 
 
