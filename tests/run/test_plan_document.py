@@ -120,10 +120,12 @@ def _reference_document(plan: Plan) -> dict[str, Any]:
     return parsed
 
 
+@pytest.mark.parametrize("filter_below", [0.5, 2.0], ids=["as-is", "changing-records-first"])
 def test_a_10000_record_plan_equals_the_per_field_diff_value_for_value(
-    project: Project, monkeypatch: pytest.MonkeyPatch
+    project: Project, monkeypatch: pytest.MonkeyPatch, filter_below: float
 ) -> None:
     monkeypatch.setattr("revrules.run.plan._ROWS_PER_CHUNK", 997)  # the writer's chunk boundaries are crossed
+    monkeypatch.setattr("revrules.run.plan._FILTER_BELOW", filter_below)  # both ways of diffing
     connector = project.connector()
     snapshot = operations.read_snapshot(project, connector)
     evaluated = project.evaluate(snapshot.typed, unavailable_owners=project.unavailable_owners(connector))

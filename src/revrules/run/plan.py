@@ -23,6 +23,8 @@ CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.Str
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
 UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String})
+_FILTER_BELOW = 0.5
+"""Share of records changing under which the diff first keeps only the records that change."""
 _ROWS_PER_CHUNK = 50_000
 """Rows encoded at a time when writing a plan: bounds the memory of the text being written."""
 
@@ -170,6 +172,11 @@ def build_plan(
     ], how="horizontal")
     del befores
     keeps = [_keep(frame, name, book.kinds[name], project) for name, _ in outputs]
+    changing = frame.select(pl.any_horizontal(keeps).fill_null(False) if keeps else pl.lit(False)).to_series()
+    if changing.sum() < frame.height * _FILTER_BELOW:
+        # Few records change (a re-plan): texts are made only for them. When most change,
+        # filtering first would copy the frame for little gain.
+        frame = frame.filter(changing)
     columns = [(source, keep, crm_text(pl.col(name), book.kinds[name]), _rule(frame, name))
                for (name, source), keep in zip(outputs, keeps, strict=True)]
     target = project.config.model.provenance
