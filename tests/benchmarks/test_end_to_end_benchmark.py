@@ -1,7 +1,4 @@
-"""Issue 18 targets for the commands end to end, next to a hand-written polars floor; run with `pytest -m benchmark`.
-
-The assertions are the issue's targets as written; the README says which are met.
-"""
+"""Issue 18 targets for the commands end to end, next to a hand-written polars floor; run with `pytest -m benchmark`."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# The assertions are the issue's targets as written; the README says which are met.
 
 
 def _bench() -> ModuleType:
