@@ -41,7 +41,8 @@ class CsvConnector:
 
     The input file at `path` plays the CRM's part. Write-back goes to `output`
     (by default `path` itself), always rewritten whole and atomically, so a run
-    killed half-way leaves a file holding exactly the batches that completed.
+    killed half-way leaves a file holding exactly the batches that completed (or,
+    after `buffer_writes`, exactly those flushed).
     When `output` is a separate file, the values of `write_fields` (and of any
     column only `output` has) are read from it, so reading after a write sees what
     was written.
@@ -76,6 +77,9 @@ class CsvConnector:
         self.write_fields = tuple(dict.fromkeys(write_fields))
         self.batch_size = batch_size
         self._state: _State | None = None
+        self._buffering = False
+        self._unflushed = False
+        self._held: list[pl.DataFrame] = []
 
     def columns(self) -> list[str]:
         """The header of the input file.
@@ -128,7 +132,8 @@ class CsvConnector:
             CrmError: The output file could not be written; it is left as it was.
             InvalidInputError: The input file is invalid, as for `read`.
         """
-        state = self._current()
+        # Buffered batches are located against the records as loaded; their values join them in one go later.
+        state = self._state if self._unflushed and self._state is not None else self._current()
         record_ids = [update.record_id for update in updates for _ in update.values]
         fields = [field for update in updates for field in update.values]
         values = [_format_cell(value) for update in updates for value in update.values.values()]
@@ -151,13 +156,36 @@ class CsvConnector:
             .then(pl.lit(_ID_NOT_WRITABLE))
         ).to_series()
         landing = errors.is_null()
-        frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
-        _write_atomically(self.output, lambda sink: frame.write_csv(sink, include_bom=state.bom))
-        self._state = _State(frame, self._signature(), state.bom)
+        if self._buffering:
+            # Applying each batch would copy every changed column once per batch: hold them, apply once.
+            self._held.append(changes.filter(landing).select(rows.filter(landing).alias("row"), "field", "value"))
+            self._unflushed = True
+        else:
+            frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
+            _write_atomically(self.output, lambda sink: frame.write_csv(sink, include_bom=state.bom))
+            self._state = _State(frame, self._signature(), state.bom)
         return [
             WriteResult(record_id, field, error is None, error)
             for record_id, field, error in zip(record_ids, fields, errors.to_list(), strict=True)
         ]
+
+    def buffer_writes(self) -> None:
+        """Hold the next writes in memory until `flush`: an apply rewrites the file once, not once per batch."""
+        self._buffering = True
+
+    def flush(self) -> None:
+        """Rewrite the output file once, atomically, with every write since `buffer_writes`.
+
+        Raises:
+            CrmError: The output file could not be written; it is left as it was.
+        """
+        self._buffering = False
+        if not self._unflushed:
+            return
+        state = self._current()
+        _write_atomically(self.output, lambda sink: state.frame.write_csv(sink, include_bom=state.bom))
+        self._state = _State(state.frame, self._signature(), state.bom)
+        self._unflushed = False
 
     def list_members(self, list_id: str, name: str | None = None) -> set[str]:  # noqa: ARG002
         """The ids in `lists_dir/<list_id>.csv`; empty when the file does not exist yet.
@@ -231,6 +259,12 @@ class CsvConnector:
 
     def _current(self) -> _State:
         """The current records, reloaded only when a file changed since the last look."""
+        if self._unflushed and self._state is not None:
+            if self._held:
+                frame = _apply_held(self._state.frame, self._held)
+                self._state = _State(frame, self._state.signature, self._state.bom)
+                self._held = []
+            return self._state  # buffered writes exist only here until flushed
         signature = self._signature()
         if self._state is None or self._state.signature != signature:
             self._state = self._load(signature)
@@ -304,6 +338,19 @@ def _apply_changes(frame: pl.DataFrame, rows: pl.Series, changes: pl.DataFrame) 
         # Scattering touches only the changed rows, so a small batch against a large
         # file costs no more than copying the column once.
         columns[name] = current.clone().scatter(cells["row"], cells["value"]).alias(name)
+    return pl.DataFrame(list(columns.values()))
+
+
+def _apply_held(frame: pl.DataFrame, held: list[pl.DataFrame]) -> pl.DataFrame:
+    """Apply buffered batches (row, field, value) field by field, one copy of each changed column in all."""
+    changes = pl.concat(held, rechunk=False)
+    held.clear()
+    columns = {name: frame[name] for name in frame.columns}
+    for field in changes["field"].unique(maintain_order=True).to_list():
+        # The last change of a cell wins, as when batches are applied one by one.
+        cells = changes.filter(pl.col("field") == field).unique(subset="row", keep="last", maintain_order=True)
+        current = columns.get(field, pl.repeat(None, frame.height, dtype=pl.String, eager=True))
+        columns[field] = current.clone().scatter(cells["row"], cells["value"]).alias(field)
     return pl.DataFrame(list(columns.values()))
 
 

@@ -44,6 +44,19 @@ class Connector(Protocol):
 
 
 @runtime_checkable
+class BufferedWrite(Protocol):
+    """A CRM that can hold writes in memory and make them durable at once (the CSV file, written once per apply)."""
+
+    def buffer_writes(self) -> None:
+        """From now until `flush`, `write` changes the records in memory only."""
+        ...
+
+    def flush(self) -> None:
+        """Make every buffered write durable, atomically; raise `CrmError`, changing nothing, when it cannot."""
+        ...
+
+
+@runtime_checkable
 class IncrementalRead(Protocol):
     """A CRM that can read only the records modified since a moment (HubSpot, Salesforce)."""
 

@@ -40,15 +40,14 @@ def _start_apply(config: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _written_so_far(ledger: Path) -> int:
+def _ledgered_so_far(ledger: Path) -> int:
     if not ledger.exists():
         return 0
     try:
         db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5)
         try:
-            return int(
-                db.execute("SELECT COUNT(*) FROM writes WHERE result = 'written'").fetchone()[0]
-            )
+            # Pending counts: the CSV connector lands all batches at once at the end of the run.
+            return int(db.execute("SELECT COUNT(*) FROM writes").fetchone()[0])
         finally:
             db.close()
     except sqlite3.OperationalError:
@@ -62,7 +61,7 @@ def _kill_mid_write(process: subprocess.Popen[bytes], ledger: Path, timeout: flo
         if process.poll() is not None:
             process.communicate()
             return False
-        if _written_so_far(ledger) > 0:
+        if _ledgered_so_far(ledger) > 0:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
             return _written_records(ledger) < ROWS
@@ -113,15 +112,15 @@ def test_sigkill_mid_apply_then_apply_again_writes_each_field_once(tmp_path: Pat
     assert results <= {"written", "pending"}, results
     written = [r for r in rows if r[3] == "written"]
     pending = [r for r in rows if r[3] == "pending"]
-    assert output.is_file()
-    out = by_id(output)
-    assert len(out) == ROWS
+    # Killed before its one rewrite of the file, a run leaves no output file yet.
+    out = by_id(output) if output.is_file() else {}
+    assert len(out) in (0, ROWS)
     for record, field, after, _, _ in written:
-        assert _cell(out[record], field) == after, (record, field)
+        assert _cell(out.get(record), field) == after, (record, field)
     landed_records = {r[0] for r in written}
     for at in {r[4] for r in pending}:
         batch = [r for r in pending if r[4] == at]
-        landed = [_cell(out[record], field) == after for record, field, after, _, _ in batch]
+        landed = [_cell(out.get(record), field) == after for record, field, after, _, _ in batch]
         assert all(landed) or not any(landed), "a batch landed partly"
         if all(landed):
             landed_records |= {r[0] for r in batch}

@@ -58,3 +58,12 @@ def written(state_dir: Path) -> int:
     """How many writes the ledger records as written."""
     found = rows(state_dir, "SELECT COUNT(*) FROM writes WHERE result = 'written'")
     return int(found[0][0]) if found else 0
+
+
+def ledgered(state_dir: Path) -> int:
+    """How many writes the ledger records, pending or settled: a run is writing once this is above 0.
+
+    The CSV connector lands its batches at the end of a run, so "written" appears only then.
+    """
+    found = rows(state_dir, "SELECT COUNT(*) FROM writes")
+    return int(found[0][0]) if found else 0

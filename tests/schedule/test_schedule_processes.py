@@ -13,9 +13,10 @@ import pytest
 
 from revrules.state.lock import holder, run_lock
 from revrules.testing.harness import run_process, start_process, wait_for
-from tests.schedule.projects import rows, write_project, written
+from tests.schedule.projects import ledgered, rows, write_project, written
 
-ROWS, BATCH = 20_000, 50
+# Small batches: the CSV file is written once at the end, so the run lasts through its per-batch ledger work.
+ROWS, BATCH = 20_000, 10
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -24,7 +25,7 @@ def test_overlap_refused_then_sigterm_stops_cleanly_and_the_next_run_completes(t
     config = write_project(tmp_path, rows=ROWS, batch=BATCH)
     state = tmp_path / ".revrules"
     first = start_process("apply", "--yes", "-c", config)
-    wait_for(lambda: written(state) > 0, first)
+    wait_for(lambda: ledgered(state) > 0, first)
 
     second = run_process("apply", "--yes", "-c", config)
     assert second.returncode == 3, second.stderr
@@ -56,7 +57,7 @@ def test_a_sigkilled_holder_leaves_the_lock_free(tmp_path: Path) -> None:
     config = write_project(tmp_path, rows=ROWS, batch=BATCH)
     state = tmp_path / ".revrules"
     victim = start_process("apply", "--yes", "-c", config)
-    wait_for(lambda: written(state) > 0, victim)
+    wait_for(lambda: ledgered(state) > 0, victim)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     assert victim.stderr is not None

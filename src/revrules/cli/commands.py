@@ -118,10 +118,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         # A saved plan holds CRM values: readable by its owner only.
-        private_file(out).write_text(json.dumps(plan.to_json(), default=str))
+        with private_file(out).open("w", encoding="utf-8") as sink:
+            plan.write_json(sink)
         log.info("saved the plan to %s", out)
     if args.json:
-        _print_json(plan.to_json())
+        plan.write_json(sys.stdout)
     elif args.show:
         print(render.record_text(plan, args.show))
     elif args.format == "markdown":

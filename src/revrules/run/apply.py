@@ -10,6 +10,7 @@ import polars as pl
 
 from revrules.connectors.protocols import Connector, ListSync
 from revrules.errors import CrmError, InvalidInputError, RevrulesError
+from revrules.run.landing import landing
 from revrules.run.plan import CHANGE_SCHEMA, Plan
 from revrules.run.settle import current_values, same_value, send_batch
 from revrules.runtime.progress import Progress
@@ -113,14 +114,14 @@ def apply_changes(
     failures: list[pl.DataFrame] = [pl.DataFrame(schema=_FAILED_SCHEMA)]
     batches = _batches(changes, max(connector.batch_size, 1))
     # A stop signal lets the batch in flight land; it is checked before each next batch.
-    with Progress("writing", changes["id"].n_unique()) as bar, deferred():
+    with Progress("writing", changes["id"].n_unique()) as bar, deferred(), landing(ledger, connector) as land:
         for number, batch in enumerate(batches):
             if requested():
                 raise StopRequested(f"stopped by a signal after {number} of {len(batches)} batches",
                                     written=written)
             rows = ledger.record_pending(run_id, batch)
             outcome, stop = send_batch(connector, batch.with_columns(rows))
-            ledger.record_outcome(rows, outcome)
+            land(rows, outcome)
             written += batch.height - outcome.height
             failures.append(outcome.filter(pl.col("result") == FAILED).select(list(_FAILED_SCHEMA)))
             if stop is not None:

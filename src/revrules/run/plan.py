@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 
@@ -14,7 +16,7 @@ from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_
 from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
 from revrules.project import Project
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
-from revrules.run.provenance import TOO_LONG_SCHEMA, hold_back_too_long, provenance_line
+from revrules.run.provenance import TOO_LONG_SCHEMA, provenance_line
 from revrules.run.read import Snapshot
 
 CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.String, "after": pl.String,
@@ -22,6 +24,10 @@ CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.Str
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
 UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String})
+_FILTER_BELOW = 0.5
+"""Share of records changing under which the diff first keeps only the records that change."""
+_ROWS_PER_CHUNK = 50_000
+"""Rows encoded at a time when writing a plan: bounds the memory of the text being written."""
 
 
 @dataclass(frozen=True)
@@ -61,18 +67,34 @@ class Plan:
         return self.changes.is_empty() and self.list_changes.is_empty()
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as one JSON document (SPEC §5)."""
-        return {
-            "meta": vars(self.meta),
-            "changes": self.changes.to_dicts(),
-            "list_changes": self.list_changes.to_dicts(),
-            "conflicts": self.conflicts.to_dicts(),
-            "unassigned_owners": self.unassigned.to_dicts(),
-            "data_quality": [vars(q) for q in self.quality],
-            "owner_books": self.owner_books.to_dicts(),
-            "territory_books": self.territory_books.to_dicts(),
-            "too_long": self.too_long.to_dicts(),
+        """The plan as one JSON document (SPEC §5), as Python values; `write_json` writes it without them."""
+        document: dict[str, Any] = json.loads(self.dumps())
+        return document
+
+    def dumps(self) -> str:
+        """The plan as the text of one JSON document (SPEC §5)."""
+        text = io.StringIO()
+        self.write_json(text)
+        return text.getvalue()
+
+    def write_json(self, sink: IO[str]) -> None:
+        """Write the plan as one JSON document (SPEC §5), one row per line, never holding it as Python rows."""
+        frames = {
+            "changes": self.changes,
+            "list_changes": self.list_changes,
+            "conflicts": self.conflicts,
+            "unassigned_owners": self.unassigned,
         }
+        sink.write('{\n "meta": ' + json.dumps(vars(self.meta), default=str))
+        for key, frame in frames.items():
+            sink.write(f',\n "{key}": ')
+            _write_rows(sink, frame)
+        sink.write(',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str))
+        for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
+                           ("too_long", self.too_long)):
+            sink.write(f',\n "{key}": ')
+            _write_rows(sink, frame)
+        sink.write("\n}\n")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Plan:
@@ -88,6 +110,23 @@ class Plan:
             territory_books=pl.DataFrame(data.get("territory_books", []), schema=TERRITORY_SCHEMA),
             too_long=pl.DataFrame(data.get("too_long", []), schema=TOO_LONG_SCHEMA),
         )
+
+
+def _write_rows(sink: IO[str], frame: pl.DataFrame) -> None:
+    """A frame as a JSON array of row objects, one per line, encoded by polars a chunk at a time."""
+    if frame.is_empty():
+        sink.write("[]")
+        return
+    sink.write("[\n  ")
+    separator = ""
+    for chunk in frame.iter_slices(_ROWS_PER_CHUNK):
+        # polars writes one object per line and escapes every newline inside a value,
+        # so each line break is exactly a boundary between two rows.
+        rows = chunk.write_ndjson()
+        sink.write(separator)
+        sink.write(rows[:-1].replace("\n", ",\n  "))
+        separator = ",\n  "
+    sink.write("\n ]")
 
 
 def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
@@ -124,23 +163,47 @@ def build_plan(
 ) -> Plan:
     """Diff the evaluated values against the CRM's current values.
 
+    Changes come in record order, and within a record in CRM field name order.
     `text_lengths` (field -> the most characters it holds) holds back values that cannot
     fit and shortens provenance to its compact form where needed.
     """
+    lengths = text_lengths or {}
     book = project.book
     raw = snapshot.raw
-    befores = convert_frame(
-        raw, [FieldSpec(f"__before__{name}", src, book.kinds[name]) for name, src in project.outputs.items()]
-    )[0]
-    frame = evaluated.hstack(befores.drop(ID))
-    frame = frame.with_columns(raw.select(project.write_fields()).rename(lambda c: f"__raw__{c}"))
-    parts = [_field_changes(frame, name, src, book.kinds[name], project) for name, src in project.outputs.items()]
-    changes = pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
-    changes, too_long = hold_back_too_long(changes, text_lengths or {})
-    if project.config.model.provenance and not changes.is_empty():
-        limit = (text_lengths or {}).get(project.config.model.provenance)
-        changes = pl.concat([changes, _provenance(frame, changes, project, limit)])
-    changes = changes.sort(["id", "field"])
+    # Fields in name order, so that one record's changes come out sorted without a sort.
+    outputs = sorted(project.outputs.items(), key=lambda item: item[1])
+    befores = convert_frame(raw, [FieldSpec(_before(name), src, book.kinds[name]) for name, src in outputs])[0]
+    needed = [ID, *project.outputs, *(c for name in project.outputs if (c := rule_column(name)) in evaluated.columns)]
+    frame = pl.concat([
+        evaluated.select(needed),
+        befores.drop(ID),
+        raw.select(pl.col(f).alias(_raw(f)) for f in project.write_fields()),
+    ], how="horizontal")
+    del befores
+    keeps = [_keep(frame, name, book.kinds[name], project) for name, _ in outputs]
+    changing = frame.select(pl.any_horizontal(keeps).fill_null(False) if keeps else pl.lit(False)).to_series()
+    if changing.sum() < frame.height * _FILTER_BELOW:
+        # Few records change (a re-plan): texts are made only for them. When most change,
+        # filtering first would copy the frame for little gain.
+        frame = frame.filter(changing)
+    texts = [crm_text(pl.col(name), book.kinds[name]) for name, _ in outputs]
+    # A value longer than its field is held back, never sent (the org would refuse the whole record).
+    fits = [text.str.len_chars().le(lengths[source]).fill_null(True) if source in lengths else pl.lit(True)
+            for (_, source), text in zip(outputs, texts, strict=True)]
+    sent = [keep & fit for keep, fit in zip(keeps, fits, strict=True)]
+    too_long = _too_long(frame, [(source, keep & ~fit, text) for (_, source), keep, fit, text
+                                 in zip(outputs, keeps, fits, texts, strict=True) if source in lengths], lengths)
+    columns = [(source, keep, text, _rule(frame, name))
+               for (name, source), keep, text in zip(outputs, sent, texts, strict=True)]
+    target = project.config.model.provenance
+    if target:
+        line = provenance_line(frame, project, lengths.get(target))
+        # Provenance changes only for records that change anyway; it never changes on its own.
+        keep = pl.any_horizontal(sent) & pl.col(_raw(target)).ne_missing(line) if sent else pl.lit(False)
+        columns.append((target, keep, line, pl.lit("provenance")))
+        columns.sort(key=lambda column: column[0])
+    changes = _changes(frame, columns)
+    del frame
     meta = PlanMeta(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         crm=project.config.model.crm.kind,
@@ -161,39 +224,74 @@ def build_plan(
     )
 
 
-def _field_changes(frame: pl.DataFrame, name: str, source: str, kind: FieldType, project: Project) -> pl.DataFrame:
-    after, before = pl.col(name), pl.col(f"__before__{name}")
-    raw_before = pl.col(f"__raw__{source}")
+def _too_long(frame: pl.DataFrame, held: list[tuple[str, pl.Expr, pl.Expr]],
+              lengths: Mapping[str, int]) -> pl.DataFrame:
+    """One row per value held back as too long: id, field, its length and the field's limit (never the value)."""
+    parts = [frame.filter(keep.fill_null(False)).select(
+        pl.col(ID).alias("id"), pl.lit(source, pl.String).alias("field"),
+        text.str.len_chars().cast(pl.Int64).alias("length"), pl.lit(lengths[source], pl.Int64).alias("limit"),
+    ) for source, keep, text in held]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=TOO_LONG_SCHEMA)
+
+
+def _before(name: str) -> str:
+    return f"__before__{name}"
+
+
+def _raw(field: str) -> str:
+    return f"__raw__{field}"
+
+
+def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.Expr]]) -> pl.DataFrame:
+    """One row per kept (record, field), in record order and, within a record, in the order of `columns`.
+
+    Each quantity (keep, before, after, rule) is unpivoted into one column, field after
+    field; the kept cells are then taken in record order by position, so no string is
+    sorted and no per-field frame is built.
+    """
+    if not columns:
+        return pl.DataFrame(schema=CHANGE_SCHEMA)
+    wide = frame.lazy().select(
+        pl.col(ID).alias("id"),
+        *(keep.fill_null(False).alias(f"keep{i}") for i, (_, keep, _, _) in enumerate(columns)),
+        *(pl.col(_raw(field)).alias(f"before{i}") for i, (field, _, _, _) in enumerate(columns)),
+        *(after.cast(pl.String).alias(f"after{i}") for i, (_, _, after, _) in enumerate(columns)),
+        *(rule.cast(pl.String).alias(f"rule{i}") for i, (_, _, _, rule) in enumerate(columns)),
+    ).collect()
+    records, count = wide.height, len(columns)
+
+    def stacked(quantity: str) -> pl.Series:
+        return wide.select(pl.col(f"{quantity}{i}") for i in range(count)).unpivot(value_name=quantity)[quantity]
+
+    kept = stacked("keep").arg_true()  # positions field * records + record
+    kept = kept.gather(((kept % records) * count + kept // records).arg_sort())
+    row, field = kept % records, kept // records
+    return pl.DataFrame([
+        wide["id"].gather(row),
+        pl.Series("field", [name for name, _, _, _ in columns], dtype=pl.String).gather(field),
+        stacked("before").gather(kept),
+        stacked("after").gather(kept),
+        stacked("rule").gather(kept),
+    ])
+
+
+def _keep(frame: pl.DataFrame, name: str, kind: FieldType, project: Project) -> pl.Expr:
+    """Whether the value decided for `name` differs from what the CRM holds and may be written."""
+    after, before = pl.col(name), pl.col(_before(name))
+    raw_before = pl.col(_raw(project.outputs[name]))
     equal = _comparable(after, kind).eq_missing(_comparable(before, kind))
     # A before value that could not be converted is junk in the CRM: replace it.
     equal = equal & (before.is_not_null() | raw_before.is_null())
     keep = ~equal
-    rule = pl.col(rule_column(name)) if rule_column(name) in frame.columns else pl.lit(name)
     if rule_column(name) in frame.columns:
         keep = keep & (pl.col(rule_column(name)) != CONFLICT).fill_null(True)
     if name == project.owner_output:
         keep = keep & after.is_not_null()  # no owner found: leave the current owner
-    return frame.filter(keep).select(
-        pl.col(ID).alias("id"),
-        pl.lit(source, dtype=pl.String).alias("field"),
-        raw_before.alias("before"),
-        crm_text(after, kind).alias("after"),
-        rule.cast(pl.String).alias("rule"),
-    )
+    return keep
 
 
-def _provenance(frame: pl.DataFrame, changes: pl.DataFrame, project: Project, limit: int | None) -> pl.DataFrame:
-    """Provenance changes for the records that change anyway; it never changes on its own."""
-    target = project.config.model.provenance or ""
-    changed = frame.join(changes.select(pl.col("id").alias(ID)).unique(), on=ID, how="semi")
-    line = provenance_line(frame, project, limit)
-    return changed.select(
-        pl.col(ID).alias("id"),
-        pl.lit(target, dtype=pl.String).alias("field"),
-        pl.col(f"__raw__{target}").alias("before"),
-        line.alias("after"),
-        pl.lit("provenance").alias("rule"),
-    ).filter(pl.col("before").ne_missing(pl.col("after")))
+def _rule(frame: pl.DataFrame, name: str) -> pl.Expr:
+    return pl.col(rule_column(name)) if rule_column(name) in frame.columns else pl.lit(name)
 
 
 def _list_changes(project: Project, evaluated: pl.DataFrame, current: Mapping[str, set[str]]) -> pl.DataFrame:

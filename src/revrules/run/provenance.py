@@ -1,8 +1,6 @@
-"""Text that fits its field: the provenance line in its full or compact form, and over-long values held back."""
+"""Provenance that fits its field: the line in its full form, or compact when the field is too short."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import polars as pl
 
@@ -66,21 +64,3 @@ def _compact(names: list[str], project: Project, limit: int) -> pl.Expr:
     return pl.when(kept < total).then(
         pl.concat_str([line, pl.lit(CUT_MARKER), (total - kept).cast(pl.String)])
     ).otherwise(line).str.slice(0, limit)
-
-
-def hold_back_too_long(changes: pl.DataFrame, lengths: Mapping[str, int]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split changes into those that fit their field and those longer than it holds.
-
-    Returns:
-        The changes to send, and one row per held-back value: id, field, its length and
-        the field's limit (never the value: it may be customer data).
-    """
-    if not lengths or changes.is_empty():
-        return changes, pl.DataFrame(schema=TOO_LONG_SCHEMA)
-    limits = pl.DataFrame({"field": list(lengths), "limit": list(lengths.values())},
-                          schema={"field": pl.String, "limit": pl.Int64})
-    joined = changes.join(limits, on="field", how="left", maintain_order="left").with_columns(
-        pl.col("after").str.len_chars().cast(pl.Int64).alias("length"))
-    over = pl.col("limit").is_not_null() & (pl.col("length") > pl.col("limit")).fill_null(False)
-    too_long = joined.filter(over).select("id", "field", "length", "limit")
-    return joined.filter(~over).select(changes.columns), too_long
