@@ -390,7 +390,8 @@ class _Builder:
         return pools
 
     def _owners(self, doc: Document, path: PathKey, items: list[model.OwnerModel]) -> tuple[Owner, ...]:
-        owners = tuple(Owner(o.id, o.weight, o.capacity, o.active) for o in items)
+        owners = tuple(Owner(o.id, o.weight, o.capacity, o.active, o.away.until if o.away else None,
+                             o.away.catch_up if o.away else "fair") for o in items)
         if len({o.id for o in owners}) != len(owners):
             self.problems.append(doc.problem(path, "an owner is listed twice in this pool"))
         return owners

@@ -60,11 +60,7 @@ def plan_text(plan: Plan, source: str) -> str:
         for row in plan.conflicts.head(10).iter_rows(named=True):
             lines.append(f"  {row['id']}: {row['decision']} matched {', '.join(row['rules'])}")
     lines += _books_text(plan)
-    if not plan.unassigned.is_empty():
-        lines.append("")
-        lines.append(f"Owners not assigned because every pool member is at capacity: {plan.unassigned.height:,}")
-        for (territory,), group in plan.unassigned.group_by("territory", maintain_order=True):
-            lines.append(f"  {territory}: {group.height:,} account(s)")
+    lines += _unassigned_text(plan)
     lines.append("")
     if plan.is_empty:
         lines.append("No changes. The CRM matches the rulebook.")
@@ -76,6 +72,25 @@ def plan_text(plan: Plan, source: str) -> str:
     return "\n".join(lines)
 
 
+UNASSIGNED_BECAUSE = {
+    "capacity-full": "every pool member is at capacity",
+    "no-available-owner": "no pool member can receive accounts (gone, away, or unknown or inactive in the CRM)",
+}
+
+
+def _unassigned_text(plan: Plan) -> list[str]:
+    """Accounts left with their current owner, by why: at capacity is not the same as nobody available."""
+    lines: list[str] = []
+    for reason, because in UNASSIGNED_BECAUSE.items():
+        found = plan.unassigned.filter(pl.col("reason").fill_null("capacity-full") == reason)
+        if found.is_empty():
+            continue
+        lines += ["", f"Owners not assigned because {because}: {found.height:,}"]
+        for (territory,), group in found.group_by("territory", maintain_order=True):
+            lines.append(f"  {territory}: {group.height:,} account(s)")
+    return lines
+
+
 def _books_text(plan: Plan) -> list[str]:
     """Owners whose book changes, and territories whose size changes."""
     moved = plan.owner_books.filter((pl.col("gained") > 0) | (pl.col("lost") > 0))
@@ -85,7 +100,8 @@ def _books_text(plan: Plan) -> list[str]:
         for r in moved.head(20).iter_rows(named=True):
             value = (f"; value {r['value_before']:,.0f} -> {r['value_after']:,.0f}"
                      if r["value_before"] or r["value_after"] else "")
-            lines.append(f"  {r['owner']}: {r['accounts_before']:,} -> {r['accounts_after']:,} "
+            status = f" [{r['status']}]" if r.get("status") and r["status"] != "active" else ""
+            lines.append(f"  {r['owner']}{status}: {r['accounts_before']:,} -> {r['accounts_after']:,} "
                          f"(+{r['gained']:,} -{r['lost']:,}{value})")
         if moved.height > 20:
             lines.append(f"  … and {moved.height - 20:,} more owners")
@@ -195,6 +211,10 @@ def explain_text(trace: dict[str, Any]) -> str:
         owner = trace["owner"]
         pool = f", pool {owner['pool']}" if owner.get("pool") else ""
         lines.append(f"owner = {_show(owner['value'])}    [{owner['why'] or 'no owner pool'}{pool}]")
+        if owner.get("pool"):
+            lines.append(f"  previous owner: {_show(owner.get('previous'))}"
+                         + (f" ({owner['previous_status']})" if owner.get("previous_status") else ""))
+            lines.append(f"  because: {owner['because']}")
     if trace["lists"]:
         lines.append("")
         lines.append("Lists:")

@@ -21,7 +21,7 @@ CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.Str
                            "rule": pl.String})
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
-UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String})
+UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String, "reason": pl.String})
 
 
 @dataclass(frozen=True)
@@ -224,6 +224,6 @@ def _unassigned(project: Project, evaluated: pl.DataFrame) -> pl.DataFrame:
     if territories is None or not territories.owner_output:
         return pl.DataFrame(schema=UNASSIGNED_SCHEMA)
     column = rule_column(territories.owner_output)
-    return evaluated.filter(pl.col(column) == "capacity-full").select(
-        pl.col(ID).alias("id"), pl.col(territories.output).alias("territory")
+    return evaluated.filter(pl.col(column).is_in(["capacity-full", "no-available-owner"])).select(
+        pl.col(ID).alias("id"), pl.col(territories.output).alias("territory"), pl.col(column).alias("reason")
     )
