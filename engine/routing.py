@@ -233,8 +233,11 @@ def rebalance_pool(
 
     A member's share is the pool's load times its weight over the total weight; load
     counts accounts, or sums `values` when the pool balances by a field. Moves go from
-    the most loaded member to the least loaded, taking the donor's least valuable
-    account first (then the lowest id), and never push a member past capacity.
+    the most loaded member to the least loaded, and never push a member past capacity.
+    By count, the donor gives its least valuable account first (then the lowest id).
+    With `balance_by`, it gives the account whose value comes closest to what the
+    receiver lacks, so value is balanced with the fewest accounts moved. One move at
+    a time, in Python: moves are few, and each is vectorised over the donor's book.
     """
     members = pool.active
     names = [owner.id for owner in members]
@@ -265,6 +268,10 @@ def rebalance_pool(
             break
         donor = int(np.argmax(np.where(donors, load / weight, -np.inf)))
         row = books[donor][-1]
+        if pool.balance_by:
+            book = books[donor]
+            row = book[_closest_fit(size[book], load, share, high=high, capacity=capacity,
+                                          donor=donor, under=under)]
         room = (load + size[row] <= capacity) & (load + size[row] <= high + 1e-9)
         room[donor] = False
         if under.any():
@@ -272,8 +279,30 @@ def rebalance_pool(
         if not room.any():
             break
         receiver = int(np.argmin(np.where(room, load / weight, np.inf)))
-        books[donor].pop()
+        books[donor].remove(row)
         load[donor] -= size[row]
         load[receiver] += size[row]
         held[row] = names[receiver]
     return pl.Series(held, dtype=pl.String)
+
+
+def _closest_fit(sizes: Loads, load: Loads, share: Loads, *, high: Loads, capacity: Loads, donor: int,
+                 under: np.ndarray[Any, Any]) -> int:
+    """The position in the donor's book of the account that best closes the gap to the neediest receiver.
+
+    The gap is the smaller of the donor's excess and the receiver's shortfall; the
+    account closest to it that fits the receiver wins (the book's order breaks ties),
+    else the smallest account, as the count rule would give.
+    """
+    candidates = under.copy() if under.any() else np.ones(len(load), dtype=bool)
+    candidates[donor] = False
+    if not candidates.any():
+        return len(sizes) - 1
+    receiver = int(np.argmin(np.where(candidates, load / np.maximum(share, 1e-12), np.inf)))
+    gap = min(load[donor] - share[donor], share[receiver] - load[receiver])
+    fits = (load[receiver] + sizes <= min(capacity[receiver], high[receiver] + 1e-9))
+    if gap <= 0 or not fits.any():
+        return len(sizes) - 1
+    distance = np.where(fits, np.abs(sizes - gap), np.inf)
+    # Reversed so that among equal distances the last position (the lowest id of equal values) wins.
+    return int(len(sizes) - 1 - np.argmin(distance[::-1]))

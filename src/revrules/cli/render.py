@@ -10,6 +10,7 @@ import polars as pl
 
 from revrules.engine.testcases import CaseResult
 from revrules.run.apply import ApplyReport
+from revrules.run.balance import balance_warnings
 from revrules.run.plan import Plan
 from revrules.state.ledger import Run
 
@@ -61,6 +62,7 @@ def plan_text(plan: Plan, source: str) -> str:
             lines.append(f"  {row['id']}: {row['decision']} matched {', '.join(row['rules'])}")
     lines += _books_text(plan)
     lines += _unassigned_text(plan)
+    lines += _balance_text(plan)
     lines.append("")
     if plan.is_empty:
         lines.append("No changes. The CRM matches the rulebook.")
@@ -76,6 +78,17 @@ UNASSIGNED_BECAUSE = {
     "capacity-full": "every pool member is at capacity",
     "no-available-owner": "no pool member can receive accounts (gone, away, or unknown or inactive in the CRM)",
 }
+
+
+def _balance_text(plan: Plan) -> list[str]:
+    """With --rebalance: how far owners are from their share, by count and by value, before and after."""
+    if plan.balance.is_empty():
+        return []
+    lines = ["", "Balance (largest deviation from an owner's share, before -> after):"]
+    for r in plan.balance.iter_rows(named=True):
+        lines.append(f"  {r['pool']} by {r['measure']}: {r['before']:.0%} -> {r['after']:.0%}")
+    lines += [f"Warning: {warning}" for warning in balance_warnings(plan.balance)]
+    return lines
 
 
 def _unassigned_text(plan: Plan) -> list[str]:

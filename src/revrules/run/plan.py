@@ -13,6 +13,7 @@ from revrules.connectors.base import ID
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
 from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
 from revrules.project import Project
+from revrules.run.balance import BALANCE_SCHEMA
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
 from revrules.run.provenance import TOO_LONG_SCHEMA, hold_back_too_long, provenance_line
 from revrules.run.read import Snapshot
@@ -49,6 +50,8 @@ class Plan:
     territory_books: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TERRITORY_SCHEMA))
     too_long: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TOO_LONG_SCHEMA))
     """Values held back because their field cannot hold them: id, field, length, limit."""
+    balance: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=BALANCE_SCHEMA))
+    """With `--rebalance`: per pool, count and value balance before and after."""
 
     @property
     def changed_records(self) -> int:
@@ -72,6 +75,7 @@ class Plan:
             "owner_books": self.owner_books.to_dicts(),
             "territory_books": self.territory_books.to_dicts(),
             "too_long": self.too_long.to_dicts(),
+            "balance": self.balance.to_dicts(),
         }
 
     @classmethod
@@ -87,6 +91,7 @@ class Plan:
             owner_books=pl.DataFrame(data.get("owner_books", []), schema=OWNER_SCHEMA),
             territory_books=pl.DataFrame(data.get("territory_books", []), schema=TERRITORY_SCHEMA),
             too_long=pl.DataFrame(data.get("too_long", []), schema=TOO_LONG_SCHEMA),
+            balance=pl.DataFrame(data.get("balance", []), schema=BALANCE_SCHEMA),
         )
 
 
