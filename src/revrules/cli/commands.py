@@ -144,8 +144,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     report = operations.apply(project, _write_options(args, show), saved_plan=Path(args.plan) if args.plan else None,
                               read_incrementally=args.incremental)
-    if report is not None and args.handoff:
-        handoff_after_apply(project, report.run_id, Path(args.handoff))
+    if report is not None and (args.handoff or project.config.model.notify):
+        handoff_after_apply(project, report.run_id, Path(args.handoff) if args.handoff else None)
     return _finish(report, args)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from revrules.errors import ExitCode, InvalidInputError
 from revrules.project import Project, load_project
 from revrules.run.handoff import Digests, digests, run_changes, write_digests
+from revrules.run.notify import send_digests
 from revrules.run.operations import open_ledger
 from revrules.run.plan import Plan
 
@@ -54,12 +55,17 @@ def run_digests(project: Project, run_id: int) -> Digests:
         ledger.close()
 
 
-def handoff_after_apply(project: Project, run_id: int, folder: Path) -> None:
-    """Write the digests of the run just applied; a failure here is logged, never fails the apply."""
-    try:
-        found = run_digests(project, run_id)
-        files = write_digests(found, folder, f"run {run_id}")
-    except OSError as error:
-        log.warning("hand-off digests for run %d were not written: %s", run_id, error.strerror or error)
-        return
-    log.info("wrote %d hand-off file(s) to %s for %d owner(s)", len(files), folder, len(found.owners))
+def handoff_after_apply(project: Project, run_id: int, folder: Path | None) -> None:
+    """Write the digests of the run just applied to `folder`, and send them when `notify` is configured.
+
+    The run is already written and ledgered: a failure here is logged and never fails the apply.
+    """
+    found = run_digests(project, run_id)
+    if folder is not None:
+        try:
+            files = write_digests(found, folder, f"run {run_id}")
+            log.info("wrote %d hand-off file(s) to %s for %d owner(s)", len(files), folder, len(found.owners))
+        except OSError as error:
+            log.warning("hand-off digests for run %d were not written: %s", run_id, error.strerror or error)
+    if project.config.model.notify is not None:
+        send_digests(found, project.config.model.notify, f"run {run_id}")
