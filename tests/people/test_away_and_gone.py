@@ -123,3 +123,13 @@ def test_the_away_key_is_validated_with_its_place(tmp_path: Path, cli: Cli) -> N
     result = cli("check", "-c", config)
     assert result.code == 2
     assert "book.yaml:" in result.err and "catch_up" in result.err
+
+
+def test_the_same_people_in_any_order_give_the_same_plan(tmp_path: Path, cli: Cli) -> None:
+    rows = [(f"r{i:02}", ("G", "A", "B", "C", "")[i % 5], float(i % 7)) for i in range(40)]
+    owners = f"{{id: G, active: false}}, {{id: A, away: {{until: {FUTURE}}}}}, " \
+             f"{{id: B, away: {{until: {PAST}, catch_up: none}}}}, {{id: C, weight: 2}}"
+    forward = cli("plan", "-c", project(tmp_path / "f", owners, rows), "--json", "--rebalance").json()
+    backward = cli("plan", "-c", project(tmp_path / "b", owners, rows[::-1]), "--json", "--rebalance").json()
+    assert forward["changes"] == backward["changes"] and forward["changes"]
+    assert forward["owner_books"] == backward["owner_books"]

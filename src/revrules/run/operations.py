@@ -84,8 +84,14 @@ def plan_snapshot(project: Project, connector: Connector, snapshot: Snapshot, *,
 
 
 def explain(project: Project, record_id: str) -> dict[str, Any]:
-    """Read every record, evaluate, and trace how one record's values are decided."""
-    evaluated = project.evaluate(read_all(project, project.connector()).typed)
+    """Read every record, evaluate, and trace how one record's values are decided.
+
+    Owners unknown or inactive in the CRM are left out as the plan leaves them out, so
+    explain tells the same story as the plan.
+    """
+    connector = project.connector()
+    evaluated = project.evaluate(read_all(project, connector).typed,
+                                 unavailable_owners=project.unavailable_owners(connector))
     try:
         return explain_record(project.book, evaluated, record_id)
     except KeyError:
