@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from revrules.engine import model
 from revrules.engine.definitions import Owner, Territories
 from revrules.engine.routing import ASSIGNED, FULL, GONE, KEPT, NOBODY, OVERFLOW, REBALANCE, UNAVAILABLE
 
@@ -14,6 +15,13 @@ DEPARTURES = (GONE, UNAVAILABLE)
 """Reasons of accounts routed to a new owner because their owner left; routed like `least-loaded` ones."""
 
 UNKNOWN_IN_CRM = "unknown or inactive in the CRM"
+
+
+def pool_member(spec: model.OwnerModel) -> Owner:
+    """The owner a rulebook's pool entry describes: active, gone (`active: false`) or away."""
+    if spec.away is None:
+        return Owner(spec.id, spec.weight, spec.capacity, spec.active)
+    return Owner(spec.id, spec.weight, spec.capacity, spec.active, spec.away.until, spec.away.catch_up)
 
 
 def previous_column(name: str) -> str:

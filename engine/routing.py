@@ -267,11 +267,11 @@ def rebalance_pool(
         if not donors.any():
             break
         donor = int(np.argmax(np.where(donors, load / weight, -np.inf)))
-        row = books[donor][-1]
+        position = len(books[donor]) - 1
         if pool.balance_by:
             book = books[donor]
-            row = book[_closest_fit(size[book], load, share, high=high, capacity=capacity,
-                                          donor=donor, under=under)]
+            position = _closest_fit(size[book], load, share, high=high, capacity=capacity, donor=donor, under=under)
+        row = books[donor][position]
         room = (load + size[row] <= capacity) & (load + size[row] <= high + 1e-9)
         room[donor] = False
         if under.any():
@@ -279,7 +279,7 @@ def rebalance_pool(
         if not room.any():
             break
         receiver = int(np.argmin(np.where(room, load / weight, np.inf)))
-        books[donor].remove(row)
+        books[donor].pop(position)
         load[donor] -= size[row]
         load[receiver] += size[row]
         held[row] = names[receiver]
