@@ -65,7 +65,8 @@ def test_an_away_owner_keeps_the_book_and_gets_no_new_accounts(tmp_path: Path, c
                                      "n3": ("B", "least-loaded")}
     assert books(result)["A"]["status"] == f"away until {FUTURE}"
     text = cli("plan", "-c", config).out
-    assert f"A [away until {FUTURE}]" not in text  # A's book does not change, so it is not listed
+    assert f"A [away until {FUTURE}]" not in text  # A's book does not change, so it is not among the moves
+    assert f"Away (keep their book, get no new accounts):\n  A: away until {FUTURE}, 2 account(s)" in text
     trace = cli("explain", "a1", "-c", config, "--json").json()["owner"]
     assert trace["value"] == "A" and trace["why"] == "kept" and "away until" in trace["because"]
 

@@ -118,6 +118,11 @@ def _books_text(plan: Plan) -> list[str]:
                          f"(+{r['gained']:,} -{r['lost']:,}{value})")
         if moved.height > 20:
             lines.append(f"  … and {moved.height - 20:,} more owners")
+    away = plan.owner_books.filter(pl.col("status").str.starts_with("away"))
+    if not away.is_empty():
+        lines += ["", "Away (keep their book, get no new accounts):"]
+        lines += [f"  {r['owner']}: {r['status']}, {r['accounts_after']:,} account(s)"
+                  for r in away.head(20).iter_rows(named=True)]
     changed = plan.territory_books.filter(pl.col("accounts_before") != pl.col("accounts_after"))
     if not changed.is_empty():
         lines += ["", "Territories (accounts before -> after):"]
