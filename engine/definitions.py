@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,14 +64,37 @@ class Decision:
         return frozenset(s for rule in self.rules for s in rule.when.symbols)
 
 
+CATCH_UP_POLICIES = ("fair", "none")
+
+
 @dataclass(frozen=True)
 class Owner:
-    """A member of an owner pool."""
+    """A member of an owner pool.
+
+    `active: false` means gone: the owner keeps nothing and their book is redistributed.
+    `away_until` means away: the owner keeps their book but gets no new accounts before
+    that date; from that date on, `catch_up` says whether they get priority until their
+    load reaches their share (`fair`) or simply take their turn (`none`).
+    """
 
     id: str
     weight: float = 1.0
     capacity: float | None = None
     active: bool = True
+    away_until: dt.date | None = None
+    catch_up: str = "fair"
+
+    def away_on(self, today: dt.date) -> bool:
+        """True when the owner is away on `today`: keeps their book, receives nothing new."""
+        return self.away_until is not None and today < self.away_until
+
+    def status(self, today: dt.date) -> str:
+        """`gone`, `away until DATE` or `active`, as the plan and explain show it."""
+        if not self.active:
+            return "gone"
+        if self.away_until is not None and self.away_on(today):
+            return f"away until {self.away_until.isoformat()}"
+        return "active"
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,10 @@ class Pool:
     def active(self) -> tuple[Owner, ...]:
         """The owners who can keep or receive accounts."""
         return tuple(owner for owner in self.owners if owner.active)
+
+    def without_away(self, today: dt.date) -> Pool:
+        """The pool with the members away on `today` left out (they neither give nor receive)."""
+        return Pool(self.id, tuple(o for o in self.owners if not o.away_on(today)), self.balance_by)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -12,10 +13,12 @@ import polars as pl
 from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
 from revrules.engine.definitions import Decision, Derive, Pool, Rulebook, Territories
+from revrules.engine.people import DEPARTURES, label_departures, previous_column
 from revrules.engine.routing import (
     ASSIGNED,
     FULL,
     KEPT,
+    NOBODY,
     OVERFLOW,
     REBALANCE,
     rebalance_pool,
@@ -50,6 +53,7 @@ def evaluate(
     given: Sequence[str] = (),
     rebalance: float | None = None,
     unavailable_owners: frozenset[str] = frozenset(),
+    today: dt.date | None = None,
 ) -> pl.DataFrame:
     """Every derived value, decision, territory, owner and list membership of each record.
 
@@ -63,6 +67,7 @@ def evaluate(
             owner within it of its weighted share of its pool.
         unavailable_owners: Owner ids the CRM does not know or has deactivated: treated
             as `active: false`, so routing never assigns them.
+        today: The day the run is for, which decides who is away (default: today).
 
     Returns:
         `frame` with a value column per result and a `<name>#rule` column naming the
@@ -83,10 +88,13 @@ def evaluate(
     if book.territories is not None:
         result = result.with_columns(_territory(book.territories))
         if book.territories.owner_output:
+            day = today or dt.datetime.now(dt.UTC).date()
             pools = _pools(book.territories, unavailable_owners)
-            result = _route(result, book.territories, pools, current_owner)
+            result = _route(result, book.territories, pools, current_owner, day)
+            result = label_departures(result, book.territories, unavailable_owners, day)
             if rebalance is not None:
-                result = _rebalance(result, book.territories, pools, rebalance)
+                away_left_out = {pool_id: pool.without_away(day) for pool_id, pool in pools.items()}
+                result = _rebalance(result, book.territories, away_left_out, rebalance)
     if book.lists:
         result = result.with_columns(
             m.when.compiled.fill_null(False).alias(list_column(m.id)) for m in book.lists
@@ -260,7 +268,8 @@ def _sharing(pool_ids: list[str], pools: dict[str, Pool]) -> list[list[str]]:
 
 
 def _route(
-    frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], current_owner: str | None
+    frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], current_owner: str | None,
+    today: dt.date,
 ) -> pl.DataFrame:
     """Assign owners pool by pool, then send what did not fit to each territory's overflow.
 
@@ -283,16 +292,16 @@ def _route(
     for sharing in _sharing(list(groups), pools):
         if len(sharing) == 1:
             group = groups[sharing[0]]
-            owners, why = _route_group(group, pools[sharing[0]], held)
+            owners, why = _route_group(group, pools[sharing[0]], held, today)
             routed_groups.append((group, owners, why))
             continue
         batches = [(groups[p][ID], groups[p]["current"], pools[p], _sizes(groups[p], pools[p])) for p in sharing]
-        results, held = route_shared(batches, held)
+        results, held = route_shared(batches, held, today)
         routed_groups += [(groups[p], o, w) for p, (o, w) in zip(sharing, results, strict=True)]
     for group, owners, why in routed_groups:
         routed = group.select("row", "territory").with_columns(owners.alias(output), why.alias(reason))
-        full = routed.filter(pl.col(reason) == FULL)
-        parts.append(routed.filter(pl.col(reason) != FULL))
+        full = routed.filter(pl.col(reason).is_in([FULL, NOBODY]))
+        parts.append(routed.filter(~pl.col(reason).is_in([FULL, NOBODY])))
         for (territory,), spilled in full.group_by("territory"):
             leaf = leaves[str(territory)]
             if leaf.overflow_owner is not None:
@@ -304,12 +313,13 @@ def _route(
                 parts.append(spilled)
     for pool_id in sorted(overflow):
         group = pl.concat(overflow[pool_id])
-        owners, why = _route_group(group, pools[pool_id], held)
-        why = pl.select(pl.when(why == FULL).then(pl.lit(FULL)).otherwise(pl.lit(OVERFLOW))).to_series()
+        owners, why = _route_group(group, pools[pool_id], held, today)
+        why = pl.select(pl.when(why.is_in([FULL, NOBODY])).then(why).otherwise(pl.lit(OVERFLOW))).to_series()
         parts.append(group.select("row").with_columns(owners.alias(output), why.alias(reason)))
     routed = pl.concat(parts, how="diagonal")
     return (
-        frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"))
+        frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"),
+                           current.alias(previous_column(output)))
         .join(routed.select("row", output, reason), left_on="__row", right_on="row", how="left",
               maintain_order="left")
         .drop("__row")
@@ -320,10 +330,13 @@ def _sizes(group: pl.DataFrame, pool: Pool) -> pl.Series | None:
     return group[pool.balance_by] if pool.balance_by else None
 
 
-def _route_group(group: pl.DataFrame, pool: Pool, held: dict[str, float]) -> tuple[pl.Series, pl.Series]:
+def _route_group(
+    group: pl.DataFrame, pool: Pool, held: dict[str, float], today: dt.date
+) -> tuple[pl.Series, pl.Series]:
     """Route one pool's accounts, starting from and updating the loads owners `held` in the run."""
     before = np.array([held.get(o.id, 0.0) for o in pool.active], dtype=np.float64)
-    owners, why, after = route_pool(group[ID], group["current"], pool, sizes=_sizes(group, pool), load=before)
+    owners, why, after = route_pool(group[ID], group["current"], pool, sizes=_sizes(group, pool), load=before,
+                                    today=today)
     held.update(zip((o.id for o in pool.active), (float(x) for x in after), strict=True))
     return owners, why
 
@@ -348,7 +361,7 @@ def _rebalance(
     for pool_id in {leaf.pool.id for leaf in leaves if leaf.pool is not None}:
         pool = pools[pool_id]
         where = [leaf.id for leaf in leaves if leaf.pool is not None and leaf.pool.id == pool_id]
-        in_pool = frame[territories.output].is_in(where) & frame[reason].is_in([KEPT, ASSIGNED])
+        in_pool = frame[territories.output].is_in(where) & frame[reason].is_in([KEPT, ASSIGNED, *DEPARTURES])
         rows = in_pool.arg_true()
         value_column = pool.balance_by or territories.value
         values = frame[value_column].gather(rows) if value_column else None

@@ -8,6 +8,7 @@ import polars as pl
 
 from revrules.engine.definitions import Expression, Rulebook
 from revrules.engine.evaluate import conflict_column, list_column, rule_column
+from revrules.engine.people import moved_because, previous_column, status_column
 
 
 def outcome(value: Any) -> str:
@@ -63,12 +64,16 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
         }
         if territories.owner_output:
             leaf = next((p[-1] for p in territories.leaves() if p[-1].id == row.get(territories.output)), None)
+            output = territories.owner_output
             result["owner"] = {
-                "value": row.get(territories.owner_output),
-                "why": row.get(rule_column(territories.owner_output)),
+                "value": row.get(output),
+                "why": row.get(rule_column(output)),
                 "pool": leaf.pool.id if leaf and leaf.pool else None,
                 "overflow": (leaf.overflow_pool.id if leaf.overflow_pool else leaf.overflow_owner) if leaf else None,
+                "previous": row.get(previous_column(output)),
+                "previous_status": row.get(status_column(output)),
             }
+            result["owner"]["because"] = moved_because(result["owner"])
     result["lists"] = [
         {"id": m.id, "name": m.name, "member": bool(row.get(list_column(m.id))), **trace(f"list {m.id}", m.when)}
         for m in book.lists

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,13 +46,21 @@ class DecisionModel(_Strict):
     default: Scalar | None = None
 
 
+class AwayModel(_Strict):
+    """An owner out of office: keeps their book, gets no new accounts before `until`, then catches up."""
+
+    until: dt.date
+    catch_up: Literal["fair", "none"] = "fair"
+
+
 class OwnerModel(_Strict):
-    """A member of a territory's owner pool."""
+    """A member of a territory's owner pool; `active: false` is gone, `away` is out of office."""
 
     id: Annotated[str, Field(min_length=1)]
     weight: float = Field(1.0, gt=0)
     capacity: float | None = Field(None, ge=0)
     active: bool = True
+    away: AwayModel | None = None
 
 
 class PoolModel(_Strict):
@@ -134,7 +143,7 @@ class TestFileModel(_Strict):
 
 
 KNOWN_KEYS = sorted(
-    {name for model in (RuleModel, QuantileModel, DecisionModel, OwnerModel, PoolModel, OverflowModel,
+    {name for model in (RuleModel, QuantileModel, DecisionModel, AwayModel, OwnerModel, PoolModel, OverflowModel,
                         TerritoryModel, TerritoriesModel, ListModel, TestCaseModel, RulebookFileModel)
      for name in model.model_fields}
 )

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from revrules.engine.definitions import Pool
+from revrules.engine.definitions import Owner, Pool
 
 KEPT, ASSIGNED, OVERFLOW, FULL = "kept", "least-loaded", "overflow", "capacity-full"
+NOBODY = "no-available-owner"
+"""No member can receive accounts: every one is gone, away, or unknown or inactive in the CRM."""
+GONE, UNAVAILABLE = "owner-gone", "owner-unavailable"
+"""Reasons of an account that left its owner: `active: false` in the rulebook, or unknown/inactive in the CRM."""
 
 Loads = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -22,14 +27,18 @@ def route_pool(
     *,
     sizes: pl.Series | None = None,
     load: Loads | None = None,
+    today: dt.date | None = None,
 ) -> tuple[pl.Series, pl.Series, Loads]:
     """Owners and reasons for accounts routed through one pool, in the order given.
 
     An account whose current owner is an active member keeps it. The rest, in
     ascending order of id, each go to the active member with the lowest
     load/weight that stays within capacity (ties by pool order); the others are
-    left without an owner (`capacity-full`). Load counts accounts, or sums
-    `sizes` when the pool balances by a field such as ARR.
+    left without an owner (`capacity-full`, or `no-available-owner` when no member
+    can receive at all). Load counts accounts, or sums `sizes` when the pool
+    balances by a field such as ARR. A member away on `today` keeps their accounts
+    but receives none; a returned member with `catch_up: none` starts level with
+    the least loaded other member instead of catching up.
 
     Args:
         ids: Record ids.
@@ -37,6 +46,7 @@ def route_pool(
         pool: The pool.
         sizes: Each record's balance_by value; None balances by count.
         load: Loads the members already carry in this run (for overflow into a pool).
+        today: The day the run is for (who is away); None: nobody is away.
 
     Returns:
         Owners, reasons, and the members' loads afterwards (in `pool.active` order).
@@ -45,14 +55,21 @@ def route_pool(
     names = [owner.id for owner in members]
     if not names:
         nobody = pl.Series([None] * len(ids), dtype=pl.String)
-        return nobody, pl.Series([FULL] * len(ids), dtype=pl.String), np.zeros(0)
+        return nobody, pl.Series([NOBODY] * len(ids), dtype=pl.String), np.zeros(0)
     weights = np.array([owner.weight for owner in members], dtype=np.float64)
+    away = np.array([today is not None and o.away_on(today) for o in members])
+    # An away member's capacity for new accounts is nothing; what they keep is not capped.
     capacity = np.array([np.inf if o.capacity is None else o.capacity for o in members], dtype=np.float64)
+    capacity = np.where(away, -np.inf, capacity)
     size = np.ones(len(ids)) if sizes is None else sizes.cast(pl.Float64).fill_null(0.0).clip(0).to_numpy()
     kept = current.is_in(names).fill_null(False).to_numpy()
     index = current.replace_strict(names, list(range(len(names))), default=None, return_dtype=pl.Int64)
     loads = np.zeros(len(names)) if load is None else load.astype(np.float64).copy()
     np.add.at(loads, index.filter(pl.Series(kept)).to_numpy(), size[kept])
+    others = _others_level(members, loads, away, today)
+    head_start = np.array([_head_start(o, float(loads[i]) / o.weight, others, today) for i, o in enumerate(members)])
+    loads += head_start
+    capacity = capacity + head_start
     waiting = np.flatnonzero(~kept)
     if len(waiting):
         waiting = waiting[ids.gather(waiting).arg_sort().to_numpy()]
@@ -63,30 +80,58 @@ def route_pool(
         np.add.at(loads, sequence, 1.0)
     else:
         chosen[waiting] = _greedy_by_size(weights, capacity, loads, size[waiting])
+    loads -= head_start
     picked = pl.Series([*names, None], dtype=pl.String).gather(pl.Series(chosen))
     frame = pl.DataFrame({"kept": kept, "current": current, "picked": picked})
+    unrouted = NOBODY if away.all() else FULL
     routed = frame.select(
         pl.when("kept").then("current").otherwise("picked").alias("owner"),
         pl.when("kept").then(pl.lit(KEPT))
         .when(pl.col("picked").is_not_null()).then(pl.lit(ASSIGNED))
-        .otherwise(pl.lit(FULL)).alias("reason"),
+        .otherwise(pl.lit(unrouted)).alias("reason"),
     )
     return routed["owner"], routed["reason"], loads
 
 
+def _others_level(members: Sequence[Owner], loads: Loads, away: np.ndarray[Any, Any], today: dt.date | None) -> float:
+    """The lowest load/weight among members who receive and are not returning without catch-up."""
+    level = [float(loads[i]) / o.weight for i, o in enumerate(members)
+             if not away[i] and not _returned_without_catch_up(o, today)]
+    return min(level, default=0.0)
+
+
+def _returned_without_catch_up(owner: Owner, today: dt.date | None) -> bool:
+    return (today is not None and owner.away_until is not None and not owner.away_on(today)
+            and owner.catch_up == "none")
+
+
+def _head_start(owner: Owner, level: float, others: float, today: dt.date | None) -> float:
+    """The load a returned `catch_up: none` member is credited so they take turns instead of catching up.
+
+    It only ranks them level with the least loaded other member: it is never written
+    anywhere and is taken off their load again after routing.
+    """
+    if not _returned_without_catch_up(owner, today):
+        return 0.0
+    return max(0.0, (others - level) * owner.weight)
+
+
 def route_shared(
-    batches: Sequence[tuple[pl.Series, pl.Series, Pool, pl.Series | None]], held: Mapping[str, float]
+    batches: Sequence[tuple[pl.Series, pl.Series, Pool, pl.Series | None]], held: Mapping[str, float],
+    today: dt.date | None = None,
 ) -> tuple[list[tuple[pl.Series, pl.Series]], dict[str, float]]:
     """Owners and reasons for pools that share owners, routed together as SPEC §3 orders it.
 
     An owner listed in several pools has one load and one capacity. Kept accounts
     of every pool count first; then the other accounts of all the pools, in
     ascending order of id, each go to the member of its own pool with the lowest
-    load/weight that stays within capacity (ties by pool order).
+    load/weight that stays within capacity (ties by pool order). Away members keep
+    and do not receive, and returned ones catch up, as in `route_pool`.
 
     Args:
         batches: Per pool: record ids, current owners, the pool, balance_by sizes or None.
         held: Loads owners already carry in this run.
+        today: The day the run is for (who is away); None: nobody is away.
 
     Returns:
         Owners and reasons per batch, in the order given, and every owner's load afterwards.
@@ -105,13 +150,20 @@ def route_shared(
                 load[owner] = load.get(owner, 0.0) + float(sizes[b][i])
             else:
                 waiting.append((record, b, i))
+    receiving = {o.id: o for _i, _c, pool, _s in batches for o in pool.active if not (today and o.away_on(today))}
+    others = min((load.get(o.id, 0.0) / o.weight for o in receiving.values()
+                  if not _returned_without_catch_up(o, today)), default=0.0)
+    head_start = {o.id: _head_start(o, load.get(o.id, 0.0) / o.weight, others, today) for o in receiving.values()}
     for _record, b, i in sorted(waiting):
         size = float(sizes[b][i])
-        room = [o for o in batches[b][2].active if load.get(o.id, 0.0) + size <= _capacity(o.capacity)]
-        if room:
-            best = min(room, key=lambda o: load.get(o.id, 0.0) / o.weight)  # min keeps the first of ties
+        members = [o for o in batches[b][2].active if o.id in receiving]
+        room = [o for o in members if load.get(o.id, 0.0) + size <= _capacity(o.capacity)]
+        if room:  # min keeps the first of ties
+            best = min(room, key=lambda o: (load.get(o.id, 0.0) + head_start[o.id]) / o.weight)
             owners[b][i], reasons[b][i] = best.id, ASSIGNED
             load[best.id] = load.get(best.id, 0.0) + size
+        elif not members:
+            reasons[b][i] = NOBODY
     routed = [(pl.Series(o, dtype=pl.String), pl.Series(r, dtype=pl.String))
               for o, r in zip(owners, reasons, strict=True)]
     return routed, load
@@ -181,8 +233,11 @@ def rebalance_pool(
 
     A member's share is the pool's load times its weight over the total weight; load
     counts accounts, or sums `values` when the pool balances by a field. Moves go from
-    the most loaded member to the least loaded, taking the donor's least valuable
-    account first (then the lowest id), and never push a member past capacity.
+    the most loaded member to the least loaded, and never push a member past capacity.
+    By count, the donor gives its least valuable account first (then the lowest id).
+    With `balance_by`, it gives the account whose value comes closest to what the
+    receiver lacks, so value is balanced with the fewest accounts moved. One move at
+    a time, in Python: moves are few, and each is vectorised over the donor's book.
     """
     members = pool.active
     names = [owner.id for owner in members]
@@ -212,7 +267,11 @@ def rebalance_pool(
         if not donors.any():
             break
         donor = int(np.argmax(np.where(donors, load / weight, -np.inf)))
-        row = books[donor][-1]
+        position = len(books[donor]) - 1
+        if pool.balance_by:
+            book = books[donor]
+            position = _closest_fit(size[book], load, share, high=high, capacity=capacity, donor=donor, under=under)
+        row = books[donor][position]
         room = (load + size[row] <= capacity) & (load + size[row] <= high + 1e-9)
         room[donor] = False
         if under.any():
@@ -220,8 +279,30 @@ def rebalance_pool(
         if not room.any():
             break
         receiver = int(np.argmin(np.where(room, load / weight, np.inf)))
-        books[donor].pop()
+        books[donor].pop(position)
         load[donor] -= size[row]
         load[receiver] += size[row]
         held[row] = names[receiver]
     return pl.Series(held, dtype=pl.String)
+
+
+def _closest_fit(sizes: Loads, load: Loads, share: Loads, *, high: Loads, capacity: Loads, donor: int,
+                 under: np.ndarray[Any, Any]) -> int:
+    """The position in the donor's book of the account that best closes the gap to the neediest receiver.
+
+    The gap is the smaller of the donor's excess and the receiver's shortfall; the
+    account closest to it that fits the receiver wins (the book's order breaks ties),
+    else the smallest account, as the count rule would give.
+    """
+    candidates = under.copy() if under.any() else np.ones(len(load), dtype=bool)
+    candidates[donor] = False
+    if not candidates.any():
+        return len(sizes) - 1
+    receiver = int(np.argmin(np.where(candidates, load / np.maximum(share, 1e-12), np.inf)))
+    gap = min(load[donor] - share[donor], share[receiver] - load[receiver])
+    fits = (load[receiver] + sizes <= min(capacity[receiver], high[receiver] + 1e-9))
+    if gap <= 0 or not fits.any():
+        return len(sizes) - 1
+    distance = np.where(fits, np.abs(sizes - gap), np.inf)
+    # Reversed so that among equal distances the last position (the lowest id of equal values) wins.
+    return int(len(sizes) - 1 - np.argmin(distance[::-1]))

@@ -28,6 +28,7 @@ from revrules.engine.definitions import (
     Territory,
     TestCase,
 )
+from revrules.engine.people import pool_member
 from revrules.engine.regexguard import backtracking_in
 from revrules.engine.threevalued import row_fallback
 from revrules.engine.validation import validate
@@ -390,7 +391,7 @@ class _Builder:
         return pools
 
     def _owners(self, doc: Document, path: PathKey, items: list[model.OwnerModel]) -> tuple[Owner, ...]:
-        owners = tuple(Owner(o.id, o.weight, o.capacity, o.active) for o in items)
+        owners = tuple(pool_member(o) for o in items)
         if len({o.id for o in owners}) != len(owners):
             self.problems.append(doc.problem(path, "an owner is listed twice in this pool"))
         return owners

@@ -160,6 +160,18 @@ class ReportModel(_Strict):
     """Measure -> the field or derived value that carries it; unnamed measures are guessed by name."""
 
 
+class NotifyModel(_Strict):
+    """Where hand-off digests are sent after an apply: a Slack-compatible incoming webhook.
+
+    The URL is a secret: write it as `${VAR}` so it comes from the environment.
+    """
+
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    retry_backoff_seconds: Annotated[float, Field(ge=0)] = 1.0
+
+
 class JobModel(_Strict):
     """A scheduled job."""
 
@@ -197,11 +209,12 @@ class ConfigModel(_Strict):
     state_dir: str = ".revrules"
     schedule: ScheduleModel | None = None
     report: ReportModel = ReportModel()
+    notify: NotifyModel | None = None
 
 
 _KNOWN_KEYS = sorted(
     {name for m in (ConfigModel, CsvCrm, SalesforceCrm, HubspotCrm, FieldModel, SafetyModel, JobModel, ScheduleModel,
-                           ReportModel)
+                           ReportModel, NotifyModel)
      for name in m.model_fields}
 )
 

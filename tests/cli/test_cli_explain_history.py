@@ -39,7 +39,9 @@ def test_explain_id_json_has_outcomes_and_values_read(starter: Path, cli: Cli) -
     ]
     assert segment["rules"][0]["reads"] == {"employees": 1200}
     assert trace["territory"]["value"] == "NA-COMM"
-    assert trace["owner"] == {"value": "0055e000001CCCC", "why": "kept", "pool": "NA-COMM", "overflow": None}
+    assert trace["owner"] == {"value": "0055e000001CCCC", "why": "kept", "pool": "NA-COMM", "overflow": None,
+                              "previous": "0055e000001CCCC", "previous_status": "active",
+                              "because": "kept by 0055e000001CCCC, a member of pool NA-COMM"}
 
 
 def test_explain_shows_unknown_for_a_null_input(starter: Path, cli: Cli) -> None:

@@ -110,3 +110,27 @@ def test_hubspot_owners_come_from_the_owners_api(cli: Cli, tmp_path: Path, monke
         applied = cli("apply", "--yes", "-c", str(config))
         assert applied.code == 0, applied.err
         assert {c["hubspot_owner_id"] for c in emulator.companies.values()} == {"101"}
+
+
+def test_unknown_owners_are_reported_as_unknown_not_at_capacity(cli: Cli, tmp_path: Path,
+                                                                  org: SalesforceEmulator) -> None:
+    config = write_project(tmp_path, SALESFORCE, (INACTIVE, UNKNOWN, UNKNOWN + "X"))
+    (tmp_path / "rules" / "routing.yaml").write_text(
+        ROUTING.replace(', {{id: "{c}"}}', "").format(a=INACTIVE, b=UNKNOWN, c=""))
+    result = cli("plan", "-c", str(config))
+    assert result.code == 0, result.err
+    assert "no pool member can receive accounts" in result.out and "at capacity" not in result.out
+    assert f"{INACTIVE} [unknown or inactive in the CRM]" not in result.out  # nothing moves, so no book line
+    trace = cli("explain", "001Dn0000000000AAA", "-c", str(config), "--json").json()["owner"]
+    assert trace["previous_status"] == "unknown or inactive in the CRM" and trace["why"] == "no-available-owner"
+
+
+def test_accounts_of_an_unknown_owner_move_with_that_reason(cli: Cli, tmp_path: Path, org: SalesforceEmulator) -> None:
+    config = write_project(tmp_path, SALESFORCE, (ACTIVE, INACTIVE, UNKNOWN))
+    result = cli("plan", "-c", str(config), "--json")
+    rules = {c["rule"] for c in result.json()["changes"] if c["field"] == "OwnerId"}
+    assert rules == {"owner-unavailable"}
+    books = {b["owner"]: b["status"] for b in result.json()["owner_books"]}
+    assert books[INACTIVE] == "unknown or inactive in the CRM"
+    trace = cli("explain", "001Dn0000000000AAA", "-c", str(config), "--json").json()["owner"]
+    assert trace["previous"] == INACTIVE and "unknown or inactive in the CRM" in trace["because"]

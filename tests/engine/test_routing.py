@@ -70,7 +70,7 @@ def test_an_inactive_owner_keeps_nothing_and_gets_nothing(tmp_path: Path) -> Non
     text = SHARED.replace("{id: B, capacity: 2}", "{id: B, capacity: 2, active: false}")
     owners, reasons = route(book(tmp_path, text), accounts(["UK", "UK", "UK"], ["B", "A", None]))
     assert owners == ["A", "A", "Q"]
-    assert reasons == ["least-loaded", "kept", "overflow"]
+    assert reasons == ["owner-gone", "kept", "overflow"]
 
 
 def test_accounts_outside_any_pool_get_no_owner(tmp_path: Path) -> None:

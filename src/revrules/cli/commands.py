@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from revrules.cli import render, render_markdown, render_rehearsal
+from revrules.cli.handoff import handoff_after_apply
 from revrules.cli.scaffold import write_starter
 from revrules.config import load_config
 from revrules.engine.explain import explain_record
@@ -144,6 +145,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     report = operations.apply(project, _write_options(args, show), saved_plan=Path(args.plan) if args.plan else None,
                               read_incrementally=args.incremental)
+    if report is not None and (args.handoff or project.config.model.notify):
+        handoff_after_apply(project, report.run_id, Path(args.handoff) if args.handoff else None)
     return _finish(report, args)
 
 

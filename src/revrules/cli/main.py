@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from revrules import __version__
-from revrules.cli import commands, explaining, quality, schema
+from revrules.cli import commands, explaining, handoff, quality, schema
 from revrules.engine import interrupt
 from revrules.engine.interrupt import EvaluationInterrupted
 from revrules.errors import ExitCode, RevrulesError
@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=0.1, metavar="FRACTION",
                    help="allowed deviation from an owner's weighted share with --rebalance (default 0.1 = ±10%%)")
     _write_commands(command)
+    handoff.add_handoff_options(command(
+        "handoff", handoff.cmd_handoff, "per-owner digests of accounts gained and lost, for a run or a plan"))
     _report_command(command)
     schema.add_schema_options(command("schema", schema.cmd_schema, "JSON Schemas of the config, rulebook and tests"))
     _rehearsal_commands(command)
@@ -95,6 +97,7 @@ def _write_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--force", action="store_true", help="apply even when a safety guard would refuse")
     p.add_argument("--incremental", action="store_true",
                    help="read only records modified since the last successful run (full when needed)")
+    p.add_argument("--handoff", metavar="DIR", help="also write the hand-off digests of the run to DIR")
     p = command("explain", explaining.cmd_explain, "show how one record's values are decided", json_flag=True)
     p.add_argument("id", nargs="?", metavar="ID")
     p.add_argument("--account", metavar="JSON", help="explain an account given as JSON field values")

@@ -10,6 +10,7 @@ import polars as pl
 
 from revrules.engine.testcases import CaseResult
 from revrules.run.apply import ApplyReport
+from revrules.run.balance import balance_warnings
 from revrules.run.plan import Plan
 from revrules.state.ledger import Run
 
@@ -60,11 +61,8 @@ def plan_text(plan: Plan, source: str) -> str:
         for row in plan.conflicts.head(10).iter_rows(named=True):
             lines.append(f"  {row['id']}: {row['decision']} matched {', '.join(row['rules'])}")
     lines += _books_text(plan)
-    if not plan.unassigned.is_empty():
-        lines.append("")
-        lines.append(f"Owners not assigned because every pool member is at capacity: {plan.unassigned.height:,}")
-        for (territory,), group in plan.unassigned.group_by("territory", maintain_order=True):
-            lines.append(f"  {territory}: {group.height:,} account(s)")
+    lines += _unassigned_text(plan)
+    lines += _balance_text(plan)
     lines.append("")
     if plan.is_empty:
         lines.append("No changes. The CRM matches the rulebook.")
@@ -76,6 +74,36 @@ def plan_text(plan: Plan, source: str) -> str:
     return "\n".join(lines)
 
 
+UNASSIGNED_BECAUSE = {
+    "capacity-full": "every pool member is at capacity",
+    "no-available-owner": "no pool member can receive accounts (gone, away, or unknown or inactive in the CRM)",
+}
+
+
+def _balance_text(plan: Plan) -> list[str]:
+    """With --rebalance: how far owners are from their share, by count and by value, before and after."""
+    if plan.balance.is_empty():
+        return []
+    lines = ["", "Balance (largest deviation from an owner's share, before -> after):"]
+    for r in plan.balance.iter_rows(named=True):
+        lines.append(f"  {r['pool']} by {r['measure']}: {r['before']:.0%} -> {r['after']:.0%}")
+    lines += [f"Warning: {warning}" for warning in balance_warnings(plan.balance)]
+    return lines
+
+
+def _unassigned_text(plan: Plan) -> list[str]:
+    """Accounts left with their current owner, by why: at capacity is not the same as nobody available."""
+    lines: list[str] = []
+    for reason, because in UNASSIGNED_BECAUSE.items():
+        found = plan.unassigned.filter(pl.col("reason").fill_null("capacity-full") == reason)
+        if found.is_empty():
+            continue
+        lines += ["", f"Owners not assigned because {because}: {found.height:,}"]
+        for (territory,), group in found.group_by("territory", maintain_order=True):
+            lines.append(f"  {territory}: {group.height:,} account(s)")
+    return lines
+
+
 def _books_text(plan: Plan) -> list[str]:
     """Owners whose book changes, and territories whose size changes."""
     moved = plan.owner_books.filter((pl.col("gained") > 0) | (pl.col("lost") > 0))
@@ -85,10 +113,16 @@ def _books_text(plan: Plan) -> list[str]:
         for r in moved.head(20).iter_rows(named=True):
             value = (f"; value {r['value_before']:,.0f} -> {r['value_after']:,.0f}"
                      if r["value_before"] or r["value_after"] else "")
-            lines.append(f"  {r['owner']}: {r['accounts_before']:,} -> {r['accounts_after']:,} "
+            status = f" [{r['status']}]" if r.get("status") and r["status"] != "active" else ""
+            lines.append(f"  {r['owner']}{status}: {r['accounts_before']:,} -> {r['accounts_after']:,} "
                          f"(+{r['gained']:,} -{r['lost']:,}{value})")
         if moved.height > 20:
             lines.append(f"  … and {moved.height - 20:,} more owners")
+    away = plan.owner_books.filter(pl.col("status").str.starts_with("away"))
+    if not away.is_empty():
+        lines += ["", "Away (keep their book, get no new accounts):"]
+        lines += [f"  {r['owner']}: {r['status']}, {r['accounts_after']:,} account(s)"
+                  for r in away.head(20).iter_rows(named=True)]
     changed = plan.territory_books.filter(pl.col("accounts_before") != pl.col("accounts_after"))
     if not changed.is_empty():
         lines += ["", "Territories (accounts before -> after):"]
@@ -195,6 +229,10 @@ def explain_text(trace: dict[str, Any]) -> str:
         owner = trace["owner"]
         pool = f", pool {owner['pool']}" if owner.get("pool") else ""
         lines.append(f"owner = {_show(owner['value'])}    [{owner['why'] or 'no owner pool'}{pool}]")
+        if owner.get("pool"):
+            lines.append(f"  previous owner: {_show(owner.get('previous'))}"
+                         + (f" ({owner['previous_status']})" if owner.get("previous_status") else ""))
+            lines.append(f"  because: {owner['because']}")
     if trace["lists"]:
         lines.append("")
         lines.append("Lists:")

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from revrules.errors import InvalidInputError, RefusedError, RevrulesError
 from revrules.project import Project
 from revrules.run import incremental
 from revrules.run.apply import ApplyReport, recover, run_apply
+from revrules.run.balance import pool_balance
 from revrules.run.guards import changed_records_refusal, list_guard
 from revrules.run.lists import current_lists, known_list_names, remember_list_names, report_renamed_lists
 from revrules.run.plan import Plan, PlanMeta, build_plan
@@ -76,12 +77,21 @@ def plan_snapshot(project: Project, connector: Connector, snapshot: Snapshot, *,
                                  unavailable_owners=project.unavailable_owners(connector))
     report_renamed_lists(project)
     lengths = connector.text_lengths(project.write_fields()) if isinstance(connector, TextLimits) else {}
-    return build_plan(project, snapshot, evaluated, current_lists(project, connector), text_lengths=lengths)
+    plan = build_plan(project, snapshot, evaluated, current_lists(project, connector), text_lengths=lengths)
+    if rebalance is not None:
+        plan = replace(plan, balance=pool_balance(project, evaluated, rebalance))
+    return plan
 
 
 def explain(project: Project, record_id: str) -> dict[str, Any]:
-    """Read every record, evaluate, and trace how one record's values are decided."""
-    evaluated = project.evaluate(read_all(project, project.connector()).typed)
+    """Read every record, evaluate, and trace how one record's values are decided.
+
+    Owners unknown or inactive in the CRM are left out as the plan leaves them out, so
+    explain tells the same story as the plan.
+    """
+    connector = project.connector()
+    evaluated = project.evaluate(read_all(project, connector).typed,
+                                 unavailable_owners=project.unavailable_owners(connector))
     try:
         return explain_record(project.book, evaluated, record_id)
     except KeyError:

@@ -15,6 +15,7 @@ from revrules.connectors.base import ID
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
 from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
 from revrules.project import Project
+from revrules.run.balance import BALANCE_SCHEMA
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
 from revrules.run.provenance import TOO_LONG_SCHEMA, provenance_line
 from revrules.run.read import Snapshot
@@ -23,7 +24,7 @@ CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.Str
                            "rule": pl.String})
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
-UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String})
+UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String, "reason": pl.String})
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROWS_PER_CHUNK = 50_000
@@ -55,6 +56,8 @@ class Plan:
     territory_books: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TERRITORY_SCHEMA))
     too_long: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TOO_LONG_SCHEMA))
     """Values held back because their field cannot hold them: id, field, length, limit."""
+    balance: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=BALANCE_SCHEMA))
+    """With `--rebalance`: per pool, count and value balance before and after."""
 
     @property
     def changed_records(self) -> int:
@@ -91,7 +94,7 @@ class Plan:
             _write_rows(sink, frame)
         sink.write(',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str))
         for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
-                           ("too_long", self.too_long)):
+                           ("too_long", self.too_long), ("balance", self.balance)):
             sink.write(f',\n "{key}": ')
             _write_rows(sink, frame)
         sink.write("\n}\n")
@@ -109,6 +112,7 @@ class Plan:
             owner_books=pl.DataFrame(data.get("owner_books", []), schema=OWNER_SCHEMA),
             territory_books=pl.DataFrame(data.get("territory_books", []), schema=TERRITORY_SCHEMA),
             too_long=pl.DataFrame(data.get("too_long", []), schema=TOO_LONG_SCHEMA),
+            balance=pl.DataFrame(data.get("balance", []), schema=BALANCE_SCHEMA),
         )
 
 
@@ -163,7 +167,7 @@ def build_plan(
 ) -> Plan:
     """Diff the evaluated values against the CRM's current values.
 
-    Changes come in record order, and within a record in CRM field name order.
+    Changes come in id order, and within a record in CRM field name order.
     `text_lengths` (field -> the most characters it holds) holds back values that cannot
     fit and shortens provenance to its compact form where needed.
     """
@@ -243,11 +247,12 @@ def _raw(field: str) -> str:
 
 
 def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.Expr]]) -> pl.DataFrame:
-    """One row per kept (record, field), in record order and, within a record, in the order of `columns`.
+    """One row per kept (record, field), in id order and, within a record, in the order of `columns`.
 
     Each quantity (keep, before, after, rule) is unpivoted into one column, field after
-    field; the kept cells are then taken in record order by position, so no string is
-    sorted and no per-field frame is built.
+    field; the kept cells are then taken in id order by position: the ids are ranked once
+    (one sort of N ids, not of N times fields strings) and no per-field frame is built. Id
+    order makes the plan the same whatever order the CRM returned the records in.
     """
     if not columns:
         return pl.DataFrame(schema=CHANGE_SCHEMA)
@@ -264,7 +269,8 @@ def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.
         return wide.select(pl.col(f"{quantity}{i}") for i in range(count)).unpivot(value_name=quantity)[quantity]
 
     kept = stacked("keep").arg_true()  # positions field * records + record
-    kept = kept.gather(((kept % records) * count + kept // records).arg_sort())
+    rank = wide["id"].rank("ordinal").cast(pl.Int64) - 1  # each record's place in id order
+    kept = kept.gather((rank.gather(kept % records) * count + kept // records).arg_sort())
     row, field = kept % records, kept // records
     return pl.DataFrame([
         wide["id"].gather(row),
@@ -322,6 +328,6 @@ def _unassigned(project: Project, evaluated: pl.DataFrame) -> pl.DataFrame:
     if territories is None or not territories.owner_output:
         return pl.DataFrame(schema=UNASSIGNED_SCHEMA)
     column = rule_column(territories.owner_output)
-    return evaluated.filter(pl.col(column) == "capacity-full").select(
-        pl.col(ID).alias("id"), pl.col(territories.output).alias("territory")
+    return evaluated.filter(pl.col(column).is_in(["capacity-full", "no-available-owner"])).select(
+        pl.col(ID).alias("id"), pl.col(territories.output).alias("territory"), pl.col(column).alias("reason")
     )
