@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from revrules.config import Config, CsvCrm, SalesforceCrm, load_config
+from revrules.config import Config, CsvCrm, OutputModel, SalesforceCrm, load_config
 from revrules.connectors.protocols import Connector, OwnerLookup
 from revrules.engine.definitions import Rulebook
 from revrules.engine.evaluate import evaluate
@@ -34,7 +34,12 @@ class Project:
     @property
     def outputs(self) -> dict[str, str]:
         """Result name -> CRM field that receives it."""
-        return dict(self.config.model.outputs)
+        return {name: output.field for name, output in self.config.model.outputs.items()}
+
+    @property
+    def policies(self) -> dict[str, OutputModel]:
+        """CRM field -> the write policy of the output it receives."""
+        return {output.field: output for output in self.config.model.outputs.values()}
 
     @property
     def source(self) -> str:

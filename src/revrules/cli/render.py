@@ -48,6 +48,7 @@ def plan_text(plan: Plan, source: str) -> str:
         for field, count, limit, longest, example in summary.iter_rows():
             lines.append(f"  {field} holds {limit:,} characters: {count:,} value(s) up to {longest:,}, "
                          f"e.g. record {example}")
+    lines += _held_text(plan.held)
     if not plan.list_changes.is_empty():
         lines.append("")
         lines.append("Marketing lists:")
@@ -74,6 +75,17 @@ def plan_text(plan: Plan, source: str) -> str:
             f"{plan.list_changes.height:,} list membership change(s)."
         )
     return "\n".join(lines)
+
+
+def _held_text(held: pl.DataFrame) -> list[str]:
+    """Changes a write policy held back, counted per field and policy."""
+    if held.is_empty():
+        return []
+    lines = ["", f"Held by policy, not sent ({held.height:,}):"]
+    summary = held.group_by("field", "policy", maintain_order=True).agg(pl.len(), pl.col("id").first())
+    for field, policy, count, example in summary.sort("field", maintain_order=True).iter_rows():
+        lines.append(f"  {field} ({policy}): {count:,} change(s), e.g. record {example}")
+    return lines
 
 
 def _books_text(plan: Plan) -> list[str]:
@@ -195,6 +207,11 @@ def explain_text(trace: dict[str, Any]) -> str:
         owner = trace["owner"]
         pool = f", pool {owner['pool']}" if owner.get("pool") else ""
         lines.append(f"owner = {_show(owner['value'])}    [{owner['why'] or 'no owner pool'}{pool}]")
+    if trace.get("held"):
+        lines.append("")
+        lines.append("Held by policy (not written):")
+        lines += [f"  {h['field']}: {_show(h['before'])} -> {_show(h['after'])}    [{h['policy']}]"
+                  for h in trace["held"]]
     if trace["lists"]:
         lines.append("")
         lines.append("Lists:")

@@ -81,11 +81,16 @@ def plan_snapshot(project: Project, connector: Connector, snapshot: Snapshot, *,
 
 def explain(project: Project, record_id: str) -> dict[str, Any]:
     """Read every record, evaluate, and trace how one record's values are decided."""
-    evaluated = project.evaluate(read_all(project, project.connector()).typed)
+    snapshot = read_all(project, project.connector())
+    evaluated = project.evaluate(snapshot.typed)
     try:
-        return explain_record(project.book, evaluated, record_id)
+        trace = explain_record(project.book, evaluated, record_id)
     except KeyError:
         raise InvalidInputError(f"record {record_id} not found in {project.source}") from None
+    # The plan is what knows the CRM's values, so it is what knows what a policy holds back.
+    held = build_plan(project, snapshot, evaluated).held.filter(pl.col("id") == record_id)
+    trace["held"] = held.drop("id").to_dicts()
+    return trace
 
 
 def load_saved_plan(path: Path, project: Project) -> Plan:

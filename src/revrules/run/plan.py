@@ -14,6 +14,7 @@ from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_
 from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
 from revrules.project import Project
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
+from revrules.run.policy import HELD_SCHEMA, hold_back_by_policy
 from revrules.run.provenance import TOO_LONG_SCHEMA, hold_back_too_long, provenance_line
 from revrules.run.read import Snapshot
 
@@ -49,6 +50,8 @@ class Plan:
     territory_books: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TERRITORY_SCHEMA))
     too_long: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TOO_LONG_SCHEMA))
     """Values held back because their field cannot hold them: id, field, length, limit."""
+    held: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HELD_SCHEMA))
+    """Changes an output's write policy held back: id, field, before, after, rule, policy."""
 
     @property
     def changed_records(self) -> int:
@@ -72,6 +75,7 @@ class Plan:
             "owner_books": self.owner_books.to_dicts(),
             "territory_books": self.territory_books.to_dicts(),
             "too_long": self.too_long.to_dicts(),
+            "held_by_policy": self.held.to_dicts(),
         }
 
     @classmethod
@@ -87,6 +91,7 @@ class Plan:
             owner_books=pl.DataFrame(data.get("owner_books", []), schema=OWNER_SCHEMA),
             territory_books=pl.DataFrame(data.get("territory_books", []), schema=TERRITORY_SCHEMA),
             too_long=pl.DataFrame(data.get("too_long", []), schema=TOO_LONG_SCHEMA),
+            held=pl.DataFrame(data.get("held_by_policy", []), schema=HELD_SCHEMA),
         )
 
 
@@ -136,6 +141,7 @@ def build_plan(
     frame = frame.with_columns(raw.select(project.write_fields()).rename(lambda c: f"__raw__{c}"))
     parts = [_field_changes(frame, name, src, book.kinds[name], project) for name, src in project.outputs.items()]
     changes = pl.concat(parts) if parts else pl.DataFrame(schema=CHANGE_SCHEMA)
+    changes, held = hold_back_by_policy(changes, project.policies)
     changes, too_long = hold_back_too_long(changes, text_lengths or {})
     if project.config.model.provenance and not changes.is_empty():
         limit = (text_lengths or {}).get(project.config.model.provenance)
@@ -158,6 +164,7 @@ def build_plan(
         owner_books=owner_books(project, evaluated),
         territory_books=territory_books(project, snapshot, evaluated),
         too_long=too_long,
+        held=held,
     )
 
 
