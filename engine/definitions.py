@@ -36,14 +36,44 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class LookupTable:
+    """A loaded lookup table: `__key` (trimmed, lower case), `__line` (its CSV line), typed value columns."""
+
+    name: str
+    file: str
+    path: Path
+    match: str
+    table: pl.DataFrame
+    kinds: dict[str, FieldType]
+    priority: str | None = None
+
+
+@dataclass(frozen=True)
+class LookupJoin:
+    """A lookup derive: the row of `table` whose key matches `key`, and the column it reads."""
+
+    table: LookupTable
+    key: Expression
+    column: str
+
+
+@dataclass(frozen=True)
 class Derive:
-    """A computed input: an expression, or a quantile bucket over the population."""
+    """A computed input: an expression, a quantile bucket over the population, or a lookup."""
 
     name: str
     kind: FieldType
     expression: Expression | None = None
     quantile_of: str | None = None
     buckets: int = 0
+    lookup: LookupJoin | None = None
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The names this value is computed from."""
+        if self.lookup is not None:
+            return self.lookup.key.symbols
+        return self.expression.symbols if self.expression else (self.quantile_of or "",)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import polars as pl
 
 from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
-from revrules.engine.definitions import Decision, Derive, Pool, Rulebook, Territories
+from revrules.engine.definitions import Decision, Derive, LookupJoin, Pool, Rulebook, Territories
+from revrules.engine.lookups import KEY, LINE, normal_key
 from revrules.engine.routing import (
     ASSIGNED,
     FULL,
@@ -24,6 +25,7 @@ from revrules.engine.routing import (
 )
 
 DEFAULT, OVERRIDE, CONFLICT = "default", "override", "conflict"
+_ROW, _RANK = "__lookup_row", "__lookup_rank"
 
 
 def rule_column(name: str) -> str:
@@ -70,7 +72,9 @@ def evaluate(
     """
     lazy = frame.lazy()
     for derive in book.derives:
-        if derive.name not in given:
+        if derive.name not in given and derive.lookup is not None:
+            lazy = _lookup(lazy, derive.name, derive.lookup)
+        elif derive.name not in given:
             lazy = lazy.with_columns(_derive(derive).alias(derive.name))
     result = lazy.collect()
     for stage in _stages(book.decisions):
@@ -138,6 +142,32 @@ def _derive(derive: Derive) -> pl.Expr:
     rank = source.rank("min").cast(pl.Int64)
     count = source.count().cast(pl.Int64)
     return (1 + (derive.buckets * (rank - 1)) // count).cast(pl.Float64)
+
+
+def _lookup(lazy: pl.LazyFrame, name: str, join: LookupJoin) -> pl.LazyFrame:
+    """A lookup derive as a left join: the matching row's value, and `<name>#rule` = `<lookup>:<CSV line>`."""
+    table = join.table
+    right = table.table.select(KEY, LINE, pl.col(join.column).alias(name))
+    key = normal_key(join.key.compiled)
+    if table.match == "keyword":
+        matched = _keyword_rows(lazy, key, right)
+    else:
+        matched = lazy.with_columns(key.alias(KEY)).join(right.lazy(), on=KEY, how="left", maintain_order="left")
+    which = pl.when(pl.col(LINE).is_not_null()).then(pl.format(f"{table.name}:{{}}", pl.col(LINE)))
+    return matched.with_columns(which.alias(rule_column(name))).drop(KEY, LINE)
+
+
+def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.LazyFrame:
+    """Each record's best keyword row: one Aho-Corasick pass finds every keyword its text contains."""
+    if right.is_empty():
+        return lazy.with_columns(pl.lit(None, pl.String).alias(KEY)).join(right.lazy(), on=KEY, how="left")
+    # The table is sorted by priority, then line, so the row index ranks the candidates.
+    ranked = right.with_row_index(_RANK).lazy()
+    indexed = lazy.with_row_index(_ROW)
+    found = (indexed.select(_ROW, key.str.extract_many(right[KEY].to_list(), overlapping=True).alias(KEY))
+             .explode(KEY).join(ranked, on=KEY, how="inner")
+             .group_by(_ROW).agg(pl.all().sort_by(_RANK).first()).drop(_RANK))
+    return indexed.join(found, on=_ROW, how="left", maintain_order="left").drop(_ROW)
 
 
 def _lit(value: object, decision: Decision) -> pl.Expr:

@@ -6,7 +6,7 @@ from typing import Any
 
 import polars as pl
 
-from revrules.engine.definitions import Expression, Rulebook
+from revrules.engine.definitions import Derive, Expression, Rulebook
 from revrules.engine.evaluate import conflict_column, list_column, rule_column
 
 
@@ -33,12 +33,7 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
             "reads": {name: _plain(row.get(name)) for name in expr.symbols},
         }
 
-    derived = [
-        {"name": d.name, "value": _plain(row.get(d.name)),
-         "how": d.expression.source if d.expression else f"quantile of {d.quantile_of} in {d.buckets} buckets",
-         "reads": {n: _plain(row.get(n)) for n in (d.expression.symbols if d.expression else (d.quantile_of or "",))}}
-        for d in book.derives
-    ]
+    derived = [_derived(d, row) for d in book.derives]
     decisions = []
     for decision in book.decisions:
         entry: dict[str, Any] = {
@@ -82,3 +77,19 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def _derived(derive: Derive, row: dict[str, Any]) -> dict[str, Any]:
+    """How one derived value came about; a lookup names the table row that matched (`zips:14`), or none."""
+    if derive.lookup is not None:
+        join = derive.lookup
+        return {"name": derive.name, "value": _plain(row.get(derive.name)),
+                "how": f"lookup {join.table.name}.{join.column} by {join.key.source}",
+                "reads": {n: _plain(row.get(n)) for n in join.key.symbols},
+                "row": row.get(rule_column(derive.name))}
+    if derive.expression is not None:
+        how, reads = derive.expression.source, derive.expression.symbols
+    else:
+        how, reads = f"quantile of {derive.quantile_of} in {derive.buckets} buckets", (derive.quantile_of or "",)
+    return {"name": derive.name, "value": _plain(row.get(derive.name)), "how": how,
+            "reads": {n: _plain(row.get(n)) for n in reads}}

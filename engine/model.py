@@ -36,6 +36,27 @@ class QuantileModel(_Strict):
     buckets: int = Field(5, ge=2, le=1000)
 
 
+class LookupModel(_Strict):
+    """A table read from a CSV file beside the rulebook: a key column and value columns."""
+
+    file: Annotated[str, Field(min_length=1)]
+    key: Annotated[str, Field(min_length=1)]
+    types: dict[str, Literal["string", "number", "integer", "boolean", "date", "datetime", "list"]] = {}
+    """Value column -> its type; other columns are text."""
+    match: Literal["exact", "keyword"] = "exact"
+    """`exact`: the key equals the value; `keyword`: the value contains the key (first by `priority`)."""
+    priority: str | None = None
+    """A numeric column: among several matching keywords the lowest wins (then the earliest row)."""
+
+
+class LookupDeriveModel(_Strict):
+    """A derive that reads one column of a lookup table's row whose key matches an expression."""
+
+    lookup: Name
+    key: Annotated[str, Field(min_length=1)]
+    column: Annotated[str, Field(min_length=1)]
+
+
 class DecisionModel(_Strict):
     """A decision: rules combined by a hit policy."""
 
@@ -118,7 +139,8 @@ class RulebookFileModel(_Strict):
 
     version: Literal[1]
     description: str | None = None
-    derive: dict[Name, str | QuantileModel] = {}
+    lookups: dict[Name, LookupModel] = {}
+    derive: dict[Name, str | QuantileModel | LookupDeriveModel] = {}
     decisions: dict[Name, DecisionModel] = {}
     pools: dict[NodeId, PoolModel] = {}
     territories: TerritoriesModel | None = None
@@ -134,7 +156,8 @@ class TestFileModel(_Strict):
 
 
 KNOWN_KEYS = sorted(
-    {name for model in (RuleModel, QuantileModel, DecisionModel, OwnerModel, PoolModel, OverflowModel,
-                        TerritoryModel, TerritoriesModel, ListModel, TestCaseModel, RulebookFileModel)
+    {name for model in (RuleModel, QuantileModel, LookupModel, LookupDeriveModel, DecisionModel, OwnerModel,
+                        PoolModel, OverflowModel, TerritoryModel, TerritoriesModel, ListModel, TestCaseModel,
+                        RulebookFileModel)
      for name in model.model_fields}
 )

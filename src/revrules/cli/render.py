@@ -190,7 +190,8 @@ def explain_text(trace: dict[str, Any]) -> str:
     if trace["derived"]:
         lines.append("")
         lines.append("Derived values:")
-        lines += [f"  {d['name']} = {_show(d['value'])}    ({d['how']}; reads {_reads(d['reads'])})"
+        lines += [f"  {d['name']} = {_show(d['value'])}    ({d['how']}; reads {_reads(d['reads'])}"
+                  + (f"; row {d['row'] or 'none matched'}" if "row" in d else "") + ")"
                   for d in trace["derived"]]
     for decision in trace["decisions"]:
         lines.append("")
