@@ -58,6 +58,14 @@ class LookupJoin:
 
 
 @dataclass(frozen=True)
+class FamilyValue:
+    """A family derive: `parent`/`ultimate` read `of` on that record; `count|sum|min|max|any` over the family."""
+
+    how: str
+    of: Expression | None
+
+
+@dataclass(frozen=True)
 class Derive:
     """A computed input: an expression, a quantile bucket over the population, or a lookup."""
 
@@ -67,12 +75,15 @@ class Derive:
     quantile_of: str | None = None
     buckets: int = 0
     lookup: LookupJoin | None = None
+    family: FamilyValue | None = None
 
     @property
     def reads(self) -> tuple[str, ...]:
         """The names this value is computed from."""
         if self.lookup is not None:
             return self.lookup.key.symbols
+        if self.family is not None:
+            return self.family.of.symbols if self.family.of else ()
         return self.expression.symbols if self.expression else (self.quantile_of or "",)
 
 

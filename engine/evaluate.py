@@ -12,6 +12,7 @@ import polars as pl
 from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
 from revrules.engine.definitions import Decision, Derive, LookupJoin, Pool, Rulebook, Territories
+from revrules.engine.hierarchy import ensure_families, with_family_value
 from revrules.engine.lookups import KEY, LINE, normal_key
 from revrules.engine.routing import (
     ASSIGNED,
@@ -70,9 +71,12 @@ def evaluate(
         `frame` with a value column per result and a `<name>#rule` column naming the
         rule that decided it.
     """
-    lazy = frame.lazy()
+    families = any(d.family is not None for d in book.derives)
+    lazy = (ensure_families(frame) if families else frame).lazy()
     for derive in book.derives:
-        if derive.name not in given and derive.lookup is not None:
+        if derive.name not in given and derive.family is not None:
+            lazy = with_family_value(lazy, derive.name, derive.family)
+        elif derive.name not in given and derive.lookup is not None:
             lazy = _lookup(lazy, derive.name, derive.lookup)
         elif derive.name not in given:
             lazy = lazy.with_columns(_derive(derive).alias(derive.name))

@@ -8,6 +8,7 @@ import polars as pl
 
 from revrules.engine.definitions import Derive, Expression, Rulebook
 from revrules.engine.evaluate import conflict_column, list_column, rule_column
+from revrules.engine.hierarchy import ULTIMATE, family_path
 
 
 def outcome(value: Any) -> str:
@@ -47,6 +48,8 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
             entry["conflicting_rules"] = row.get(conflict_column(decision.name)) or []
         decisions.append(entry)
     result: dict[str, Any] = {"id": record_id, "derived": derived, "decisions": decisions}
+    if any(d.family is not None for d in book.derives):
+        result["family"] = {"path": family_path(evaluated, record_id), "ultimate": row.get(ULTIMATE)}
     if book.territories is not None:
         territories = book.territories
         result["territory"] = {
@@ -87,6 +90,11 @@ def _derived(derive: Derive, row: dict[str, Any]) -> dict[str, Any]:
                 "how": f"lookup {join.table.name}.{join.column} by {join.key.source}",
                 "reads": {n: _plain(row.get(n)) for n in join.key.symbols},
                 "row": row.get(rule_column(derive.name))}
+    if derive.family is not None:
+        family = derive.family
+        of = family.of.source if family.of else "members"
+        how = f"{family.how} of {of}" if family.how in ("parent", "ultimate") else f"family {family.how} of {of}"
+        return {"name": derive.name, "value": _plain(row.get(derive.name)), "how": how, "reads": {}}
     if derive.expression is not None:
         how, reads = derive.expression.source, derive.expression.symbols
     else:

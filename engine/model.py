@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
@@ -55,6 +55,26 @@ class LookupDeriveModel(_Strict):
     lookup: Name
     key: Annotated[str, Field(min_length=1)]
     column: Annotated[str, Field(min_length=1)]
+
+
+class FamilyModel(_Strict):
+    """A value over the ultimate parent's whole family: `{family: sum, of: arr}`."""
+
+    family: Literal["count", "sum", "min", "max", "any"]
+    of: str | None = None
+
+
+class RelativeModel(_Strict):
+    """A value read on the parent's or the ultimate parent's record: `{parent: industry}`."""
+
+    parent: str | None = None
+    ultimate: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RelativeModel:
+        if (self.parent is None) == (self.ultimate is None):
+            raise ValueError("give exactly one of parent: or ultimate:")
+        return self
 
 
 class DecisionModel(_Strict):
@@ -140,7 +160,7 @@ class RulebookFileModel(_Strict):
     version: Literal[1]
     description: str | None = None
     lookups: dict[Name, LookupModel] = {}
-    derive: dict[Name, str | QuantileModel | LookupDeriveModel] = {}
+    derive: dict[Name, str | QuantileModel | LookupDeriveModel | FamilyModel | RelativeModel] = {}
     decisions: dict[Name, DecisionModel] = {}
     pools: dict[NodeId, PoolModel] = {}
     territories: TerritoriesModel | None = None
@@ -156,7 +176,8 @@ class TestFileModel(_Strict):
 
 
 KNOWN_KEYS = sorted(
-    {name for model in (RuleModel, QuantileModel, LookupModel, LookupDeriveModel, DecisionModel, OwnerModel,
+    {name for model in (RuleModel, QuantileModel, LookupModel, LookupDeriveModel, FamilyModel,
+                        RelativeModel, DecisionModel, OwnerModel,
                         PoolModel, OverflowModel, TerritoryModel, TerritoriesModel, ListModel, TestCaseModel,
                         RulebookFileModel)
      for name in model.model_fields}

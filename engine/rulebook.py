@@ -29,6 +29,7 @@ from revrules.engine.definitions import (
     TestCase,
 )
 from revrules.engine.expression_problems import engine_problem, kind_name, offset_of
+from revrules.engine.hierarchy import family_value
 from revrules.engine.lookups import load_lookup, lookup_join
 from revrules.engine.regexguard import backtracking_in
 from revrules.engine.threevalued import row_fallback
@@ -289,6 +290,12 @@ class _Builder:
                 self.kinds[name] = join.table.kinds[join.column]
                 return Derive(name, self.kinds[name], lookup=join)
             return None
+        if isinstance(spec, model.FamilyModel | model.RelativeModel):
+            value, kind, problems = family_value(doc, ("derive", name), spec, names=names,
+                                                 parse=lambda d, p, t, n, c: self._parse(d, p, t, n, condition=c))
+            self.problems += problems
+            self.kinds[name] = kind
+            return Derive(name, kind, family=value) if value is not None else None
         if isinstance(spec, model.QuantileModel):
             source_kind = names.get(spec.quantile)
             if source_kind not in (FieldType.NUMBER, FieldType.INTEGER):

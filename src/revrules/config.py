@@ -149,6 +149,12 @@ class OutputModel(_Strict):
         return {"field": value} if isinstance(value, str) else value
 
 
+class HierarchyModel(_Strict):
+    """Account families: the field holding each record's parent id (`ParentId` on Salesforce)."""
+
+    parent: SourceName
+
+
 class SafetyModel(_Strict):
     """Guards that refuse an apply unless `--force`."""
 
@@ -211,6 +217,7 @@ class ConfigModel(_Strict):
     outputs: dict[Name, OutputModel] = {}
     overrides: dict[Name, CrmField] = {}
     provenance: CrmField | None = None
+    hierarchy: HierarchyModel | None = None
     safety: SafetyModel = SafetyModel()
     state_dir: str = ".revrules"
     schedule: ScheduleModel | None = None
@@ -218,8 +225,8 @@ class ConfigModel(_Strict):
 
 
 _KNOWN_KEYS = sorted(
-    {name for m in (ConfigModel, CsvCrm, SalesforceCrm, HubspotCrm, FieldModel, OutputModel, SafetyModel, JobModel,
-                    ScheduleModel, ReportModel)
+    {name for m in (ConfigModel, CsvCrm, SalesforceCrm, HubspotCrm, FieldModel, OutputModel, HierarchyModel,
+                    SafetyModel, JobModel, ScheduleModel, ReportModel)
      for name in m.model_fields}
 )
 

@@ -65,6 +65,8 @@ class Project:
         """Every CRM field a run reads: rule inputs, outputs, overrides, provenance."""
         sources = [spec.source for spec in self.config.field_specs()]
         sources += self.write_fields() + list(self.config.model.overrides.values())
+        if self.config.model.hierarchy:
+            sources.append(self.config.model.hierarchy.parent)
         return list(dict.fromkeys(sources))
 
     def connector(self) -> Connector:

@@ -193,6 +193,10 @@ def explain_text(trace: dict[str, Any]) -> str:
         lines += [f"  {d['name']} = {_show(d['value'])}    ({d['how']}; reads {_reads(d['reads'])}"
                   + (f"; row {d['row'] or 'none matched'}" if "row" in d else "") + ")"
                   for d in trace["derived"]]
+    if "family" in trace:
+        lines.append("")
+        family = trace["family"]
+        lines.append(f"family: {' -> '.join(family['path'])}    (ultimate parent {family['ultimate']})")
     for decision in trace["decisions"]:
         lines.append("")
         lines.append(f"{decision['name']} = {_show(decision['value'])}    "
