@@ -12,7 +12,7 @@ import polars as pl
 from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
 from revrules.engine.definitions import Decision, Derive, LookupJoin, Pool, Rulebook, Territories
-from revrules.engine.hierarchy import ensure_families, with_family_value
+from revrules.engine.hierarchy import drop_family_rows, with_family_rows, with_family_value
 from revrules.engine.lookups import KEY, LINE, normal_key
 from revrules.engine.routing import (
     ASSIGNED,
@@ -72,7 +72,7 @@ def evaluate(
         rule that decided it.
     """
     families = any(d.family is not None for d in book.derives)
-    lazy = (ensure_families(frame) if families else frame).lazy()
+    lazy = (with_family_rows(frame) if families else frame).lazy()
     for derive in book.derives:
         if derive.name not in given and derive.family is not None:
             lazy = with_family_value(lazy, derive.name, derive.family)
@@ -80,7 +80,7 @@ def evaluate(
             lazy = _lookup(lazy, derive.name, derive.lookup)
         elif derive.name not in given:
             lazy = lazy.with_columns(_derive(derive).alias(derive.name))
-    result = lazy.collect()
+    result = (drop_family_rows(lazy) if families else lazy).collect()
     for stage in _stages(book.decisions):
         exprs = {d.name: _decision(d, (overrides or {}).get(d.name)) for d in stage}
         distinct = [d for d in stage if _worth_distinct(d, result)]

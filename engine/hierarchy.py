@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import numpy as np
 import polars as pl
 
 from revrules.engine import model
@@ -18,6 +19,7 @@ ULTIMATE = "__ultimate"
 DEPTH = "__depth"
 MAX_DEPTH = 64
 """A deeper chain is a data problem (usually a cycle through an old merge), never a crash."""
+_ROW, _PARENT_ROW, _ULTIMATE_ROW = "__row", "__parent_row", "__ultimate_row"
 _ROUNDS = 7  # 2**7 = 128 hops > MAX_DEPTH: every chain that is not too deep reaches its root
 Parse = Callable[[Document, PathKey, str, Mapping[str, FieldType], bool], Expression | None]
 
@@ -31,33 +33,31 @@ def resolve_hierarchy(frame: pl.DataFrame, parent: str, source: str) -> tuple[pl
     Returns:
         The frame with the three columns, and the issues found (named after `source`).
     """
-    ids = frame.select(pl.col(ID))
-    raw_parent = pl.col(parent).cast(pl.String).str.strip_chars()
-    links = frame.select(ID, raw_parent.alias(PARENT)).with_columns(
-        pl.when(pl.col(PARENT).is_in(ids[ID].implode()) & (pl.col(PARENT) != pl.col(ID)))
-        .then(pl.col(PARENT)).alias("__known"))
-    missing = links.filter(pl.col(PARENT).is_not_null() & (pl.col(PARENT) != "") & pl.col("__known").is_null())
-    # Pointer doubling: after round r each record points 2**r hops up (a root points to itself).
-    up = links.select(ID, pl.coalesce("__known", ID).alias("__up"),
-                      pl.col("__known").is_not_null().cast(pl.Int64).alias(DEPTH))
+    rows = frame.select(pl.col(ID).alias(PARENT)).with_row_index(_PARENT_ROW)
+    links = frame.select(ID, pl.col(parent).cast(pl.String).str.strip_chars().alias(PARENT)).with_row_index(_ROW)
+    links = links.join(rows, on=PARENT, how="left", maintain_order="left")
+    own = links[_ROW].to_numpy()
+    found = links[_PARENT_ROW].fill_null(-1).cast(pl.Int64).to_numpy()
+    known = (found >= 0) & (found != own)
+    # Pointer doubling on row positions: after round r each record points 2**r hops up, a root at itself.
+    up = np.where(known, found, own)
+    depth = known.astype(np.int64)
     for _ in range(_ROUNDS):
-        step = up.select(pl.col(ID).alias("__up"), pl.col("__up").alias("__next"), pl.col(DEPTH).alias("__more"))
-        up = up.join(step, on="__up", how="left", maintain_order="left").select(
-            ID, pl.col("__next").alias("__up"), pl.col(DEPTH) + pl.col("__more"))
-    roots = links.filter(pl.col("__known").is_null()).select(pl.col(ID).alias("__up"))
-    reached = up.join(roots.with_columns(pl.lit(True).alias("__root")), on="__up", how="left",
-                      maintain_order="left").with_columns(links["__known"])
-    broken = reached.filter(pl.col("__root").is_null())
-    deep = reached.filter(pl.col("__root").is_not_null() & (pl.col(DEPTH) > MAX_DEPTH))
-    bad = pl.col("__root").is_null() | (pl.col(DEPTH) > MAX_DEPTH)
-    resolved = reached.select(
-        pl.when(bad).then(pl.col(ID)).otherwise(pl.col("__up")).alias(ULTIMATE),
-        pl.when(bad).then(0).otherwise(pl.col(DEPTH)).alias(DEPTH))
-    parents = reached.select(pl.when(bad.not_()).then(pl.col("__known")).alias(PARENT)).to_series()
-    result = frame.with_columns(resolved.to_series(0), resolved.to_series(1), parents)
-    issues = [QualityIssue(what, source, found.height, str(found[ID].min()))
-              for what, found in (("parent not found", missing), ("hierarchy cycle", broken),
-                                  (f"hierarchy deeper than {MAX_DEPTH}", deep)) if not found.is_empty()]
+        depth = depth + depth[up]
+        up = up[up]
+    reached = ~known[up]
+    ok = reached & (depth <= MAX_DEPTH)
+    ids = links[ID]
+    ultimate_rows = pl.Series(_ULTIMATE_ROW, np.where(ok, up, own), dtype=pl.Int64)
+    parent_rows = pl.Series(_PARENT_ROW, np.where(ok & known, found, -1), dtype=pl.Int64).replace(-1, None)
+    result = frame.with_columns(ids.gather(parent_rows).alias(PARENT), ids.gather(ultimate_rows).alias(ULTIMATE),
+                                pl.Series(DEPTH, np.where(ok, depth, 0)), parent_rows, ultimate_rows)
+    raw = links[PARENT]
+    missing = (raw.is_not_null() & (raw != "")).to_numpy() & (found < 0)
+    issues = [QualityIssue(what, source, int(mask.sum()), str(ids.filter(pl.Series(mask)).min()))
+              for what, mask in (("parent not found", missing), ("hierarchy cycle", ~reached),
+                                 (f"hierarchy deeper than {MAX_DEPTH}", reached & (depth > MAX_DEPTH)))
+              if mask.any()]
     return result, issues
 
 
@@ -88,12 +88,11 @@ def family_value(doc: Document, path: PathKey, spec: model.FamilyModel | model.R
 
 
 def with_family_value(lazy: pl.LazyFrame, name: str, value: FamilyValue) -> pl.LazyFrame:
-    """Add one family derive: a window over the ultimate parent's family, or a join to a parent's row."""
+    """Add one family derive: a window over the ultimate parent's family, or a gather from a parent's row."""
     of = value.of.compiled if value.of is not None else pl.lit(True)
     if value.how in ("parent", "ultimate"):
-        link = PARENT if value.how == "parent" else ULTIMATE
-        upper = lazy.select(pl.col(ID).alias(link), of.alias(name))
-        return lazy.join(upper, on=link, how="left", maintain_order="left")
+        return lazy.with_columns(of.gather(pl.col(_PARENT_ROW if value.how == "parent" else _ULTIMATE_ROW))
+                                 .alias(name))
     family = {
         "count": of.fill_null(False).cast(pl.Float64).sum() if value.of is not None else pl.len().cast(pl.Float64),
         "sum": clean_expr(of.sum()),  # decimal semantics: a family's ARR carries no float noise
@@ -101,15 +100,34 @@ def with_family_value(lazy: pl.LazyFrame, name: str, value: FamilyValue) -> pl.L
         "max": of.max(),
         "any": of.fill_null(False).any(),
     }[value.how]
-    return lazy.with_columns(family.over(ULTIMATE).alias(name))
+    return lazy.with_columns(family.over(_ULTIMATE_ROW).alias(name))
 
 
-def ensure_families(frame: pl.DataFrame) -> pl.DataFrame:
-    """Without a hierarchy (a rulebook test, a config without `hierarchy:`), every record is its own family."""
-    if ULTIMATE in frame.columns:
+def with_family_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Row positions of each record's parent and ultimate parent, for gathers and integer-keyed windows.
+
+    Without a hierarchy (a rulebook test, a config without `hierarchy:`) every record is its
+    own family. The positions `resolve_hierarchy` took are checked, cheaply, to still point
+    at the right ids: rows that moved in between are found again by a join.
+    """
+    if ULTIMATE not in frame.columns:
+        return frame.with_columns(pl.lit(None, pl.String).alias(PARENT), pl.col(ID).alias(ULTIMATE),
+                                  pl.lit(0, pl.Int64).alias(DEPTH), pl.lit(None, pl.Int64).alias(_PARENT_ROW),
+                                  pl.int_range(pl.len(), dtype=pl.Int64).alias(_ULTIMATE_ROW))
+    if _ULTIMATE_ROW in frame.columns and frame.select(
+            pl.col(ID).gather(pl.col(_ULTIMATE_ROW)).eq(pl.col(ULTIMATE)).all()
+            & pl.col(ID).gather(pl.col(_PARENT_ROW)).eq_missing(pl.col(PARENT)).all()).item():
         return frame
-    return frame.with_columns(pl.lit(None, pl.String).alias(PARENT), pl.col(ID).alias(ULTIMATE),
-                              pl.lit(0, pl.Int64).alias(DEPTH))
+    rows = frame.select(ID).with_row_index("__position").with_columns(pl.col("__position").cast(pl.Int64))
+    for column, position in ((PARENT, _PARENT_ROW), (ULTIMATE, _ULTIMATE_ROW)):
+        found = rows.rename({ID: column, "__position": position})
+        frame = frame.drop(position, strict=False).join(found, on=column, how="left", maintain_order="left")
+    return frame
+
+
+def drop_family_rows(lazy: pl.LazyFrame) -> pl.LazyFrame:
+    """Remove the positions `with_family_rows` added: they mean nothing once rows move."""
+    return lazy.drop(_PARENT_ROW, _ULTIMATE_ROW)
 
 
 def family_path(evaluated: pl.DataFrame, record_id: str) -> list[str]:
