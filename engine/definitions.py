@@ -148,6 +148,7 @@ class Territories:
     owner_output: str | None
     tree: tuple[Territory, ...]
     value: str | None = None
+    families: str = "separate"
 
     def nodes(self) -> list[Territory]:
         """Every node once, in depth-first order."""

@@ -12,7 +12,7 @@ import polars as pl
 from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
 from revrules.engine.definitions import Decision, Derive, LookupJoin, Pool, Rulebook, Territories
-from revrules.engine.hierarchy import drop_family_rows, with_family_rows, with_family_value
+from revrules.engine.hierarchy import ULTIMATE, drop_family_rows, with_family_rows, with_family_value
 from revrules.engine.lookups import KEY, LINE, normal_key
 from revrules.engine.routing import (
     ASSIGNED,
@@ -90,11 +90,18 @@ def evaluate(
             result = _on_distinct(result, keys, exprs[decision.name])
     if book.territories is not None:
         result = result.with_columns(_territory(book.territories))
+        together = book.territories.families == "together" and ULTIMATE in result.columns
+        if together:
+            result = _with_heads(result, [book.territories.output, rule_column(book.territories.output)])
         if book.territories.owner_output:
             pools = _pools(book.territories, unavailable_owners)
-            result = _route(result, book.territories, pools, current_owner)
+            # A family is routed as one unit: its head is routed, its members follow it.
+            routed = result.filter(pl.col(ID) == pl.col(ULTIMATE)) if together else result
+            routed = _route(routed, book.territories, pools, current_owner)
             if rebalance is not None:
-                result = _rebalance(result, book.territories, pools, rebalance)
+                routed = _rebalance(routed, book.territories, pools, rebalance)
+            owner = [book.territories.owner_output, rule_column(book.territories.owner_output)]
+            result = _with_heads(result, owner, routed) if together else routed
     if book.lists:
         result = result.with_columns(
             m.when.compiled.fill_null(False).alias(list_column(m.id)) for m in book.lists
@@ -172,6 +179,12 @@ def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.L
              .explode(KEY).join(ranked, on=KEY, how="inner")
              .group_by(_ROW).agg(pl.all().sort_by(_RANK).first()).drop(_RANK))
     return indexed.join(found, on=_ROW, how="left", maintain_order="left").drop(_ROW)
+
+
+def _with_heads(result: pl.DataFrame, columns: list[str], heads: pl.DataFrame | None = None) -> pl.DataFrame:
+    """`columns` of every record replaced by those of its ultimate parent's row (in `heads`, else `result`)."""
+    source = (result if heads is None else heads).select(pl.col(ID).alias(ULTIMATE), *columns)
+    return result.drop(columns, strict=False).join(source, on=ULTIMATE, how="left", maintain_order="left")
 
 
 def _lit(value: object, decision: Decision) -> pl.Expr:

@@ -128,6 +128,8 @@ class TerritoriesModel(_Strict):
     output: Name = "territory"
     owner_output: Name | None = "owner"
     value: Name | None = None
+    families: Literal["separate", "together"] = "separate"
+    """`together`: every account goes to its ultimate parent's territory and owner."""
     tree: list[TerritoryModel] = Field(min_length=1)
 
 

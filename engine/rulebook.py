@@ -405,7 +405,8 @@ class _Builder:
         self.kinds[spec.output] = FieldType.STRING
         if spec.owner_output:
             self.kinds[spec.owner_output] = FieldType.STRING
-        return Territories(spec.output, spec.owner_output, tuple(t for t in tree if t is not None), spec.value)
+        return Territories(spec.output, spec.owner_output, tuple(t for t in tree if t is not None), spec.value,
+                           spec.families)
 
     def _pools(self) -> dict[str, Pool]:
         pools = {}

@@ -137,3 +137,47 @@ def test_family_derive_problems_have_file_line_and_column(
     result = cli("check", "-c", config)
     assert result.code == 2
     assert expected in result.err, result.err
+
+
+ROUTED = """\
+version: 1
+derive:
+  arr: "mrr * 12"
+decisions:
+  segment:
+    rules:
+      - {id: big, when: "arr >= 500", then: Big}
+    default: Small
+territories:
+  output: territory
+  owner_output: owner
+  families: FAMILIES
+  tree:
+    - {id: US, when: "country == 'US'", owners: [{id: U1}, {id: U2}]}
+    - {id: UK, when: "country == 'UK'", owners: [{id: K1}]}
+    - {id: ROW, when: "true", owners: [{id: R1}]}
+"""
+ROUTED_CONFIG = CONFIG.replace("""  segment: Segment__c
+  family_arr: Family_ARR__c
+  family_size: Family_Size__c
+  hq_country: HQ_Country__c
+  parent_name: Parent_Name__c
+""", """  territory: Territory__c
+  owner: OwnerId
+""")
+
+
+@pytest.mark.parametrize(("families", "expected"), [
+    ("separate", {"P1": ("US", "U1"), "C1": ("UK", "K1"), "G1": ("UK", "K1"), "S1": ("ROW", "R1")}),
+    ("together", {"P1": ("US", "U1"), "C1": ("US", "U1"), "G1": ("US", "U1"), "S1": ("ROW", "R1")}),
+])
+def test_one_config_line_keeps_a_family_in_its_ultimate_parents_territory_and_owner(
+    tmp_path: Path, cli: Cli, families: str, expected: dict[str, tuple[str, str]]
+) -> None:
+    header, *rows = ACCOUNTS.splitlines()
+    accounts = "\n".join([f"{header},OwnerId", *(f"{row}," for row in rows)]) + "\n"
+    config = _project(tmp_path, book=ROUTED.replace("FAMILIES", families), accounts=accounts)
+    config.write_text(ROUTED_CONFIG, encoding="utf-8")
+    after = _after(cli, config)
+    got = {i: (after[(i, "Territory__c")], after[(i, "OwnerId")]) for i in expected}
+    assert got == expected
