@@ -134,6 +134,11 @@ def load_project(config_path: Path) -> Project:
         if name not in decisions:
             message = f"'{name}' is not a decision{did_you_mean(name, decisions)}"
             problems.append(config.problem(("overrides", name), message))
+    family = [d.name for d in book.derives if d.family is not None]
+    if family and config.model.hierarchy is None:
+        message = (f"the rulebook reads family values ({', '.join(family)}) but the config has no "
+                   "`hierarchy: {parent: FIELD}`")
+        problems.append(config.problem(("rules",), message))
     if problems:
         raise InvalidInputError(problems)
     return Project(config, book)

@@ -181,3 +181,11 @@ def test_one_config_line_keeps_a_family_in_its_ultimate_parents_territory_and_ow
     after = _after(cli, config)
     got = {i: (after[(i, "Territory__c")], after[(i, "OwnerId")]) for i in expected}
     assert got == expected
+
+
+def test_family_values_without_a_hierarchy_are_a_config_error(project: Path, cli: Cli) -> None:
+    project.write_text(CONFIG.replace("hierarchy: {parent: ParentId}\n", ""), encoding="utf-8")
+    result = cli("check", "-c", project)
+    assert result.code == 2
+    assert "rules: the rulebook reads family values (family_arr, family_size, " in result.err
+    assert "but the config has no `hierarchy: {parent: FIELD}`" in result.err

@@ -124,3 +124,13 @@ def test_editing_a_table_changes_the_rulebook_hash(project: Path, cli: Cli) -> N
     after = cli("plan", "-c", project, "--json").json()
     assert after["meta"]["rulebook_hash"] != before
     assert {c["after"] for c in after["changes"] if c["id"] == "A1" and c["field"] == "Territory__c"} == {"Pacific"}
+
+
+def test_check_reports_table_rows_that_match_no_record(
+    project: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project.parent)
+    result = cli("check", "-c", project)
+    assert result.code == 0, result.err
+    assert "note: lookup states (rules/lookups/states.csv): 1 of 3 row(s) match no record (lines 4)" in result.out
+    assert "note: lookup verticals (rules/lookups/verticals.csv): 1 of 3 row(s) match no record (lines 2)" in result.out

@@ -20,6 +20,7 @@ from revrules.rehearsal.rehearse import rehearse
 from revrules.rehearsal.snapshot import take_snapshot
 from revrules.run import operations
 from revrules.run.apply import ApplyReport
+from revrules.run.lookup_usage import unmatched_lookup_rows
 from revrules.run.online import check_online
 from revrules.run.plan import Plan
 from revrules.run.read import read_all
@@ -87,6 +88,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  note: {label} uses the row-by-row fallback evaluator (slower)")
     if args.create_properties and not args.online:
         raise InvalidInputError("--create-properties needs --online")
+    if args.online or project.config.model.crm.kind == "csv":
+        # Reading a CSV costs nothing; a CRM is read only when asked to go online.
+        for line in unmatched_lookup_rows(project):
+            print(f"  note: {line}")
     if args.online:
         for line in check_online(project, project.connector(), create_properties=args.create_properties):
             print(f"  online: {line}" if line.startswith("every mapped") else f"  {line}")
