@@ -48,7 +48,7 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
             entry["conflicting_rules"] = row.get(conflict_column(decision.name)) or []
         decisions.append(entry)
     result: dict[str, Any] = {"id": record_id, "derived": derived, "decisions": decisions}
-    if any(d.family is not None for d in book.derives):
+    if ULTIMATE in evaluated.columns:  # a hierarchy was read, or family values were computed
         result["family"] = {"path": family_path(evaluated, record_id), "ultimate": row.get(ULTIMATE)}
     if book.territories is not None:
         territories = book.territories

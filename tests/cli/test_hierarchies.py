@@ -189,3 +189,14 @@ def test_family_values_without_a_hierarchy_are_a_config_error(project: Path, cli
     assert result.code == 2
     assert "rules: the rulebook reads family values (family_arr, family_size, " in result.err
     assert "but the config has no `hierarchy: {parent: FIELD}`" in result.err
+
+
+def test_explain_shows_the_family_a_child_was_routed_with(tmp_path: Path, cli: Cli) -> None:
+    header, *rows = ACCOUNTS.splitlines()
+    accounts = "\n".join([f"{header},OwnerId", *(f"{row}," for row in rows)]) + "\n"
+    config = _project(tmp_path, book=ROUTED.replace("FAMILIES", "together"), accounts=accounts)
+    config.write_text(ROUTED_CONFIG, encoding="utf-8")
+    result = cli("explain", "G1", "-c", config)
+    assert result.code == 0, result.err
+    assert "family: G1 -> C1 -> P1    (ultimate parent P1)" in result.out
+    assert "territory = US" in result.out
