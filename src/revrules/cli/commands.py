@@ -14,7 +14,7 @@ from revrules.cli.scaffold import write_starter
 from revrules.config import load_config
 from revrules.engine.explain import explain_record
 from revrules.engine.testcases import evaluate_account, run_tests
-from revrules.errors import ExitCode, InvalidInputError, RefusedError
+from revrules.errors import ExitCode, InvalidInputError, RefusedError, RevrulesError
 from revrules.project import load_project
 from revrules.rehearsal.rehearse import rehearse
 from revrules.rehearsal.snapshot import take_snapshot
@@ -88,13 +88,18 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  note: {label} uses the row-by-row fallback evaluator (slower)")
     if args.create_properties and not args.online:
         raise InvalidInputError("--create-properties needs --online")
-    if args.online or project.config.model.crm.kind == "csv":
-        # Reading a CSV costs nothing; a CRM is read only when asked to go online.
-        for line in unmatched_lookup_rows(project):
-            print(f"  note: {line}")
     if args.online:
         for line in check_online(project, project.connector(), create_properties=args.create_properties):
             print(f"  online: {line}" if line.startswith("every mapped") else f"  {line}")
+    if args.online or project.config.model.crm.kind == "csv":
+        # Reading a CSV costs nothing; a CRM is read only when asked to go online, after
+        # the online checks, which may create the properties the read asks for.
+        try:
+            unmatched = unmatched_lookup_rows(project)
+        except RevrulesError as exc:  # the check itself passed; this note is a bonus
+            unmatched = [f"lookup rows not checked: the records could not be read ({exc})"]
+        for line in unmatched:
+            print(f"  note: {line}")
     return ExitCode.OK
 
 
