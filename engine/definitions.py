@@ -37,14 +37,55 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class LookupTable:
+    """A loaded lookup table: `__key` (trimmed, lower case), `__line` (its CSV line), typed value columns."""
+
+    name: str
+    file: str
+    path: Path
+    match: str
+    table: pl.DataFrame
+    kinds: dict[str, FieldType]
+    priority: str | None = None
+
+
+@dataclass(frozen=True)
+class LookupJoin:
+    """A lookup derive: the row of `table` whose key matches `key`, and the column it reads."""
+
+    table: LookupTable
+    key: Expression
+    column: str
+
+
+@dataclass(frozen=True)
+class FamilyValue:
+    """A family derive: `parent`/`ultimate` read `of` on that record; `count|sum|min|max|any` over the family."""
+
+    how: str
+    of: Expression | None
+
+
+@dataclass(frozen=True)
 class Derive:
-    """A computed input: an expression, or a quantile bucket over the population."""
+    """A computed input: an expression, a quantile bucket over the population, or a lookup."""
 
     name: str
     kind: FieldType
     expression: Expression | None = None
     quantile_of: str | None = None
     buckets: int = 0
+    lookup: LookupJoin | None = None
+    family: FamilyValue | None = None
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The names this value is computed from."""
+        if self.lookup is not None:
+            return self.lookup.key.symbols
+        if self.family is not None:
+            return self.family.of.symbols if self.family.of else ()
+        return self.expression.symbols if self.expression else (self.quantile_of or "",)
 
 
 @dataclass(frozen=True)
@@ -135,6 +176,7 @@ class Territories:
     owner_output: str | None
     tree: tuple[Territory, ...]
     value: str | None = None
+    families: str = "separate"
 
     def nodes(self) -> list[Territory]:
         """Every node once, in depth-first order."""

@@ -12,7 +12,9 @@ import polars as pl
 
 from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
-from revrules.engine.definitions import Decision, Derive, Pool, Rulebook, Territories
+from revrules.engine.definitions import Decision, Derive, LookupJoin, Pool, Rulebook, Territories
+from revrules.engine.hierarchy import ULTIMATE, drop_family_rows, with_family_rows, with_family_value
+from revrules.engine.lookups import KEY, LINE, normal_key
 from revrules.engine.people import DEPARTURES, label_departures, previous_column
 from revrules.engine.routing import (
     ASSIGNED,
@@ -27,6 +29,7 @@ from revrules.engine.routing import (
 )
 
 DEFAULT, OVERRIDE, CONFLICT = "default", "override", "conflict"
+_ROW, _RANK = "__lookup_row", "__lookup_rank"
 
 
 def rule_column(name: str) -> str:
@@ -73,11 +76,16 @@ def evaluate(
         `frame` with a value column per result and a `<name>#rule` column naming the
         rule that decided it.
     """
-    lazy = frame.lazy()
+    families = any(d.family is not None for d in book.derives)
+    lazy = (with_family_rows(frame) if families else frame).lazy()
     for derive in book.derives:
-        if derive.name not in given:
+        if derive.name not in given and derive.family is not None:
+            lazy = with_family_value(lazy, derive.name, derive.family)
+        elif derive.name not in given and derive.lookup is not None:
+            lazy = _lookup(lazy, derive.name, derive.lookup)
+        elif derive.name not in given:
             lazy = lazy.with_columns(_derive(derive).alias(derive.name))
-    result = lazy.collect()
+    result = (drop_family_rows(lazy) if families else lazy).collect()
     for stage in _stages(book.decisions):
         exprs = {d.name: _decision(d, (overrides or {}).get(d.name)) for d in stage}
         distinct = [d for d in stage if _worth_distinct(d, result)]
@@ -87,14 +95,23 @@ def evaluate(
             result = _on_distinct(result, keys, exprs[decision.name])
     if book.territories is not None:
         result = result.with_columns(_territory(book.territories))
+        together = book.territories.families == "together" and ULTIMATE in result.columns
+        if together:
+            result = _with_heads(result, [book.territories.output, rule_column(book.territories.output)])
         if book.territories.owner_output:
             day = today or dt.datetime.now(dt.UTC).date()
             pools = _pools(book.territories, unavailable_owners)
-            result = _route(result, book.territories, pools, current_owner, day)
-            result = label_departures(result, book.territories, unavailable_owners, day)
+            # A family is routed as one unit: its head is routed, its members follow it.
+            routed = result.filter(pl.col(ID) == pl.col(ULTIMATE)) if together else result
+            routed = _route(routed, book.territories, pools, current_owner, day)
+            routed = label_departures(routed, book.territories, unavailable_owners, day)
             if rebalance is not None:
                 away_left_out = {pool_id: pool.without_away(day) for pool_id, pool in pools.items()}
-                result = _rebalance(result, book.territories, away_left_out, rebalance)
+                routed = _rebalance(routed, book.territories, away_left_out, rebalance)
+            # Members take the head's owner and everything routing added (why it moved, from whom).
+            owner = list(dict.fromkeys([book.territories.owner_output, rule_column(book.territories.owner_output),
+                                        *(c for c in routed.columns if c not in result.columns)]))
+            result = _with_heads(result, owner, routed) if together else routed
     if book.lists:
         result = result.with_columns(
             m.when.compiled.fill_null(False).alias(list_column(m.id)) for m in book.lists
@@ -146,6 +163,38 @@ def _derive(derive: Derive) -> pl.Expr:
     rank = source.rank("min").cast(pl.Int64)
     count = source.count().cast(pl.Int64)
     return (1 + (derive.buckets * (rank - 1)) // count).cast(pl.Float64)
+
+
+def _lookup(lazy: pl.LazyFrame, name: str, join: LookupJoin) -> pl.LazyFrame:
+    """A lookup derive as a left join: the matching row's value, and `<name>#rule` = `<lookup>:<CSV line>`."""
+    table = join.table
+    right = table.table.select(KEY, LINE, pl.col(join.column).alias(name))
+    key = normal_key(join.key.compiled)
+    if table.match == "keyword":
+        matched = _keyword_rows(lazy, key, right)
+    else:
+        matched = lazy.with_columns(key.alias(KEY)).join(right.lazy(), on=KEY, how="left", maintain_order="left")
+    which = pl.when(pl.col(LINE).is_not_null()).then(pl.format(f"{table.name}:{{}}", pl.col(LINE)))
+    return matched.with_columns(which.alias(rule_column(name))).drop(KEY, LINE)
+
+
+def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.LazyFrame:
+    """Each record's best keyword row: one Aho-Corasick pass finds every keyword its text contains."""
+    if right.is_empty():
+        return lazy.with_columns(pl.lit(None, pl.String).alias(KEY)).join(right.lazy(), on=KEY, how="left")
+    # The table is sorted by priority, then line, so the row index ranks the candidates.
+    ranked = right.with_row_index(_RANK).lazy()
+    indexed = lazy.with_row_index(_ROW)
+    found = (indexed.select(_ROW, key.str.extract_many(right[KEY].to_list(), overlapping=True).alias(KEY))
+             .explode(KEY).join(ranked, on=KEY, how="inner")
+             .group_by(_ROW).agg(pl.all().sort_by(_RANK).first()).drop(_RANK))
+    return indexed.join(found, on=_ROW, how="left", maintain_order="left").drop(_ROW)
+
+
+def _with_heads(result: pl.DataFrame, columns: list[str], heads: pl.DataFrame | None = None) -> pl.DataFrame:
+    """`columns` of every record replaced by those of its ultimate parent's row (in `heads`, else `result`)."""
+    source = (result if heads is None else heads).select(pl.col(ID).alias(ULTIMATE), *columns)
+    return result.drop(columns, strict=False).join(source, on=ULTIMATE, how="left", maintain_order="left")
 
 
 def _lit(value: object, decision: Decision) -> pl.Expr:

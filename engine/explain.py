@@ -6,8 +6,9 @@ from typing import Any
 
 import polars as pl
 
-from revrules.engine.definitions import Expression, Rulebook
+from revrules.engine.definitions import Derive, Expression, Rulebook
 from revrules.engine.evaluate import conflict_column, list_column, rule_column
+from revrules.engine.hierarchy import ULTIMATE, family_path
 from revrules.engine.people import moved_because, previous_column, status_column
 
 
@@ -34,12 +35,7 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
             "reads": {name: _plain(row.get(name)) for name in expr.symbols},
         }
 
-    derived = [
-        {"name": d.name, "value": _plain(row.get(d.name)),
-         "how": d.expression.source if d.expression else f"quantile of {d.quantile_of} in {d.buckets} buckets",
-         "reads": {n: _plain(row.get(n)) for n in (d.expression.symbols if d.expression else (d.quantile_of or "",))}}
-        for d in book.derives
-    ]
+    derived = [_derived(d, row) for d in book.derives]
     decisions = []
     for decision in book.decisions:
         entry: dict[str, Any] = {
@@ -53,6 +49,8 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
             entry["conflicting_rules"] = row.get(conflict_column(decision.name)) or []
         decisions.append(entry)
     result: dict[str, Any] = {"id": record_id, "derived": derived, "decisions": decisions}
+    if ULTIMATE in evaluated.columns:  # a hierarchy was read, or family values were computed
+        result["family"] = {"path": family_path(evaluated, record_id), "ultimate": row.get(ULTIMATE)}
     if book.territories is not None:
         territories = book.territories
         result["territory"] = {
@@ -87,3 +85,24 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def _derived(derive: Derive, row: dict[str, Any]) -> dict[str, Any]:
+    """How one derived value came about; a lookup names the table row that matched (`zips:14`), or none."""
+    if derive.lookup is not None:
+        join = derive.lookup
+        return {"name": derive.name, "value": _plain(row.get(derive.name)),
+                "how": f"lookup {join.table.name}.{join.column} by {join.key.source}",
+                "reads": {n: _plain(row.get(n)) for n in join.key.symbols},
+                "row": row.get(rule_column(derive.name))}
+    if derive.family is not None:
+        family = derive.family
+        of = family.of.source if family.of else "members"
+        how = f"{family.how} of {of}" if family.how in ("parent", "ultimate") else f"family {family.how} of {of}"
+        return {"name": derive.name, "value": _plain(row.get(derive.name)), "how": how, "reads": {}}
+    if derive.expression is not None:
+        how, reads = derive.expression.source, derive.expression.symbols
+    else:
+        how, reads = f"quantile of {derive.quantile_of} in {derive.buckets} buckets", (derive.quantile_of or "",)
+    return {"name": derive.name, "value": _plain(row.get(derive.name)), "how": how,
+            "reads": {n: _plain(row.get(n)) for n in reads}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
@@ -35,6 +35,47 @@ class QuantileModel(_Strict):
 
     quantile: Name
     buckets: int = Field(5, ge=2, le=1000)
+
+
+class LookupModel(_Strict):
+    """A table read from a CSV file beside the rulebook: a key column and value columns."""
+
+    file: Annotated[str, Field(min_length=1)]
+    key: Annotated[str, Field(min_length=1)]
+    types: dict[str, Literal["string", "number", "integer", "boolean", "date", "datetime", "list"]] = {}
+    """Value column -> its type; other columns are text."""
+    match: Literal["exact", "keyword"] = "exact"
+    """`exact`: the key equals the value; `keyword`: the value contains the key (first by `priority`)."""
+    priority: str | None = None
+    """A numeric column: among several matching keywords the lowest wins (then the earliest row)."""
+
+
+class LookupDeriveModel(_Strict):
+    """A derive that reads one column of a lookup table's row whose key matches an expression."""
+
+    lookup: Name
+    key: Annotated[str, Field(min_length=1)]
+    column: Annotated[str, Field(min_length=1)]
+
+
+class FamilyModel(_Strict):
+    """A value over the ultimate parent's whole family: `{family: sum, of: arr}`."""
+
+    family: Literal["count", "sum", "min", "max", "any"]
+    of: str | None = None
+
+
+class RelativeModel(_Strict):
+    """A value read on the parent's or the ultimate parent's record: `{parent: industry}`."""
+
+    parent: str | None = None
+    ultimate: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RelativeModel:
+        if (self.parent is None) == (self.ultimate is None):
+            raise ValueError("give exactly one of parent: or ultimate:")
+        return self
 
 
 class DecisionModel(_Strict):
@@ -96,6 +137,8 @@ class TerritoriesModel(_Strict):
     output: Name = "territory"
     owner_output: Name | None = "owner"
     value: Name | None = None
+    families: Literal["separate", "together"] = "separate"
+    """`together`: every account goes to its ultimate parent's territory and owner."""
     tree: list[TerritoryModel] = Field(min_length=1)
 
 
@@ -127,7 +170,8 @@ class RulebookFileModel(_Strict):
 
     version: Literal[1]
     description: str | None = None
-    derive: dict[Name, str | QuantileModel] = {}
+    lookups: dict[Name, LookupModel] = {}
+    derive: dict[Name, str | QuantileModel | LookupDeriveModel | FamilyModel | RelativeModel] = {}
     decisions: dict[Name, DecisionModel] = {}
     pools: dict[NodeId, PoolModel] = {}
     territories: TerritoriesModel | None = None
@@ -143,7 +187,9 @@ class TestFileModel(_Strict):
 
 
 KNOWN_KEYS = sorted(
-    {name for model in (RuleModel, QuantileModel, DecisionModel, AwayModel, OwnerModel, PoolModel, OverflowModel,
-                        TerritoryModel, TerritoriesModel, ListModel, TestCaseModel, RulebookFileModel)
+    {name for model in (RuleModel, QuantileModel, LookupModel, LookupDeriveModel, FamilyModel,
+                        RelativeModel, DecisionModel, AwayModel, OwnerModel,
+                        PoolModel, OverflowModel, TerritoryModel, TerritoriesModel, ListModel, TestCaseModel,
+                        RulebookFileModel)
      for name in model.model_fields}
 )

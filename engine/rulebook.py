@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from revrules.engine.definitions import (
     Decision,
     Derive,
     Expression,
+    LookupTable,
     MarketingList,
     Owner,
     Pool,
@@ -28,6 +28,9 @@ from revrules.engine.definitions import (
     Territory,
     TestCase,
 )
+from revrules.engine.expression_problems import engine_problem, kind_name, offset_of
+from revrules.engine.hierarchy import family_value
+from revrules.engine.lookups import load_lookup, lookup_join
 from revrules.engine.people import pool_member
 from revrules.engine.regexguard import backtracking_in
 from revrules.engine.threevalued import row_fallback
@@ -111,6 +114,7 @@ class _Builder:
         self.kinds: dict[str, FieldType] = dict(fields)
         self.derived: set[str] = set()
         self.rule_ids: set[str] = set()
+        self.lookups: dict[str, LookupTable] = {}
 
     def _load(self, path: Path, schema: type[model.RulebookFileModel | model.TestFileModel]) -> Any:
         try:
@@ -129,6 +133,13 @@ class _Builder:
         doc, parsed = self._load(path, model.RulebookFileModel)
         if parsed is None:
             return
+        for name, spec in parsed.lookups.items():
+            table, problems = load_lookup(doc, path.parent, _display(path.parent / spec.file), name, spec)
+            if name in self.lookups:
+                problems = [doc.problem(("lookups", name), f"lookup '{name}' is defined twice")]
+            self.problems += problems
+            if table is not None:
+                self.lookups[name] = table
         for name, spec in parsed.derive.items():
             self.derives.append((doc, name, spec))
         for name, decision in parsed.decisions.items():
@@ -173,6 +184,8 @@ class _Builder:
         digest = hashlib.sha256()
         for path in files:
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        for table in self.lookups.values():  # a changed table changes what the rules decide
+            digest.update(table.path.name.encode() + b"\0" + table.path.read_bytes() + b"\0")
         return Rulebook(
             fields=self.fields,
             derives=tuple(d for d in derives if d is not None),
@@ -221,7 +234,7 @@ class _Builder:
         try:
             rule = rule_engine.Rule(text, context=context)
         except rule_engine.errors.EngineError as exc:
-            self.problems.append(_engine_problem(doc, path, text, exc))
+            self.problems.append(engine_problem(doc, path, text, exc))
             return None
         except RecursionError:  # rule-engine's parser recurses once per nesting level
             self.problems.append(doc.problem(path, limits.too_deep_message()))
@@ -233,11 +246,11 @@ class _Builder:
         if unknown is not None:
             hint = did_you_mean("$" + unknown, ["$" + name for name in context.builtins])
             message = f"unknown function '${unknown}'{hint}"
-            self.problems.append(doc.problem(path, message, _offset(text, "$" + unknown)))
+            self.problems.append(doc.problem(path, message, offset_of(text, "$" + unknown)))
             return None
         result = rule.statement.expression.result_type
         if condition and result not in (DataType.BOOLEAN, DataType.NULL):
-            message = f"condition must be true or false, but gives a {_kind_name(result)}"
+            message = f"condition must be true or false, but gives a {kind_name(result)}"
             self.problems.append(doc.problem(path, message))
             return None
         kind = FieldType.BOOLEAN if condition else _field_kind(result)
@@ -246,7 +259,7 @@ class _Builder:
             self.problems.append(doc.problem(path, message))
             return None
         if kind is None:
-            self.problems.append(doc.problem(path, f"cannot tell the type of this expression ({_kind_name(result)})"))
+            self.problems.append(doc.problem(path, f"cannot tell the type of this expression ({kind_name(result)})"))
             return None
         symbols = tuple(dict.fromkeys(read))
         columns = {name: _column(name, names[name]) for name in symbols}
@@ -270,6 +283,20 @@ class _Builder:
     def _derive(self, doc: Document, name: str, spec: Any) -> Derive | None:
         names = {k: v for k, v in self.kinds.items() if k in self.fields or k in self.derived}
         self.derived.add(name)
+        if isinstance(spec, model.LookupDeriveModel):
+            join, problems = lookup_join(doc, ("derive", name), spec, self.lookups, names=names,
+                                         parse=lambda d, p, text, n: self._parse(d, p, text, n, condition=False))
+            self.problems += problems
+            if join is not None:
+                self.kinds[name] = join.table.kinds[join.column]
+                return Derive(name, self.kinds[name], lookup=join)
+            return None
+        if isinstance(spec, model.FamilyModel | model.RelativeModel):
+            value, kind, problems = family_value(doc, ("derive", name), spec, names=names,
+                                                 parse=lambda d, p, t, n, c: self._parse(d, p, t, n, condition=c))
+            self.problems += problems
+            self.kinds[name] = kind
+            return Derive(name, kind, family=value) if value is not None else None
         if isinstance(spec, model.QuantileModel):
             source_kind = names.get(spec.quantile)
             if source_kind not in (FieldType.NUMBER, FieldType.INTEGER):
@@ -379,7 +406,8 @@ class _Builder:
         self.kinds[spec.output] = FieldType.STRING
         if spec.owner_output:
             self.kinds[spec.owner_output] = FieldType.STRING
-        return Territories(spec.output, spec.owner_output, tuple(t for t in tree if t is not None), spec.value)
+        return Territories(spec.output, spec.owner_output, tuple(t for t in tree if t is not None), spec.value,
+                           spec.families)
 
     def _pools(self) -> dict[str, Pool]:
         pools = {}
@@ -468,38 +496,5 @@ def _field_kind(data_type: Any) -> FieldType | None:
 
 def _member_kind(data_type: Any) -> str:
     member = getattr(data_type, "value_type", None)
-    name = _kind_name(member)
+    name = kind_name(member)
     return "values of mixed types" if name == "value of unknown type" else f"{name}s"
-
-
-def _kind_name(data_type: Any) -> str:
-    names = {"FLOAT": "number", "STRING": "string", "BOOLEAN": "boolean", "DATETIME": "datetime",
-             "ARRAY": "list", "NULL": "null", "UNDEFINED": "value of unknown type"}
-    return names.get(getattr(data_type, "name", ""), str(data_type).lower())
-
-
-def _offset(text: str, needle: str) -> int | None:
-    match = re.search(rf"(?<![\w$]){re.escape(needle)}(?!\w)", text)
-    return match.start() if match else None
-
-
-def _engine_problem(doc: Document, path: PathKey, text: str, exc: rule_engine.errors.EngineError) -> Problem:
-    errors = rule_engine.errors
-    if isinstance(exc, errors.SymbolResolutionError):
-        hint = f" (did you mean '{exc.suggestion}'?)" if exc.suggestion else ""
-        return doc.problem(path, f"unknown name '{exc.symbol_name}'{hint}", _offset(text, exc.symbol_name))
-    if isinstance(exc, errors.AttributeResolutionError):
-        hint = f" (did you mean '{exc.suggestion}'?)" if exc.suggestion else ""
-        message = f"unknown attribute '{exc.attribute_name}' of a {_kind_name(exc.object)}{hint}"
-        return doc.problem(path, message, _offset(text, "." + exc.attribute_name))
-    if isinstance(exc, errors.RegexSyntaxError):
-        offset = text.find(exc.value) if exc.value else -1
-        return doc.problem(path, f"bad regular expression: {exc.error}", offset if offset >= 0 else None)
-    if isinstance(exc, errors.RuleSyntaxError):
-        token = exc.token
-        if token is None:
-            return doc.problem(path, "syntax error: the expression ends too early", len(text))
-        return doc.problem(path, f"syntax error at '{token.value}'", token.lexpos)
-    if isinstance(exc, errors.FunctionCallError | errors.LookupError):
-        return doc.problem(path, exc.message)
-    return doc.problem(path, f"type mismatch: {exc.message}" if "type" in exc.message else exc.message)

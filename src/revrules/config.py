@@ -131,6 +131,30 @@ class FieldModel(_Strict):
         return {"source": value} if isinstance(value, str) else value
 
 
+class OutputModel(_Strict):
+    """An output: the CRM field that receives a result, and when revrules may write it."""
+
+    field: CrmField
+    write: Literal["always", "if_blank"] = "always"
+    """`if_blank` only fills empty CRM fields: a value a person typed in is never replaced."""
+    never_overwrite: list[str] = []
+    """CRM values that are never replaced (compared after trimming), e.g. a hand-set `Strategic`."""
+    on_null: Literal["keep", "clear"] = "keep"
+    """Whether a result that is empty clears the CRM field (`clear`) or leaves it as it is (`keep`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """`segment: Segment__c` is short for `{field: Segment__c}`."""
+        return {"field": value} if isinstance(value, str) else value
+
+
+class HierarchyModel(_Strict):
+    """Account families: the field holding each record's parent id (`ParentId` on Salesforce)."""
+
+    parent: SourceName
+
+
 class SafetyModel(_Strict):
     """Guards that refuse an apply unless `--force`."""
 
@@ -202,9 +226,10 @@ class ConfigModel(_Strict):
     crm: Annotated[CsvCrm | SalesforceCrm | HubspotCrm, Field(discriminator="kind")]
     fields: dict[Name, FieldModel] = Field(min_length=1)
     rules: list[str] = Field(min_length=1)
-    outputs: dict[Name, CrmField] = {}
+    outputs: dict[Name, OutputModel] = {}
     overrides: dict[Name, CrmField] = {}
     provenance: CrmField | None = None
+    hierarchy: HierarchyModel | None = None
     safety: SafetyModel = SafetyModel()
     state_dir: str = ".revrules"
     schedule: ScheduleModel | None = None
@@ -213,8 +238,8 @@ class ConfigModel(_Strict):
 
 
 _KNOWN_KEYS = sorted(
-    {name for m in (ConfigModel, CsvCrm, SalesforceCrm, HubspotCrm, FieldModel, SafetyModel, JobModel, ScheduleModel,
-                           ReportModel, NotifyModel)
+    {name for m in (ConfigModel, CsvCrm, SalesforceCrm, HubspotCrm, FieldModel, OutputModel, HierarchyModel,
+                    SafetyModel, JobModel, ScheduleModel, ReportModel, NotifyModel)
      for name in m.model_fields}
 )
 

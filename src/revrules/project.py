@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from revrules.config import Config, CsvCrm, SalesforceCrm, load_config
+from revrules.config import Config, CsvCrm, OutputModel, SalesforceCrm, load_config
 from revrules.connectors.protocols import Connector, OwnerLookup
 from revrules.engine.definitions import Rulebook
 from revrules.engine.evaluate import evaluate
@@ -34,7 +34,12 @@ class Project:
     @property
     def outputs(self) -> dict[str, str]:
         """Result name -> CRM field that receives it."""
-        return dict(self.config.model.outputs)
+        return {name: output.field for name, output in self.config.model.outputs.items()}
+
+    @property
+    def policies(self) -> dict[str, OutputModel]:
+        """CRM field -> the write policy of the output it receives."""
+        return {output.field: output for output in self.config.model.outputs.values()}
 
     @property
     def source(self) -> str:
@@ -60,6 +65,8 @@ class Project:
         """Every CRM field a run reads: rule inputs, outputs, overrides, provenance."""
         sources = [spec.source for spec in self.config.field_specs()]
         sources += self.write_fields() + list(self.config.model.overrides.values())
+        if self.config.model.hierarchy:
+            sources.append(self.config.model.hierarchy.parent)
         return list(dict.fromkeys(sources))
 
     def connector(self) -> Connector:
@@ -127,6 +134,11 @@ def load_project(config_path: Path) -> Project:
         if name not in decisions:
             message = f"'{name}' is not a decision{did_you_mean(name, decisions)}"
             problems.append(config.problem(("overrides", name), message))
+    family = [d.name for d in book.derives if d.family is not None]
+    if family and config.model.hierarchy is None:
+        message = (f"the rulebook reads family values ({', '.join(family)}) but the config has no "
+                   "`hierarchy: {parent: FIELD}`")
+        problems.append(config.problem(("rules",), message))
     if problems:
         raise InvalidInputError(problems)
     return Project(config, book)

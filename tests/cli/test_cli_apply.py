@@ -206,6 +206,8 @@ def test_write_failure_json_lists_id_field_and_reason(starter: Path, cli: Cli) -
 
 def test_values_are_written_in_the_csv_format(tmp_path: Path, cli: Cli) -> None:
     config = write_project(tmp_path, FORMAT_ACCOUNTS)
+    # An empty result clears a field only where the output says so (the default keeps the CRM's value).
+    config.write_text(config.read_text().replace("arr: Arr__c", "arr: {field: Arr__c, on_null: clear}"))
     assert cli("apply", "-c", config, "--yes").code == 0
     out = by_id(tmp_path / "out.csv")
     assert out["A1"]["Dq__c"] == "true"

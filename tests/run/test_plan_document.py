@@ -118,6 +118,7 @@ def _reference_document(plan: Plan) -> dict[str, Any]:
         "territory_books": plan.territory_books.to_dicts(),
         "too_long": plan.too_long.to_dicts(),
         "balance": plan.balance.to_dicts(),
+        "held_by_policy": plan.held.to_dicts(),
     }
     parsed: dict[str, Any] = json.loads(json.dumps(document, default=str))
     return parsed

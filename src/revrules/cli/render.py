@@ -49,6 +49,7 @@ def plan_text(plan: Plan, source: str) -> str:
         for field, count, limit, longest, example in summary.iter_rows():
             lines.append(f"  {field} holds {limit:,} characters: {count:,} value(s) up to {longest:,}, "
                          f"e.g. record {example}")
+    lines += _held_text(plan.held)
     if not plan.list_changes.is_empty():
         lines.append("")
         lines.append("Marketing lists:")
@@ -101,6 +102,17 @@ def _unassigned_text(plan: Plan) -> list[str]:
         lines += ["", f"Owners not assigned because {because}: {found.height:,}"]
         for (territory,), group in found.group_by("territory", maintain_order=True):
             lines.append(f"  {territory}: {group.height:,} account(s)")
+    return lines
+
+
+def _held_text(held: pl.DataFrame) -> list[str]:
+    """Changes a write policy held back, counted per field and policy."""
+    if held.is_empty():
+        return []
+    lines = ["", f"Held by policy, not sent ({held.height:,}):"]
+    summary = held.group_by("field", "policy", maintain_order=True).agg(pl.len(), pl.col("id").first())
+    for field, policy, count, example in summary.sort("field", maintain_order=True).iter_rows():
+        lines.append(f"  {field} ({policy}): {count:,} change(s), e.g. record {example}")
     return lines
 
 
@@ -212,8 +224,13 @@ def explain_text(trace: dict[str, Any]) -> str:
     if trace["derived"]:
         lines.append("")
         lines.append("Derived values:")
-        lines += [f"  {d['name']} = {_show(d['value'])}    ({d['how']}; reads {_reads(d['reads'])})"
+        lines += [f"  {d['name']} = {_show(d['value'])}    ({d['how']}; reads {_reads(d['reads'])}"
+                  + (f"; row {d['row'] or 'none matched'}" if "row" in d else "") + ")"
                   for d in trace["derived"]]
+    if "family" in trace:
+        lines.append("")
+        family = trace["family"]
+        lines.append(f"family: {' -> '.join(family['path'])}    (ultimate parent {family['ultimate']})")
     for decision in trace["decisions"]:
         lines.append("")
         lines.append(f"{decision['name']} = {_show(decision['value'])}    "
@@ -233,6 +250,11 @@ def explain_text(trace: dict[str, Any]) -> str:
             lines.append(f"  previous owner: {_show(owner.get('previous'))}"
                          + (f" ({owner['previous_status']})" if owner.get("previous_status") else ""))
             lines.append(f"  because: {owner['because']}")
+    if trace.get("held"):
+        lines.append("")
+        lines.append("Held by policy (not written):")
+        lines += [f"  {h['field']}: {_show(h['before'])} -> {_show(h['after'])}    [{h['policy']}]"
+                  for h in trace["held"]]
     if trace["lists"]:
         lines.append("")
         lines.append("Lists:")

@@ -117,8 +117,7 @@ def depends_on(book: Rulebook, name: str) -> set[str]:
     """`name` and every derived value or decision computed from it, directly or not."""
     tainted = {name}
     for derive in book.derives:
-        reads = set(derive.expression.symbols) if derive.expression else {derive.quantile_of or ""}
-        if reads & tainted:
+        if set(derive.reads) & tainted:
             tainted.add(derive.name)
     for decision in book.decisions:
         if decision.depends_on & tainted:
@@ -132,7 +131,7 @@ def inputs_of(book: Rulebook, name: str) -> set[str]:
     """The configured fields `name` is computed from, through every derive and decision (itself if a field)."""
     direct: dict[str, set[str]] = {}
     for derive in book.derives:
-        direct[derive.name] = set(derive.expression.symbols) if derive.expression else {derive.quantile_of or ""}
+        direct[derive.name] = set(derive.reads)
     for decision in book.decisions:
         direct[decision.name] = set(decision.depends_on)
     if book.territories is not None and book.territories.output:

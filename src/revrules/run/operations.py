@@ -90,12 +90,16 @@ def explain(project: Project, record_id: str) -> dict[str, Any]:
     explain tells the same story as the plan.
     """
     connector = project.connector()
-    evaluated = project.evaluate(read_all(project, connector).typed,
-                                 unavailable_owners=project.unavailable_owners(connector))
+    snapshot = read_all(project, connector)
+    evaluated = project.evaluate(snapshot.typed, unavailable_owners=project.unavailable_owners(connector))
     try:
-        return explain_record(project.book, evaluated, record_id)
+        trace = explain_record(project.book, evaluated, record_id)
     except KeyError:
         raise InvalidInputError(f"record {record_id} not found in {project.source}") from None
+    # The plan is what knows the CRM's values, so it is what knows what a policy holds back.
+    held = build_plan(project, snapshot, evaluated).held.filter(pl.col("id") == record_id)
+    trace["held"] = held.drop("id").to_dicts()
+    return trace
 
 
 def load_saved_plan(path: Path, project: Project) -> Plan:

@@ -17,6 +17,7 @@ from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rul
 from revrules.project import Project
 from revrules.run.balance import BALANCE_SCHEMA
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
+from revrules.run.policy import HELD_SCHEMA, hold_back_by_policy
 from revrules.run.provenance import TOO_LONG_SCHEMA, provenance_line
 from revrules.run.read import Snapshot
 
@@ -58,6 +59,8 @@ class Plan:
     """Values held back because their field cannot hold them: id, field, length, limit."""
     balance: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=BALANCE_SCHEMA))
     """With `--rebalance`: per pool, count and value balance before and after."""
+    held: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HELD_SCHEMA))
+    """Changes an output's write policy held back: id, field, before, after, rule, policy."""
 
     @property
     def changed_records(self) -> int:
@@ -94,7 +97,8 @@ class Plan:
             _write_rows(sink, frame)
         sink.write(',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str))
         for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
-                           ("too_long", self.too_long), ("balance", self.balance)):
+                           ("too_long", self.too_long), ("balance", self.balance),
+                           ("held_by_policy", self.held)):
             sink.write(f',\n "{key}": ')
             _write_rows(sink, frame)
         sink.write("\n}\n")
@@ -113,6 +117,7 @@ class Plan:
             territory_books=pl.DataFrame(data.get("territory_books", []), schema=TERRITORY_SCHEMA),
             too_long=pl.DataFrame(data.get("too_long", []), schema=TOO_LONG_SCHEMA),
             balance=pl.DataFrame(data.get("balance", []), schema=BALANCE_SCHEMA),
+            held=pl.DataFrame(data.get("held_by_policy", []), schema=HELD_SCHEMA),
         )
 
 
@@ -208,6 +213,7 @@ def build_plan(
         columns.sort(key=lambda column: column[0])
     changes = _changes(frame, columns)
     del frame
+    changes, held = _hold_back_by_policy(changes, project, target)
     meta = PlanMeta(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         crm=project.config.model.crm.kind,
@@ -225,7 +231,26 @@ def build_plan(
         owner_books=owner_books(project, evaluated),
         territory_books=territory_books(project, snapshot, evaluated),
         too_long=too_long,
+        held=held,
     )
+
+
+def _hold_back_by_policy(changes: pl.DataFrame, project: Project,
+                         provenance: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Changes the outputs' write policies let through, and those they hold back.
+
+    Provenance is not an output with a policy; it is dropped for a record whose every
+    other change was held, since it only ever changes beside another change.
+    """
+    is_provenance = pl.col("field") == provenance if provenance else pl.lit(False)
+    _, held = hold_back_by_policy(changes.filter(~is_provenance), project.policies)
+    if held.is_empty():
+        return changes, held
+    changes = changes.join(held.select("id", "field"), on=["id", "field"], how="anti", maintain_order="left")
+    if provenance:
+        others = changes.filter(~is_provenance)["id"].unique()
+        changes = changes.filter(~is_provenance | pl.col("id").is_in(others.implode()))
+    return changes, held
 
 
 def _too_long(frame: pl.DataFrame, held: list[tuple[str, pl.Expr, pl.Expr]],

@@ -10,10 +10,12 @@ import polars as pl
 
 from revrules.connectors.protocols import Connector, IncrementalRead
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
+from revrules.engine.hierarchy import resolve_hierarchy
 from revrules.errors import InvalidInputError
 from revrules.project import CURRENT_OWNER, Project, override_column
 
 log = logging.getLogger(__name__)
+PARENT_ID = "__parent_id"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ def convert(project: Project, raw: pl.DataFrame) -> Snapshot:
     owner = project.owner_output
     if owner:
         specs.append(FieldSpec(CURRENT_OWNER, project.outputs[owner], FieldType.STRING))
+    hierarchy = project.config.model.hierarchy
+    if hierarchy:
+        specs.append(FieldSpec(PARENT_ID, hierarchy.parent, FieldType.STRING))
     typed, quality = convert_frame(raw, specs)
-    visible = tuple(q for q in quality if not q.field.startswith("__"))
-    return Snapshot(raw, typed, visible)
+    visible = [q for q in quality if not q.field.startswith("__")]
+    if hierarchy:
+        # Families are resolved once per read, over every record read, so rules see whole families.
+        typed, found = resolve_hierarchy(typed, PARENT_ID, hierarchy.parent)
+        visible += found
+    return Snapshot(raw, typed, tuple(visible))

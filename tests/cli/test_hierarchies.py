@@ -1,0 +1,202 @@
+"""Account hierarchies through the command: family values, parent values, broken trees (issue 21)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from revrules.testing.harness import Cli
+
+BOOK = """\
+version: 1
+derive:
+  arr: "mrr * 12"
+  family_arr: {family: sum, of: arr}
+  family_size: {family: count}
+  family_customer: {family: any, of: "type == 'Customer'"}
+  family_first: {family: min, of: mrr}
+  parent_name: {parent: name}
+  hq_country: {ultimate: country}
+decisions:
+  segment:
+    rules:
+      - {id: strategic, when: "family_arr >= 1000 and family_customer", then: Strategic}
+    default: Other
+tests:
+  - name: without a hierarchy an account is a family of one
+    account: {mrr: 100, type: Customer}
+    expect: {family_arr: 1200, family_size: 1, segment: Strategic}
+"""
+ACCOUNTS = """\
+Id,Name,Mrr,Type,Country,ParentId
+P1,Globex HQ,50,Prospect,US,
+C1,Globex UK,20,Customer,UK,P1
+G1,Globex UK Sub,30,,UK,C1
+S1,Solo,10,Customer,FR,
+X1,Loop A,1,,DE,X2
+X2,Loop B,1,,DE,X1
+M1,Orphan,1,,DE,NOPE
+"""
+CONFIG = """\
+version: 1
+crm: {kind: csv, path: accounts.csv, id_column: Id, output: out.csv}
+fields:
+  name: Name
+  mrr: {source: Mrr, type: number}
+  type: Type
+  country: Country
+rules: [rules/]
+hierarchy: {parent: ParentId}
+outputs:
+  segment: Segment__c
+  family_arr: Family_ARR__c
+  family_size: Family_Size__c
+  hq_country: HQ_Country__c
+  parent_name: Parent_Name__c
+"""
+
+
+def _project(folder: Path, *, book: str = BOOK, accounts: str = ACCOUNTS) -> Path:
+    (folder / "rules").mkdir()
+    (folder / "rules" / "book.yaml").write_text(book, encoding="utf-8")
+    (folder / "accounts.csv").write_text(accounts, encoding="utf-8")
+    (folder / "revrules.yaml").write_text(CONFIG, encoding="utf-8")
+    return folder / "revrules.yaml"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A CSV project with a three-level family, a loner, a cycle and a missing parent."""
+    return _project(tmp_path)
+
+
+def _after(cli: Cli, config: Path) -> dict[tuple[str, str], str]:
+    result = cli("plan", "-c", config, "--json")
+    assert result.code == 0, result.err
+    return {(c["id"], c["field"]): c["after"] for c in result.json()["changes"]}
+
+
+def test_family_values_cover_the_ultimate_parents_whole_tree(project: Path, cli: Cli) -> None:
+    after = _after(cli, project)
+    for member in ("P1", "C1", "G1"):
+        assert after[(member, "Family_ARR__c")] == "1200"
+        assert after[(member, "Family_Size__c")] == "3"
+        assert after[(member, "HQ_Country__c")] == "US"
+        assert after[(member, "Segment__c")] == "Strategic"  # the customer is a child, the ARR spread out
+    assert after[("S1", "Family_ARR__c")] == "120"
+    assert after[("G1", "Parent_Name__c")] == "Globex UK"
+    assert after[("C1", "Parent_Name__c")] == "Globex HQ"
+    assert ("P1", "Parent_Name__c") not in after
+
+
+def test_cycles_and_missing_parents_are_data_quality_lines_not_crashes(project: Path, cli: Cli) -> None:
+    result = cli("plan", "-c", project)
+    assert result.code == 0, result.err
+    assert "parent not found (ParentId): 1 value(s), e.g. record M1" in result.out
+    assert "hierarchy cycle (ParentId): 2 value(s), e.g. record X1" in result.out
+    after = _after(cli, project)
+    assert after[("X1", "Family_Size__c")] == "1"  # each record of a broken tree is its own family
+    assert after[("M1", "Family_Size__c")] == "1"
+
+
+def test_a_chain_deeper_than_the_limit_is_reported(tmp_path: Path, cli: Cli) -> None:
+    rows = ["Id,Name,Mrr,Type,Country,ParentId", "N0,Root,1,,US,"]
+    rows += [f"N{i},Level {i},1,,US,N{i - 1}" for i in range(1, 70)]
+    config = _project(tmp_path, accounts="\n".join(rows) + "\n")
+    result = cli("plan", "-c", config)
+    assert result.code == 0, result.err
+    assert "hierarchy deeper than 64 (ParentId): 5 value(s), e.g. record N65" in result.out
+
+
+def test_explain_shows_the_path_to_the_ultimate_parent(project: Path, cli: Cli) -> None:
+    result = cli("explain", "G1", "-c", project)
+    assert result.code == 0, result.err
+    assert "family: G1 -> C1 -> P1    (ultimate parent P1)" in result.out
+    assert "family_arr = 1200    (family sum of arr; reads nothing)" in result.out
+    assert "reads family_arr=1200, family_customer=True" in result.out
+
+
+def test_rulebook_tests_treat_an_account_as_a_family_of_one(project: Path, cli: Cli) -> None:
+    result = cli("test", "-c", project)
+    assert result.code == 0, result.out + result.err
+    assert "1 passed, 0 failed" in result.out
+
+
+@pytest.mark.parametrize(("derive", "expected"), [
+    ("{family: sum, of: name}", "rules/book.yaml:4:33: derive.family_arr.of: family sum needs a number, not a string"),
+    ("{family: sum}", "rules/book.yaml:4:24: derive.family_arr.family: family sum needs `of:`"),
+    ("{family: any, of: mrr}", "derive.family_arr.of: condition must be true or false, but gives a number"),
+    ("{family: sum, of: arrr}", "derive.family_arr.of: unknown name 'arrr' (did you mean 'arr'?)"),
+])
+def test_family_derive_problems_have_file_line_and_column(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, derive: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = _project(tmp_path, book=BOOK.replace("{family: sum, of: arr}", derive))
+    result = cli("check", "-c", config)
+    assert result.code == 2
+    assert expected in result.err, result.err
+
+
+ROUTED = """\
+version: 1
+derive:
+  arr: "mrr * 12"
+decisions:
+  segment:
+    rules:
+      - {id: big, when: "arr >= 500", then: Big}
+    default: Small
+territories:
+  output: territory
+  owner_output: owner
+  families: FAMILIES
+  tree:
+    - {id: US, when: "country == 'US'", owners: [{id: U1}, {id: U2}]}
+    - {id: UK, when: "country == 'UK'", owners: [{id: K1}]}
+    - {id: ROW, when: "true", owners: [{id: R1}]}
+"""
+ROUTED_CONFIG = CONFIG.replace("""  segment: Segment__c
+  family_arr: Family_ARR__c
+  family_size: Family_Size__c
+  hq_country: HQ_Country__c
+  parent_name: Parent_Name__c
+""", """  territory: Territory__c
+  owner: OwnerId
+""")
+
+
+@pytest.mark.parametrize(("families", "expected"), [
+    ("separate", {"P1": ("US", "U1"), "C1": ("UK", "K1"), "G1": ("UK", "K1"), "S1": ("ROW", "R1")}),
+    ("together", {"P1": ("US", "U1"), "C1": ("US", "U1"), "G1": ("US", "U1"), "S1": ("ROW", "R1")}),
+])
+def test_one_config_line_keeps_a_family_in_its_ultimate_parents_territory_and_owner(
+    tmp_path: Path, cli: Cli, families: str, expected: dict[str, tuple[str, str]]
+) -> None:
+    header, *rows = ACCOUNTS.splitlines()
+    accounts = "\n".join([f"{header},OwnerId", *(f"{row}," for row in rows)]) + "\n"
+    config = _project(tmp_path, book=ROUTED.replace("FAMILIES", families), accounts=accounts)
+    config.write_text(ROUTED_CONFIG, encoding="utf-8")
+    after = _after(cli, config)
+    got = {i: (after[(i, "Territory__c")], after[(i, "OwnerId")]) for i in expected}
+    assert got == expected
+
+
+def test_family_values_without_a_hierarchy_are_a_config_error(project: Path, cli: Cli) -> None:
+    project.write_text(CONFIG.replace("hierarchy: {parent: ParentId}\n", ""), encoding="utf-8")
+    result = cli("check", "-c", project)
+    assert result.code == 2
+    assert "rules: the rulebook reads family values (family_arr, family_size, " in result.err
+    assert "but the config has no `hierarchy: {parent: FIELD}`" in result.err
+
+
+def test_explain_shows_the_family_a_child_was_routed_with(tmp_path: Path, cli: Cli) -> None:
+    header, *rows = ACCOUNTS.splitlines()
+    accounts = "\n".join([f"{header},OwnerId", *(f"{row}," for row in rows)]) + "\n"
+    config = _project(tmp_path, book=ROUTED.replace("FAMILIES", "together"), accounts=accounts)
+    config.write_text(ROUTED_CONFIG, encoding="utf-8")
+    result = cli("explain", "G1", "-c", config)
+    assert result.code == 0, result.err
+    assert "family: G1 -> C1 -> P1    (ultimate parent P1)" in result.out
+    assert "territory = US" in result.out
