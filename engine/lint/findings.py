@@ -29,7 +29,8 @@ CODES: dict[str, Code] = {
         Code("RR108", "invalid-picklist-value", "a `then` value is not an option of its output's picklist (--online)"),
         Code("RR201", "never-holds", "on the population read, the rule's condition held for no record"),
         Code("RR202", "never-decides", "on the population read, the rule held but never decided a record"),
-        Code("RR203", "unmapped-value", "on the population read, an input value that no rule maps (falls to default)"),
+        Code("RR203", "unmapped-value",
+             "on the population read, input values that no rule maps (they fall to the default or no value)"),
     )
 }
 
@@ -38,7 +39,9 @@ CODES: dict[str, Code] = {
 class Finding:
     """One finding: where, what, and a record that shows it.
 
-    `claim` says what `explain --account witness` shows (see `witness.reproduces`).
+    `claim` says what `explain --account witness` shows (see `witness.reproduces`); a
+    population finding names a `record` id instead, and `explain ID` shows the claim.
+    `values` are the input values and counts behind an unmapped-value finding.
     """
 
     code: str
@@ -51,6 +54,8 @@ class Finding:
     witness: dict[str, Any] | None = None
     claim: dict[str, Any] = field(default_factory=dict)
     silenced: str | None = None
+    record: str | None = None
+    values: list[dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:
@@ -62,7 +67,8 @@ class Finding:
         return {
             "code": self.code, "name": self.name, "file": self.file, "line": self.line, "col": self.col,
             "subject": self.subject, "target": self.target, "message": self.message, "witness": self.witness,
-            "claim": self.claim, "silenced": self.silenced,
+            "claim": self.claim, "silenced": self.silenced, "record": self.record,
+            **({"values": self.values} if self.values is not None else {}),
         }
 
 

@@ -9,11 +9,18 @@ from typing import Any
 
 from revrules.cli import commands, render
 from revrules.engine.coverage import Coverage, evaluate_tests, measure
-from revrules.engine.lint import CODES, Finding, lint_rulebook
+from revrules.engine.lint import CODES, Finding, lint_rulebook, population_findings, settle
 from revrules.engine.mutate import MutationReport, run_mutation
 from revrules.engine.testcases import CaseResult, run_tests
 from revrules.errors import ExitCode, InvalidInputError
 from revrules.project import Project, load_project
+from revrules.report.coverage import coverage as rule_coverage
+from revrules.run.online import check_online, output_picklists
+from revrules.run.read import read_all
+
+ONLINE_HELP = ("also read the configured source, the CRM or the config's CSV: values outside an output's "
+               "picklist (RR108; Salesforce and HubSpot only, a CSV has no picklists) and findings on the "
+               "records read (RR201 never holds, RR202 never decides, RR203 unmapped values)")
 
 FORMATS = ("text", "json", "github")
 
@@ -46,9 +53,26 @@ def cmd_lint(args: argparse.Namespace) -> int:
     project = _load(args, fmt)
     if project is None:
         return ExitCode.INVALID
-    findings = lint_rulebook(project.book)
+    findings = lint_project(project, online=args.online)
     print(findings_output(findings, fmt))
     return ExitCode.FAILED if any(f.silenced is None for f in findings) else ExitCode.OK
+
+
+def lint_project(project: Project, *, online: bool = False) -> list[Finding]:
+    """The rulebook's findings; `online` adds RR108 from the CRM's picklists and RR201-RR203 from its records.
+
+    The records are read once, evaluated as a plan evaluates them, and the report's rule
+    coverage of them is restated as findings.
+    """
+    if not online:
+        return lint_rulebook(project.book)
+    connector = project.connector()
+    static = lint_rulebook(project.book, output_picklists(project, connector))
+    evaluated = project.evaluate(read_all(project, connector).typed,
+                                 unavailable_owners=project.unavailable_owners(connector))
+    seen = {(f.code, f.target) for f in static}
+    population = population_findings(project.book, evaluated, rule_coverage(evaluated, project.book), seen)
+    return sorted([*static, *settle(population)], key=lambda f: (f.file, f.line, f.col, f.code))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -56,14 +80,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     fmt = output_format(args)
     if fmt == "text":
         code = commands.cmd_check(args)
-        findings = lint_rulebook(load_project(args.config).book)
+        findings = lint_project(load_project(args.config), online=args.online)
         if findings:
             print(findings_output(findings, fmt))
         return ExitCode.FAILED if any(f.silenced is None for f in findings) else code
     project = _load(args, fmt)
     if project is None:
         return ExitCode.INVALID
-    findings = lint_rulebook(project.book)
+    if args.online:
+        # Same checks as the text form; problems raise before any finding is computed.
+        check_online(project, project.connector(), create_properties=args.create_properties)
+    findings = lint_project(project, online=args.online)
     print(json.dumps({"ok": True, "findings": [f.to_json() for f in findings]}, indent=2)
           if fmt == "json" else _github_findings(findings))
     return ExitCode.FAILED if any(f.silenced is None for f in findings) else ExitCode.OK
@@ -133,6 +160,8 @@ def findings_output(findings: list[Finding], fmt: str) -> str:
         lines.append(f"{f.file}:{f.line}:{f.col}: {f.code} {f.name}: {f.message}{state}")
         if f.witness is not None:
             lines.append(f"    witness: revrules explain --account '{json.dumps(f.witness)}'")
+        elif f.record is not None:
+            lines.append(f"    witness: revrules explain {f.record}")
     opened = sum(f.silenced is None for f in findings)
     lines.append(f"{opened} finding{'s' if opened != 1 else ''}, {len(findings) - opened} silenced")
     return "\n".join(lines)
@@ -142,7 +171,8 @@ def _github_findings(findings: list[Finding]) -> str:
     lines = []
     for f in findings:
         if f.silenced is None:
-            witness = f" witness: {json.dumps(f.witness)}" if f.witness is not None else ""
+            witness = (f" witness: {json.dumps(f.witness)}" if f.witness is not None
+                       else f" witness: record {f.record}" if f.record is not None else "")
             lines.append(_annotation("warning", f.file, f.line, f.col, f"{f.code} {f.name}", f.message + witness))
     return "\n".join(lines)
 
