@@ -8,11 +8,17 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Code:
-    """A finding code: stable id, readable name, one-line explanation."""
+    """A finding code: stable id, readable name, one-line explanation.
+
+    `population` codes are about the records read, not the rulebook alone: `lint --online`
+    fails on them, `check --online` shows them as notes (the data may simply not have the
+    case yet).
+    """
 
     id: str
     name: str
     summary: str
+    population: bool = False
 
 
 CODES: dict[str, Code] = {
@@ -27,10 +33,13 @@ CODES: dict[str, Code] = {
         Code("RR106", "always-true", "the condition holds for every record (write `true` if that is meant)"),
         Code("RR107", "always-false", "the condition holds for no record"),
         Code("RR108", "invalid-picklist-value", "a `then` value is not an option of its output's picklist (--online)"),
-        Code("RR201", "never-holds", "on the population read, the rule's condition held for no record"),
-        Code("RR202", "never-decides", "on the population read, the rule held but never decided a record"),
+        Code("RR201", "never-holds", "on the population read, the rule's condition held for no record",
+             population=True),
+        Code("RR202", "never-decides", "on the population read, the rule held but never decided a record",
+             population=True),
         Code("RR203", "unmapped-value",
-             "on the population read, input values that no rule maps (they fall to the default or no value)"),
+             "on the population read, input values that no rule maps (they fall to the default or no value)",
+             population=True),
     )
 }
 
@@ -61,6 +70,11 @@ class Finding:
     def name(self) -> str:
         """The code's readable name."""
         return CODES[self.code].name
+
+    @property
+    def on_population(self) -> bool:
+        """True for findings about the records read (RR2xx) rather than the rulebook alone."""
+        return CODES[self.code].population
 
     def to_json(self) -> dict[str, Any]:
         """The finding as plain data."""

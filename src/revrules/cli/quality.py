@@ -76,13 +76,15 @@ def lint_project(project: Project, *, online: bool = False) -> list[Finding]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """`revrules check`: validate, then lint; findings fail the check."""
+    """`revrules check`: validate, then lint; rulebook findings fail the check, population findings are notes."""
     fmt = output_format(args)
     if fmt == "text":
         code = commands.cmd_check(args)
-        findings = lint_project(load_project(args.config), online=args.online)
+        findings, notes = _split(lint_project(load_project(args.config), online=args.online))
         if findings:
             print(findings_output(findings, fmt))
+        for note in notes:
+            print(f"  note: {_line(note)}")
         return ExitCode.FAILED if any(f.silenced is None for f in findings) else code
     project = _load(args, fmt)
     if project is None:
@@ -90,10 +92,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.online:
         # Same checks as the text form; problems raise before any finding is computed.
         check_online(project, project.connector(), create_properties=args.create_properties)
-    findings = lint_project(project, online=args.online)
-    print(json.dumps({"ok": True, "findings": [f.to_json() for f in findings]}, indent=2)
-          if fmt == "json" else _github_findings(findings))
+    findings, notes = _split(lint_project(project, online=args.online))
+    if fmt == "json":
+        print(json.dumps({"ok": True, "findings": [f.to_json() for f in findings],
+                          "notes": [f.to_json() for f in notes]}, indent=2))
+    else:
+        print("\n".join(filter(None, [_github_findings(findings), _github_findings(notes, level="notice")])))
     return ExitCode.FAILED if any(f.silenced is None for f in findings) else ExitCode.OK
+
+
+def _split(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """(rulebook findings, open population findings): `check` fails on the first only."""
+    return ([f for f in findings if not f.on_population],
+            [f for f in findings if f.on_population and f.silenced is None])
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -156,8 +167,7 @@ def findings_output(findings: list[Finding], fmt: str) -> str:
         return _github_findings(findings)
     lines = []
     for f in findings:
-        state = f" (silenced: {f.silenced})" if f.silenced else ""
-        lines.append(f"{f.file}:{f.line}:{f.col}: {f.code} {f.name}: {f.message}{state}")
+        lines.append(_line(f))
         if f.witness is not None:
             lines.append(f"    witness: revrules explain --account '{json.dumps(f.witness)}'")
         elif f.record is not None:
@@ -167,13 +177,18 @@ def findings_output(findings: list[Finding], fmt: str) -> str:
     return "\n".join(lines)
 
 
-def _github_findings(findings: list[Finding]) -> str:
+def _line(f: Finding) -> str:
+    state = f" (silenced: {f.silenced})" if f.silenced else ""
+    return f"{f.file}:{f.line}:{f.col}: {f.code} {f.name}: {f.message}{state}"
+
+
+def _github_findings(findings: list[Finding], level: str = "warning") -> str:
     lines = []
     for f in findings:
         if f.silenced is None:
             witness = (f" witness: {json.dumps(f.witness)}" if f.witness is not None
                        else f" witness: record {f.record}" if f.record is not None else "")
-            lines.append(_annotation("warning", f.file, f.line, f.col, f"{f.code} {f.name}", f.message + witness))
+            lines.append(_annotation(level, f.file, f.line, f.col, f"{f.code} {f.name}", f.message + witness))
     return "\n".join(lines)
 
 
