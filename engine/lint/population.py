@@ -76,7 +76,9 @@ def _unmapped(decision: Decision, entry: Mapping[str, Any], evaluated: pl.DataFr
     record = example.get_column(ID).head(1).to_list()
     listed = ", ".join(f"{'blank' if v['value'] == BLANK else repr(v['value'])} ({v['count']:,})"
                        for v in values[:TOP_VALUES])
-    more = f", and {len(values) - TOP_VALUES} more" if len(values) > TOP_VALUES else ""
+    # The report keeps the top values only: past them, the count of the rest is not known.
+    rest = len(values) - TOP_VALUES
+    more = (", and more" if entry["distinct"] > len(entry["values"]) else f", and {rest} more") if rest > 0 else ""
     default = "no value" if entry["default"] is None else f"the default {entry['default']!r}"
     message = f"{field} values no rule of {decision.name} maps, which get {default}: {listed}{more}"
     return _finding("RR203", decision, decision.rules[0], f"{decision.name}.{field}", message,
