@@ -29,4 +29,4 @@ def test_the_private_regex_parser_has_the_names_and_tree_shape_the_engine_reads(
     ops = [(str(op), av) for op, av in tree]
     assert [name for name, _ in ops] == ["AT", "MAX_REPEAT", "MAX_REPEAT", "AT"]
     low, high, body = ops[1][1]
-    assert (low, high) == (1, parser.MAXREPEAT) and str(list(body)[0][0]) == "SUBPATTERN"
+    assert (low, high) == (1, parser.MAXREPEAT) and str(next(iter(body))[0]) == "SUBPATTERN"
