@@ -114,7 +114,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     if project is None:
         return ExitCode.INVALID
     book = project.book
-    results = run_tests(book)
+    evaluated = evaluate_tests(book) if args.coverage or args.mutate else None
+    results = run_tests(book, evaluated)
     failed = sum(not r.passed for r in results)
     document: dict[str, Any] = {
         "passed": len(results) - failed, "failed": failed,
@@ -123,7 +124,6 @@ def cmd_test(args: argparse.Namespace) -> int:
     }
     text = [render.tests_text(results)] if fmt == "text" else [_github_tests(results)] if fmt == "github" else []
     below: list[str] = []
-    evaluated = evaluate_tests(book) if args.coverage or args.mutate else None
     coverage = measure(book, evaluated) if args.coverage else None
     if coverage is not None:
         document["coverage"] = coverage.to_json()
