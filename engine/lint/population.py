@@ -48,9 +48,11 @@ def population_findings(book: Rulebook, evaluated: pl.DataFrame, coverage: Mappi
         if ("RR101", rule.id) in static:
             continue
         held = evaluated.filter(rule.when.compiled.fill_null(False)).get_column(ID).head(1).to_list()
+        why = ("another rule held too each time (a unique conflict)" if decision.hit == "unique"
+               else "earlier rules decided each of them")
         found.append(_finding("RR202", decision, rule, rule.id,
-                              f"rule '{rule.id}' held for {entry['matched']:,} records but decided none: "
-                              "earlier rules decided each of them", held[0] if held else None,
+                              f"rule '{rule.id}' held for {entry['matched']:,} records but decided none: {why}",
+                              held[0] if held else None,
                               {"true": [[decision.name, rule.id]], "decider_not": [decision.name, rule.id]}))
     decisions = {d.name: d for d in book.decisions}
     for entry in coverage["unmapped"]:

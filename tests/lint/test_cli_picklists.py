@@ -99,6 +99,8 @@ def test_salesforce_values_outside_the_active_picklist_values_are_rr108(
     assert "'Enterprise' to Segment__c" in found[0]["message"]
     assert "options: 'Mid-Market', 'SMB'" in found[0]["message"]
     assert_witnesses_reproduce(cli, config, found)
+    never = {f["target"] for f in result.json()["findings"] if f["code"] == "RR201"}
+    assert never == {"enterprise", "mid-market"}  # the org's accounts have 0, 50 and 100 employees
     checked = cli("check", "-c", config, "--online")
     assert checked.code == 1, checked.err
     assert "online: every mapped field exists" in checked.out
