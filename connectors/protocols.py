@@ -99,6 +99,15 @@ class OnlineCheck(Protocol):
 
 
 @runtime_checkable
+class PicklistOptions(Protocol):
+    """A CRM whose fields may offer a fixed list of values (Salesforce picklists, HubSpot enumerations)."""
+
+    def picklist_options(self, fields: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Field -> its active options, for those of `fields` that offer a list of values (restricted or not)."""
+        ...
+
+
+@runtime_checkable
 class ScopeCheck(Protocol):
     """A CRM whose access token carries scopes (HubSpot): `check --online` names those a config needs but lacks."""
 

@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 # The parser module is private and ships without type stubs; the public
-# `sre_parse` alias warns that it is deprecated.
+# `sre_parse` alias warns that it is deprecated. tests/lint/test_regex_parser.py guards its shape.
 _parser: Any = importlib.import_module("re._parser")
 
 _WORD = r"\p{L}\p{N}_"  # CPython's \w: str.isalnum() or '_'

@@ -18,7 +18,8 @@ import polars as pl
 
 from revrules.engine.limits import regex_literals
 
-_parser: Any = importlib.import_module("re._parser")  # the stdlib's own regex parser (no public API)
+# The stdlib's own regex parser (no public API); tests/lint/test_regex_parser.py guards its shape.
+_parser: Any = importlib.import_module("re._parser")
 _ANY = "any"
 _CATEGORY_CLASS = {"CATEGORY_DIGIT": r"\d", "CATEGORY_WORD": r"\w", "CATEGORY_SPACE": r"\s"}
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT")

@@ -60,10 +60,12 @@ def evaluate_account(book: Rulebook, account: dict[str, Any], record_id: str = "
     return evaluate(book, frame, current_owner=CURRENT_OWNER, given=given)
 
 
-def run_case(book: Rulebook, case: TestCase) -> CaseResult:
-    """Evaluate one test case and compare each expected value."""
-    evaluated = evaluate_account(book, case.account)
-    row = evaluated.row(0, named=True)
+def run_case(book: Rulebook, case: TestCase, row: dict[str, Any] | None = None) -> CaseResult:
+    """Evaluate one test case (or take its evaluated `row`) and compare each expected value."""
+    evaluated = None
+    if row is None:
+        evaluated = evaluate_account(book, case.account)
+        row = evaluated.row(0, named=True)
     mismatches = []
     for key, wanted in case.expect.items():
         expected = wanted
@@ -74,13 +76,24 @@ def run_case(book: Rulebook, case: TestCase) -> CaseResult:
             actual = row.get(key)
         if not _same(expected, actual):
             mismatches.append(Mismatch(key, expected, _plain(actual)))
-    trace = explain_record(book, evaluated, "test") if mismatches else None
+    if mismatches and evaluated is None:
+        evaluated = evaluate_account(book, case.account)
+    trace = explain_record(book, evaluated, "test") if evaluated is not None and mismatches else None
     return CaseResult(case.name, case.where, tuple(mismatches), trace)
 
 
-def run_tests(book: Rulebook) -> list[CaseResult]:
-    """Every test in the rulebook, in file order."""
-    return [run_case(book, case) for case in book.tests]
+def run_tests(book: Rulebook, evaluated: pl.DataFrame | None = None) -> list[CaseResult]:
+    """Every test in the rulebook, in file order.
+
+    Args:
+        book: The rulebook.
+        evaluated: One evaluated row per test, in test order (`coverage.evaluate_tests`),
+            when `test --coverage` or `--mutate` has them already: each test is then
+            evaluated once, not twice.
+    """
+    if evaluated is None or evaluated.height != len(book.tests):
+        return [run_case(book, case) for case in book.tests]
+    return [run_case(book, case, row) for case, row in zip(book.tests, evaluated.iter_rows(named=True), strict=True)]
 
 
 def _same(expected: Any, actual: Any) -> bool:

@@ -1,15 +1,19 @@
-"""What would have to change for a decision to take another value: the fewest input changes, with bounds."""
+"""Why a result is not another value: the fewest input changes for a decision, the reasons for an owner."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 import z3
 
-from revrules.engine.convert import FieldType
-from revrules.engine.definitions import Rulebook
+from revrules.engine.convert import ID, FieldType
+from revrules.engine.definitions import Owner, Pool, Rulebook, Territories
+from revrules.engine.evaluate import rule_column
 from revrules.engine.lint.symbolic import Collected, Model, Truth, Value, _literal
+from revrules.engine.routing import KEPT
 
 _NUMERIC = (FieldType.NUMBER, FieldType.INTEGER)
 
@@ -136,3 +140,119 @@ def _show(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True)
+class OwnerReason:
+    """One reason a person was not chosen as an account's owner: a stable code and a sentence."""
+
+    code: str
+    """`chosen`, `no-pool`, `not-in-pool`, `gone`, `unavailable`, `away`, `at-capacity`, `kept` or `higher-load`."""
+    sentence: str
+
+
+def why_not_owner(book: Rulebook, evaluated: pl.DataFrame, record_id: str, person: str, *,
+                  unavailable: frozenset[str] = frozenset(), today: dt.date) -> list[OwnerReason]:
+    """Why `person` is not the owner `evaluated` gave `record_id`, most decisive reason first.
+
+    Args:
+        book: The rulebook; its territories route owners.
+        evaluated: `evaluate`'s frame over every record read (loads count across it).
+        record_id: The account.
+        person: The owner id asked about.
+        unavailable: Owner ids unknown or inactive in the CRM.
+        today: The day the run is for (who is away).
+
+    Raises:
+        KeyError: The record is not in `evaluated`.
+    """
+    territories = book.territories
+    if territories is None or territories.owner_output is None:
+        return [OwnerReason("no-pool", "the rulebook's territories route no owners")]
+    output = territories.owner_output
+    row = evaluated.filter(pl.col(ID) == record_id).head(1)
+    if row.is_empty():
+        raise KeyError(record_id)
+    chosen, why, territory = row.item(0, output), row.item(0, rule_column(output)), row.item(0, territories.output)
+    if chosen == person:
+        return [OwnerReason("chosen", f"{person} is the owner ({why})")]
+    leaf = next((path[-1] for path in territories.leaves() if path[-1].id == territory), None)
+    pools = [p for p in (leaf.pool, leaf.overflow_pool) if p is not None] if leaf else []
+    if not pools:
+        where = f"territory {territory}" if territory else "no territory"
+        return [OwnerReason("no-pool", f"the account is in {where}, which routes no owners")]
+    member = next((o for p in pools for o in p.owners if o.id == person), None)
+    if member is None:
+        return [OwnerReason("not-in-pool", f"{person} is not in pool {' or '.join(p.id for p in pools)} of territory "
+                                           f"{territory}; {_pools_of(territories, person)}")]
+    pool = next(p for p in pools if member in p.owners)
+    reasons = []
+    if not member.active:
+        reasons.append(OwnerReason("gone", f"{person} is gone (active: false in pool {pool.id}): keeps nothing"))
+    elif person in unavailable:
+        reasons.append(OwnerReason("unavailable", f"{person} is unknown or inactive in the CRM"))
+    elif member.away_on(today):
+        reasons.append(OwnerReason("away", f"{person} is {member.status(today)}: keeps their book, gets no new "
+                                           "accounts"))
+    loads = _loads(evaluated, output, pool)
+    measure = f"{pool.balance_by} " if pool.balance_by else "accounts "
+    mine, theirs = loads.get(person, 0.0), loads.get(chosen, 0.0) if chosen else 0.0
+    capacity = _capacity(territories, person)
+    if capacity is not None and mine >= capacity:
+        reasons.append(OwnerReason("at-capacity", f"{person} is at capacity: holds {_figure(mine)} {measure}of "
+                                                  f"{_figure(capacity)}"))
+    if why == KEPT:
+        reasons.append(OwnerReason("kept", f"the account stays with its current owner {chosen}, a member of pool "
+                                           f"{pool.id}: routing moves an account only when its owner leaves the pool "
+                                           "(or with --rebalance)"))
+    elif chosen is not None and not reasons:
+        other = next((o for p in pools for o in p.owners if o.id == chosen), None)
+        weight = other.weight if other else 1.0
+        then = _loads(evaluated.filter((pl.col(rule_column(output)) == KEPT) | (pl.col(ID) < record_id)), output, pool)
+        mine_then, theirs_then = then.get(person, 0.0), then.get(chosen, 0.0)
+        tie = mine_then / member.weight == theirs_then / weight
+        reasons.append(OwnerReason("higher-load", (
+            f"{person} was not the least loaded: each new account goes to the member with the lowest load per "
+            f"weight{', ties to the one listed first' if tie else ''}. When this account was routed (kept accounts "
+            f"first, then new ones in id order): {person} held {_figure(mine_then)} {measure}/ weight "
+            f"{_figure(member.weight)} = {_figure(mine_then / member.weight)}, {chosen} {_figure(theirs_then)} / "
+            f"{_figure(weight)} = {_figure(theirs_then / weight)}; after the run: {_figure(mine)} and "
+            f"{_figure(theirs)}")))
+    if chosen is None and not reasons:
+        reasons.append(OwnerReason("at-capacity", f"nobody in pool {pool.id} could take the account ({why})"))
+    return reasons
+
+
+def _loads(evaluated: pl.DataFrame, output: str, pool: Pool) -> dict[str, float]:
+    """Owner -> what they hold across every territory: accounts, or the sum of the pool's balance_by field."""
+    load = pl.col(pool.balance_by).cast(pl.Float64).fill_null(0.0).sum() if pool.balance_by else pl.len()
+    totals = evaluated.group_by(output).agg(load.cast(pl.Float64).alias("load")).drop_nulls(output)
+    return {str(owner): float(load) for owner, load in totals.iter_rows()}
+
+
+def _capacity(territories: Territories, person: str) -> float | None:
+    """The person's one capacity: the smallest any pool lists (SPEC §3)."""
+    listed = [o.capacity for o in _memberships(territories, person).values() if o.capacity is not None]
+    return min(listed, default=None)
+
+
+def _memberships(territories: Territories, person: str) -> dict[str, Owner]:
+    """Pool id -> the person's entry in it, for every pool that lists them."""
+    pools = (p for path in territories.leaves() for p in (path[-1].pool, path[-1].overflow_pool) if p is not None)
+    return {pool.id: owner for pool in pools for owner in pool.owners if owner.id == person}
+
+
+def _pools_of(territories: Territories, person: str) -> str:
+    found: dict[str, list[str]] = {}
+    for path in territories.leaves():
+        for pool in (path[-1].pool, path[-1].overflow_pool):
+            if pool is not None and any(o.id == person for o in pool.owners):
+                found.setdefault(pool.id, []).append(path[-1].id)
+    if not found:
+        return f"{person} is in no pool of this rulebook"
+    listed = "; ".join(f"{pool} (territories {', '.join(leaves)})" for pool, leaves in found.items())
+    return f"{person} is in pool{'s' if len(found) > 1 else ''} {listed}"
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"

@@ -242,6 +242,10 @@ class HubspotConnector:
         """Check the config against the portal's properties (see `Properties.check_online`)."""
         return self._properties.check_online(read_fields, write_fields, allowed_values)
 
+    def picklist_options(self, fields: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Property -> its option values, for enumerations (see `Properties.picklist_options`)."""
+        return self._properties.picklist_options(fields)
+
     def missing_scopes(self, *, owners: bool, lists: bool) -> list[str]:
         """One line per scope the access token lacks among those this config needs (see `scopes.missing`).
 

@@ -91,6 +91,18 @@ class Properties:
             problems += _option_problems(name, definition, allowed_values.get(name, ()))
         return problems
 
+    def picklist_options(self, fields: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Property -> the option values of each of `fields` that is an enumeration.
+
+        Hidden options count: HubSpot accepts them in a write and only leaves them out of its forms.
+
+        Raises:
+            CrmError: HubSpot could not be reached or refused the token.
+        """
+        definitions = self.definitions()
+        return {name: frozenset(str(o.get("value")) for o in definitions[name].get("options") or [])
+                for name in fields if (definitions.get(name) or {}).get("type") == "enumeration"}
+
     def create(self, specs: Sequence[PropertySpec]) -> list[str]:
         """Create missing output properties in a `revrules` property group; idempotent.
 

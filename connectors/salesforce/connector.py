@@ -203,6 +203,10 @@ class SalesforceConnector:
         return (describe.check_online(self._session, read_fields, write_fields, allowed_values)
                 + currency.output_problems(self._session, write_fields))
 
+    def picklist_options(self, fields: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Field -> its active picklist values (see `describe.picklist_options`)."""
+        return describe.picklist_options(self._session, fields)
+
     def online_notes(self) -> list[str]:
         """How currency fields are read, in a multi-currency org (see `currency.currency_mode`)."""
         mode = currency.currency_mode(self._session)

@@ -34,6 +34,10 @@ def describe(session: SalesforceSession) -> dict[str, FieldInfo]:
                     if f.get("restrictedPicklist") else None
                 ),
                 length=int(f.get("length") or 0) if f.get("type", "string") in TEXT_TYPES else 0,
+                options=(
+                    frozenset(str(p["value"]) for p in f.get("picklistValues") or [] if p.get("active", True))
+                    if f.get("type") in ("picklist", "multipicklist") else None
+                ),
             )
             for f in (answer or {}).get("fields", [])
         }
@@ -68,6 +72,16 @@ def checked_fields(session: SalesforceSession, fields: Sequence[str]) -> list[st
     if problems:
         raise InvalidInputError("\n".join(problems))
     return names
+
+
+def picklist_options(session: SalesforceSession, fields: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Field -> the active `picklistValues` of each of `fields` that is a (multi-)picklist, restricted or not.
+
+    Raises:
+        CrmError: The describe could not be read.
+    """
+    info = describe(session)
+    return {name: options for name in fields if name in info and (options := info[name].options) is not None}
 
 
 def check_online(

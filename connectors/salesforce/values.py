@@ -32,6 +32,8 @@ class FieldInfo:
     """The active values of a restricted (multi-)picklist; None for any other field."""
     length: int = 0
     """The most characters a text field holds; 0 for a field the describe gives no length."""
+    options: frozenset[str] | None = None
+    """The active values of any (multi-)picklist, restricted or not; None for any other field."""
 
 
 def render(value: Any, kind: str) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import z3
@@ -64,6 +66,98 @@ class _Ask:
                 witness: dict[str, Any] = self.concrete.model.witness(model)
                 return witness
         return None
+
+
+@dataclass(frozen=True)
+class Picklist:
+    """The CRM field a result is written to and the options it offers (`--online`)."""
+
+    field: str
+    options: frozenset[str]
+
+    def refuses(self, value: str) -> bool:
+        """True when `value` is not an option; a `;`-joined value (multi-select) needs each part to be one."""
+        return value not in self.options and any(p.strip() not in self.options for p in value.split(";"))
+
+
+def check_values(book: Rulebook, picklists: Mapping[str, Picklist], *, timeout_ms: int = _TIMEOUT_MS) -> list[Finding]:
+    """RR108: `then` values, defaults and territory leaf ids that are not options of their output's picklist.
+
+    Args:
+        book: The rulebook.
+        picklists: Result name (decision or territory output) -> its CRM field's options.
+        timeout_ms: The solver's time per question.
+
+    Returns:
+        Findings with a witness record that gets the value, unverified.
+    """
+    ask = _Ask(book, timeout_ms)
+    findings: list[Finding] = []
+    for decision in book.decisions:
+        picklist = picklists.get(decision.name)
+        if picklist is None or decision.hit not in ("first", "unique", "collect"):
+            continue
+        holds = [_holds(rule.when) for rule in decision.rules]
+        for i, rule in enumerate(decision.rules):
+            value = _text(rule.then)
+            if value is None or not picklist.refuses(value):
+                continue
+            # Under `unique` a rule decides only when no other rule holds.
+            others = holds[:i] if decision.hit == "first" else holds[:i] + holds[i + 1:]
+            findings.append(_value_finding(
+                picklist, value, f"rule '{rule.id}' of {decision.name}", location(rule.when.where),
+                f"decision {decision.name}", rule.id, ask.example(holds[i], _none_of(others)),
+                {"decider": [decision.name, rule.id]}))
+        value = _text(decision.default)
+        if value is not None and decision.hit != "collect" and picklist.refuses(value):
+            where = _default_line(decision.rules[-1].when.where) if decision.rules else None
+            findings.append(_value_finding(
+                picklist, value, f"the default of {decision.name}", where or (str(book.files[0]), 1, 1),
+                f"decision {decision.name}", "default", ask.example(_none_of(holds), prefer=_tidy(known=True)),
+                {"decider": [decision.name, "default"]}))
+    territories = book.territories
+    picklist = picklists.get(territories.output) if territories is not None else None
+    if territories is not None and picklist is not None:
+        earlier: list[Question] = []
+        for path in territories.leaves():
+            leaf = path[-1]
+            reached = _all([_holds(node.when) for node in path])
+            if picklist.refuses(leaf.id):
+                findings.append(_value_finding(
+                    picklist, leaf.id, f"territory '{leaf.id}'", location(leaf.when.where), f"territory {leaf.id}",
+                    leaf.id, ask.example(reached, _none_of(earlier)), {"territory": leaf.id}))
+            earlier.append(reached)
+    return findings
+
+
+def _text(value: Any) -> str | None:
+    """A fixed result as the CRM receives it; None for blanks and list values."""
+    if value is None or value == "" or isinstance(value, list):
+        return None
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _default_line(after: str) -> tuple[str, int, int] | None:
+    """Where the `default:` key after the decision's last rule is (the loader keeps no position for it)."""
+    file, line, _col = location(after)
+    try:
+        lines = Path(file).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for number in range(line, len(lines)):
+        text = lines[number]
+        if text.strip().startswith("default:"):
+            return file, number + 1, len(text) - len(text.lstrip()) + 1
+    return None
+
+
+def _value_finding(picklist: Picklist, value: str, what: str, where: tuple[str, int, int],  # noqa: PLR0917
+                   subject: str, target: str, witness: dict[str, Any] | None, claim: dict[str, Any]) -> Finding:
+    listed = ", ".join(repr(o) for o in sorted(picklist.options)[:12])
+    more = f", ... ({len(picklist.options) - 12} more)" if len(picklist.options) > 12 else ""
+    message = (f"{what} writes {value!r} to {picklist.field}, which is not an active option of its picklist "
+               f"(options: {listed or 'none'}{more})")
+    return Finding("RR108", *where, subject, target, message, witness, claim)
 
 
 def _holds(when: Expression) -> Question:

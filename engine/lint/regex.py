@@ -9,6 +9,7 @@ from typing import Any
 import z3
 
 # The stdlib's own regex parser (private, untyped): the one pattern reader that agrees with `re`.
+# tests/lint/test_regex_parser.py fails first, naming what changed, if a Python moves or reshapes it.
 sre_c: Any = importlib.import_module("re._constants")
 sre_parse: Any = importlib.import_module("re._parser")
 _CHARSET = z3.ReSort(z3.StringSort())

@@ -34,6 +34,8 @@ def reproduces(claim: dict[str, Any], trace: dict[str, Any]) -> bool:
     if "decider" in claim:
         d, r = claim["decider"]
         checks.append(decisions[d]["rule"] == r)
+    if "territory" in claim:
+        checks.append(trace.get("territory", {}).get("value") == claim["territory"])
     if "territory_not" in claim:
         checks.append(trace.get("territory", {}).get("value") != claim["territory_not"])
     return all(checks)

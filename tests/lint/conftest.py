@@ -23,11 +23,15 @@ outputs: {}
 
 
 def lint_cases() -> list[tuple[str, dict[str, Any]]]:
-    """(code, case) for every case in every file, in file order."""
+    """(code, case) for every case in every file, in file order.
+
+    A file with `accounts` (CSV text) holds population cases: linted with `--online`
+    over those records, the config's CSV.
+    """
     found = []
     for path in sorted(CASES.glob("*.yaml")):
         spec = yaml.safe_load(path.read_text())
-        found += [(spec["code"], case) for case in spec["cases"]]
+        found += [(spec["code"], {"accounts": spec.get("accounts"), **case}) for case in spec["cases"]]
     return found
 
 
@@ -43,7 +47,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "accounts.csv").write_text("Id,Employees,Country,Industry\n1,10,US,Software\n")
 
-    def write(rulebook: str, config: str = CONFIG) -> Path:
+    def write(rulebook: str, config: str = CONFIG, accounts: str | None = None) -> Path:
+        if accounts is not None:
+            (tmp_path / "accounts.csv").write_text(accounts)
         (tmp_path / "rules").mkdir(exist_ok=True)
         (tmp_path / "rules" / "book.yaml").write_text(rulebook)
         (tmp_path / "revrules.yaml").write_text(config)

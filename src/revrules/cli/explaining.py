@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 from typing import Any
 
 from revrules.cli import commands, render
 from revrules.engine.explain import explain_record
 from revrules.engine.testcases import evaluate_account
-from revrules.engine.whynot import why_not
+from revrules.engine.whynot import why_not, why_not_owner
 from revrules.errors import ExitCode, InvalidInputError
 from revrules.project import Project, load_project
 from revrules.run import operations
@@ -18,7 +19,8 @@ from revrules.run import operations
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
     """`explain`'s `--why-not` and `--format`."""
     parser.add_argument("--why-not", metavar="DECISION=VALUE",
-                        help="the fewest input changes that would give DECISION this VALUE")
+                        help="the fewest input changes that would give DECISION this VALUE; for the territory "
+                             "owner output (e.g. owner=USERID, with a record ID), why that person was not chosen")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                         help="text (default), json, or markdown a rep can read")
 
@@ -29,18 +31,42 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if not args.why_not and fmt == "text":
         return commands.cmd_explain(args)
     project = load_project(args.config)
-    account, trace = _trace(project, args)
-    document: dict[str, Any] = dict(trace)
-    if args.why_not:
-        document["why_not"] = _why_not(project, account, args.why_not)
+    owner_output = project.book.territories.owner_output if project.book.territories else None
+    name = (args.why_not or "").partition("=")[0]
+    if owner_output and name == owner_output:
+        document = _why_not_owner(project, args, owner_output)
+    else:
+        account, trace = _trace(project, args)
+        document = dict(trace)
+        if args.why_not:
+            document["why_not"] = _why_not(project, account, args.why_not)
     if fmt == "json":
         print(json.dumps(document, indent=2, default=str))
     elif fmt == "markdown":
         print(markdown(document))
     else:
-        print(render.explain_text(trace))
+        print(render.explain_text({k: v for k, v in document.items() if k != "why_not"}))
         print(_why_not_text(document["why_not"]))
     return ExitCode.OK
+
+
+def _why_not_owner(project: Project, args: argparse.Namespace, output: str) -> dict[str, Any]:
+    """The trace of record ID, with why the person asked about is not its owner."""
+    person = args.why_not.partition("=")[2]
+    if not person:
+        raise InvalidInputError(f"--why-not: expected {output}=USERID")
+    if args.account is not None or not args.id:
+        raise InvalidInputError(f"--why-not {output}=…: give a record id; owner loads come from every record read")
+    among = operations.explain_among(project, args.id)
+    reasons = why_not_owner(project.book, among.evaluated, args.id, person, unavailable=among.unavailable_owners,
+                            today=dt.datetime.now(dt.UTC).date())
+    document = dict(among.trace)
+    document["why_not"] = {
+        "decision": output, "value": person, "owner": True, "possible": True,
+        "reasons": [{"code": r.code, "sentence": r.sentence} for r in reasons],
+        "changes": [],
+    }
+    return document
 
 
 def _trace(project: Project, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -84,6 +110,8 @@ def _why_not(project: Project, account: dict[str, Any], question: str) -> dict[s
 
 def _why_not_text(answer: dict[str, Any]) -> str:
     head = f"why not {answer['decision']} = {answer['value']}?"
+    if answer.get("owner"):
+        return "\n".join([head, *(f"  {r['sentence']}" for r in answer["reasons"])])
     if not answer["possible"]:
         return f"{head}\n  no record can get that value from these rules"
     if not answer["changes"]:
@@ -113,8 +141,12 @@ def markdown(document: dict[str, Any]) -> str:
         lines.append(f"- **lists:** {', '.join(members)}")
     if "why_not" in document:
         answer = document["why_not"]
-        lines += ["", f"### What would make {answer['decision']} {answer['value']}", ""]
-        if not answer["possible"]:
+        title = (f"Why {answer['value']} is not the {answer['decision']}" if answer.get("owner")
+                 else f"What would make {answer['decision']} {answer['value']}")
+        lines += ["", f"### {title}", ""]
+        if answer.get("owner"):
+            lines += [f"- {r['sentence']}" for r in answer["reasons"]]
+        elif not answer["possible"]:
             lines.append("No account can get that value from the current rules.")
         lines += [f"- {c['sentence']}" for c in answer["changes"]]
     return "\n".join(lines)

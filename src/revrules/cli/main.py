@@ -59,12 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", default=".")
     p = command("check", quality.cmd_check, "validate the config and rulebooks, and lint the rulebooks")
     quality.add_format_option(p)
-    p.add_argument("--online", action="store_true", help="also check fields against the CRM")
+    p.add_argument("--online", action="store_true",
+                   help="also check fields against the CRM, and lint against its picklists and records "
+                        "(see `lint --online`)")
     p.add_argument("--create-properties", action="store_true",
                    help="with --online: create missing output fields (HubSpot properties)")
     quality.add_test_options(command("test", quality.cmd_test, "run the rulebook tests", json_flag=True))
     p = command("lint", quality.cmd_lint, "static analysis of the rulebooks: findings with stable codes")
     quality.add_format_option(p)
+    p.add_argument("--online", action="store_true", help=quality.ONLINE_HELP)
     p = command("plan", commands.cmd_plan, "show the changes a run would write; writes nothing", json_flag=True)
     p.add_argument("-o", "--out", metavar="PLAN", help="save the plan as JSON for `apply PLAN`")
     p.add_argument("--detailed-exitcode", action="store_true",

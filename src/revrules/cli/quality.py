@@ -9,11 +9,18 @@ from typing import Any
 
 from revrules.cli import commands, render
 from revrules.engine.coverage import Coverage, evaluate_tests, measure
-from revrules.engine.lint import CODES, Finding, lint_rulebook
+from revrules.engine.lint import CODES, Finding, lint_rulebook, population_findings, settle
 from revrules.engine.mutate import MutationReport, run_mutation
 from revrules.engine.testcases import CaseResult, run_tests
 from revrules.errors import ExitCode, InvalidInputError
 from revrules.project import Project, load_project
+from revrules.report.coverage import coverage as rule_coverage
+from revrules.run.online import check_online, output_picklists
+from revrules.run.read import read_all
+
+ONLINE_HELP = ("also read the configured source, the CRM or the config's CSV: values outside an output's "
+               "picklist (RR108; Salesforce and HubSpot only, a CSV has no picklists) and findings on the "
+               "records read (RR201 never holds, RR202 never decides, RR203 unmapped values)")
 
 FORMATS = ("text", "json", "github")
 
@@ -46,27 +53,58 @@ def cmd_lint(args: argparse.Namespace) -> int:
     project = _load(args, fmt)
     if project is None:
         return ExitCode.INVALID
-    findings = lint_rulebook(project.book)
+    findings = lint_project(project, online=args.online)
     print(findings_output(findings, fmt))
     return ExitCode.FAILED if any(f.silenced is None for f in findings) else ExitCode.OK
 
 
+def lint_project(project: Project, *, online: bool = False) -> list[Finding]:
+    """The rulebook's findings; `online` adds RR108 from the CRM's picklists and RR201-RR203 from its records.
+
+    The records are read once, evaluated as a plan evaluates them, and the report's rule
+    coverage of them is restated as findings.
+    """
+    if not online:
+        return lint_rulebook(project.book)
+    connector = project.connector()
+    static = lint_rulebook(project.book, output_picklists(project, connector))
+    evaluated = project.evaluate(read_all(project, connector).typed,
+                                 unavailable_owners=project.unavailable_owners(connector))
+    seen = {(f.code, f.target) for f in static}
+    population = population_findings(project.book, evaluated, rule_coverage(evaluated, project.book), seen)
+    return sorted([*static, *settle(population)], key=lambda f: (f.file, f.line, f.col, f.code))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    """`revrules check`: validate, then lint; findings fail the check."""
+    """`revrules check`: validate, then lint; rulebook findings fail the check, population findings are notes."""
     fmt = output_format(args)
     if fmt == "text":
         code = commands.cmd_check(args)
-        findings = lint_rulebook(load_project(args.config).book)
+        findings, notes = _split(lint_project(load_project(args.config), online=args.online))
         if findings:
             print(findings_output(findings, fmt))
+        for note in notes:
+            print(f"  note: {_line(note)}")
         return ExitCode.FAILED if any(f.silenced is None for f in findings) else code
     project = _load(args, fmt)
     if project is None:
         return ExitCode.INVALID
-    findings = lint_rulebook(project.book)
-    print(json.dumps({"ok": True, "findings": [f.to_json() for f in findings]}, indent=2)
-          if fmt == "json" else _github_findings(findings))
+    if args.online:
+        # Same checks as the text form; problems raise before any finding is computed.
+        check_online(project, project.connector(), create_properties=args.create_properties)
+    findings, notes = _split(lint_project(project, online=args.online))
+    if fmt == "json":
+        print(json.dumps({"ok": True, "findings": [f.to_json() for f in findings],
+                          "notes": [f.to_json() for f in notes]}, indent=2))
+    else:
+        print("\n".join(filter(None, [_github_findings(findings), _github_findings(notes, level="notice")])))
     return ExitCode.FAILED if any(f.silenced is None for f in findings) else ExitCode.OK
+
+
+def _split(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """(rulebook findings, open population findings): `check` fails on the first only."""
+    return ([f for f in findings if not f.on_population],
+            [f for f in findings if f.on_population and f.silenced is None])
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -76,7 +114,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     if project is None:
         return ExitCode.INVALID
     book = project.book
-    results = run_tests(book)
+    evaluated = evaluate_tests(book) if args.coverage or args.mutate else None
+    results = run_tests(book, evaluated)
     failed = sum(not r.passed for r in results)
     document: dict[str, Any] = {
         "passed": len(results) - failed, "failed": failed,
@@ -85,7 +124,6 @@ def cmd_test(args: argparse.Namespace) -> int:
     }
     text = [render.tests_text(results)] if fmt == "text" else [_github_tests(results)] if fmt == "github" else []
     below: list[str] = []
-    evaluated = evaluate_tests(book) if args.coverage or args.mutate else None
     coverage = measure(book, evaluated) if args.coverage else None
     if coverage is not None:
         document["coverage"] = coverage.to_json()
@@ -129,21 +167,28 @@ def findings_output(findings: list[Finding], fmt: str) -> str:
         return _github_findings(findings)
     lines = []
     for f in findings:
-        state = f" (silenced: {f.silenced})" if f.silenced else ""
-        lines.append(f"{f.file}:{f.line}:{f.col}: {f.code} {f.name}: {f.message}{state}")
+        lines.append(_line(f))
         if f.witness is not None:
             lines.append(f"    witness: revrules explain --account '{json.dumps(f.witness)}'")
+        elif f.record is not None:
+            lines.append(f"    witness: revrules explain {f.record}")
     opened = sum(f.silenced is None for f in findings)
     lines.append(f"{opened} finding{'s' if opened != 1 else ''}, {len(findings) - opened} silenced")
     return "\n".join(lines)
 
 
-def _github_findings(findings: list[Finding]) -> str:
+def _line(f: Finding) -> str:
+    state = f" (silenced: {f.silenced})" if f.silenced else ""
+    return f"{f.file}:{f.line}:{f.col}: {f.code} {f.name}: {f.message}{state}"
+
+
+def _github_findings(findings: list[Finding], level: str = "warning") -> str:
     lines = []
     for f in findings:
         if f.silenced is None:
-            witness = f" witness: {json.dumps(f.witness)}" if f.witness is not None else ""
-            lines.append(_annotation("warning", f.file, f.line, f.col, f"{f.code} {f.name}", f.message + witness))
+            witness = (f" witness: {json.dumps(f.witness)}" if f.witness is not None
+                       else f" witness: record {f.record}" if f.record is not None else "")
+            lines.append(_annotation(level, f.file, f.line, f.col, f"{f.code} {f.name}", f.message + witness))
     return "\n".join(lines)
 
 

@@ -8,11 +8,13 @@ from revrules.connectors.protocols import (
     Connector,
     OnlineCheck,
     OnlineNotes,
+    PicklistOptions,
     PropertyCreation,
     ScopeCheck,
     TextLimits,
 )
 from revrules.engine.convert import FieldType
+from revrules.engine.lint import Picklist
 from revrules.errors import InvalidInputError
 from revrules.project import Project
 from revrules.run.lists import list_names
@@ -57,6 +59,17 @@ def check_online(project: Project, connector: Connector, *, create_properties: b
     if missing:
         raise InvalidInputError("\n".join(f"field '{f}' is not in {project.source}" for f in missing))
     return [*done, f"every mapped field exists in {project.source}"]
+
+
+def output_picklists(project: Project, connector: Connector) -> dict[str, Picklist]:
+    """Result name -> the options of the picklist it is written to, for outputs the CRM gives a list of values.
+
+    Empty for a source without picklists (a CSV file).
+    """
+    if not isinstance(connector, PicklistOptions):
+        return {}
+    options = connector.picklist_options(sorted(set(project.outputs.values())))
+    return {name: Picklist(field, options[field]) for name, field in project.outputs.items() if field in options}
 
 
 def provenance_problems(project: Project, connector: Connector) -> list[str]:

@@ -89,9 +89,24 @@ def explain(project: Project, record_id: str) -> dict[str, Any]:
     Owners unknown or inactive in the CRM are left out as the plan leaves them out, so
     explain tells the same story as the plan.
     """
+    return explain_among(project, record_id).trace
+
+
+@dataclass(frozen=True)
+class Explained:
+    """One record's trace, and the evaluated records it was traced among (owner loads count across them)."""
+
+    trace: dict[str, Any]
+    evaluated: pl.DataFrame
+    unavailable_owners: frozenset[str]
+
+
+def explain_among(project: Project, record_id: str) -> Explained:
+    """`explain`, keeping the evaluated records and the owners the CRM does not know."""
     connector = project.connector()
     snapshot = read_all(project, connector)
-    evaluated = project.evaluate(snapshot.typed, unavailable_owners=project.unavailable_owners(connector))
+    unavailable = project.unavailable_owners(connector)
+    evaluated = project.evaluate(snapshot.typed, unavailable_owners=unavailable)
     try:
         trace = explain_record(project.book, evaluated, record_id)
     except KeyError:
@@ -99,7 +114,7 @@ def explain(project: Project, record_id: str) -> dict[str, Any]:
     # The plan is what knows the CRM's values, so it is what knows what a policy holds back.
     held = build_plan(project, snapshot, evaluated).held.filter(pl.col("id") == record_id)
     trace["held"] = held.drop("id").to_dicts()
-    return trace
+    return Explained(trace, evaluated, unavailable)
 
 
 def load_saved_plan(path: Path, project: Project) -> Plan:
