@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, PropertySpec, RecordUpdate, WriteResult
-from revrules.connectors.hubspot import export, owners, read, scopes, write
+from revrules.connectors.hubspot import export, owners, read, related, scopes, write
 from revrules.connectors.hubspot.limits import RateLimiter
 from revrules.connectors.hubspot.lists import HubspotLists
 from revrules.connectors.hubspot.paths import API_VERSIONS, DEFAULT_API_VERSION, ApiPaths
@@ -20,6 +20,7 @@ from revrules.connectors.hubspot.properties import Properties
 from revrules.connectors.hubspot.read import SEARCH_CAP
 from revrules.connectors.hubspot.session import SEARCH_WINDOW_SECONDS, HubspotSession
 from revrules.connectors.hubspot.write import BATCH_SIZE
+from revrules.connectors.protocols import Connector, RelatedKind
 from revrules.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -204,6 +205,22 @@ class HubspotConnector:
     def write(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
         """Batch-update records, 100 a call; one result per (record, field) (see `write.write`)."""
         return write.write(self._session, updates, self._trace_ids)
+
+    # ------------------------------------------------------- records following an owner change
+
+    related_owner_field = related.OWNER_FIELD
+
+    def related_object(self, kind: RelatedKind) -> str:
+        """`contacts` for contacts, `deals` for open deals."""
+        return "contacts" if kind == "contacts" else "deals"
+
+    def related_owners(self, object_name: str, account_ids: Sequence[str], owner_ids: Sequence[str]) -> pl.DataFrame:
+        """Contacts or open deals associated with `account_ids`, held by `owner_ids` (see `related.related_owners`)."""
+        return related.related_owners(self._session, object_name, account_ids, owner_ids)
+
+    def related_records(self, object_name: str) -> Connector:
+        """`object_name`'s records, read and written by id (see `related.RelatedRecords`)."""
+        return related.RelatedRecords(related.sibling(self._session, object_name), self._trace_ids)
 
     # ------------------------------------------------------------------ lists
 

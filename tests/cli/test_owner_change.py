@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from revrules.testing.harness import Result
+from revrules.testing.hubspot import HubSpotEmulator
 from revrules.testing.salesforce import SalesforceEmulator
 
 Cli = Callable[..., Result]
@@ -46,6 +47,24 @@ outputs:
 owner_change: {contacts: true, open_opportunities: true}
 state_dir: .revrules
 """
+
+
+HUBSPOT = """\
+version: 1
+crm:
+  kind: hubspot
+  access_token: test-token
+  base_url: ${HS_URL}
+  retry_backoff_seconds: 0.001
+fields:
+  name: name
+rules: [rules/]
+outputs:
+  owner: hubspot_owner_id
+owner_change: {contacts: true, open_deals: true}
+state_dir: .revrules
+"""
+HS_OLD, HS_NEW, HS_OTHER = "101", "202", "303"
 
 
 def write_project(folder: Path, config: str) -> Path:
@@ -153,6 +172,7 @@ def test_a_refused_related_record_is_ledgered_as_failed_and_the_account_change_s
 
 @pytest.mark.parametrize(("config", "message"), [
     (SALESFORCE.replace("open_opportunities", "open_deals"), "salesforce calls them open_opportunities"),
+    (HUBSPOT.replace("open_deals", "open_opportunities"), "hubspot calls them open_deals"),
     ("version: 1\ncrm: {kind: csv, path: a.csv}\nfields: {name: Name}\nrules: [rules/]\n"
      "outputs: {owner: Owner}\nowner_change: {contacts: true}\n", "a CSV has no contacts or opportunities"),
     (SALESFORCE.replace("state_dir", "notify: {url: 'https://hooks.slack.com/services/T0/B0/x'}\nstate_dir"),
@@ -163,8 +183,48 @@ def test_config_refuses_what_it_cannot_honour(cli: Cli, tmp_path: Path, monkeypa
     """One `file:line:col` line each: the other CRM's spelling, a CSV, a webhook URL written in the file."""
     monkeypatch.setenv("SF_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("SF_SESSION", "token")
+    monkeypatch.setenv("HS_URL", "http://127.0.0.1:9")
     path = write_project(tmp_path, config)
     result = cli("check", "-c", path)
     assert result.code == 2
     assert message in result.err
     assert len([line for line in result.err.splitlines() if "revrules.yaml:" in line]) == 1
+
+
+
+def test_hubspot_contacts_and_open_deals_follow_and_rollback_restores_them(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Associated contacts' and open deals' `hubspot_owner_id` follow the company's new owner.
+
+    Found through associations v4 batch reads (`POST /crm/v4/associations/companies/{contacts|deals}/batch/read`),
+    read and written with `POST /crm/v3/objects/{contacts|deals}/batch/read|update` (CRM API guides for
+    contacts and deals; batch shapes as recorded in
+    /work/shared/realdata/hubspot/hubspot_error_and_batch_bodies_from_public_sources.json); a closed deal
+    (`hs_is_closed`, calculated from `dealstage`) and a contact held by someone else stay.
+    """
+    owners = [{"id": i, "email": f"{i}@example.com", "archived": False} for i in (HS_OLD, HS_NEW, HS_OTHER)]
+    companies = [{"Id": "500", "name": "C", "hubspot_owner_id": HS_OLD}]
+    contacts = [{"id": "900", "hubspot_owner_id": HS_OLD, "associatedcompanyid": "500"},
+                {"id": "901", "hubspot_owner_id": HS_OTHER, "associatedcompanyid": "500"}]
+    deal = {"hubspot_owner_id": HS_OLD, "associatedcompanyid": "500"}
+    deals = [{"id": "700", "dealstage": "appointmentscheduled", **deal},
+             {"id": "701", "dealstage": "closedwon", **deal}]
+    with HubSpotEmulator(companies, owners=owners, contacts=contacts, deals=deals) as portal:
+        monkeypatch.setenv("HS_URL", portal.url)
+        config = write_project(tmp_path, HUBSPOT)
+        (tmp_path / "rules" / "routing.yaml").write_text(ROUTING.replace(NEW, HS_NEW))
+        plan = json.loads(cli("plan", "--json", "-c", config).out)
+        assert {(c["object"], c["id"]) for c in plan["related_changes"]} == {("contacts", "900"), ("deals", "700")}
+        applied = cli("apply", "--yes", "-c", config)
+        assert applied.code == 0, applied.err
+
+        def held() -> tuple[str | None, ...]:
+            return (portal.companies["500"]["hubspot_owner_id"], portal.contacts["900"]["hubspot_owner_id"],
+                    portal.contacts["901"]["hubspot_owner_id"], portal.deals["700"]["hubspot_owner_id"],
+                    portal.deals["701"]["hubspot_owner_id"])
+
+        assert held() == (HS_NEW, HS_NEW, HS_OTHER, HS_NEW, HS_OLD)
+        run = json.loads(cli("history", "--json", "-c", config).out)["runs"][0]["id"]
+        assert cli("rollback", str(run), "--yes", "-c", config).code == 0
+        assert held() == (HS_OLD, HS_OLD, HS_OTHER, HS_OLD, HS_OLD)
