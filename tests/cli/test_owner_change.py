@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from revrules.run import cascade
 from revrules.testing.harness import Result
 from revrules.testing.hubspot import HubSpotEmulator
 from revrules.testing.salesforce import SalesforceEmulator
@@ -168,6 +169,29 @@ def test_a_refused_related_record_is_ledgered_as_failed_and_the_account_change_s
     with sqlite3.connect(tmp_path / ".revrules" / "ledger.db") as db:
         rows = dict(db.execute("SELECT record_id, result FROM writes WHERE object IS NOT NULL").fetchall())
     assert rows == {C3: "failed", C1: "skipped", O1: "skipped"}
+
+
+def test_records_left_behind_by_an_interrupted_apply_move_on_the_next_one(
+    cli: Cli, tmp_path: Path, org: SalesforceEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stopped after its account writes landed leaves their records to the next apply, which moves them.
+
+    The next plan no longer changes those owners; the ledger says which changes the stopped run wrote.
+    """
+    config = write_project(tmp_path, SALESFORCE)
+
+    def killed(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cascade, "write_related", killed)
+        assert cli("apply", "--yes", "-c", config).code != 0
+    assert json.loads(cli("history", "--json", "-c", config).out)["runs"][0]["status"] == "interrupted"
+    assert (owners(org)[A1], owners(org)[C1]) == (NEW, OLD)
+    resumed = cli("apply", "--yes", "-c", config)
+    assert resumed.code == 0, resumed.err
+    assert {owners(org)[k] for k in (A1, A2, C1, C3, O1)} == {NEW}
+    assert (owners(org)[C2], owners(org)[O2]) == (OTHER, OLD)
 
 
 @pytest.mark.parametrize(("config", "message"), [

@@ -19,7 +19,7 @@ from revrules.project import Project
 from revrules.run.apply import FAILED_SCHEMA, FollowUp, apply_changes, drift
 from revrules.run.plan import RELATED_SCHEMA
 from revrules.run.settle import current_values, same_value
-from revrules.state.ledger import NOT_WRITTEN, RUNNING, WRITTEN, Ledger
+from revrules.state.ledger import ERROR, INTERRUPTED, NOT_WRITTEN, RUNNING, WRITTEN, Ledger
 
 log = logging.getLogger(__name__)
 
@@ -37,50 +37,98 @@ def related_changes(project: Project, connector: Connector, changes: pl.DataFram
     Raises:
         InvalidInputError: `owner_change` is set but the connector cannot move related records.
     """
-    setting = project.config.model.owner_change
     owner = project.owner_output
-    empty = pl.DataFrame(schema=RELATED_SCHEMA)
-    if setting is None or owner is None:
-        return empty
-    wanted: list[RelatedKind] = []
-    if setting.contacts:
-        wanted.append("contacts")
-    if setting.open_opportunities or setting.open_deals:
-        wanted.append("open_deals")
-    if not wanted:
-        return empty
-    if not isinstance(connector, RelatedOwners):
-        raise InvalidInputError(f"owner_change: the {connector.kind} connector cannot move related records")
+    wanted = _wanted(project)
+    if owner is None or not wanted:
+        return pl.DataFrame(schema=RELATED_SCHEMA)
+    records = _related_owners(connector)
     moves = changes.filter(
         (pl.col("field") == project.outputs[owner]) & pl.col("before").is_not_null() & pl.col("after").is_not_null()
     ).select(pl.col("id").alias("account"), "before", "after")
+    return _following(records, wanted, moves)
+
+
+def resumed_changes(project: Project, connector: Connector, ledger: Ledger, changes: pl.DataFrame) -> pl.DataFrame:
+    """Related records still to move after owner changes that interrupted applies wrote (kill-safety).
+
+    A run stopped (killed, interrupted, or ended by a CRM error) after an account's owner
+    change landed, but before its records followed: the next apply's plan no longer changes
+    that owner, so the records are found again here. The owner writes of the apply runs
+    since the last one that ran to its end count, where the account still has the owner
+    written and this plan does not change it again; records already moved are held by the
+    new owner and are not found twice.
+    """
+    owner = project.owner_output
+    empty = pl.DataFrame(schema=RELATED_SCHEMA)
+    wanted = _wanted(project)
+    if owner is None or not wanted:
+        return empty
+    field = project.outputs[owner]
+    unfinished = []
+    for run in ledger.runs(1000):
+        if run.command != "apply" or run.status == RUNNING:
+            continue
+        if run.status not in (INTERRUPTED, ERROR):
+            break
+        unfinished.append(ledger.writes(run.id, WRITTEN).filter(
+            (pl.col("field") == field) & pl.col("before").is_not_null() & pl.col("after").is_not_null()))
+    if not unfinished:
+        return empty
+    # The newest write of each account is the one that stands.
+    moves = (pl.concat(unfinished).sort("row", descending=True).unique("id", keep="first")
+             .join(changes.filter(pl.col("field") == field), on="id", how="anti"))
     if moves.is_empty():
         return empty
+    records = _related_owners(connector)
+    standing = current_values(connector, moves.select("id", "field", "before", "after")).filter(
+        same_value(pl.col("current"), pl.col("after")))
+    log.info("%d account(s) changed owner in an interrupted run; their related records are looked up again",
+             standing.height)
+    return _following(records, wanted, standing.select(pl.col("id").alias("account"), "before", "after"))
+
+
+def _wanted(project: Project) -> list[RelatedKind]:
+    setting = project.config.model.owner_change
+    wanted: list[RelatedKind] = []
+    if setting is not None and setting.contacts:
+        wanted.append("contacts")
+    if setting is not None and (setting.open_opportunities or setting.open_deals):
+        wanted.append("open_deals")
+    return wanted
+
+
+def _following(records: RelatedOwners, wanted: list[RelatedKind], moves: pl.DataFrame) -> pl.DataFrame:
+    """The records of `wanted` kinds that each move (account, before, after) carries."""
+    parts = [pl.DataFrame(schema=RELATED_SCHEMA)]
+    if moves.is_empty():
+        return parts[0]
     accounts = moves["account"].unique().sort().to_list()
     owners = moves["before"].unique().sort().to_list()
-    parts = [empty]
     for kind in wanted:
-        name = connector.related_object(kind)
-        held = connector.related_owners(name, accounts, owners).rename({ID: "id"})
+        name = records.related_object(kind)
+        held = records.related_owners(name, accounts, owners).rename({ID: "id"})
         following = (held.join(moves, left_on=["account", "owner"], right_on=["account", "before"], how="inner")
                      .sort(["id", "account"]).unique("id", keep="first", maintain_order=True))
         parts.append(following.select(
-            pl.lit(name, pl.String).alias("object"), "id", pl.lit(connector.related_owner_field).alias("field"),
+            pl.lit(name, pl.String).alias("object"), "id", pl.lit(records.related_owner_field).alias("field"),
             pl.col("owner").alias("before"), "after", "account", (pl.lit(FOLLOWS) + pl.col("account")).alias("rule"),
         ))
     return pl.concat(parts)
 
 
 def following_owner_changes(ledger: Ledger, connector: Connector, related: pl.DataFrame, *, owner_field: str,
-                            saved: bool) -> FollowUp:
+                            saved: bool, resumed: pl.DataFrame | None = None) -> FollowUp:
     """The apply step after the account writes: move the records of accounts whose owner change landed.
 
     The records of an account whose change failed, was skipped or was not sent stay with
-    their owner and are ledgered as skipped, saying why.
+    their owner and are ledgered as skipped, saying why. `resumed` (`resumed_changes`)
+    follow owner changes an earlier run landed, so they are written as they are.
     """
     def follow(run_id: int) -> tuple[int, pl.DataFrame]:
         landed = ledger.writes(run_id, WRITTEN).filter(pl.col("field") == owner_field).select(
             pl.col("id").alias("account"), "after")
+        if resumed is not None:
+            landed = pl.concat([landed, resumed.select("account", "after")])
         stranded = related.join(landed, on=["account", "after"], how="anti", maintain_order="left")
         if not stranded.is_empty():
             ledger.record_skipped(run_id, stranded.select(_LEDGERED),
