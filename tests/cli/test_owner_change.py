@@ -117,6 +117,7 @@ def test_plan_shows_the_contacts_and_open_opportunities_that_follow_the_owner(
     assert "Related records following their account's new owner" in result.out
     assert f"{C1} OwnerId: {OLD} -> {NEW} (account {A1})" in result.out
     assert "2 related record(s) follow" not in result.out and "3 related record(s) follow" in result.out
+    assert "| `Contact` | 2 |" in cli("plan", "--format", "markdown", "-c", config).out
     document = json.loads(cli("plan", "--json", "-c", config).out)
     moved = {(c["object"], c["id"], c["field"], c["before"], c["after"], c["account"])
              for c in document["related_changes"]}
@@ -148,6 +149,18 @@ def test_apply_moves_them_after_the_account_and_rollback_restores_them(
     rolled = cli("rollback", str(history["id"]), "--yes", "-c", config)
     assert rolled.code == 0, rolled.err
     assert owners(org) == {**before, C3: OTHER}
+
+
+def test_a_saved_plan_skips_related_records_whose_owner_changed_since(
+    cli: Cli, tmp_path: Path, org: SalesforceEmulator
+) -> None:
+    """A saved plan's related lines are checked like its field changes: one moved by hand since is left alone."""
+    config = write_project(tmp_path, SALESFORCE)
+    assert cli("plan", "-o", tmp_path / "review.plan.json", "-c", config).code == 0
+    org.seed_rows("Contact", [{**org.contacts[C1], "OwnerId": OTHER}])
+    applied = cli("apply", tmp_path / "review.plan.json", "--yes", "-c", config)
+    assert applied.code == 0, applied.err
+    assert (owners(org)[C1], owners(org)[C3], owners(org)[O1]) == (OTHER, NEW, NEW)
 
 
 def test_a_refused_related_record_is_ledgered_as_failed_and_the_account_change_stands(
