@@ -9,6 +9,7 @@ same ledgered batches, and are restored by rollback where they still hold what w
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import polars as pl
 
@@ -17,7 +18,7 @@ from revrules.connectors.protocols import Connector, RelatedKind, RelatedOwners
 from revrules.errors import InvalidInputError
 from revrules.project import Project
 from revrules.run.apply import FAILED_SCHEMA, FollowUp, apply_changes, drift
-from revrules.run.plan import RELATED_SCHEMA
+from revrules.run.plan import RELATED_SCHEMA, Plan
 from revrules.run.settle import current_values, same_value
 from revrules.state.ledger import ERROR, INTERRUPTED, NOT_WRITTEN, RUNNING, WRITTEN, Ledger
 
@@ -114,6 +115,26 @@ def _following(records: RelatedOwners, wanted: list[RelatedKind], moves: pl.Data
             pl.col("owner").alias("before"), "after", "account", (pl.lit(FOLLOWS) + pl.col("account")).alias("rule"),
         ))
     return pl.concat(parts)
+
+
+def prepare_apply(project: Project, connector: Connector, ledger: Ledger, plan: Plan, *,
+                  saved: bool) -> tuple[Plan, FollowUp | None]:
+    """The plan an apply writes, with the records interrupted runs left behind, and its follow-up step.
+
+    A saved plan is applied as it was made (the records it names, checked for drift).
+    """
+    owner = project.owner_output
+    if project.config.model.owner_change is None or owner is None:
+        return plan, None
+    resumed = None
+    if not saved:
+        resumed = resumed_changes(project, connector, ledger, plan.changes)
+        related = pl.concat([plan.related, resumed]).unique(["object", "id"], keep="first", maintain_order=True)
+        plan = replace(plan, related=related)
+    if plan.related.is_empty():
+        return plan, None
+    return plan, following_owner_changes(ledger, connector, plan.related, owner_field=project.outputs[owner],
+                                         saved=saved, resumed=resumed)
 
 
 def following_owner_changes(ledger: Ledger, connector: Connector, related: pl.DataFrame, *, owner_field: str,

@@ -155,18 +155,10 @@ def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = 
             snapshot = read_snapshot(project, connector, choice)
             reached = snapshot.watermark
             plan = plan_snapshot(project, connector, snapshot)
-        owner = project.owner_output
-        resumed = None
-        if project.config.model.owner_change is not None and saved_plan is None:
-            resumed = cascade.resumed_changes(project, connector, ledger, plan.changes)
-            plan = replace(plan, related=pl.concat([plan.related, resumed]).unique(["object", "id"], keep="first",
-                                                                                    maintain_order=True))
+        plan, follow = cascade.prepare_apply(project, connector, ledger, plan, saved=saved_plan is not None)
         shutdown.check("before the first write")
         if options.show_plan is not None:
             options.show_plan(plan)
-        follow = None if plan.related.is_empty() or owner is None else cascade.following_owner_changes(
-            ledger, connector, plan.related, owner_field=project.outputs[owner], saved=saved_plan is not None,
-            resumed=resumed)
         report = _apply_plan(project, connector, ledger, plan, options, command="apply",
                              saved=saved_plan is not None, follow=follow)
         latest = ledger.runs(1)
