@@ -102,8 +102,11 @@ class OnlineCheck(Protocol):
 class ScopeCheck(Protocol):
     """A CRM whose access token carries scopes (HubSpot): `check --online` names those a config needs but lacks."""
 
-    def missing_scopes(self, *, owners: bool, lists: bool) -> list[str]:
-        """One readable line per missing scope; `owners`: territories route owners, `lists`: the rulebook has lists."""
+    def missing_scopes(self, *, owners: bool, lists: bool, related: Sequence[str] = ()) -> list[str]:
+        """One readable line per missing scope; `owners`: territories route owners, `lists`: the rulebook has lists.
+
+        `related`: the objects (`contacts`, `deals`) whose owners follow an account's (`owner_change`).
+        """
         ...
 
 

@@ -259,14 +259,16 @@ class HubspotConnector:
         """Check the config against the portal's properties (see `Properties.check_online`)."""
         return self._properties.check_online(read_fields, write_fields, allowed_values)
 
-    def missing_scopes(self, *, owners: bool, lists: bool) -> list[str]:
+    def missing_scopes(self, *, owners: bool, lists: bool, related: Sequence[str] = ()) -> list[str]:
         """One line per scope the access token lacks among those this config needs (see `scopes.missing`).
 
         Args:
             owners: Territories route owners.
             lists: The rulebook has lists.
+            related: Objects whose owners follow a company's (`owner_change`): `contacts`, `deals`.
         """
-        lacking = scopes.missing(self._session, contacts=bool(self.contact_lists), owners=owners, lists=lists)
+        lacking = scopes.missing(self._session, contacts=bool(self.contact_lists), owners=owners, lists=lists,
+                                 related=related)
         return [f"the HubSpot access token lacks the scope {m.scope} ({m.purpose}); grant it to the app or "
                 "service key (the README lists the scopes per feature)" for m in lacking]
 

@@ -12,6 +12,7 @@ import pytest
 from revrules.run import cascade
 from revrules.testing.harness import Result
 from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.hubspot.scopes import ALL_SCOPES
 from revrules.testing.salesforce import SalesforceEmulator
 
 Cli = Callable[..., Result]
@@ -265,3 +266,20 @@ def test_hubspot_contacts_and_open_deals_follow_and_rollback_restores_them(
         run = json.loads(cli("history", "--json", "-c", config).out)["runs"][0]["id"]
         assert cli("rollback", str(run), "--yes", "-c", config).code == 0
         assert held() == (HS_OLD, HS_OLD, HS_OTHER, HS_OLD, HS_OLD)
+
+
+def test_check_online_names_the_scopes_owner_change_needs_on_hubspot(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing deals needs `crm.objects.deals.write` (HubSpot API reference, "Scope requirements" of the deals
+    batch update); a token without it is named by `check --online` before an apply fails on it."""
+    lacking = {"crm.objects.deals.write"}
+    with HubSpotEmulator([{"Id": "500", "name": "C", "hubspot_owner_id": HS_OLD}],
+                         scopes=[s for s in ALL_SCOPES if s not in lacking]) as portal:
+        monkeypatch.setenv("HS_URL", portal.url)
+        config = write_project(tmp_path, HUBSPOT)
+        (tmp_path / "rules" / "routing.yaml").write_text(ROUTING.replace(NEW, HS_NEW))
+        result = cli("check", "--online", "-c", config)
+        assert result.code == 2
+        assert "lacks the scope crm.objects.deals.write (write deals: owner_change)" in result.err
+        assert "crm.objects.contacts.write" not in result.err

@@ -39,7 +39,7 @@ def related_changes(project: Project, connector: Connector, changes: pl.DataFram
         InvalidInputError: `owner_change` is set but the connector cannot move related records.
     """
     owner = project.owner_output
-    wanted = _wanted(project)
+    wanted = wanted_kinds(project)
     if owner is None or not wanted:
         return pl.DataFrame(schema=RELATED_SCHEMA)
     records = _related_owners(connector)
@@ -61,7 +61,7 @@ def resumed_changes(project: Project, connector: Connector, ledger: Ledger, chan
     """
     owner = project.owner_output
     empty = pl.DataFrame(schema=RELATED_SCHEMA)
-    wanted = _wanted(project)
+    wanted = wanted_kinds(project)
     if owner is None or not wanted:
         return empty
     field = project.outputs[owner]
@@ -88,7 +88,8 @@ def resumed_changes(project: Project, connector: Connector, ledger: Ledger, chan
     return _following(records, wanted, standing.select(pl.col("id").alias("account"), "before", "after"))
 
 
-def _wanted(project: Project) -> list[RelatedKind]:
+def wanted_kinds(project: Project) -> list[RelatedKind]:
+    """The kinds of related records `owner_change` moves (none without it)."""
     setting = project.config.model.owner_change
     wanted: list[RelatedKind] = []
     if setting is not None and setting.contacts:
