@@ -7,7 +7,7 @@ method names; every ability Protocol is `runtime_checkable` for that reason.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -111,8 +111,11 @@ class PicklistOptions(Protocol):
 class ScopeCheck(Protocol):
     """A CRM whose access token carries scopes (HubSpot): `check --online` names those a config needs but lacks."""
 
-    def missing_scopes(self, *, owners: bool, lists: bool) -> list[str]:
-        """One readable line per missing scope; `owners`: territories route owners, `lists`: the rulebook has lists."""
+    def missing_scopes(self, *, owners: bool, lists: bool, related: Sequence[str] = ()) -> list[str]:
+        """One readable line per missing scope; `owners`: territories route owners, `lists`: the rulebook has lists.
+
+        `related`: the objects (`contacts`, `deals`) whose owners follow an account's (`owner_change`).
+        """
         ...
 
 
@@ -177,4 +180,38 @@ class MetadataExport(Protocol):
     def export_metadata(self, fields: Sequence[str], owner_ids: Sequence[str], list_names: Mapping[str, str],
                         record_ids: Sequence[str]) -> dict[str, Any]:
         """Field definitions, active owners among `owner_ids`, lists and the daily API budget, as plain JSON."""
+        ...
+
+
+RelatedKind = Literal["contacts", "open_deals"]
+"""Records that may follow an account's owner change: its contacts, its open opportunities (deals)."""
+
+
+@runtime_checkable
+class RelatedOwners(Protocol):
+    """A CRM whose accounts' contacts and open deals can move with an account's owner (Salesforce, HubSpot)."""
+
+    def related_object(self, kind: RelatedKind) -> str:
+        """The CRM's name of the object `kind` means (`Contact`, `Opportunity`; `contacts`, `deals`)."""
+        ...
+
+    def related_owners(self, object_name: str, account_ids: Sequence[str], owner_ids: Sequence[str]) -> pl.DataFrame:
+        """Records of `object_name` on the accounts `account_ids`, held by one of `owner_ids`.
+
+        Deals are read open only. Columns: `__id`, `account`, `owner` (strings); a record
+        on several of the accounts is one row per account.
+        """
+        ...
+
+    def related_records(self, object_name: str) -> Connector:
+        """`object_name`'s records as a connector: read and write their owner field by record id.
+
+        The write loop, its settling and recovery, and rollback use it as they use the
+        account connector; its writes go in the CRM's batches (Collections, batch update).
+        """
+        ...
+
+    @property
+    def related_owner_field(self) -> str:
+        """The owner field of contacts and deals (`OwnerId`, `hubspot_owner_id`)."""
         ...

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, PropertySpec, RecordUpdate, WriteResult
-from revrules.connectors.hubspot import export, owners, read, scopes, write
+from revrules.connectors.hubspot import export, owners, read, related, scopes, write
 from revrules.connectors.hubspot.limits import RateLimiter
 from revrules.connectors.hubspot.lists import HubspotLists
 from revrules.connectors.hubspot.paths import API_VERSIONS, DEFAULT_API_VERSION, ApiPaths
@@ -20,6 +20,7 @@ from revrules.connectors.hubspot.properties import Properties
 from revrules.connectors.hubspot.read import SEARCH_CAP
 from revrules.connectors.hubspot.session import SEARCH_WINDOW_SECONDS, HubspotSession
 from revrules.connectors.hubspot.write import BATCH_SIZE
+from revrules.connectors.protocols import Connector, RelatedKind
 from revrules.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -205,6 +206,22 @@ class HubspotConnector:
         """Batch-update records, 100 a call; one result per (record, field) (see `write.write`)."""
         return write.write(self._session, updates, self._trace_ids)
 
+    # ------------------------------------------------------- records following an owner change
+
+    related_owner_field = related.OWNER_FIELD
+
+    def related_object(self, kind: RelatedKind) -> str:
+        """`contacts` for contacts, `deals` for open deals."""
+        return "contacts" if kind == "contacts" else "deals"
+
+    def related_owners(self, object_name: str, account_ids: Sequence[str], owner_ids: Sequence[str]) -> pl.DataFrame:
+        """Contacts or open deals associated with `account_ids`, held by `owner_ids` (see `related.related_owners`)."""
+        return related.related_owners(self._session, object_name, account_ids, owner_ids)
+
+    def related_records(self, object_name: str) -> Connector:
+        """`object_name`'s records, read and written by id (see `related.RelatedRecords`)."""
+        return related.RelatedRecords(related.sibling(self._session, object_name), self._trace_ids)
+
     # ------------------------------------------------------------------ lists
 
     def check_lists(self, names: Mapping[str, str]) -> list[str]:
@@ -246,14 +263,16 @@ class HubspotConnector:
         """Property -> its option values, for enumerations (see `Properties.picklist_options`)."""
         return self._properties.picklist_options(fields)
 
-    def missing_scopes(self, *, owners: bool, lists: bool) -> list[str]:
+    def missing_scopes(self, *, owners: bool, lists: bool, related: Sequence[str] = ()) -> list[str]:
         """One line per scope the access token lacks among those this config needs (see `scopes.missing`).
 
         Args:
             owners: Territories route owners.
             lists: The rulebook has lists.
+            related: Objects whose owners follow a company's (`owner_change`): `contacts`, `deals`.
         """
-        lacking = scopes.missing(self._session, contacts=bool(self.contact_lists), owners=owners, lists=lists)
+        lacking = scopes.missing(self._session, contacts=bool(self.contact_lists), owners=owners, lists=lists,
+                                 related=related)
         return [f"the HubSpot access token lacks the scope {m.scope} ({m.purpose}); grant it to the app or "
                 "service key (the README lists the scopes per feature)" for m in lacking]
 

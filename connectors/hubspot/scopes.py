@@ -8,6 +8,7 @@ requirements" of each endpoint).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -38,7 +39,8 @@ class MissingScope:
     purpose: str
 
 
-def probes(session: HubspotSession, *, contacts: bool, owners: bool, lists: bool) -> list[Probe]:
+def probes(session: HubspotSession, *, contacts: bool, owners: bool, lists: bool,
+           related: Sequence[str] = ()) -> list[Probe]:
     """The probes for what a run needs: records and property definitions always, the rest by feature."""
     object_type = session.object_type
     objects = session.paths.objects(object_type)
@@ -63,11 +65,16 @@ def probes(session: HubspotSession, *, contacts: bool, owners: bool, lists: bool
     if contacts:
         found.append(Probe("read contacts: include_contacts", "crm.objects.contacts.read", "GET",
                            session.paths.objects("contacts")))
+    for name in related:
+        path = session.paths.objects(name)
+        found += [Probe(f"read {name}: owner_change", f"crm.objects.{name}.read", "GET", path),
+                  Probe(f"write {name}: owner_change", f"crm.objects.{name}.write", "POST", path + "/batch/update",
+                        {"inputs": []})]
     return found
 
 
 def missing(session: HubspotSession, *, contacts: bool, owners: bool = False,
-            lists: bool = False) -> list[MissingScope]:
+            lists: bool = False, related: Sequence[str] = ()) -> list[MissingScope]:
     """The scopes the token lacks among those the run needs, each once, with the feature that needs it.
 
     Args:
@@ -75,12 +82,13 @@ def missing(session: HubspotSession, *, contacts: bool, owners: bool = False,
         contacts: A list syncs its members' contacts (`include_contacts`).
         owners: Territories route owners (the owners API).
         lists: The rulebook has lists (the lists API, read and write).
+        related: Objects whose owners follow a company's (`owner_change`), read and written.
 
     Raises:
         CrmError: HubSpot failed otherwise (401, retries exhausted).
     """
     lacking: dict[str, MissingScope] = {}
-    for probe in probes(session, contacts=contacts, owners=owners, lists=lists):
+    for probe in probes(session, contacts=contacts, owners=owners, lists=lists, related=related):
         query = [("limit", 1)] if probe.verb == "GET" else []
         answer = session.request(f"probe scopes: {probe.purpose}", probe.verb, probe.path, body=probe.body,
                                  query=query, accept_statuses={400, 403, 404})

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, RecordUpdate, WriteResult
-from revrules.connectors.salesforce import currency, describe, export, read, write
+from revrules.connectors.protocols import Connector, RelatedKind
+from revrules.connectors.salesforce import currency, describe, export, read, related, write
 from revrules.connectors.salesforce.campaigns import Campaigns, CampaignSettings
 from revrules.connectors.salesforce.session import (
     Credentials,
@@ -70,6 +71,7 @@ class SalesforceConnector:
         self._campaigns = Campaigns(self._session, self.campaigns)
         self._planned_records = 0
         """Always None: an incremental read reaches the present, so the run's start is the watermark."""
+        self._related: dict[str, SalesforceSession] = {}
 
     @classmethod
     def from_config(
@@ -219,6 +221,30 @@ class SalesforceConnector:
     def columns(self) -> list[str]:
         """The object's field names, as the describe lists them."""
         return list(describe.describe(self._session))
+
+    # -- records that follow an account's owner change -----------------------------------
+
+    related_owner_field = related.OWNER_FIELD
+
+    def related_object(self, kind: RelatedKind) -> str:
+        """`Contact` for contacts, `Opportunity` for open deals."""
+        return "Contact" if kind == "contacts" else "Opportunity"
+
+    def related_owners(self, object_name: str, account_ids: Sequence[str], owner_ids: Sequence[str]) -> pl.DataFrame:
+        """Contacts or open Opportunities of `account_ids` held by `owner_ids` (see `related.related_owners`)."""
+        return related.related_owners(self._related_session(object_name), account_ids, owner_ids)
+
+    def related_records(self, object_name: str) -> Connector:
+        """`object_name`'s records, read and written by id (see `related.RelatedRecords`)."""
+        return related.RelatedRecords(self._related_session(object_name))
+
+    def _related_session(self, object_name: str) -> SalesforceSession:
+        if not NAME_RE.match(object_name):
+            raise InvalidInputError(f"{object_name!r} is not a Salesforce object name")
+        found = self._related.get(object_name)
+        if found is None:
+            found = self._related[object_name] = related.sibling(self._session, object_name)
+        return found
 
     # -- marketing lists: one Campaign per rulebook list ---------------------------------
 

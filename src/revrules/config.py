@@ -196,6 +196,21 @@ class NotifyModel(_Strict):
     retry_backoff_seconds: Annotated[float, Field(ge=0)] = 1.0
 
 
+class OwnerChangeModel(_Strict):
+    """Records an account's owner change carries to the new owner: those the previous owner held on it.
+
+    Salesforce names its open deals `open_opportunities`, HubSpot `open_deals`; the other
+    CRM's spelling is refused, so a config says what it moves in the CRM's own words.
+    """
+
+    contacts: bool = False
+    """The account's contacts (Salesforce `Contact.OwnerId`, HubSpot associated contacts' `hubspot_owner_id`)."""
+    open_opportunities: bool = False
+    """Salesforce: the account's Opportunities with `IsClosed = false`."""
+    open_deals: bool = False
+    """HubSpot: the company's associated deals with `hs_is_closed` false."""
+
+
 class JobModel(_Strict):
     """A scheduled job."""
 
@@ -235,11 +250,12 @@ class ConfigModel(_Strict):
     schedule: ScheduleModel | None = None
     report: ReportModel = ReportModel()
     notify: NotifyModel | None = None
+    owner_change: OwnerChangeModel | None = None
 
 
 _KNOWN_KEYS = sorted(
     {name for m in (ConfigModel, CsvCrm, SalesforceCrm, HubspotCrm, FieldModel, OutputModel, HierarchyModel,
-                    SafetyModel, JobModel, ScheduleModel, ReportModel, NotifyModel)
+                    SafetyModel, JobModel, ScheduleModel, ReportModel, NotifyModel, OwnerChangeModel)
      for name in m.model_fields}
 )
 
@@ -317,12 +333,12 @@ def load_config(path: Path) -> Config:
     doc = load_yaml_file(path, str(path))
     if not isinstance(doc.data, dict):
         raise InvalidInputError([doc.problem((), "expected a mapping at the top of the file")])
-    problems: list[Problem] = []
+    problems: list[Problem] = _secret_url_problems(doc)
     doc.data = _expand(doc, doc.data, (), problems)
     parsed, validation = validate(doc, ConfigModel, _KNOWN_KEYS)
     problems += validation
     if parsed is not None:
-        problems += _source_problems(doc, parsed)
+        problems += _source_problems(doc, parsed) + _owner_change_problems(doc, parsed)
     if problems or parsed is None:
         raise InvalidInputError(problems)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -337,3 +353,36 @@ def _source_problems(doc: Document, parsed: ConfigModel) -> list[Problem]:
                         f"{parsed.crm.kind} field names are letters, digits, '_' and '.', starting with a letter; "
                         f"got {spec.source!r}")
             for name, spec in parsed.fields.items() if not _API_NAME.match(spec.source)]
+
+
+_ONE_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def _secret_url_problems(doc: Document) -> list[Problem]:
+    """`notify.url` holds a secret (whoever has a webhook URL may post to it): only `${VAR}` may give it.
+
+    Checked before expansion, on the text as written: a literal URL, or a `${VAR:-default}`
+    whose default is one, would put the secret in the file and so in git.
+    """
+    notify = doc.data.get("notify")
+    url = notify.get("url") if isinstance(notify, dict) else None
+    if not isinstance(url, str) or _ONE_VARIABLE.fullmatch(url.strip()):
+        return []
+    return [doc.problem(("notify", "url"), "the webhook URL is a secret: write it as ${VAR} (for example "
+                        "${HANDOFF_WEBHOOK}) and set that variable in the environment, never in the file")]
+
+
+def _owner_change_problems(doc: Document, parsed: ConfigModel) -> list[Problem]:
+    """`owner_change` keys the CRM cannot honour: a CSV has no related records, each CRM names its deals."""
+    change = parsed.owner_change
+    if change is None:
+        return []
+    if parsed.crm.kind == "csv":
+        return [doc.problem(("owner_change",), "a CSV has no contacts or opportunities to move with an account; "
+                            "owner_change needs crm.kind salesforce or hubspot")]
+    wrong, right = ("open_deals", "open_opportunities") if parsed.crm.kind == "salesforce" else (
+        "open_opportunities", "open_deals")
+    if wrong in change.model_fields_set:
+        return [doc.problem(("owner_change", wrong), f"{parsed.crm.kind} calls them {right}: "
+                            f"write owner_change.{right}", key=True)]
+    return []

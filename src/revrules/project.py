@@ -139,6 +139,9 @@ def load_project(config_path: Path) -> Project:
         message = (f"the rulebook reads family values ({', '.join(family)}) but the config has no "
                    "`hierarchy: {parent: FIELD}`")
         problems.append(config.problem(("rules",), message))
+    if config.model.owner_change is not None and Project(config, book).owner_output is None:
+        problems.append(config.problem(("owner_change",), "owner_change moves records with an account's owner, "
+                                       "but no owner is routed: set territories.owner_output and map it in outputs"))
     if problems:
         raise InvalidInputError(problems)
     return Project(config, book)

@@ -9,12 +9,14 @@ under umask 000, where files a program does not restrict come out world-readable
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from revrules.state.ledger import Ledger
 from revrules.testing.harness import Cli
 from tests.ledger.projects import Crm
 
@@ -54,3 +56,26 @@ def test_state_dir_is_0700_and_the_ledger_lock_and_saved_plans_are_0600(
     files = [p for p in crm.state.iterdir() if p.is_file()]
     assert {p.name for p in files} >= {"ledger.db", "run.lock"}
     assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
+
+
+def test_a_ledger_made_before_related_records_gains_their_object_column(tmp_path: Path) -> None:
+    """The `writes` of an older ledger keep their rows and read as the configured object's."""
+    path = tmp_path / "ledger.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, command TEXT NOT NULL, started_at TEXT NOT NULL,"
+            " finished_at TEXT, status TEXT NOT NULL, pid INTEGER, crm TEXT, records_read INTEGER DEFAULT 0,"
+            " planned INTEGER DEFAULT 0, written INTEGER DEFAULT 0, failed INTEGER DEFAULT 0,"
+            " skipped INTEGER DEFAULT 0, rulebook_hash TEXT, config_hash TEXT, message TEXT);"
+            "CREATE TABLE writes (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL,"
+            " record_id TEXT NOT NULL, field TEXT NOT NULL, before TEXT, after TEXT, rule TEXT,"
+            " result TEXT NOT NULL, error TEXT, at TEXT NOT NULL);"
+            "INSERT INTO runs (command, started_at, status) VALUES ('apply', '2026-01-01', 'succeeded');"
+            "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, at)"
+            " VALUES (1, 'a', 'OwnerId', 'x', 'y', 'r', 'written', '2026-01-01');")
+    ledger = Ledger(path)
+    try:
+        assert ledger.writes(1)["id"].to_list() == ["a"]
+        assert ledger.related_writes(1).is_empty()
+    finally:
+        ledger.close()

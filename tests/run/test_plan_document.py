@@ -110,6 +110,7 @@ def _reference_document(plan: Plan) -> dict[str, Any]:
     document = {
         "meta": vars(plan.meta),
         "changes": plan.changes.to_dicts(),
+        "related_changes": plan.related.to_dicts(),
         "list_changes": plan.list_changes.to_dicts(),
         "conflicts": plan.conflicts.to_dicts(),
         "unassigned_owners": plan.unassigned.to_dicts(),

@@ -26,6 +26,10 @@ def _show(value: Any) -> str:
     return "(empty)" if value is None or value == "" else str(value)
 
 
+_RELATED_SHOWN = 20
+"""Related records listed one by one per object in the human plan; `--json` has all of them."""
+
+
 def plan_text(plan: Plan, source: str) -> str:
     """The plan summary: counts per field, the most frequent transitions, lists, quality."""
     meta = plan.meta
@@ -50,6 +54,7 @@ def plan_text(plan: Plan, source: str) -> str:
             lines.append(f"  {field} holds {limit:,} characters: {count:,} value(s) up to {longest:,}, "
                          f"e.g. record {example}")
     lines += _held_text(plan.held)
+    lines += _related_text(plan.related)
     if not plan.list_changes.is_empty():
         lines.append("")
         lines.append("Marketing lists:")
@@ -71,8 +76,25 @@ def plan_text(plan: Plan, source: str) -> str:
         lines.append(
             f"Plan: {plan.changed_records:,} record(s) to change, {plan.changes.height:,} field change(s), "
             f"{plan.list_changes.height:,} list membership change(s)."
+            + (f" {plan.related.height:,} related record(s) follow their account's owner."
+               if not plan.related.is_empty() else "")
         )
     return "\n".join(lines)
+
+
+def _related_text(related: pl.DataFrame) -> list[str]:
+    """Contacts and open deals that follow their account's owner change: counts, then each record."""
+    if related.is_empty():
+        return []
+    lines = ["", "Related records following their account's new owner (owner_change):"]
+    for (name,), group in related.group_by("object", maintain_order=True):
+        lines.append(f"  {name}: {group.height:,} record(s)")
+        for row in group.head(_RELATED_SHOWN).iter_rows(named=True):
+            lines.append(f"    {row['id']} {row['field']}: {row['before']} -> {row['after']} "
+                         f"(account {row['account']})")
+        if group.height > _RELATED_SHOWN:
+            lines.append(f"    … and {group.height - _RELATED_SHOWN:,} more (see plan --json)")
+    return lines
 
 
 UNASSIGNED_BECAUSE = {

@@ -48,8 +48,18 @@ def plan_markdown(plan: Plan, source: str) -> str:
                 records = more_records + (int(hidden["len"].sum()) if hidden.height else 0)
                 lines.append(f"| `{_cell(field)}` | … and {others:,} more | | {records:,} |")
         lines += ["", "</details>"]
-    lines += _lists(plan) + _owners(plan) + _quality(plan)
+    lines += _related(plan) + _lists(plan) + _owners(plan) + _quality(plan)
     return "\n".join(lines)
+
+
+def _related(plan: Plan) -> list[str]:
+    """Contacts and open deals following their account's new owner (`owner_change`), counted by object."""
+    if plan.related.is_empty():
+        return []
+    lines = ["", "**Related records following their account's new owner**", "", "| object | records |", "|---|---:|"]
+    for (name,), group in plan.related.group_by("object", maintain_order=True):
+        lines.append(f"| `{_cell(name)}` | {group.height:,} |")
+    return lines
 
 
 def _lists(plan: Plan) -> list[str]:

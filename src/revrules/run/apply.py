@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -28,6 +28,9 @@ from revrules.state.ledger import (
 
 log = logging.getLogger(__name__)
 _FAILED_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "error": pl.String})
+FAILED_SCHEMA = _FAILED_SCHEMA
+FollowUp = Callable[[int], tuple[int, pl.DataFrame]]
+"""Writes that follow a run's field changes (`owner_change`): given the run id, the number written and failures."""
 
 
 @dataclass(frozen=True)
@@ -215,8 +218,9 @@ def run_apply(
     *,
     saved: bool,
     list_names: Mapping[str, str],
+    follow: FollowUp | None = None,
 ) -> ApplyReport:
-    """Apply a plan as run `run_id` and close the run in the ledger."""
+    """Apply a plan as run `run_id` and close the run in the ledger; `follow` writes after the field changes."""
     changes = plan.changes
     skipped = pl.DataFrame(schema={**CHANGE_SCHEMA, "reason": pl.String})
     # Every error closes the run, so that no run is left "running" by a process that lived on.
@@ -235,6 +239,9 @@ def run_apply(
         too_long = record_too_long(ledger, run_id, plan.too_long)
         written, failed = apply_changes(ledger, connector, run_id, changes)
         failed = pl.concat([too_long, failed])
+        if follow is not None:
+            followed, follow_failed = follow(run_id)
+            written, failed = written + followed, pl.concat([failed, follow_failed])
         lists_written, list_failed = apply_lists(ledger, connector, run_id, plan.list_changes, names=list_names)
         if not list_failed.is_empty():
             failed = pl.concat([failed, list_failed])

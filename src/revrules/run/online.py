@@ -10,6 +10,7 @@ from revrules.connectors.protocols import (
     OnlineNotes,
     PicklistOptions,
     PropertyCreation,
+    RelatedOwners,
     ScopeCheck,
     TextLimits,
 )
@@ -17,6 +18,7 @@ from revrules.engine.convert import FieldType
 from revrules.engine.lint import Picklist
 from revrules.errors import InvalidInputError
 from revrules.project import Project
+from revrules.run.cascade import wanted_kinds
 from revrules.run.lists import list_names
 from revrules.run.provenance import shortest_compact
 
@@ -31,8 +33,10 @@ def check_online(project: Project, connector: Connector, *, create_properties: b
             writable, a value is not an option, an owner is unknown or inactive, or a list cannot be kept.
     """
     if isinstance(connector, ScopeCheck):
+        related = [connector.related_object(k) for k in wanted_kinds(project)] if isinstance(
+            connector, RelatedOwners) else []
         lacking = connector.missing_scopes(owners=project.owner_output is not None and bool(project.pool_owners()),
-                                           lists=bool(project.book.lists))
+                                           lists=bool(project.book.lists), related=related)
         if lacking:
             raise InvalidInputError("\n".join(lacking))
     done: list[str] = []

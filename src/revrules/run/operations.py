@@ -21,8 +21,8 @@ from revrules.connectors.protocols import ApiBudget, Connector, TextLimits
 from revrules.engine.explain import explain_record
 from revrules.errors import InvalidInputError, RefusedError, RevrulesError
 from revrules.project import Project
-from revrules.run import incremental
-from revrules.run.apply import ApplyReport, recover, run_apply
+from revrules.run import cascade, incremental
+from revrules.run.apply import ApplyReport, FollowUp, recover, run_apply
 from revrules.run.balance import pool_balance
 from revrules.run.guards import changed_records_refusal, list_guard
 from revrules.run.lists import current_lists, known_list_names, remember_list_names, report_renamed_lists
@@ -78,6 +78,8 @@ def plan_snapshot(project: Project, connector: Connector, snapshot: Snapshot, *,
     report_renamed_lists(project)
     lengths = connector.text_lengths(project.write_fields()) if isinstance(connector, TextLimits) else {}
     plan = build_plan(project, snapshot, evaluated, current_lists(project, connector), text_lengths=lengths)
+    if project.config.model.owner_change is not None:
+        plan = replace(plan, related=cascade.related_changes(project, connector, plan.changes))
     if rebalance is not None:
         plan = replace(plan, balance=pool_balance(project, evaluated, rebalance))
     return plan
@@ -151,6 +153,7 @@ def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = 
     connector = project.connector()
     with _locked_ledger(project) as ledger:
         first = _last_run_id(ledger)
+        cascade.recover_related(ledger, connector)
         recover(ledger, connector)
         choice, reached = None, None
         if saved_plan is not None:
@@ -167,11 +170,12 @@ def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = 
             snapshot = read_snapshot(project, connector, choice)
             reached = snapshot.watermark
             plan = plan_snapshot(project, connector, snapshot)
+        plan, follow = cascade.prepare_apply(project, connector, ledger, plan, saved=saved_plan is not None)
         shutdown.check("before the first write")
         if options.show_plan is not None:
             options.show_plan(plan)
         report = _apply_plan(project, connector, ledger, plan, options, command="apply",
-                             saved=saved_plan is not None)
+                             saved=saved_plan is not None, follow=follow)
         latest = ledger.runs(1)
         if choice is not None and latest and latest[0].id > first and latest[0].status == SUCCEEDED:
             incremental.record(ledger, latest[0].id, project, choice, reached)
@@ -188,17 +192,20 @@ def rollback(project: Project, run_id: int, options: WriteOptions, *, dry_run: b
     """
     connector = project.connector()
     with _locked_ledger(project) as ledger:
+        cascade.recover_related(ledger, connector)
         recover(ledger, connector)
         target = ledger.run(run_id)
         if target is None or target.command not in ("apply", "rollback"):
             raise InvalidInputError(f"run {run_id} is not an apply or rollback run in the ledger")
         undo, changed = rollback_changes(ledger, connector, run_id)
+        related, related_changed = cascade.rollback_related(ledger, connector, run_id)
         lists = rollback_lists(ledger, run_id)
-        if not changed.is_empty():
-            log.warning("%d field(s) changed since run %d and are left alone", changed.height, run_id)
+        if not changed.is_empty() or not related_changed.is_empty():
+            log.warning("%d field(s) changed since run %d and are left alone", changed.height + related_changed.height,
+                        run_id)
         # The records the target read: a percentage max_changed_records is measured against them.
         meta = PlanMeta(now(), connector.kind, project.config.hash, project.book.hash, target.records_read)
-        plan = Plan(meta=meta, changes=undo, list_changes=lists)
+        plan = Plan(meta=meta, changes=undo, list_changes=lists, related=related)
         if options.show_plan is not None:
             options.show_plan(plan)
         if plan.is_empty:
@@ -208,8 +215,12 @@ def rollback(project: Project, run_id: int, options: WriteOptions, *, dry_run: b
             log.info("dry run: nothing was written")
             return None
         reason = f"changed since run {run_id}"
+        if not related_changed.is_empty():
+            # Ledgered with their object (null for the accounts' own fields).
+            changed = pl.concat([changed, related_changed.drop("account")], how="diagonal")
+        follow = None if related.is_empty() else cascade.restoring(ledger, connector, related)
         report = _apply_plan(project, connector, ledger, plan, options, command="rollback",
-                             left_alone=(changed, reason))
+                             left_alone=(changed, reason), follow=follow)
         if report is not None and not changed.is_empty():
             left = changed.with_columns(pl.lit(reason).alias("reason"))
             report = ApplyReport(report.run_id, report.status, report.written, report.failed, left,
@@ -269,7 +280,8 @@ def _refuse(ledger: Ledger, run_id: int, plan: Plan, message: str) -> RefusedErr
 
 def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Plan, options: WriteOptions,
                 *, command: str, saved: bool = False,
-                left_alone: tuple[pl.DataFrame, str] | None = None) -> ApplyReport | None:
+                left_alone: tuple[pl.DataFrame, str] | None = None,
+                follow: FollowUp | None = None) -> ApplyReport | None:
     """Run the guards and apply `plan` as a new run.
 
     `left_alone` is (changes, reason): changes decided against before the run, recorded
@@ -307,7 +319,8 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         except RevrulesError as exc:
             ledger.finish_run(run_id, REFUSED, str(exc))
             raise
-    report = run_apply(ledger, connector, run_id, plan, saved=saved, list_names=known_list_names(project))
+    report = run_apply(ledger, connector, run_id, plan, saved=saved, list_names=known_list_names(project),
+                       follow=follow)
     if command == "apply":
         remember_list_names(project)
     return report

@@ -26,6 +26,9 @@ CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.Str
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
 UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String, "reason": pl.String})
+RELATED_SCHEMA = pl.Schema({"object": pl.String, "id": pl.String, "field": pl.String, "before": pl.String,
+                            "after": pl.String, "account": pl.String, "rule": pl.String})
+"""A related record's owner change (`owner_change`): its object, id, owner field, and the account it follows."""
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROWS_PER_CHUNK = 50_000
@@ -61,6 +64,8 @@ class Plan:
     """With `--rebalance`: per pool, count and value balance before and after."""
     held: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HELD_SCHEMA))
     """Changes an output's write policy held back: id, field, before, after, rule, policy."""
+    related: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RELATED_SCHEMA))
+    """Contacts and open deals that follow their account's owner change (`owner_change`)."""
 
     @property
     def changed_records(self) -> int:
@@ -70,7 +75,7 @@ class Plan:
     @property
     def is_empty(self) -> bool:
         """True when applying would write nothing."""
-        return self.changes.is_empty() and self.list_changes.is_empty()
+        return self.changes.is_empty() and self.list_changes.is_empty() and self.related.is_empty()
 
     def to_json(self) -> dict[str, Any]:
         """The plan as one JSON document (SPEC §5), as Python values; `write_json` writes it without them."""
@@ -88,6 +93,7 @@ class Plan:
         frames = {
             "changes": self.changes,
             "list_changes": self.list_changes,
+            "related_changes": self.related,
             "conflicts": self.conflicts,
             "unassigned_owners": self.unassigned,
         }
@@ -118,6 +124,7 @@ class Plan:
             too_long=pl.DataFrame(data.get("too_long", []), schema=TOO_LONG_SCHEMA),
             balance=pl.DataFrame(data.get("balance", []), schema=BALANCE_SCHEMA),
             held=pl.DataFrame(data.get("held_by_policy", []), schema=HELD_SCHEMA),
+            related=pl.DataFrame(data.get("related_changes", []), schema=RELATED_SCHEMA),
         )
 
 

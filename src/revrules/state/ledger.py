@@ -76,6 +76,10 @@ RUN_FAILED = "failed"
 _UNSETTLED = (PENDING, UNKNOWN)
 _ADDED_COLUMNS = {"pid_start": "TEXT", "unknown": "INTEGER DEFAULT 0"}
 """Columns of `runs` added after the first release: a ledger made before them gains them on open."""
+_ADDED_WRITE_COLUMNS = {"object": "TEXT"}
+"""Columns of `writes` added since: `object` is null for the configured object's records, else the related
+object (`Contact`, `Opportunity`, `contacts`, `deals`) whose owner followed an account's owner change."""
+_PRIMARY, _RELATED = "object IS NULL", "object IS NOT NULL"
 _STATE_DIR_MODE, _FILE_MODE = 0o700, 0o600
 
 
@@ -172,6 +176,10 @@ class Ledger:
         for column, kind in _ADDED_COLUMNS.items():
             if column not in present:
                 self.db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+        present = {row[1] for row in self.db.execute("PRAGMA table_info(writes)")}
+        for column, kind in _ADDED_WRITE_COLUMNS.items():
+            if column not in present:
+                self.db.execute(f"ALTER TABLE writes ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         """Close the database."""
@@ -275,11 +283,13 @@ class Ledger:
         """Insert `changes` as writes of one result in one statement: SQLite reads them as one JSON text."""
         if changes.is_empty():
             return
-        payload = changes.select("id", "field", "before", "after", "rule").write_json()
+        # A related record's change names its object; the configured object's changes have none.
+        related = ["object"] if "object" in changes.columns else []
+        payload = changes.select("id", "field", "before", "after", "rule", *related).write_json()
         self.db.execute(
-            "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, error, at)"
+            "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, error, at, object)"
             " SELECT ?, value ->> 'id', value ->> 'field', value ->> 'before', value ->> 'after', value ->> 'rule',"
-            " ?, ?, ? FROM json_each(?) ORDER BY key",
+            " ?, ?, ?, value ->> 'object' FROM json_each(?) ORDER BY key",
             (run_id, result, error, now(), payload))
 
     def record_list_writes(self, run_id: int, rows: Sequence[tuple[str, str, str, str, str | None]]) -> None:
@@ -291,14 +301,29 @@ class Ledger:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *row, at) for row in rows])
 
     def pending(self) -> pl.DataFrame:
-        """Writes whose outcome is not settled: their run died in flight, or the CRM could not be read back."""
+        """Writes whose outcome is not settled: their run died in flight, or the CRM could not be read back.
+
+        Only the configured object's; `related_pending` has the records that followed an owner change.
+        """
         return self._frame("SELECT id AS row, run_id, record_id AS id, field, before, after, rule"
-                           " FROM writes WHERE result IN (?, ?) ORDER BY id", _UNSETTLED)
+                           " FROM writes WHERE result IN (?, ?) AND object IS NULL ORDER BY id", _UNSETTLED)
+
+    def related_pending(self) -> pl.DataFrame:
+        """Like `pending`, for the related records (contacts, deals), with their `object`."""
+        return self._frame("SELECT id AS row, run_id, object, record_id AS id, field, before, after, rule"
+                           " FROM writes WHERE result IN (?, ?) AND object IS NOT NULL ORDER BY id", _UNSETTLED)
 
     def writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
-        """The writes of one run, optionally only those with `result`."""
-        query = ("SELECT id AS row, record_id AS id, field, before, after, rule, result, error"
-                 " FROM writes WHERE run_id = ?")
+        """The writes of one run to the configured object, optionally only those with `result`."""
+        return self._writes(run_id, result, "", _PRIMARY)
+
+    def related_writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
+        """Like `writes`, for the related records that followed an owner change, with their `object`."""
+        return self._writes(run_id, result, "object, ", _RELATED)
+
+    def _writes(self, run_id: int, result: str | None, columns: str, which: str) -> pl.DataFrame:
+        query = (f"SELECT id AS row, {columns}record_id AS id, field, before, after, rule, result, error"  # noqa: S608
+                 f" FROM writes WHERE run_id = ? AND {which}")
         params: tuple[Any, ...] = (run_id,)
         if result:
             query += " AND result = ?"

@@ -56,6 +56,12 @@ Endpoints (``companies`` may also be written ``company`` or ``0-2``; a trailing
   properties, and ``associatedcompanyid`` (one company id, a list, or ids joined
   by ``;``) naming the companies each is associated with (the first is primary);
   or call :meth:`HubSpotEmulator.associate`.
+* Contacts' and deals' owners (``contacts``/``0-1``, ``deals``/``0-3``): ``POST .../batch/read``
+  and ``.../batch/update`` (at most 100 inputs; 207 with per-record errors; a
+  ``hubspot_owner_id`` that is no unarchived owner fails with ``INVALID_OPTION``; a
+  deal's ``hs_is_closed`` is calculated from ``dealstage`` and read-only). Seed deals
+  with ``deals=`` like contacts; ``POST /crm/v4/associations/companies/deals/batch/read``
+  answers like the contacts one (type id 342).
 * Associations v4: ``POST /crm/v4/associations/companies/contacts/batch/read``
   (what ``client.crm.associations.v4.batch_api.get_page`` sends) with
   ``{"inputs": [{"id": companyId, "after"?}]}``, at most 1,000 inputs. It answers

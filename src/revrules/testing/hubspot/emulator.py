@@ -32,6 +32,7 @@ from revrules.testing.hubspot.protocol import (
     _Request,
     _trim,
 )
+from revrules.testing.hubspot.related import RelatedApi
 from revrules.testing.hubspot.scopes import missing_scopes_body, required_scopes
 from revrules.testing.hubspot.search import SearchApi
 from revrules.testing.hubspot.state import LoggedRequest
@@ -55,7 +56,7 @@ class _RequestHandler(JsonRequestHandler):
 
 
 class HubSpotEmulator(
-    CompaniesApi, BatchApi, SearchApi, PropertiesApi, OwnersApi, ListsApi, ContactsApi, AssociationsApi
+    CompaniesApi, BatchApi, SearchApi, PropertiesApi, OwnersApi, ListsApi, ContactsApi, AssociationsApi, RelatedApi
 ):
     """An in-process HubSpot CRM (companies, properties, owners, lists) on loopback HTTP.
 
@@ -78,6 +79,8 @@ class HubSpotEmulator(
         contacts: Initial contacts: dicts of property name to value, the record id
             under ``id``, and ``associatedcompanyid`` naming the associated
             companies (one id, a list of ids, or ids joined by ``;``).
+        deals: Initial deals, like ``contacts`` (``dealname``, ``dealstage``,
+            ``hubspot_owner_id``); ``hs_is_closed`` is calculated from ``dealstage``.
         api_versions: The path families served (``v3``, ``2026-03``); a path of
             another family answers 404.
         scopes: The token's scopes (see `scopes.ALL_SCOPES`); a request needing one
@@ -305,7 +308,9 @@ class HubSpotEmulator(
         lst = lists + r"/(?P<list_id>\d+)"
         contacts = crm("objects") + "/(?:contacts|contact|0-1)"
         associations = "/crm/v4/associations" if version == "v3" else f"/crm/associations/{re.escape(version)}"
+        deal_associations = associations + "/(?:companies|company|0-2)/(?:deals|deal|0-3)/batch/read"
         associations += "/(?:companies|company|0-2)/(?:contacts|contact|0-1)/batch/read"
+        related = crm("objects") + "/(?P<kind>contacts|contact|0-1|deals|deal|0-3)"
         owners = crm("owners")
         return [
             ("GET", obj, self._list_companies),
@@ -334,6 +339,9 @@ class HubSpotEmulator(
             ("PUT", lst + "/memberships/remove", self._remove_members),
             ("PUT", lst + "/memberships/add-and-remove", self._add_and_remove_members),
             ("GET", lst + "/memberships", self._list_members),
+            ("POST", related + "/batch/read", self._related_batch_read),
+            ("POST", related + "/batch/update", self._related_batch_update),
+            ("POST", deal_associations, self._read_company_deals),
             ("GET", contacts, self._list_contacts),
             ("GET", contacts + r"/(?P<record_id>[^/]+)", self._get_contact),
             ("POST", associations, self._read_company_contacts),

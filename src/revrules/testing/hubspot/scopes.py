@@ -2,7 +2,8 @@
 
 Scope names are those HubSpot's API reference lists per endpoint ("Scope
 requirements"): `crm.objects.companies.read`/`.write`, `crm.schemas.companies.read`/
-`.write`, `crm.objects.contacts.read`, `crm.objects.owners.read`, `crm.lists.read`/`.write`.
+`.write`, `crm.objects.contacts.read`/`.write`, `crm.objects.deals.read`/`.write`,
+`crm.objects.owners.read`, `crm.lists.read`/`.write`.
 The 403 body follows the one HubSpot sends (hubspot-api-nodejs issue #50): category
 `MISSING_SCOPES`, the scopes under `errors[].context.requiredGranularScopes`.
 """
@@ -17,7 +18,8 @@ from revrules.testing.hubspot.protocol import JsonObject
 ALL_SCOPES = (
     "crm.objects.companies.read", "crm.objects.companies.write", "crm.schemas.companies.read",
     "crm.schemas.companies.write", "crm.objects.contacts.read", "crm.objects.owners.read",
-    "crm.lists.read", "crm.lists.write",
+    "crm.lists.read", "crm.lists.write", "crm.objects.contacts.write", "crm.objects.deals.read",
+    "crm.objects.deals.write",
 )
 _WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 
@@ -25,10 +27,13 @@ _WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 def required_scopes(method: str, path: str) -> list[str]:
     """The scopes a request needs (empty for paths the emulator does not know)."""
     reads = method == "GET" or path.endswith(("/search", "/batch/read"))
+    deals = re.search(r"/(?:deals|deal|0-3)(?:/|$)", path) is not None
     if "/associations/" in path:
-        return ["crm.objects.companies.read", "crm.objects.contacts.read"]
+        return ["crm.objects.companies.read", "crm.objects.deals.read" if deals else "crm.objects.contacts.read"]
     if re.search(r"/(?:contacts|contact|0-1)(?:/|$)", path):
-        return ["crm.objects.contacts.read"]
+        return ["crm.objects.contacts.read"] if reads else ["crm.objects.contacts.write"]
+    if deals:
+        return ["crm.objects.deals.read"] if reads else ["crm.objects.deals.write"]
     if "/owners" in path:
         return ["crm.objects.owners.read"]
     if "/lists" in path:

@@ -66,6 +66,15 @@ class _Company:
         return _Company(self.id, dict(self.properties), self.created_at, self.updated_at)
 
 
+CLOSED_STAGES = ("closedwon", "closedlost")
+"""The default pipeline's closed stages (HubSpot's Deals API guide: default pipeline stage ids)."""
+
+
+def closed_stage(stage: str | None) -> str:
+    """`hs_is_closed` as HubSpot calculates it: whether the deal's stage is a closed one."""
+    return "true" if stage in CLOSED_STAGES else "false"
+
+
 @dataclass
 class _List:
     record: JsonObject
@@ -90,6 +99,7 @@ class PortalState(Emulator[LoggedRequest, Faults]):
         host: str = "127.0.0.1",
         port: int = 0,
         contacts: list[dict[str, Any]] | None = None,
+        deals: list[dict[str, Any]] | None = None,
         api_versions: Iterable[str] = API_VERSIONS,
         scopes: Iterable[str] | None = None,
     ) -> None:
@@ -132,6 +142,10 @@ class PortalState(Emulator[LoggedRequest, Faults]):
             self.put_company(row)
         for contact in contacts or []:
             self.put_contact(contact)
+        self._deals: dict[str, _Company] = {}
+        self._company_deals: dict[str, list[str]] = {}
+        for deal in deals or []:
+            self.put_deal(deal)
 
 
     # ------------------------------------------------------------------- state
@@ -241,6 +255,44 @@ class PortalState(Emulator[LoggedRequest, Faults]):
                     linked.remove(record_id)
             for company_id in company_ids:
                 self.associate(company_id, record_id)
+            return record_id
+
+    @property
+    def deals(self) -> dict[str, dict[str, str | None]]:
+        """A snapshot of every deal: id -> properties (strings or None)."""
+        with self._lock:
+            return {did: dict(d.properties) for did, d in self._deals.items()}
+
+    def put_deal(self, values: Mapping[str, Any]) -> str:
+        """Create or replace a deal directly (no validation, no log entry).
+
+        Args:
+            values: Property values (`dealname`, `dealstage`, `hubspot_owner_id`, ...), the id
+                under ``id`` (else one is assigned) and ``associatedcompanyid`` (one company id
+                or a list). `hs_is_closed` is calculated from `dealstage`, as HubSpot calculates it.
+
+        Returns:
+            The deal id.
+        """
+        with self._lock:
+            links = values.get("associatedcompanyid")
+            company_ids = [str(i) for i in links] if isinstance(links, list) else [] if links in (None, "") else [
+                str(links)]
+            raw_id = values.get("id", values.get("Id"))
+            record_id = str(raw_id) if raw_id not in (None, "") else self._assign_id()
+            stamp = now_iso()
+            stored: dict[str, str | None] = {
+                name: None if value in (None, "") else str(value)
+                for name, value in values.items() if name not in {"id", "Id", "associatedcompanyid", "hs_is_closed"}
+            }
+            stored["hs_is_closed"] = closed_stage(stored.get("dealstage"))
+            stored.setdefault("createdate", stamp)
+            stored["hs_object_id"] = record_id
+            self._deals[record_id] = _Company(record_id, stored, stored["createdate"] or stamp, stamp)
+            for company_id in company_ids:
+                linked = self._company_deals.setdefault(company_id, [])
+                if record_id not in linked:
+                    linked.append(record_id)
             return record_id
 
     def associate(self, company_id: str, contact_id: str) -> None:

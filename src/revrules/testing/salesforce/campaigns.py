@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from revrules.testing.salesforce.describe import _LIST_ID_PREFIXES, _LIST_OBJECTS, _describe_object
+from revrules.testing.salesforce.describe import _LIST_ID_PREFIXES, _LIST_OBJECTS, _OWNED_OBJECTS, _describe_object
 from revrules.testing.salesforce.records import RecordStore
 from revrules.testing.salesforce.responses import _error, _json, _Response
 from revrules.testing.salesforce.state import MAX_COLLECTION_RECORDS
@@ -48,7 +48,8 @@ class CampaignsApi(RecordStore):
                           "record limit reached. cannot submit more than 200 records into this call")
         kind = kinds.pop()
         fields = _LIST_OBJECTS[kind]
-        if kind == "Contact" or (method == "PATCH" and kind != "Campaign"):
+        writable = ("Campaign", *_OWNED_OBJECTS) if method == "PATCH" else ("Campaign", "CampaignMember")
+        if kind not in writable:
             return _error(405, "METHOD_NOT_ALLOWED", f"the emulator does not write {kind} this way")
         results: list[dict[str, Any]] = []
         with self._lock:
@@ -68,11 +69,19 @@ class CampaignsApi(RecordStore):
     def _list_write(self, kind: str, method: str, record_id: str | None, values: dict[str, Any]) -> str:
         """Create (POST) or update (PATCH) one marketing-list record; raise its error."""
         table = self._tables[kind]
+        fields = _LIST_OBJECTS[kind]
+        readonly = [name for name in values if kind in _OWNED_OBJECTS and not fields[name]["updateable"]]
+        if readonly:
+            raise _FieldError("INVALID_FIELD_FOR_INSERT_UPDATE",
+                              f"Unable to create/update fields: {', '.join(readonly)}.", readonly)
         for name, value in values.items():
-            self._check_value(_LIST_OBJECTS[kind][name], value)
+            self._check_value(fields[name], value)
         if method == "PATCH":
             if record_id is None or str(record_id) not in table:
                 raise _FieldError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+            if "OwnerId" in values:
+                self._check_related_owner(str(values["OwnerId"] or ""))
+            self._check_faults(str(record_id))
             table[str(record_id)].update(values)
             return str(record_id)
         if record_id is not None:
@@ -95,6 +104,22 @@ class CampaignsApi(RecordStore):
         new_id = self._new_id(_LIST_ID_PREFIXES[kind])
         table[new_id] = dict.fromkeys(_LIST_OBJECTS[kind]) | values | {"Id": new_id}
         return new_id
+
+    def _check_related_owner(self, owner: str) -> None:
+        """A Contact or Opportunity owner must be an active User (when the org has Users seeded).
+
+        An unknown id is refused as on the main object. Unlike Accounts, Contacts and
+        Opportunities cannot be given to an inactive User: the org answers
+        `INACTIVE_OWNER_OR_USER`, "operation performed with inactive user" (Salesforce Help
+        000205862; simplysfdc.com, "Salesforce: Inactive User", 2025).
+        """
+        if not self.users:
+            return
+        user = self.users.get(owner) or next((u for uid, u in self.users.items() if uid[:15] == owner[:15]), None)
+        if user is None:
+            raise _FieldError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["OwnerId"])
+        if not user.get("IsActive", True):
+            raise _FieldError("INACTIVE_OWNER_OR_USER", "operation performed with inactive user", ["OwnerId"])
 
     def _list_delete(self, query: Mapping[str, list[str]]) -> _Response:
         """`DELETE composite/sobjects?ids=...`: CampaignMember records only."""

@@ -389,6 +389,7 @@ _CONTACT_FIELDS = {
     for spec in (
         {"name": "Id", "type": "id"},
         {"name": "AccountId", "type": "reference", "referenceTo": ["Account"]},
+        {"name": "OwnerId", "type": "reference", "referenceTo": ["User"]},
         {"name": "FirstName", "type": "string"},
         {"name": "LastName", "type": "string"},
         {"name": "Email", "type": "email"},
@@ -425,7 +426,24 @@ _CAMPAIGN_MEMBER_FIELDS = {
         {"name": "Revrules_List__c", "type": "string", "length": 255, "custom": True},
     )
 }
-_LIST_OBJECTS = {"Contact": _CONTACT_FIELDS, "Campaign": _CAMPAIGN_FIELDS, "CampaignMember": _CAMPAIGN_MEMBER_FIELDS}
-"""The marketing-list tables: object name → fields."""
-_LIST_ID_PREFIXES = {"Contact": "003", "Campaign": "701", "CampaignMember": "00v"}
+# Object Reference, Opportunity: `IsClosed` is set by the stage (Create, Filter, Group, Sort, Defaulted on
+# create; not updateable); `StageName` and `CloseDate` are required on create.
+_OPPORTUNITY_FIELDS = {
+    str(spec["name"]): describe_field(spec)
+    for spec in (
+        {"name": "Id", "type": "id"},
+        {"name": "AccountId", "type": "reference", "referenceTo": ["Account"]},
+        {"name": "OwnerId", "type": "reference", "referenceTo": ["User"]},
+        {"name": "Name", "type": "string", "length": 120},
+        {"name": "StageName", "type": "string", "length": 255},
+        {"name": "CloseDate", "type": "date"},
+        {"name": "IsClosed", "type": "boolean", "updateable": False, "createable": False},
+    )
+}
+_LIST_OBJECTS = {"Contact": _CONTACT_FIELDS, "Campaign": _CAMPAIGN_FIELDS, "CampaignMember": _CAMPAIGN_MEMBER_FIELDS,
+                 "Opportunity": _OPPORTUNITY_FIELDS}
+"""The tables beside the main object (marketing lists, and the records that follow an owner change): name → fields."""
+_LIST_ID_PREFIXES = {"Contact": "003", "Campaign": "701", "CampaignMember": "00v", "Opportunity": "006"}
+_OWNED_OBJECTS = ("Contact", "Opportunity")
+"""Tables whose `OwnerId` sObject Collections PATCH may change (when an account's owner change carries them)."""
 

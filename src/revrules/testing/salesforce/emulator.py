@@ -48,8 +48,10 @@ class SalesforceEmulator(AuthApi, ObjectsApi, CampaignsApi, BulkApi):
         session_id: The first valid access token (default: a random one).
         users: `User` rows answering owner lookups; when any are given, writing an `OwnerId`
             that is not an active one fails with `INVALID_CROSS_REFERENCE_KEY`, as in an org.
-        contacts: `Contact` rows (`Id` optional, `AccountId`, names); `Campaign` and
+        contacts: `Contact` rows (`Id` optional, `AccountId`, `OwnerId`, names); `Campaign` and
             `CampaignMember` start empty (`campaigns`, `campaign_members` hold them).
+        opportunities: `Opportunity` rows (`Id` optional, `AccountId`, `OwnerId`, `Name`,
+            `StageName`, `CloseDate`, `IsClosed`); served like `contacts` (`opportunities` holds them).
         marketing_lists: Serve `Contact`, `Campaign` and `CampaignMember` even without
             `contacts` (they are served whenever `contacts` is given).
         null_invalid: Load seed values an org could not hold (e.g. `~100` in a number field)

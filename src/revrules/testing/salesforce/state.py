@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from revrules.testing.emulator import Emulator, LogEntry
 from revrules.testing.salesforce.describe import (
-    _CONTACT_FIELDS,
     _LIST_ID_PREFIXES,
     _LIST_OBJECTS,
     ACCOUNT_FIELDS,
@@ -74,6 +73,7 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         session_id: str | None = None,
         users: Sequence[Mapping[str, object]] = (),
         contacts: Sequence[Mapping[str, object]] = (),
+        opportunities: Sequence[Mapping[str, object]] = (),
         marketing_lists: bool = False,
         null_invalid: bool = False,
         currencies: Mapping[str, float] | None = None,
@@ -112,12 +112,13 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         # The marketing-list tables, keyed by object name, then by record id.
         self._tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in _LIST_OBJECTS}
         # Served only when asked for, so that an Account-only org refuses `FROM Contact` as before.
-        self._serves_lists = marketing_lists or bool(contacts)
-        for contact in contacts:
-            row = dict.fromkeys(_CONTACT_FIELDS) | dict(contact)
-            contact_id = str(row["Id"] or self._new_id(_LIST_ID_PREFIXES["Contact"]))
-            row["Id"] = contact_id
-            self._tables["Contact"][contact_id] = row
+        self._serves_lists = marketing_lists or bool(contacts) or bool(opportunities)
+        for kind, rows in (("Contact", contacts), ("Opportunity", opportunities)):
+            for seeded in rows:
+                row = dict.fromkeys(_LIST_OBJECTS[kind]) | dict(seeded)
+                record_id = str(row["Id"] or self._new_id(_LIST_ID_PREFIXES[kind]))
+                row["Id"] = record_id
+                self._tables[kind][record_id] = row
         self._cursors: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         self._jobs: dict[str, _Job] = {}
         self.session_id = session_id or self._new_token()
@@ -156,6 +157,11 @@ class OrgState(Emulator[LoggedRequest, Faults]):
     def contacts(self) -> dict[str, dict[str, Any]]:
         """A snapshot of the `Contact` table: id → field values."""
         return self._snapshot("Contact")
+
+    @property
+    def opportunities(self) -> dict[str, dict[str, Any]]:
+        """A snapshot of the `Opportunity` table: id → field values."""
+        return self._snapshot("Opportunity")
 
     @property
     def campaigns(self) -> dict[str, dict[str, Any]]:
