@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from revrules.project import load_project
-from revrules.rehearsal.emulator import SnapshotEmulator
+from revrules.rehearsal.emulator import SnapshotEmulator, call_kind
 from revrules.rehearsal.rehearse import rehearse
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
 from revrules.testing.hubspot.cli import owners_for
-from tests.rehearsal.projects import write_project
+from tests.rehearsal.projects import write_project, written_values
 
 OWNERS = {"a": "7001", "b": "7002", "c": "7003", "inactive": "7004"}
 
@@ -37,8 +38,12 @@ def test_hubspot_rehearsal_matches_the_portal_and_reports_the_inactive_owner(
         portal: HubSpotEmulator, cli: Cli, tmp_path: Path) -> None:
     config = write_project(tmp_path, "hubspot", OWNERS)
     cli("check", "-c", config, "--online", "--create-properties")  # exit 2: it names the inactive owner too
+    portal.reset_log()
     snapped = cli("snapshot", "-c", config, "-o", tmp_path / "snap")
     assert snapped.code == 0, snapped.err
+    served = Counter(call_kind("hubspot", r.method, r.path) for r in portal.requests())
+    calls = json.loads((tmp_path / "snap" / "manifest.json").read_text())["api_calls"]
+    assert calls == {**served, "total": served.total()}
     assert str(portal.access_token) not in "".join(p.read_text() for p in (tmp_path / "snap").iterdir())
     before = portal.companies
     rehearsal = rehearse(load_project(config), tmp_path / "snap")
@@ -55,6 +60,9 @@ def test_hubspot_rehearsal_matches_the_portal_and_reports_the_inactive_owner(
     assert "Refused by the CRM: none" in result.out.splitlines()
     applied = cli("apply", "-c", config, "--yes", "--force", "--json")
     assert json.loads(applied.out)["failed"] == rehearsal.refused.to_dicts()
+    # The values the rehearsal's apply left are those the direct apply left in the portal.
+    assert rehearsal.applied.height == 30 and rehearsal.applied["segment"].null_count() == 0
+    assert rehearsal.applied.equals(written_values(config))
 
 
 def test_the_rehearsal_emulator_does_not_throttle_a_client_that_runs_without_its_limiter(

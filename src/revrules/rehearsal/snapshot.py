@@ -1,7 +1,7 @@
 """`revrules snapshot`: copy the records and metadata a rehearsal needs into a plain folder.
 
-The folder holds `manifest.json` (CRM kind, API version, when, what was read; never a
-secret), `metadata.json` (field definitions, active owners, lists, the daily API budget)
+The folder holds `manifest.json` (CRM kind, API version, when, what was read, the API
+calls it cost by kind; never a secret), `metadata.json` (field definitions, active owners, lists, the daily API budget)
 and `records.csv` (only the fields the config reads or writes, ids kept).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +19,11 @@ import polars as pl
 
 from revrules.config import HubspotCrm, SalesforceCrm
 from revrules.connectors.base import ID
-from revrules.connectors.protocols import MetadataExport
+from revrules.connectors.protocols import CallCount, MetadataExport
 from revrules.engine.convert import FieldType
 from revrules.errors import InvalidInputError
 from revrules.project import Project
+from revrules.rehearsal.emulator import call_kind
 from revrules.run.read import read_all
 
 FORMAT = 1
@@ -108,10 +110,21 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
         "sample": sample,
         "redacted": list(redacted),
         "api": metadata.get("api", {}),
+        "api_calls": _calls_by_kind(crm.kind, connector),
         "files": [MANIFEST, METADATA, RECORDS],
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return SnapshotSummary(folder, crm.kind, raw.height, read.raw.height, redacted)
+
+
+def _calls_by_kind(crm: str, connector: object) -> dict[str, int]:
+    """The API calls the snapshot cost, counted as the client sent them: by kind, and `total`."""
+    if not isinstance(connector, CallCount):
+        return {}
+    counted: Counter[str] = Counter()
+    for (method, path), number in connector.api_calls().items():
+        counted[call_kind(crm, method, path)] += number
+    return {**dict(sorted(counted.items())), "total": counted.total()}
 
 
 def _host(crm: SalesforceCrm | HubspotCrm) -> str | None:
