@@ -87,10 +87,15 @@ HS_NAMES = {"name": "name", "employees": "numberofemployees", "country": "countr
             "tier": "tier", "territory": "territory", "owner": "hubspot_owner_id", "reason": "reason"}
 
 
-def write_project(folder: Path, kind: str, owners: dict[str, str]) -> Path:
-    """A project for `kind` (salesforce | hubspot) routing to `owners` (a, b, c, inactive); its config path."""
+def write_project(folder: Path, kind: str, owners: dict[str, str], *, include_contacts: bool = False) -> Path:
+    """A project for `kind` (salesforce | hubspot) routing to `owners` (a, b, c, inactive); its config path.
+
+    `include_contacts` makes the list keep a HubSpot contact list too.
+    """
     (folder / "rules").mkdir(parents=True, exist_ok=True)
     rules = RULES
+    if include_contacts:
+        rules = rules.replace("    name: Enterprise ABM\n", "    name: Enterprise ABM\n    include_contacts: true\n")
     for key, value in owners.items():
         rules = rules.replace("{" + key + "}", value)
     (folder / "rules" / "book.yaml").write_text(rules, encoding="utf-8")

@@ -50,7 +50,8 @@ def rehearsal_text(result: Rehearsal, owner_field: str | None) -> str:
         lines.append("List changes:")
         counted = plan.list_changes.group_by("list", "action").len().sort("list", "action")
         for row in counted.iter_rows(named=True):
-            lines.append(f"  {row['list']}: {row['action']} {row['len']:,}")
+            follows = " (their contacts follow in the contact list)" if row["list"] in result.contact_lists else ""
+            lines.append(f"  {row['list']}: {row['action']} {row['len']:,}{follows}")
     moves = book_moves(plan, owner_field)
     lines.append("Owner book moves: none" if not moves else "Owner book moves (from -> to: accounts):")
     for before, after, count in moves[:_LISTED]:

@@ -103,9 +103,10 @@ def call_kind(crm: str, method: str, path: str) -> str:
                  ("/jobs/ingest", "bulk write"), ("/jobs/query", "bulk read"), ("/composite/sobjects", "write"),
                  ("/query", "read"))
     else:
-        kinds = (("/lists", "lists"), ("/owners", "owners"), ("/properties", "properties"),
-                 ("/batch/update", "write"), ("/batch/read", "read"), ("/search", "search"),
-                 ("/associations", "associations"), ("/objects", "read"))
+        # Associations first: their batch reads are not reads of the object.
+        kinds = (("/associations", "associations"), ("/lists", "lists"), ("/owners", "owners"),
+                 ("/properties", "properties"), ("/batch/update", "write"), ("/batch/read", "read"),
+                 ("/search", "search"), ("/objects", "read"))
     for fragment, kind in kinds:
         if fragment in path:
             if kind == "read" and method not in {"GET", "POST"}:

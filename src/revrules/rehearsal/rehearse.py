@@ -54,6 +54,8 @@ class Rehearsal:
     compacted: int = 0
     """Provenance lines that do not fit the field in full and are written in the compact form."""
     provenance_limit: int | None = None
+    contact_lists: tuple[str, ...] = ()
+    """Rulebook lists whose HubSpot contact list follows them (`include_contacts`), rehearsed too."""
     applied: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
     """id and each written CRM field, as read back after the apply: what the real run would leave."""
 
@@ -143,7 +145,8 @@ def rehearse(project: Project, folder: Path) -> Rehearsal:
                      unavailable_owners=tuple(sorted(unavailable)), calls=calls,
                      daily_remaining=api.get("daily_remaining"), daily_max=api.get("daily_max"),
                      replan_changes=left, rollback_matches=matches, restore_refused=restore_refused,
-                     compacted=compacted, provenance_limit=limit, applied=applied)
+                     compacted=compacted, provenance_limit=limit, applied=applied,
+                     contact_lists=tuple(i.id for i in project.book.lists if i.include_contacts and kind == "hubspot"))
 
 
 def _same_changes(first: Plan, again: Plan, restore_refused: pl.DataFrame) -> bool:

@@ -235,8 +235,10 @@ class PortalState(Emulator[LoggedRequest, Faults]):
             stored.setdefault("lastmodifieddate", stored["createdate"])
             stored["hs_object_id"] = record_id
             created = stored["createdate"] or stamp
+            replaced = record_id in self._contacts
             self._contacts[record_id] = _Company(record_id, stored, created, stored["lastmodifieddate"] or created)
-            for linked in self._company_contacts.values():
+            # Only a replaced contact can have links to drop (a scan of every company otherwise).
+            for linked in self._company_contacts.values() if replaced else ():
                 if record_id in linked:
                     linked.remove(record_id)
             for company_id in company_ids:
