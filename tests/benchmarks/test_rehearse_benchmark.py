@@ -25,3 +25,11 @@ def test_a_rehearsal_of_50000_salesforce_records_takes_under_a_minute() -> None:
     assert figures["snapshot"]["exit"] == 0
     assert figures["rehearse"]["exit"] in (0, 1)  # 1: the report found something that would fail
     assert figures["rehearse"]["wall_s"] < 60
+
+
+@pytest.mark.benchmark
+def test_a_rehearsal_of_50000_hubspot_companies_takes_under_a_minute() -> None:
+    figures = _bench().main(["--records", "50000", "--crm", "hubspot"])
+    assert figures["snapshot"]["exit"] == 0
+    assert figures["rehearse"]["exit"] in (0, 1)
+    assert figures["rehearse"]["wall_s"] < 60
