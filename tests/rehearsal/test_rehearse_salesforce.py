@@ -72,6 +72,7 @@ def test_snapshot_holds_what_a_rehearsal_needs_and_no_secret(org: SalesforceEmul
     # The calls the snapshot cost, as the client counted them, are the requests the org answered.
     assert manifest["api_calls"] == {**served, "total": served.total()}
     assert manifest["api_calls"]["read"] >= 1 and manifest["api_calls"]["describe"] >= 1
+    assert f"  API calls it cost: {served.total()} (" in result.out
     assert {u["Id"][:15] for u in metadata["users"]} == {OWNERS["a"], OWNERS["b"], OWNERS["c"]}
     lengths = {f["name"]: f["length"] for f in metadata["describe"]["fields"]}
     assert lengths["Reason__c"] == 255

@@ -14,6 +14,9 @@ def snapshot_text(summary: SnapshotSummary) -> str:
              f"  records: {summary.records:,} of {summary.records_read:,} read"]
     if summary.redacted:
         lines.append(f"  redacted (no rule reads them): {', '.join(summary.redacted)}")
+    if summary.api_calls:
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in summary.api_calls.items() if kind != "total")
+        lines.append(f"  API calls it cost: {summary.api_calls.get('total', 0):,} ({kinds})")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,6 +41,8 @@ class SnapshotSummary:
     records: int
     records_read: int
     redacted: tuple[str, ...]
+    api_calls: dict[str, int] = field(default_factory=dict)
+    """The API calls the snapshot cost, by kind, and `total`."""
 
 
 def rule_inputs(project: Project) -> set[str]:
@@ -97,6 +99,7 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
     raw.select(pl.all().cast(pl.String)).rename({ID: "Id" if crm.kind == "salesforce" else "id"}).write_csv(
         folder / RECORDS)
     (folder / METADATA).write_text(json.dumps(metadata, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    calls = _calls_by_kind(crm.kind, connector)
     manifest = {
         "format": FORMAT,
         "crm": crm.kind,
@@ -110,11 +113,11 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
         "sample": sample,
         "redacted": list(redacted),
         "api": metadata.get("api", {}),
-        "api_calls": _calls_by_kind(crm.kind, connector),
+        "api_calls": calls,
         "files": [MANIFEST, METADATA, RECORDS],
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return SnapshotSummary(folder, crm.kind, raw.height, read.raw.height, redacted)
+    return SnapshotSummary(folder, crm.kind, raw.height, read.raw.height, redacted, calls)
 
 
 def _calls_by_kind(crm: str, connector: object) -> dict[str, int]:
