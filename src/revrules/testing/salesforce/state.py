@@ -266,11 +266,12 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         return _make_id(key, next(self._ids))
 
     def _add_columns(self, records: Sequence[Mapping[str, object]]) -> None:
-        names: set[str] = set()
+        names: dict[str, None] = {}  # in order of first appearance
         for record in records:
-            names.update(record.keys())
-        added = names - set(self._fields) - {"attributes"}
-        columns: dict[str, list[object]] = {name: [] for name in sorted(added, key=list(names).index)}
+            if not names.keys() >= record.keys():
+                names.update(dict.fromkeys(record))
+        columns: dict[str, list[object]] = {name: [] for name in names
+                                            if name not in self._fields and name != "attributes"}
         if columns:
             for record in records:
                 for name, values in columns.items():
