@@ -26,7 +26,7 @@ def export_metadata(session: HubspotSession, lists: HubspotLists, definitions: M
         record_ids: The records copied; list members outside them are left out.
 
     Returns:
-        `properties`, `owners`, `lists` (`{id, name, object, members}`, only lists that exist;
+        `portal_id`, `properties`, `owners`, `lists` (`{id, name, object, members}`, only lists that exist;
         a list with `include_contacts` adds its contact list, object `contacts`), `contacts`
         (`{id, companies}`: the copied companies' contacts, only when a list includes contacts)
         and `api` (the daily limit and what is left of it, when HubSpot says).
@@ -64,7 +64,12 @@ def export_metadata(session: HubspotSession, lists: HubspotLists, definitions: M
                 kept_lists.append({"id": list_id, "name": name + CONTACT_LIST_SUFFIX, "object": "contacts",
                                    "members": sorted(members_of & known)})
     headers = {key.lower(): value for key, value in last.items()}
+    # The portal id names the copy; a token HubSpot refuses it to (403) still copies the rest.
+    account = session.request("read account details", "GET", session.paths.account_details(),
+                              accept_statuses={403, 404})
+    portal = account.body.get("portalId") if account.status == 200 else None
     return {
+        "portal_id": str(portal) if portal is not None else None,
         "properties": [dict(definitions[name]) for name in fields if name in definitions],
         "owners": owners,
         "lists": kept_lists,

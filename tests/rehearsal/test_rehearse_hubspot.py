@@ -44,8 +44,9 @@ def test_hubspot_rehearsal_matches_the_portal_and_reports_the_inactive_owner(
     snapped = cli("snapshot", "-c", config, "-o", tmp_path / "snap")
     assert snapped.code == 0, snapped.err
     served = Counter(call_kind("hubspot", r.method, r.path) for r in portal.requests())
-    calls = json.loads((tmp_path / "snap" / "manifest.json").read_text())["api_calls"]
-    assert calls == {**served, "total": served.total()}
+    manifest = json.loads((tmp_path / "snap" / "manifest.json").read_text())
+    assert manifest["api_calls"] == {**served, "total": served.total()}
+    assert manifest["account_id"] == str(portal.portal_id)  # GET /account-info/{version}/details
     assert str(portal.access_token) not in "".join(p.read_text() for p in (tmp_path / "snap").iterdir())
     before = portal.companies
     rehearsal = rehearse(load_project(config), tmp_path / "snap")

@@ -68,6 +68,7 @@ def test_snapshot_holds_what_a_rehearsal_needs_and_no_secret(org: SalesforceEmul
     everything = "".join(p.read_text() for p in folder.iterdir())
     assert org.session_id not in everything
     assert manifest["crm"] == "salesforce" and manifest["records"] == 30
+    assert manifest["account_id"] == org.session_id.split("!")[0]  # the org id a token starts with
     assert manifest["redacted"] == ["Name"]
     # The calls the snapshot cost, as the client counted them, are the requests the org answered.
     assert manifest["api_calls"] == {**served, "total": served.total()}

@@ -1,8 +1,9 @@
 """`revrules snapshot`: copy the records and metadata a rehearsal needs into a plain folder.
 
-The folder holds `manifest.json` (CRM kind, API version, when, what was read, the API
-calls it cost by kind; never a secret), `metadata.json` (field definitions, active owners, lists, the daily API budget)
-and `records.csv` (only the fields the config reads or writes, ids kept).
+The folder holds `manifest.json` (CRM kind, org or portal id, API version, when, what
+was read, the API calls it cost by kind; never a secret), `metadata.json` (field
+definitions, active owners, lists, the daily API budget) and `records.csv` (only the
+fields the config reads or writes, ids kept).
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
         "crm": crm.kind,
         "object": crm.object,
         "api_version": crm.api_version,
+        "account_id": metadata.get("org_id") or metadata.get("portal_id"),
         "source": _host(crm),
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "fields": project.read_fields(),

@@ -47,6 +47,8 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | N
         search_limit=search_limit,
         api_versions=sorted({version, "v3"}),
     )
+    if str(metadata.get("portal_id") or "").isdigit():
+        emulator.portal_id = int(metadata["portal_id"])
     for contact in metadata.get("contacts", []):
         emulator.put_contact({"id": contact["id"], "associatedcompanyid": list(contact.get("companies", []))})
     stamp = now_iso()

@@ -73,6 +73,10 @@ class _List:
 
 
 
+DEFAULT_PORTAL_ID = 123456
+"""The portal id of an emulated portal (the Account information API reference's example)."""
+
+
 class PortalState(Emulator[LoggedRequest, Faults]):
     """The state behind `HubSpotEmulator` (whose docstring lists the constructor's arguments)."""
 
@@ -125,6 +129,8 @@ class PortalState(Emulator[LoggedRequest, Faults]):
         self.max_membership_ids = MAX_MEMBERSHIP_IDS
         """Record ids one membership change may carry (adds plus removes); more answers 400."""
         self._next_list_id = 101
+        self.portal_id = DEFAULT_PORTAL_ID
+        """The portal (Hub) id `GET /account-info/{version}/details` answers."""
         self._contacts: dict[str, _Company] = {}
         self._company_contacts: dict[str, list[str]] = {}
         self.association_page = ASSOCIATION_PAGE
