@@ -137,8 +137,11 @@ class PortalState(Emulator[LoggedRequest, Faults]):
         """Associations one batch-read result carries before paging."""
         rows = companies or []
         self._define_custom_properties(rows)
+        # Seeded values repeat (industries, countries, numbers): each is normalised once while loading.
+        self._loading: dict[tuple[str, str], str | None] | None = {}
         for row in rows:
             self.put_company(row)
+        self._loading = None
         for contact in contacts or []:
             self.put_contact(contact)
 
@@ -308,6 +311,14 @@ class PortalState(Emulator[LoggedRequest, Faults]):
         """Normalise a seeded value without rejecting it (imports may hold anything)."""
         if value is None or value == "":
             return None
+        if self._loading is not None and isinstance(value, str):
+            key = (name, value)
+            if key not in self._loading:
+                self._loading[key] = self._normalised_seed(name, value)
+            return self._loading[key]
+        return self._normalised_seed(name, value)
+
+    def _normalised_seed(self, name: str, value: Any) -> str | None:
         definition = self._properties.get(name)
         if definition is not None:
             normal, problem = _normalise(definition, value)
