@@ -174,6 +174,15 @@ class ColumnListing(Protocol):
 
 
 @runtime_checkable
+class CallCount(Protocol):
+    """A CRM connector that counts the HTTP requests it has had answered (`snapshot` reports what it cost)."""
+
+    def api_calls(self) -> Mapping[tuple[str, str], int]:
+        """(HTTP method, URL path) -> requests answered so far, errors included."""
+        ...
+
+
+@runtime_checkable
 class MetadataExport(Protocol):
     """A CRM that can copy the metadata a rehearsal needs (`revrules snapshot`)."""
 

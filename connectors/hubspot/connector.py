@@ -240,6 +240,10 @@ class HubspotConnector:
 
     # ------------------------------------------------------- checks and schema
 
+    def api_calls(self) -> dict[tuple[str, str], int]:
+        """(HTTP method, URL path) -> requests the portal answered so far."""
+        return dict(self._session.calls)
+
     def export_metadata(self, fields: Sequence[str], owner_ids: Sequence[str],
                         list_names: Mapping[str, str], record_ids: Sequence[str]) -> dict[str, Any]:
         """The portal's metadata a rehearsal needs, as plain JSON (see `export.export_metadata`)."""

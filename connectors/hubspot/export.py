@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from revrules.connectors.hubspot.lists import HubspotLists
+from revrules.connectors.hubspot.lists import CONTACT_LIST_SUFFIX, HubspotLists
 from revrules.connectors.hubspot.owners import OWNERS_PAGE
 from revrules.connectors.hubspot.session import HubspotSession, next_after
 from revrules.connectors.paging import cursor_pages
@@ -26,8 +26,10 @@ def export_metadata(session: HubspotSession, lists: HubspotLists, definitions: M
         record_ids: The records copied; list members outside them are left out.
 
     Returns:
-        `properties`, `owners`, `lists` (`{id, name, members}`, only lists that exist) and
-        `api` (the daily limit and what is left of it, when HubSpot says).
+        `portal_id`, `properties`, `owners`, `lists` (`{id, name, object, members}`, only lists that exist;
+        a list with `include_contacts` adds its contact list, object `contacts`), `contacts`
+        (`{id, companies}`: the copied companies' contacts, only when a list includes contacts)
+        and `api` (the daily limit and what is left of it, when HubSpot says).
 
     Raises:
         CrmError: HubSpot failed or refused.
@@ -46,16 +48,32 @@ def export_metadata(session: HubspotSession, lists: HubspotLists, definitions: M
     for page in cursor_pages(fetch, next_after, what="list owners"):
         owners += [dict(o) for o in page.get("results", []) if str(o.get("id")) in wanted]
     copied = set(record_ids)
-    kept_lists = []
+    kept_lists: list[dict[str, Any]] = []
     for list_id, name in list_names.items():
         if lists.exists(list_id, name):
             members = sorted(lists.list_members(list_id, name) & copied)
-            kept_lists.append({"id": list_id, "name": name, "members": members})
+            kept_lists.append({"id": list_id, "name": name, "object": "companies", "members": members})
+    contacts: dict[str, set[str]] = {}
+    if any(lists.syncs_contacts(list_id) for list_id in list_names):
+        # A contact list follows its companies: the rehearsal needs their contacts and the list.
+        contacts = lists.company_contacts(sorted(copied))
+        known = {contact for linked in contacts.values() for contact in linked}
+        for list_id, name in list_names.items():
+            members_of = lists.contact_list_members(list_id, name) if lists.syncs_contacts(list_id) else None
+            if members_of is not None:
+                kept_lists.append({"id": list_id, "name": name + CONTACT_LIST_SUFFIX, "object": "contacts",
+                                   "members": sorted(members_of & known)})
     headers = {key.lower(): value for key, value in last.items()}
+    # The portal id names the copy; a token HubSpot refuses it to (403) still copies the rest.
+    account = session.request("read account details", "GET", session.paths.account_details(),
+                              accept_statuses={403, 404})
+    portal = account.body.get("portalId") if account.status == 200 else None
     return {
+        "portal_id": str(portal) if portal is not None else None,
         "properties": [dict(definitions[name]) for name in fields if name in definitions],
         "owners": owners,
         "lists": kept_lists,
+        "contacts": _contacts(contacts),
         "api": {"daily_max": _number(headers.get("x-hubspot-ratelimit-daily")),
                 "daily_remaining": _number(headers.get("x-hubspot-ratelimit-daily-remaining"))},
     }
@@ -63,3 +81,12 @@ def export_metadata(session: HubspotSession, lists: HubspotLists, definitions: M
 
 def _number(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() else None
+
+
+def _contacts(by_company: Mapping[str, set[str]]) -> list[dict[str, Any]]:
+    """`{id, companies}` per contact, from company id -> contact ids."""
+    companies: dict[str, list[str]] = {}
+    for company, linked in sorted(by_company.items()):
+        for contact in sorted(linked):
+            companies.setdefault(contact, []).append(company)
+    return [{"id": contact, "companies": ids} for contact, ids in sorted(companies.items())]

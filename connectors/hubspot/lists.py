@@ -53,6 +53,19 @@ class HubspotLists:
         """Whether the portal has a list named `name` for this object type."""
         return self._find(list_id, name) is not None
 
+    def syncs_contacts(self, list_id: str) -> bool:
+        """Whether the rulebook list `list_id` keeps a contact list `<name> (contacts)` too."""
+        return self._syncs_contacts(list_id)
+
+    def contact_list_members(self, list_id: str, name: str) -> set[str] | None:
+        """The contact ids in the contact list of the list named `name`; None when it does not exist yet."""
+        found = self._find(list_id, name + CONTACT_LIST_SUFFIX, OBJECT_TYPE_IDS["contacts"])
+        return None if found is None else self._members(found)
+
+    def company_contacts(self, companies: Sequence[str]) -> dict[str, set[str]]:
+        """Company id -> the ids of its associated contacts; companies without contacts are left out."""
+        return self._company_contacts(companies)
+
     def list_members(self, list_id: str, name: str) -> set[str]:
         """The record ids in the MANUAL list named `name`; empty when there is no such list yet.
 

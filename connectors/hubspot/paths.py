@@ -42,6 +42,10 @@ class ApiPaths:
         """`.../lists`: create; append `/{listId}/memberships...` or `/object-type-id/...`."""
         return self._crm("lists", "")
 
+    def account_details(self) -> str:
+        """`/account-info/{version}/details`: the portal id, time zone and currencies (Account information API)."""
+        return f"/account-info/{self.version}/details"
+
     def owners(self) -> str:
         """`.../owners`: the portal's owners, paged."""
         return self._crm("owners", "")

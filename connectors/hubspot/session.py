@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import hubspot.crm.objects.exceptions as object_errors
 import urllib3
@@ -76,6 +79,9 @@ class HubspotSession:
         self.searches = searches
         self.paths = paths or ApiPaths()
         self.client: Any = None
+        self._calls_lock = threading.Lock()
+        self.calls: Counter[tuple[str, str]] = Counter()
+        """(method, path) -> requests answered: every HTTP call goes through `_call_api`."""
 
     @staticmethod
     def retry_policy(
@@ -153,10 +159,20 @@ class HubspotSession:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        return self._client().call_api(
-            path, verb, query_params=[(k, v) for k, v in query if v is not None], header_params=headers,
-            body=body, auth_settings=["oauth2"], _preload_content=False, _request_timeout=self.timeout_seconds,
-        )
+        try:
+            answer = self._client().call_api(
+                path, verb, query_params=[(k, v) for k, v in query if v is not None], header_params=headers,
+                body=body, auth_settings=["oauth2"], _preload_content=False, _request_timeout=self.timeout_seconds,
+            )
+        except _API_ERRORS:
+            self._count(verb, path)  # answered, with an error status
+            raise
+        self._count(verb, path)
+        return answer
+
+    def _count(self, verb: str, path: str) -> None:
+        with self._calls_lock:
+            self.calls[(verb.upper(), urlsplit(path).path)] += 1
 
     def _limiters(self) -> list[RateLimiter]:
         return [self.burst] if self.burst is not None else []

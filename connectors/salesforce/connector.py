@@ -214,6 +214,10 @@ class SalesforceConnector:
         mode = currency.currency_mode(self._session)
         return [] if mode is None else [mode]
 
+    def api_calls(self) -> dict[tuple[str, str], int]:
+        """(HTTP method, URL path) -> requests the org answered so far."""
+        return dict(self._session.calls)
+
     def text_lengths(self, fields: Sequence[str]) -> dict[str, int]:
         """Field -> the most characters it holds (see `describe.text_lengths`)."""
         return describe.text_lengths(self._session, fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -72,7 +73,7 @@ def export_metadata(session: SalesforceSession, *, fields: Sequence[str], owner_
             f"{marker_field} FROM CampaignMember WHERE CampaignId IN", [c["Id"] for c in campaigns])]
     limits = session.call("read the org's API limits", lambda sf: sf.limits()) or {}
     daily = limits.get("DailyApiRequests") or {}
-    return {"describe": described, "record_type_picklists": record_types,
+    return {"org_id": org_id(session.client().session_id), "describe": described, "record_type_picklists": record_types,
             "users": [_plain(u) for u in users], "currencies": [_plain(c) for c in currencies],
             "campaigns": campaigns, "campaign_members": members, "contacts": contacts,
             "api": {"daily_max": daily.get("Max"), "daily_remaining": daily.get("Remaining")}}
@@ -81,3 +82,12 @@ def export_metadata(session: SalesforceSession, *, fields: Sequence[str], owner_
 def _plain(row: Any) -> dict[str, Any]:
     """A query row without its `attributes`."""
     return {key: value for key, value in dict(row).items() if key != "attributes"}
+
+
+def org_id(access_token: str | None) -> str | None:
+    """The 15-character org id an access token starts with (`00D...!...`); None for another shape.
+
+    Only the prefix before `!` is kept: it names the org and is no secret.
+    """
+    match = re.match(r"(00D[0-9A-Za-z]{12})!", access_token or "")
+    return match.group(1) if match else None

@@ -6,6 +6,7 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,6 +245,10 @@ class SalesforceSession:
         self.http = http_session(credentials.instance_url, tuning.timeout_seconds)
         self._retry_after = _RetryAfter()
         self.http.hooks["response"].append(self._retry_after.hook)
+        self._calls_lock = threading.Lock()
+        self.calls: Counter[tuple[str, str]] = Counter()
+        """(method, path) -> requests answered: every call of simple-salesforce and its Bulk client ends here."""
+        self.http.hooks["response"].append(self._count)
         self.fields: dict[str, FieldInfo] | None = None
         """The object's describe, read once (see `describe.describe`)."""
         self.record_types: dict[str, str] = {}
@@ -252,6 +257,11 @@ class SalesforceSession:
         """A multi-currency org's conversion rates, read once (see `currency.corporate_rates`)."""
         self._sf: Salesforce | None = None
         self._stopped: ApiBudgetExhaustedError | None = None
+
+    def _count(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+        """A requests response hook (public API): one more answered request of this method and path."""
+        with self._calls_lock:
+            self.calls[(str(response.request.method), urlsplit(response.request.url or "").path)] += 1
 
     def call(self, action: str, operation: Callable[[Salesforce], T]) -> T:
         """Run one API call: re-login on an expired session, back off on throttling.

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
+from revrules.connectors.base import ID
+from revrules.project import load_project
+from revrules.run.read import read_all
+
 RULES = """\
 version: 1
 decisions:
@@ -81,10 +87,15 @@ HS_NAMES = {"name": "name", "employees": "numberofemployees", "country": "countr
             "tier": "tier", "territory": "territory", "owner": "hubspot_owner_id", "reason": "reason"}
 
 
-def write_project(folder: Path, kind: str, owners: dict[str, str]) -> Path:
-    """A project for `kind` (salesforce | hubspot) routing to `owners` (a, b, c, inactive); its config path."""
+def write_project(folder: Path, kind: str, owners: dict[str, str], *, include_contacts: bool = False) -> Path:
+    """A project for `kind` (salesforce | hubspot) routing to `owners` (a, b, c, inactive); its config path.
+
+    `include_contacts` makes the list keep a HubSpot contact list too.
+    """
     (folder / "rules").mkdir(parents=True, exist_ok=True)
     rules = RULES
+    if include_contacts:
+        rules = rules.replace("    name: Enterprise ABM\n", "    name: Enterprise ABM\n    include_contacts: true\n")
     for key, value in owners.items():
         rules = rules.replace("{" + key + "}", value)
     (folder / "rules" / "book.yaml").write_text(rules, encoding="utf-8")
@@ -93,3 +104,11 @@ def write_project(folder: Path, kind: str, owners: dict[str, str]) -> Path:
     config = folder / "revrules.yaml"
     config.write_text(CONFIG.format(crm=crm, **names), encoding="utf-8")
     return config
+
+
+def written_values(config: Path) -> pl.DataFrame:
+    """id and each CRM field the config writes, as the CRM holds them now (the shape of `Rehearsal.applied`)."""
+    project = load_project(config)
+    raw = read_all(project, project.connector()).raw
+    written = [f for f in project.write_fields() if f in raw.columns]
+    return raw.select(pl.col(ID).cast(pl.String).alias("id"), *written).sort("id")

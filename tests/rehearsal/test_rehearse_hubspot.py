@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from revrules.cli.render_rehearsal import rehearsal_text
 from revrules.project import load_project
-from revrules.rehearsal.emulator import SnapshotEmulator
+from revrules.rehearsal.emulator import SnapshotEmulator, call_kind
 from revrules.rehearsal.rehearse import rehearse
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
 from revrules.testing.hubspot.cli import owners_for
-from tests.rehearsal.projects import write_project
+from revrules.testing.hubspot.state import _List
+from tests.rehearsal.projects import write_project, written_values
 
 OWNERS = {"a": "7001", "b": "7002", "c": "7003", "inactive": "7004"}
 
@@ -37,8 +40,13 @@ def test_hubspot_rehearsal_matches_the_portal_and_reports_the_inactive_owner(
         portal: HubSpotEmulator, cli: Cli, tmp_path: Path) -> None:
     config = write_project(tmp_path, "hubspot", OWNERS)
     cli("check", "-c", config, "--online", "--create-properties")  # exit 2: it names the inactive owner too
+    portal.reset_log()
     snapped = cli("snapshot", "-c", config, "-o", tmp_path / "snap")
     assert snapped.code == 0, snapped.err
+    served = Counter(call_kind("hubspot", r.method, r.path) for r in portal.requests())
+    manifest = json.loads((tmp_path / "snap" / "manifest.json").read_text())
+    assert manifest["api_calls"] == {**served, "total": served.total()}
+    assert manifest["account_id"] == str(portal.portal_id)  # GET /account-info/{version}/details
     assert str(portal.access_token) not in "".join(p.read_text() for p in (tmp_path / "snap").iterdir())
     before = portal.companies
     rehearsal = rehearse(load_project(config), tmp_path / "snap")
@@ -55,6 +63,9 @@ def test_hubspot_rehearsal_matches_the_portal_and_reports_the_inactive_owner(
     assert "Refused by the CRM: none" in result.out.splitlines()
     applied = cli("apply", "-c", config, "--yes", "--force", "--json")
     assert json.loads(applied.out)["failed"] == rehearsal.refused.to_dicts()
+    # The values the rehearsal's apply left are those the direct apply left in the portal.
+    assert rehearsal.applied.height == 30 and rehearsal.applied["segment"].null_count() == 0
+    assert rehearsal.applied.equals(written_values(config))
 
 
 def test_the_rehearsal_emulator_does_not_throttle_a_client_that_runs_without_its_limiter(
@@ -73,3 +84,42 @@ def test_the_rehearsal_emulator_does_not_throttle_a_client_that_runs_without_its
             with urllib.request.urlopen(request, timeout=30) as answer:  # loopback
                 statuses.add(answer.status)
     assert statuses == {200}
+
+
+def test_a_list_that_includes_contacts_is_copied_and_rehearsed_with_its_contacts(
+        portal: HubSpotEmulator, cli: Cli, tmp_path: Path) -> None:
+    """With `include_contacts`, HubSpot keeps the contact list `<name> (contacts)` of the member
+    companies' contacts (README "Marketing lists"), found through associations v4 batch reads.
+    The snapshot copies the contacts of the copied companies and that list, so the rehearsal's
+    apply makes the very list and association calls the direct apply makes."""
+    for number in range(30):
+        portal.put_contact({"id": str(5000 + number), "associatedcompanyid": str(1000 + number)})
+    stamp = "2026-01-01T00:00:00.000Z"
+    record = {"listVersion": 1, "processingType": "MANUAL", "processingStatus": "COMPLETE", "createdAt": stamp,
+              "updatedAt": stamp, "filtersUpdatedAt": stamp, "createdById": "2000001", "updatedById": "2000001"}
+    portal.seed_list(_List({**record, "listId": "41", "name": "Enterprise ABM", "objectTypeId": "0-2"},
+                           {"1000": stamp, "1001": stamp}))
+    portal.seed_list(_List({**record, "listId": "42", "name": "Enterprise ABM (contacts)", "objectTypeId": "0-1"},
+                           {"5000": stamp, "5001": stamp, "9999": stamp}))
+    config = write_project(tmp_path, "hubspot", OWNERS, include_contacts=True)
+    cli("check", "-c", config, "--online", "--create-properties")
+    assert cli("snapshot", "-c", config, "-o", tmp_path / "snap").code == 0
+
+    metadata = json.loads((tmp_path / "snap" / "metadata.json").read_text())
+    rehearsal = rehearse(load_project(config), tmp_path / "snap")
+    portal.reset_log()
+    applied = cli("apply", "-c", config, "--yes", "--force", "--json")
+
+    assert {"id": "5003", "companies": ["1003"]} in metadata["contacts"]
+    assert {"id": "enterprise", "name": "Enterprise ABM (contacts)", "object": "contacts",
+            "members": ["5000", "5001"]} in metadata["lists"]  # 9999 is no copied company's contact
+    direct = Counter(call_kind("hubspot", r.method, r.path) for r in portal.requests())
+    assert rehearsal.calls.get("associations", 0) >= 1 and rehearsal.calls.get("lists", 0) >= 1, rehearsal.calls
+    assert rehearsal.calls == dict(direct)
+    assert json.loads(applied.out)["failed"] == rehearsal.refused.to_dicts() == []
+    contacts = next(item for item in portal.lists.values() if item["name"] == "Enterprise ABM (contacts)")
+    members = next(item for item in portal.lists.values() if item["name"] == "Enterprise ABM")["members"]
+    report = rehearsal_text(rehearsal, "hubspot_owner_id").splitlines()
+    assert any(line.startswith("  enterprise: add") and line.endswith("(their contacts follow in the contact list)")
+               for line in report)
+    assert set(contacts["members"]) == {str(int(m) + 4000) for m in members} | {"9999"}

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from revrules.project import load_project
+from revrules.rehearsal.emulator import call_kind
 from revrules.rehearsal.rehearse import rehearse
 from revrules.testing.harness import Cli
 from revrules.testing.salesforce import SalesforceEmulator
 from revrules.testing.salesforce.snapshot import emulator_from_snapshot
-from tests.rehearsal.projects import write_project
+from tests.rehearsal.projects import write_project, written_values
 
 OWNERS = {"a": "005EM000000AAAA", "b": "005EM000000BBBB", "c": "005EM000000CCCC", "inactive": "005EM000000DDDD"}
 SEGMENTS = ["SMB", "Mid-Market", "Enterprise"]
@@ -56,15 +58,22 @@ def org(monkeypatch: pytest.MonkeyPatch) -> Iterator[SalesforceEmulator]:
 def test_snapshot_holds_what_a_rehearsal_needs_and_no_secret(org: SalesforceEmulator, cli: Cli,
                                                             tmp_path: Path) -> None:
     config = write_project(tmp_path, "salesforce", OWNERS)
+    org.reset_log()
     result = cli("snapshot", "-c", config, "-o", tmp_path / "snap", "--redact")
     assert result.code == 0, result.err
+    served = Counter(call_kind("salesforce", r.method, r.path) for r in org.requests())
     folder = tmp_path / "snap"
     manifest = json.loads((folder / "manifest.json").read_text())
     metadata = json.loads((folder / "metadata.json").read_text())
     everything = "".join(p.read_text() for p in folder.iterdir())
     assert org.session_id not in everything
     assert manifest["crm"] == "salesforce" and manifest["records"] == 30
+    assert manifest["account_id"] == org.session_id.split("!")[0]  # the org id a token starts with
     assert manifest["redacted"] == ["Name"]
+    # The calls the snapshot cost, as the client counted them, are the requests the org answered.
+    assert manifest["api_calls"] == {**served, "total": served.total()}
+    assert manifest["api_calls"]["read"] >= 1 and manifest["api_calls"]["describe"] >= 1
+    assert f"  API calls it cost: {served.total()} (" in result.out
     assert {u["Id"][:15] for u in metadata["users"]} == {OWNERS["a"], OWNERS["b"], OWNERS["c"]}
     lengths = {f["name"]: f["length"] for f in metadata["describe"]["fields"]}
     assert lengths["Reason__c"] == 255
@@ -104,6 +113,9 @@ def test_rehearsal_matches_a_direct_apply_on_the_org(org: SalesforceEmulator, cl
             patch.setenv("SF_SESSION", copy.session_id)
             copied = cli("apply", "-c", copy_config, "--yes", "--force", "--json")
         assert applied.code == copied.code
+        # The values the rehearsal's apply left are those the direct apply left in the org.
+        assert rehearsal.applied.height == 30 and rehearsal.applied["Segment__c"].null_count() == 0
+        assert rehearsal.applied.equals(written_values(config))
         assert json.loads(applied.out)["failed"] == json.loads(copied.out)["failed"]
         fields = ["Segment__c", "Tier__c", "Territory__c", "OwnerId", "Reason__c"]
         assert {i: {f: r[f] for f in fields} for i, r in org.records.items()} == {

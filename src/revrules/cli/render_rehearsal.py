@@ -14,6 +14,9 @@ def snapshot_text(summary: SnapshotSummary) -> str:
              f"  records: {summary.records:,} of {summary.records_read:,} read"]
     if summary.redacted:
         lines.append(f"  redacted (no rule reads them): {', '.join(summary.redacted)}")
+    if summary.api_calls:
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in summary.api_calls.items() if kind != "total")
+        lines.append(f"  API calls it cost: {summary.api_calls.get('total', 0):,} ({kinds})")
     return "\n".join(lines)
 
 
@@ -50,7 +53,8 @@ def rehearsal_text(result: Rehearsal, owner_field: str | None) -> str:
         lines.append("List changes:")
         counted = plan.list_changes.group_by("list", "action").len().sort("list", "action")
         for row in counted.iter_rows(named=True):
-            lines.append(f"  {row['list']}: {row['action']} {row['len']:,}")
+            follows = " (their contacts follow in the contact list)" if row["list"] in result.contact_lists else ""
+            lines.append(f"  {row['list']}: {row['action']} {row['len']:,}{follows}")
     moves = book_moves(plan, owner_field)
     lines.append("Owner book moves: none" if not moves else "Owner book moves (from -> to: accounts):")
     for before, after, count in moves[:_LISTED]:

@@ -15,12 +15,13 @@ import polars as pl
 from pydantic import SecretStr
 
 from revrules.config import HubspotCrm, SalesforceCrm
+from revrules.connectors.base import ID
 from revrules.connectors.protocols import TextLimits
 from revrules.errors import InvalidInputError
 from revrules.project import Project
 from revrules.rehearsal.emulator import SnapshotEmulator
 from revrules.rehearsal.snapshot import FORMAT, MANIFEST
-from revrules.run.operations import WriteOptions, apply, make_plan, rollback
+from revrules.run.operations import WriteOptions, apply, make_plan, plan_snapshot, read_snapshot, rollback
 from revrules.run.plan import Plan
 
 SALESFORCE_SECONDS_PER_CALL = 0.4
@@ -53,6 +54,10 @@ class Rehearsal:
     compacted: int = 0
     """Provenance lines that do not fit the field in full and are written in the compact form."""
     provenance_limit: int | None = None
+    contact_lists: tuple[str, ...] = ()
+    """Rulebook lists whose HubSpot contact list follows them (`include_contacts`), rehearsed too."""
+    applied: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
+    """id and each written CRM field, as read back after the apply: what the real run would leave."""
 
     @property
     def would_fail(self) -> bool:
@@ -103,16 +108,23 @@ def rehearse(project: Project, folder: Path) -> Rehearsal:
         connector = copy.connector()
         unavailable = copy.unavailable_owners(connector)
         lengths = connector.text_lengths(copy.write_fields()) if isinstance(connector, TextLimits) else {}
-        first = make_plan(copy, connector)
         crm.reset_log()
-        report = apply(copy, WriteOptions(force=True))
+        # The first plan is the one the apply makes and writes: one read and evaluation fewer.
+        shown: list[Plan] = []
+        report = apply(copy, WriteOptions(force=True, show_plan=shown.append))
         calls = dict(sorted(crm.calls().items()))
+        first = shown[0]
         refused = report.failed if report is not None else pl.DataFrame(schema={"id": pl.String, "field": pl.String,
                                                                                   "error": pl.String})
         held = first.too_long.select("id", "field", pl.format("value of {} characters; the field holds {}",
                                                               "length", "limit").alias("error"))
         refused = pl.concat([refused.select("id", "field", "error"), held]).unique(maintain_order=True)
-        after = make_plan(copy, copy.connector())
+        reader = copy.connector()
+        read_back = read_snapshot(copy, reader)
+        after = plan_snapshot(copy, reader, read_back)
+        written = [f for f in copy.write_fields() if f in read_back.raw.columns]
+        applied = read_back.raw.select(pl.col(ID).cast(pl.String).alias("id"), *written).sort("id")
+        del read_back
         failed_keys = refused.select("id", "field")
         left = after.changes.join(failed_keys, on=["id", "field"], how="anti").height
         matches = True
@@ -133,7 +145,8 @@ def rehearse(project: Project, folder: Path) -> Rehearsal:
                      unavailable_owners=tuple(sorted(unavailable)), calls=calls,
                      daily_remaining=api.get("daily_remaining"), daily_max=api.get("daily_max"),
                      replan_changes=left, rollback_matches=matches, restore_refused=restore_refused,
-                     compacted=compacted, provenance_limit=limit)
+                     compacted=compacted, provenance_limit=limit, applied=applied,
+                     contact_lists=tuple(i.id for i in project.book.lists if i.include_contacts and kind == "hubspot"))
 
 
 def _same_changes(first: Plan, again: Plan, restore_refused: pl.DataFrame) -> bool:

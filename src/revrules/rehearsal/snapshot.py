@@ -1,15 +1,17 @@
 """`revrules snapshot`: copy the records and metadata a rehearsal needs into a plain folder.
 
-The folder holds `manifest.json` (CRM kind, API version, when, what was read; never a
-secret), `metadata.json` (field definitions, active owners, lists, the daily API budget)
-and `records.csv` (only the fields the config reads or writes, ids kept).
+The folder holds `manifest.json` (CRM kind, org or portal id, API version, when, what
+was read, the API calls it cost by kind; never a secret), `metadata.json` (field
+definitions, active owners, lists, the daily API budget) and `records.csv` (only the
+fields the config reads or writes, ids kept).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,10 +20,11 @@ import polars as pl
 
 from revrules.config import HubspotCrm, SalesforceCrm
 from revrules.connectors.base import ID
-from revrules.connectors.protocols import MetadataExport
+from revrules.connectors.protocols import CallCount, MetadataExport
 from revrules.engine.convert import FieldType
 from revrules.errors import InvalidInputError
 from revrules.project import Project
+from revrules.rehearsal.emulator import call_kind
 from revrules.run.read import read_all
 
 FORMAT = 1
@@ -39,6 +42,8 @@ class SnapshotSummary:
     records: int
     records_read: int
     redacted: tuple[str, ...]
+    api_calls: dict[str, int] = field(default_factory=dict)
+    """The API calls the snapshot cost, by kind, and `total`."""
 
 
 def rule_inputs(project: Project) -> set[str]:
@@ -95,11 +100,13 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
     raw.select(pl.all().cast(pl.String)).rename({ID: "Id" if crm.kind == "salesforce" else "id"}).write_csv(
         folder / RECORDS)
     (folder / METADATA).write_text(json.dumps(metadata, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    calls = _calls_by_kind(crm.kind, connector)
     manifest = {
         "format": FORMAT,
         "crm": crm.kind,
         "object": crm.object,
         "api_version": crm.api_version,
+        "account_id": metadata.get("org_id") or metadata.get("portal_id"),
         "source": _host(crm),
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "fields": project.read_fields(),
@@ -108,10 +115,21 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
         "sample": sample,
         "redacted": list(redacted),
         "api": metadata.get("api", {}),
+        "api_calls": calls,
         "files": [MANIFEST, METADATA, RECORDS],
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return SnapshotSummary(folder, crm.kind, raw.height, read.raw.height, redacted)
+    return SnapshotSummary(folder, crm.kind, raw.height, read.raw.height, redacted, calls)
+
+
+def _calls_by_kind(crm: str, connector: object) -> dict[str, int]:
+    """The API calls the snapshot cost, counted as the client sent them: by kind, and `total`."""
+    if not isinstance(connector, CallCount):
+        return {}
+    counted: Counter[str] = Counter()
+    for (method, path), number in connector.api_calls().items():
+        counted[call_kind(crm, method, path)] += number
+    return {**dict(sorted(counted.items())), "total": counted.total()}
 
 
 def _host(crm: SalesforceCrm | HubspotCrm) -> str | None:

@@ -213,7 +213,9 @@ def build_plan(
                for (name, source), keep, text in zip(outputs, sent, texts, strict=True)]
     target = project.config.model.provenance
     if target:
-        line = provenance_line(frame, project, lengths.get(target))
+        # Worked out once: the line is both compared with the CRM's value and sent.
+        frame = frame.with_columns(provenance_line(frame, project, lengths.get(target)).alias(_PROVENANCE))
+        line = pl.col(_PROVENANCE)
         # Provenance changes only for records that change anyway; it never changes on its own.
         keep = pl.any_horizontal(sent) & pl.col(_raw(target)).ne_missing(line) if sent else pl.lit(False)
         columns.append((target, keep, line, pl.lit("provenance")))
@@ -268,6 +270,9 @@ def _too_long(frame: pl.DataFrame, held: list[tuple[str, pl.Expr, pl.Expr]],
         text.str.len_chars().cast(pl.Int64).alias("length"), pl.lit(lengths[source], pl.Int64).alias("limit"),
     ) for source, keep, text in held]
     return pl.concat(parts) if parts else pl.DataFrame(schema=TOO_LONG_SCHEMA)
+
+
+_PROVENANCE = "__provenance__"
 
 
 def _before(name: str) -> str:

@@ -48,19 +48,20 @@ def _compact(names: list[str], project: Project, limit: int) -> pl.Expr:
     tag = hash_tag(project)
     if not names:
         return pl.lit(tag[:limit])
-    ids = (pl.concat_list([pl.col(rule_column(name)).cast(pl.String) for name in names])
-           .list.drop_nulls().list.unique(maintain_order=True)
-           .list.eval(pl.element().sort_by([pl.element().str.len_chars(), pl.element()])))
-    total = ids.list.len()
     # Each kept id costs its length plus a separating space.
     room_all = limit - len(tag)
     room_cut = room_all - MARKER_ROOM
-    ends = ids.list.eval((pl.element().str.len_chars() + 1).cum_sum())
-    fit_all = ends.list.eval((pl.element() <= room_all).sum()).list.first()
-    fit_cut = ends.list.eval((pl.element() <= room_cut).sum()).list.first()
-    kept = pl.when(fit_all == total).then(total).otherwise(fit_cut)
-    joined = ids.list.head(kept).list.join(" ")
-    line = pl.concat_str([pl.lit(tag), pl.when(kept > 0).then(pl.lit(" ") + joined).otherwise(pl.lit(""))])
-    return pl.when(kept < total).then(
-        pl.concat_str([line, pl.lit(CUT_MARKER), (total - kept).cast(pl.String)])
-    ).otherwise(line).str.slice(0, limit)
+    # One `list.eval` works out the whole tail of each line: an expression tree that refers to
+    # the ids list several times is evaluated once per reference (10 s for 50,000 records).
+    rule_id = pl.element()
+    ends = (rule_id.str.len_chars() + 1).cum_sum()
+    total = pl.len()
+    kept = pl.when((ends <= room_all).sum() == total).then(total).otherwise((ends <= room_cut).sum())
+    words = pl.concat_str([pl.lit(" "), rule_id]).filter(pl.int_range(pl.len()) < kept).str.join("")
+    cut = pl.when(kept < total).then(pl.concat_str([pl.lit(CUT_MARKER), (total - kept).cast(pl.String)])
+                                     ).otherwise(pl.lit(""))
+    tail = (pl.concat_list([pl.col(rule_column(name)).cast(pl.String) for name in names])
+            .list.drop_nulls().list.unique(maintain_order=True)
+            .list.eval(rule_id.sort_by([rule_id.str.len_chars(), rule_id]))
+            .list.eval(pl.concat_str([words, cut])).list.first())
+    return pl.concat_str([pl.lit(tag), tail.fill_null("")]).str.slice(0, limit)

@@ -12,6 +12,8 @@ Control endpoints (neither logged nor counted as API calls), the same on every e
 * ``POST /__emulator/faults``: a JSON object of switches to set; ``{"reset": true}``
   first restores every default. An unknown switch answers 400.
 * ``GET /__emulator/log``: the request log.
+* ``GET /__emulator/calls``: the logged requests counted by method and path
+  (``[{method, path, count}]``), without the bodies a HubSpot log entry carries.
 * ``POST /__emulator/reset-log``: forget the log and restart call numbering at 1.
 """
 
@@ -22,6 +24,7 @@ import math
 import threading
 import time
 from abc import abstractmethod
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -342,6 +345,11 @@ class Emulator(LoopbackServer, Generic[EntryT, FaultsT]):
         """The body of `GET /__emulator/log`."""
         return [entry.to_json() for entry in self.request_log]
 
+    def _calls_json(self) -> list[dict[str, Any]]:
+        """The body of `GET /__emulator/calls`: logged requests counted by method and path, without their bodies."""
+        counted = Counter((entry.method, entry.path) for entry in self.request_log)
+        return [{"method": method, "path": path, "count": count} for (method, path), count in sorted(counted.items())]
+
     @abstractmethod
     def _control_error(self, status: int, message: str) -> Answer:
         """A refused control request, in the CRM's error shape."""
@@ -364,6 +372,8 @@ class Emulator(LoopbackServer, Generic[EntryT, FaultsT]):
             return self._control_json(200, self.faults.to_json())
         if path == "/__emulator/log" and method == "GET":
             return self._control_json(200, self._log_json())
+        if path == "/__emulator/calls" and method == "GET":
+            return self._control_json(200, self._calls_json())
         if path == "/__emulator/reset-log" and method == "POST":
             self.reset_log()
             return Answer(204)

@@ -345,4 +345,5 @@ class HubSpotEmulator(
             ("GET", contacts, self._list_contacts),
             ("GET", contacts + r"/(?P<record_id>[^/]+)", self._get_contact),
             ("POST", associations, self._read_company_contacts),
+            ("GET", f"/account-info/{re.escape(version)}/details", self._account_details),
         ]

@@ -37,12 +37,15 @@ def load_companies_csv(path: str | Path) -> list[dict[str, str]]:
     with Path(path).open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         rows: list[dict[str, str]] = []
+        names: dict[str, str] = {}  # header -> property, worked out once per column
         for raw in reader:
             row: dict[str, str] = {}
             for header, value in raw.items():
                 if header is None or value is None or value == "":
                     continue
-                name = column_to_property(header)
+                name = names.get(header)
+                if name is None:
+                    name = names[header] = column_to_property(header)
                 row["id" if name in _ID_COLUMNS else name] = value
             rows.append(row)
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 
@@ -34,14 +35,12 @@ class CompaniesApi(PortalState):
             names = self._requested_properties(request.multi("properties"))
             if _as_bool(request.param("archived") or "false"):
                 return _Reply(200, {"results": []})
-            ordered = sorted(self._companies.values(), key=lambda c: _id_sort_key(c.id))
-            if after:
-                start_key = _id_sort_key(after)
-                ordered = [c for c in ordered if _id_sort_key(c.id) >= start_key]
-            page = ordered[:limit]
+            keys, ids = self._company_order()
+            start = bisect.bisect_left(keys, _id_sort_key(after)) if after else 0
+            page = [self._companies[i] for i in ids[start : start + limit]]
             body: JsonObject = {"results": [self._serve(c, names or None) for c in page]}
-            if len(ordered) > limit:
-                next_after = ordered[limit].id
+            if start + limit < len(ids):
+                next_after = ids[start + limit]
                 body["paging"] = {"next": {"after": next_after, "link": _link(request, next_after)}}
         return _Reply(200, body)
 
@@ -71,6 +70,7 @@ class CompaniesApi(PortalState):
             props["hs_object_id"] = record_id
             company = _Company(record_id, props, stamp, stamp)
             self._companies[record_id] = company
+            self._order = None
             self._publish(company)
             return _Reply(201, self._serve(company, [*changes, *SYSTEM_PROPERTIES]))
 

@@ -1,4 +1,4 @@
-"""Owners: `GET /crm/v3/owners` (paged, by email, archived) and `GET /crm/v3/owners/{id}`."""
+"""Owners: `GET /crm/v3/owners` (paged, by email, archived), `GET /crm/v3/owners/{id}`; the account's details."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from revrules.testing.hubspot.values import _as_bool
 
 
 class OwnersApi(PortalState):
-    """The portal's owners, read-only."""
+    """The portal's owners, read-only, and `GET /account-info/{version}/details`."""
+
+    def _account_details(self, _request: _Request, _match: re.Match[str]) -> _Reply:
+        """The Account information API's details (shape of its reference example)."""
+        return _Reply(200, {"portalId": self.portal_id, "accountType": "STANDARD", "timeZone": "US/Eastern",
+                            "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "-05:00",
+                            "utcOffsetMilliseconds": -18000000, "uiDomain": "app.hubspot.com",
+                            "dataHostingLocation": "na1"})
 
     def _list_owners(self, request: _Request, _match: re.Match[str]) -> _Reply:
         limit = _int_param(request.param("limit"), "limit", default=100)

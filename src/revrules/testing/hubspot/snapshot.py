@@ -8,7 +8,7 @@ from typing import Any
 
 from revrules.testing.hubspot.emulator import HubSpotEmulator
 from revrules.testing.hubspot.loading import load_companies_csv
-from revrules.testing.hubspot.protocol import COMPANY_OBJECT_TYPE_ID
+from revrules.testing.hubspot.protocol import COMPANY_OBJECT_TYPE_ID, CONTACT_OBJECT_TYPE_ID
 from revrules.testing.hubspot.state import _List
 from revrules.testing.hubspot.values import now_iso
 
@@ -18,7 +18,8 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | N
     """An emulator (not started) serving the portal a snapshot folder copied.
 
     The copied properties keep their types and options; only the copied (active) owners
-    exist; the lists revrules keeps hold their members; companies hold the copied values.
+    exist; the lists revrules keeps hold their members (a contact list its contacts); the
+    copied companies' contacts are associated with them; companies hold the copied values.
 
     Args:
         folder: A folder written by `revrules snapshot` from a HubSpot portal.
@@ -46,10 +47,15 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | N
         search_limit=search_limit,
         api_versions=sorted({version, "v3"}),
     )
+    if str(metadata.get("portal_id") or "").isdigit():
+        emulator.portal_id = int(metadata["portal_id"])
+    for contact in metadata.get("contacts", []):
+        emulator.put_contact({"id": contact["id"], "associatedcompanyid": list(contact.get("companies", []))})
     stamp = now_iso()
     for number, item in enumerate(metadata.get("lists", []), start=1):
         list_id = str(number)
-        record = {"listId": list_id, "listVersion": 1, "name": item["name"], "objectTypeId": COMPANY_OBJECT_TYPE_ID,
+        kind = CONTACT_OBJECT_TYPE_ID if item.get("object") == "contacts" else COMPANY_OBJECT_TYPE_ID
+        record = {"listId": list_id, "listVersion": 1, "name": item["name"], "objectTypeId": kind,
                   "processingType": "MANUAL", "processingStatus": "COMPLETE", "createdAt": stamp,
                   "updatedAt": stamp, "filtersUpdatedAt": stamp, "createdById": "2000001", "updatedById": "2000001"}
         emulator.seed_list(_List(record, dict.fromkeys((str(m) for m in item.get("members", [])), stamp)))

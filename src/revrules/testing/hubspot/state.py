@@ -82,6 +82,10 @@ class _List:
 
 
 
+DEFAULT_PORTAL_ID = 123456
+"""The portal id of an emulated portal (the Account information API reference's example)."""
+
+
 class PortalState(Emulator[LoggedRequest, Faults]):
     """The state behind `HubSpotEmulator` (whose docstring lists the constructor's arguments)."""
 
@@ -125,6 +129,9 @@ class PortalState(Emulator[LoggedRequest, Faults]):
             complete = _complete_property(definition)
             self._properties[complete["name"]] = complete
         self._companies: dict[str, _Company] = {}
+        # The companies' ids in id order with their sort keys, kept between pages of a list read
+        # (sorting every company for each page of 100 made a read of 50,000 quadratic).
+        self._order: tuple[list[tuple[int, int, str]], list[str]] | None = None
         self._search_view: dict[str, _Company] = {}
         self._pending: deque[tuple[float, _Company]] = deque()
         self._next_id = _FIRST_ASSIGNED_ID
@@ -132,14 +139,19 @@ class PortalState(Emulator[LoggedRequest, Faults]):
         self.max_membership_ids = MAX_MEMBERSHIP_IDS
         """Record ids one membership change may carry (adds plus removes); more answers 400."""
         self._next_list_id = 101
+        self.portal_id = DEFAULT_PORTAL_ID
+        """The portal (Hub) id `GET /account-info/{version}/details` answers."""
         self._contacts: dict[str, _Company] = {}
         self._company_contacts: dict[str, list[str]] = {}
         self.association_page = ASSOCIATION_PAGE
         """Associations one batch-read result carries before paging."""
         rows = companies or []
         self._define_custom_properties(rows)
+        # Seeded values repeat (industries, countries, numbers): each is normalised once while loading.
+        self._loading: dict[tuple[str, str], str | None] | None = {}
         for row in rows:
             self.put_company(row)
+        self._loading = None
         for contact in contacts or []:
             self.put_contact(contact)
         self._deals: dict[str, _Company] = {}
@@ -200,6 +212,7 @@ class PortalState(Emulator[LoggedRequest, Faults]):
             stored["hs_object_id"] = record_id
             company = _Company(record_id, stored, created, modified)
             self._companies[record_id] = company
+            self._order = None
             self._search_view[record_id] = company.copy()
             return record_id
 
@@ -249,8 +262,10 @@ class PortalState(Emulator[LoggedRequest, Faults]):
             stored.setdefault("lastmodifieddate", stored["createdate"])
             stored["hs_object_id"] = record_id
             created = stored["createdate"] or stamp
+            replaced = record_id in self._contacts
             self._contacts[record_id] = _Company(record_id, stored, created, stored["lastmodifieddate"] or created)
-            for linked in self._company_contacts.values():
+            # Only a replaced contact can have links to drop (a scan of every company otherwise).
+            for linked in self._company_contacts.values() if replaced else ():
                 if record_id in linked:
                     linked.remove(record_id)
             for company_id in company_ids:
@@ -309,6 +324,13 @@ class PortalState(Emulator[LoggedRequest, Faults]):
             if str(contact_id) in linked:
                 linked.remove(str(contact_id))
 
+    def _company_order(self) -> tuple[list[tuple[int, int, str]], list[str]]:
+        """Every company id in id order, with its sort key; call with the lock held."""
+        if self._order is None:
+            ids = sorted(self._companies, key=_id_sort_key)
+            self._order = ([_id_sort_key(i) for i in ids], ids)
+        return self._order
+
     def _assign_id(self) -> str:
         while str(self._next_id) in self._companies:
             self._next_id += 1
@@ -341,6 +363,14 @@ class PortalState(Emulator[LoggedRequest, Faults]):
         """Normalise a seeded value without rejecting it (imports may hold anything)."""
         if value is None or value == "":
             return None
+        if self._loading is not None and isinstance(value, str):
+            key = (name, value)
+            if key not in self._loading:
+                self._loading[key] = self._normalised_seed(name, value)
+            return self._loading[key]
+        return self._normalised_seed(name, value)
+
+    def _normalised_seed(self, name: str, value: Any) -> str | None:
         definition = self._properties.get(name)
         if definition is not None:
             normal, problem = _normalise(definition, value)

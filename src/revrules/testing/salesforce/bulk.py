@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -79,7 +80,31 @@ def _bulk_cell(definition: Mapping[str, Any], value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if definition["type"] == "datetime":
-        return _format_datetime(_parse_datetime(str(value))).replace("+0000", "Z")
+        return _bulk_datetime(str(value))
+    return str(value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _bulk_datetime(value: str) -> str:
+    """A stored datetime as Bulk API 2.0 writes it (`...Z`); cached: a read formats the same stamps again."""
+    return _format_datetime(_parse_datetime(value)).replace("+0000", "Z")
+
+
+def _bulk_rows(fields: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """Result cells of `rows`, one column per definition in `fields`."""
+    names = [(str(definition["name"]), definition) for definition in fields]
+    plain = all(definition["type"] != "datetime" for _, definition in names)
+    if plain:
+        # No datetime column: a cell is its text, "true"/"false" or empty.
+        return [[_plain_cell(row.get(name)) for name, _ in names] for row in rows]
+    return [[_bulk_cell(definition, row.get(name)) for name, definition in names] for row in rows]
+
+
+def _plain_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
     return str(value)
 
 
@@ -259,7 +284,7 @@ class BulkApi(QueryApi, RecordStore):
         except ValueError:
             return _error(400, "INVALIDLOCATOR", "Invalid locator or maxRecords")
         chunk = rows[offset : offset + max_records]
-        cells = [[_bulk_cell(self._fields[n], row.get(n)) for n in job.fields] for row in chunk]
+        cells = _bulk_rows([self._fields[n] for n in job.fields], chunk)
         text = job.csv_text(job.fields, cells)
         following = offset + max_records
         next_locator = (

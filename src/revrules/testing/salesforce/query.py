@@ -44,7 +44,6 @@ class QueryApi(OrgState):
                 return _json(200, {"totalSize": len(rows), "done": True, "records": []})
             aggregate = {"attributes": {"type": "AggregateResult"}, "expr0": len(rows)}
             return _json(200, {"totalSize": 1, "done": True, "records": [aggregate]})
-        records = [self._record_json(version, row, query.fields, query.object_name) for row in rows]
         page_size = self.page_size
         options = _header(headers, "Sforce-Query-Options") or ""
         batch = re.search(r"batchSize=(\d+)", options)
@@ -52,16 +51,17 @@ class QueryApi(OrgState):
             page_size = max(1, min(int(batch.group(1)), self.page_size))
         locator = "01g" + "EM" + secrets.token_hex(5).upper()[:10] + "AAA"
         with self._lock:
-            self._cursors[locator] = (version, records)
+            self._cursors[locator] = (version, rows, query.fields, query.object_name)
         return self._page(locator, 0, page_size)
 
     def _page(self, locator: str, offset: int, page_size: int | None = None) -> _Response:
         with self._lock:
-            version, records = self._cursors[locator]
+            version, rows, fields, object_name = self._cursors[locator]
         size = page_size or self.page_size
-        chunk = records[offset : offset + size]
-        payload: dict[str, Any] = {"totalSize": len(records), "done": True, "records": chunk}
-        if offset + size < len(records):
+        # Only the page's rows become JSON: a client often reads `totalSize` off the first page alone.
+        chunk = [self._record_json(version, row, fields, object_name) for row in rows[offset : offset + size]]
+        payload: dict[str, Any] = {"totalSize": len(rows), "done": True, "records": chunk}
+        if offset + size < len(rows):
             payload["done"] = False
             payload["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{offset + size}"
         return _json(200, payload)

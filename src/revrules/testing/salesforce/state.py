@@ -14,6 +14,7 @@ from revrules.testing.emulator import Emulator, LogEntry
 from revrules.testing.salesforce.describe import (
     _LIST_ID_PREFIXES,
     _LIST_OBJECTS,
+    _NUMBER_TYPES,
     ACCOUNT_FIELDS,
     _describe_object,
     describe_field,
@@ -52,6 +53,8 @@ _VERSIONS = (
     ("Summer '24", "61.0"),
     ("Winter '25", "62.0"),
 )
+_CONVERTED_TYPES = _NUMBER_TYPES | {"boolean", "datetime", "date"}
+"""Field types whose values `_coerce` converts; any other type stores a text value as it is."""
 _DATA_RE = re.compile(r"^/services/data/v(\d+\.\d+)(?:/(.*))?$")
 _ORG_ID = "00D" + "EM" + "0000000001"
 _USER_ID = _id18("005" + "EM" + "0000000001")
@@ -119,7 +122,8 @@ class OrgState(Emulator[LoggedRequest, Faults]):
                 record_id = str(row["Id"] or self._new_id(_LIST_ID_PREFIXES[kind]))
                 row["Id"] = record_id
                 self._tables[kind][record_id] = row
-        self._cursors: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        # Query locator -> (API version, the rows selected, their fields, object name).
+        self._cursors: dict[str, tuple[str, list[dict[str, Any]], tuple[str, ...], str]] = {}
         self._jobs: dict[str, _Job] = {}
         self.session_id = session_id or self._new_token()
         self._tokens: set[str] = {self.session_id}
@@ -143,8 +147,10 @@ class OrgState(Emulator[LoggedRequest, Faults]):
                 "picklistValues": [picklist_entry(v) for v in isos], "defaultValue": isos[0]})
         self._add_columns(records or [])
         loaded_at = _format_datetime(_now())
+        # Text kept as text needs no conversion: loading 50,000 snapshot rows spent most of its time there.
+        as_text = {name for name, definition in self._fields.items() if definition["type"] not in _CONVERTED_TYPES}
         for record in records or []:
-            self._load(record, loaded_at)
+            self._load(record, loaded_at, as_text)
 
     # -- state for tests -----------------------------------------------------------------
     @property
@@ -266,13 +272,18 @@ class OrgState(Emulator[LoggedRequest, Faults]):
         return _make_id(key, next(self._ids))
 
     def _add_columns(self, records: Sequence[Mapping[str, object]]) -> None:
-        columns: dict[str, list[object]] = {}
+        names: dict[str, None] = {}  # in order of first appearance
         for record in records:
-            for key, value in record.items():
-                columns.setdefault(key, []).append(value)
+            if not names.keys() >= record.keys():
+                names.update(dict.fromkeys(record))
+        columns: dict[str, list[object]] = {name: [] for name in names
+                                            if name not in self._fields and name != "attributes"}
+        if columns:
+            for record in records:
+                for name, values in columns.items():
+                    if name in record:
+                        values.append(record[name])
         for name, values in columns.items():
-            if name in self._fields or name == "attributes":
-                continue
             present = [v for v in values if v not in (None, "")]
             kind = "string"
             scale = 0
@@ -291,10 +302,13 @@ class OrgState(Emulator[LoggedRequest, Faults]):
                 spec["type"] = "textarea"
             self._fields[name] = describe_field(spec)
 
-    def _load(self, record: Mapping[str, object], loaded_at: str) -> None:
+    def _load(self, record: Mapping[str, object], loaded_at: str, as_text: set[str]) -> None:
         values: dict[str, Any] = dict.fromkeys(self._fields)
         for key, raw in record.items():
             if key == "attributes":
+                continue
+            if key in as_text and isinstance(raw, str):
+                values[key] = raw or None
                 continue
             definition = self._fields[key]
             try:
