@@ -132,17 +132,45 @@ class CsvConnector:
             CrmError: The output file could not be written; it is left as it was.
             InvalidInputError: The input file is invalid, as for `read`.
         """
-        # Buffered batches are located against the records as loaded; their values join them in one go later.
-        state = self._state if self._unflushed and self._state is not None else self._current()
         record_ids = [update.record_id for update in updates for _ in update.values]
         fields = [field for update in updates for field in update.values]
         values = [_format_cell(value) for update in updates for value in update.values.values()]
-        if not record_ids:
-            return []
         changes = pl.DataFrame(
             {ID: record_ids, "field": fields, "value": values},
             schema={ID: pl.String, "field": pl.String, "value": pl.String},
         )
+        errors = self._write_cells(changes)
+        return [
+            WriteResult(record_id, field, error is None, error)
+            for record_id, field, error in zip(record_ids, fields, errors.to_list(), strict=True)
+        ]
+
+    def write_frame(self, changes: pl.DataFrame) -> pl.DataFrame:
+        """Apply one batch given as a frame, as `write` does, without a Python object per change.
+
+        Args:
+            changes: Columns `id`, `field` and `after` (the new cell text; null empties it).
+
+        Returns:
+            The writes that failed: `id`, `field`, `error` (empty when every write landed).
+
+        Raises:
+            CrmError: The output file could not be written; it is left as it was.
+            InvalidInputError: The input file is invalid, as for `read`.
+        """
+        cells = changes.select(pl.col("id").alias(ID), "field", pl.col("after").alias("value"))
+        errors = self._write_cells(cells)
+        return changes.select("id", "field", errors.alias("error")).filter(pl.col("error").is_not_null())
+
+    def _write_cells(self, changes: pl.DataFrame) -> pl.Series:
+        """Apply cells (`__id`, `field`, `value`) to the records; each cell's error, null where it landed.
+
+        Without buffering, the output file is rewritten atomically before returning.
+        """
+        # Buffered batches are located against the records as loaded; their values join them in one go later.
+        state = self._state if self._unflushed and self._state is not None else self._current()
+        if changes.is_empty():
+            return pl.Series("error", [], dtype=pl.String)
         rows = changes.select(ID).join(
             state.frame.select(pl.col(self.id_column).alias(ID)).with_row_index("row"),
             on=ID,
@@ -154,6 +182,7 @@ class CsvConnector:
             .then(pl.lit(_NOT_FOUND))
             .when(pl.col("field") == self.id_column)
             .then(pl.lit(_ID_NOT_WRITABLE))
+            .alias("error")
         ).to_series()
         landing = errors.is_null()
         if self._buffering:
@@ -164,10 +193,7 @@ class CsvConnector:
             frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
             _write_atomically(self.output, lambda sink: frame.write_csv(sink, include_bom=state.bom))
             self._state = _State(frame, self._signature(), state.bom)
-        return [
-            WriteResult(record_id, field, error is None, error)
-            for record_id, field, error in zip(record_ids, fields, errors.to_list(), strict=True)
-        ]
+        return errors
 
     def buffer_writes(self) -> None:
         """Hold the next writes in memory until `flush`: an apply rewrites the file once, not once per batch."""
