@@ -276,8 +276,12 @@ class CsvConnector:
                     for field in unknown
                 )
             )
+        present = [field for field in dict.fromkeys(fields) if field in frame.columns]
+        # A column without a quoted empty cell is taken as it is, not copied (most columns have none).
+        blanks = frame.select((pl.col(field) == "").any() for field in present).row(0) if present else ()
+        has_blank = dict(zip(present, blanks, strict=True))
         return [
-            _blank_as_null(pl.col(field)).alias(field)
+            (_blank_as_null(pl.col(field)) if has_blank[field] else pl.col(field)).alias(field)
             if field in frame.columns
             else pl.lit(None, pl.String).alias(field)
             for field in dict.fromkeys(fields)
