@@ -38,8 +38,8 @@ def prepare(folder: Path, records: int) -> Path:
     ids = pl.format("001BENCH{}", pl.int_range(records).cast(pl.String).str.zfill(9))
     config = yaml.safe_load((ROOT / "config.example.yaml").read_text())
     # The CRM has every output field, empty: every record changes.
-    empty = [pl.lit(None, pl.String).alias(f) for f in [*config["outputs"].values(), config["provenance"]]
-             if f not in frame.columns]
+    fields = [o["field"] if isinstance(o, dict) else o for o in config["outputs"].values()]
+    empty = [pl.lit(None, pl.String).alias(f) for f in [*fields, config["provenance"]] if f not in frame.columns]
     frame.with_columns(ids.alias("Id"), *empty).write_csv(folder / "accounts.csv")
     config["crm"].update(path=str(folder / "accounts.csv"), output=str(folder / "out" / "accounts.csv"),
                          lists_dir=str(folder / "out" / "lists"))

@@ -132,17 +132,45 @@ class CsvConnector:
             CrmError: The output file could not be written; it is left as it was.
             InvalidInputError: The input file is invalid, as for `read`.
         """
-        # Buffered batches are located against the records as loaded; their values join them in one go later.
-        state = self._state if self._unflushed and self._state is not None else self._current()
         record_ids = [update.record_id for update in updates for _ in update.values]
         fields = [field for update in updates for field in update.values]
         values = [_format_cell(value) for update in updates for value in update.values.values()]
-        if not record_ids:
-            return []
         changes = pl.DataFrame(
             {ID: record_ids, "field": fields, "value": values},
             schema={ID: pl.String, "field": pl.String, "value": pl.String},
         )
+        errors = self._write_cells(changes)
+        return [
+            WriteResult(record_id, field, error is None, error)
+            for record_id, field, error in zip(record_ids, fields, errors.to_list(), strict=True)
+        ]
+
+    def write_frame(self, changes: pl.DataFrame) -> pl.DataFrame:
+        """Apply one batch given as a frame, as `write` does, without a Python object per change.
+
+        Args:
+            changes: Columns `id`, `field` and `after` (the new cell text; null empties it).
+
+        Returns:
+            The writes that failed: `id`, `field`, `error` (empty when every write landed).
+
+        Raises:
+            CrmError: The output file could not be written; it is left as it was.
+            InvalidInputError: The input file is invalid, as for `read`.
+        """
+        cells = changes.select(pl.col("id").alias(ID), "field", pl.col("after").alias("value"))
+        errors = self._write_cells(cells)
+        return changes.select("id", "field", errors.alias("error")).filter(pl.col("error").is_not_null())
+
+    def _write_cells(self, changes: pl.DataFrame) -> pl.Series:
+        """Apply cells (`__id`, `field`, `value`) to the records; each cell's error, null where it landed.
+
+        Without buffering, the output file is rewritten atomically before returning.
+        """
+        # Buffered batches are located against the records as loaded; their values join them in one go later.
+        state = self._state if self._unflushed and self._state is not None else self._current()
+        if changes.is_empty():
+            return pl.Series("error", [], dtype=pl.String)
         rows = changes.select(ID).join(
             state.frame.select(pl.col(self.id_column).alias(ID)).with_row_index("row"),
             on=ID,
@@ -154,6 +182,7 @@ class CsvConnector:
             .then(pl.lit(_NOT_FOUND))
             .when(pl.col("field") == self.id_column)
             .then(pl.lit(_ID_NOT_WRITABLE))
+            .alias("error")
         ).to_series()
         landing = errors.is_null()
         if self._buffering:
@@ -164,10 +193,7 @@ class CsvConnector:
             frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
             _write_atomically(self.output, lambda sink: frame.write_csv(sink, include_bom=state.bom))
             self._state = _State(frame, self._signature(), state.bom)
-        return [
-            WriteResult(record_id, field, error is None, error)
-            for record_id, field, error in zip(record_ids, fields, errors.to_list(), strict=True)
-        ]
+        return errors
 
     def buffer_writes(self) -> None:
         """Hold the next writes in memory until `flush`: an apply rewrites the file once, not once per batch."""
@@ -250,8 +276,12 @@ class CsvConnector:
                     for field in unknown
                 )
             )
+        present = [field for field in dict.fromkeys(fields) if field in frame.columns]
+        # A column without a quoted empty cell is taken as it is, not copied (most columns have none).
+        blanks = frame.select((pl.col(field) == "").any() for field in present).row(0) if present else ()
+        has_blank = dict(zip(present, blanks, strict=True))
         return [
-            _blank_as_null(pl.col(field)).alias(field)
+            (_blank_as_null(pl.col(field)) if has_blank[field] else pl.col(field)).alias(field)
             if field in frame.columns
             else pl.lit(None, pl.String).alias(field)
             for field in dict.fromkeys(fields)
@@ -302,9 +332,13 @@ class CsvConnector:
         ]
         if not overlaid:
             return frame
+        written = _read_text_csv(self.output, [self.id_column, *overlaid]).select(self.id_column, *overlaid)
+        if written[self.id_column].equals(frame[self.id_column]):
+            # The output holds these very records in the same order (written by the last apply):
+            # its columns are taken as they are, without a join.
+            return frame.with_columns(written[column] for column in overlaid)
         written = (
-            _read_text_csv(self.output)
-            .select(self.id_column, *overlaid)
+            written
             .unique(subset=self.id_column, keep="first", maintain_order=True)
             .rename({column: f"\x00written\x00{column}" for column in overlaid})
             .with_columns(pl.lit(True).alias("\x00present"))
@@ -346,9 +380,11 @@ def _apply_held(frame: pl.DataFrame, held: list[pl.DataFrame]) -> pl.DataFrame:
     changes = pl.concat(held, rechunk=False)
     held.clear()
     columns = {name: frame[name] for name in frame.columns}
-    for field in changes["field"].unique(maintain_order=True).to_list():
+    # Split by field once, rather than filtering every change once per field.
+    for (key,), part in changes.partition_by("field", as_dict=True, maintain_order=True).items():
+        field = str(key)
         # The last change of a cell wins, as when batches are applied one by one.
-        cells = changes.filter(pl.col("field") == field).unique(subset="row", keep="last", maintain_order=True)
+        cells = part.unique(subset="row", keep="last", maintain_order=True)
         current = columns.get(field, pl.repeat(None, frame.height, dtype=pl.String, eager=True))
         columns[field] = current.clone().scatter(cells["row"], cells["value"]).alias(field)
     return pl.DataFrame(list(columns.values()))
@@ -377,10 +413,10 @@ def _read_header(path: Path) -> tuple[list[str], bool]:
     return header, bom
 
 
-def _read_text_csv(path: Path) -> pl.DataFrame:
-    """Read every cell as text, exactly as written, so untouched values round-trip."""
+def _read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Read every cell (of `columns`, default all) as text, exactly as written, so untouched values round-trip."""
     try:
-        return pl.read_csv(path, infer_schema=False, encoding="utf8")
+        return pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns)
     except OSError as error:
         raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
     except pl.exceptions.PolarsError as error:

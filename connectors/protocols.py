@@ -57,6 +57,21 @@ class BufferedWrite(Protocol):
 
 
 @runtime_checkable
+class FrameWrite(Protocol):
+    """A CRM that takes a batch as one frame and answers with its failures only (the CSV file).
+
+    It spares a Python object per field change on both sides of the write.
+    """
+
+    def write_frame(self, changes: pl.DataFrame) -> pl.DataFrame:
+        """Write one batch, as `Connector.write` does: columns `id`, `field`, `after` (CRM text, null empties).
+
+        Returns the writes that failed (`id`, `field`, `error`); every other write landed.
+        """
+        ...
+
+
+@runtime_checkable
 class IncrementalRead(Protocol):
     """A CRM that can read only the records modified since a moment (HubSpot, Salesforce)."""
 

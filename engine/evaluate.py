@@ -390,34 +390,64 @@ def _route_group(
     return owners, why
 
 
-def _capacity_left(pool: Pool, owners_elsewhere: pl.Series, sizes: pl.Series | None) -> Pool:
+def _capacity_left(pool: Pool, outside: Mapping[str, float]) -> Pool:
     """`pool` with each capacity reduced by what its owner holds outside the pool (one capacity per owner)."""
-    held = pl.DataFrame({"owner": owners_elsewhere,
-                         "size": sizes.cast(pl.Float64).fill_null(0.0) if sizes is not None else 1.0})
-    outside = dict(held.group_by("owner").agg(pl.col("size").sum()).iter_rows())
     return replace(pool, owners=tuple(
         o if o.capacity is None else replace(o, capacity=o.capacity - outside.get(o.id, 0.0)) for o in pool.owners
     ))
 
 
+def _loads(owners: pl.Series, sizes: pl.Series) -> dict[str, float]:
+    """Owner -> the sum of `sizes` of the accounts it holds."""
+    held = pl.DataFrame({"owner": owners, "size": sizes})
+    return {str(owner): float(total) for owner, total in held.group_by("owner").agg(pl.col("size").sum()).iter_rows()
+            if owner is not None}
+
+
 def _rebalance(
     frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], tolerance: float
 ) -> pl.DataFrame:
-    """Rebalance each pool's routed accounts; moved accounts get the reason `rebalance`."""
+    """Rebalance each pool's routed accounts; moved accounts get the reason `rebalance`.
+
+    Records are split by pool once, so each pool touches only its own records; what an
+    owner holds outside a pool is its total (kept up to date as accounts move) less what
+    it holds inside.
+    """
     output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
-    leaves = [path[-1] for path in territories.leaves() if path[-1].pool is not None]
+    pool_of = {path[-1].id: path[-1].pool.id for path in territories.leaves() if path[-1].pool is not None}
     owners, reasons = frame[output].clone(), frame[reason].clone()
-    for pool_id in {leaf.pool.id for leaf in leaves if leaf.pool is not None}:
-        pool = pools[pool_id]
-        where = [leaf.id for leaf in leaves if leaf.pool is not None and leaf.pool.id == pool_id]
-        in_pool = frame[territories.output].is_in(where) & frame[reason].is_in([KEPT, ASSIGNED, *DEPARTURES])
-        rows = in_pool.arg_true()
+    placed = frame.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+        pl.col(territories.output).replace_strict(pool_of, default=None, return_dtype=pl.String).alias("pool"),
+    ).filter(pl.col("pool").is_not_null() & frame[reason].is_in([KEPT, ASSIGNED, *DEPARTURES]))
+    rows_of = {str(key): group["row"] for (key,), group in placed.group_by("pool")}
+    sizes: dict[str | None, pl.Series] = {}
+    totals: dict[str | None, dict[str, float]] = {}
+    for pool_id in sorted(rows_of):
+        pool, rows = pools[pool_id], rows_of[pool_id]
+        measure = pool.balance_by
+        if measure not in sizes:
+            sizes[measure] = (frame[measure].cast(pl.Float64).fill_null(0.0) if measure
+                              else pl.repeat(1.0, frame.height, eager=True))
+        if any(o.capacity is not None for o in pool.owners):
+            if measure not in totals:
+                totals[measure] = _loads(owners, sizes[measure])
+            inside = _loads(owners.gather(rows), sizes[measure].gather(rows))
+            pool = _capacity_left(pool, {o: total - inside.get(o, 0.0) for o, total in totals[measure].items()})
         value_column = pool.balance_by or territories.value
         values = frame[value_column].gather(rows) if value_column else None
-        pool = _capacity_left(pool, owners.filter(~in_pool), frame[pool.balance_by].filter(~in_pool)
-                              if pool.balance_by else None)
-        moved = rebalance_pool(frame[ID].gather(rows), owners.gather(rows), pool, tolerance, values)
-        changed = moved != owners.gather(rows)
-        owners = owners.scatter(rows.filter(changed), moved.filter(changed))
-        reasons = reasons.scatter(rows.filter(changed), REBALANCE)
+        before = owners.gather(rows)
+        moved = rebalance_pool(frame[ID].gather(rows), before, pool, tolerance, values)
+        changed = (moved != before).fill_null(False)
+        if not changed.any():
+            continue
+        where = rows.filter(changed)
+        givers, takers = before.filter(changed).to_list(), moved.filter(changed).to_list()
+        for kind, held in totals.items():
+            # Moves are few: the totals follow them one by one.
+            for giver, taker, size in zip(givers, takers, sizes[kind].gather(where).to_list(), strict=True):
+                held[giver] = held.get(giver, 0.0) - size
+                held[taker] = held.get(taker, 0.0) + size
+        owners = owners.scatter(where, moved.filter(changed))
+        reasons = reasons.scatter(where, REBALANCE)
     return frame.with_columns(owners.alias(output), reasons.alias(reason))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -207,23 +208,38 @@ def _greedy_sequence(weight: Loads, capacity: Loads, load: Loads, count: int) ->
 
 
 def _greedy_by_size(weight: Loads, capacity: Loads, load: Loads, sizes: Loads) -> np.ndarray[Any, Any]:
-    """Members for accounts of varying size, one at a time; `load` is updated in place."""
-    chosen = np.full(len(sizes), len(weight), dtype=np.int64)
-    for i, size in enumerate(sizes):
-        ratio = np.where(load + size <= capacity, load / weight, np.inf)
-        best = int(np.argmin(ratio))
-        if np.isfinite(ratio[best]):
+    """Members for accounts of varying size, one at a time; `load` is updated in place.
+
+    Each account goes to the member with the lowest load/weight that it fits (ties by
+    pool order): a heap of (load/weight, member) finds it in a few steps, where one
+    numpy call per account cost more than the choice itself.
+    """
+    weights, room, held = weight.tolist(), capacity.tolist(), load.tolist()
+    chosen = [len(weights)] * len(sizes)
+    heap = [(held[m] / weights[m], m) for m in range(len(weights))]
+    heapq.heapify(heap)
+    full: list[tuple[float, int]] = []
+    for i, size in enumerate(sizes.tolist()):
+        while heap and held[heap[0][1]] + size > room[heap[0][1]]:
+            full.append(heapq.heappop(heap))
+        if heap:
+            best = heap[0][1]
             chosen[i] = best
-            load[best] += size
-    return chosen
+            held[best] += size
+            heapq.heapreplace(heap, (held[best] / weights[best], best))
+        for item in full:
+            heapq.heappush(heap, item)
+        full.clear()
+    load[:] = held
+    return np.array(chosen, dtype=np.int64)
 
 
 REBALANCE = "rebalance"
 
 
-def size_of(books: list[list[int]], size: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def size_of(books: Sequence[np.ndarray[Any, Any]], size: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """The size of the account each member would give next (0 when it has none)."""
-    return np.array([size[book[-1]] if book else 0.0 for book in books])
+    return np.array([size[book[-1]] if len(book) else 0.0 for book in books])
 
 
 def rebalance_pool(
@@ -241,37 +257,39 @@ def rebalance_pool(
     """
     members = pool.active
     names = [owner.id for owner in members]
-    index = {name: i for i, name in enumerate(names)}
+    if not names:
+        return owners
     value = np.zeros(len(ids)) if values is None else values.cast(pl.Float64).fill_null(0.0).to_numpy()
     size = value if pool.balance_by else np.ones(len(ids))
     weight = np.array([o.weight for o in members])
     capacity = np.array([np.inf if o.capacity is None else o.capacity for o in members])
-    held = owners.to_list()
-    load = np.zeros(len(names))
-    books: list[list[int]] = [[] for _ in names]
-    for row, owner in enumerate(held):
-        if owner in index:
-            load[index[owner]] += size[row]
-            books[index[owner]].append(row)
-    id_list = ids.to_list()
-    for book in books:  # pop() gives the least valuable account, then the lowest id
-        book.sort(key=lambda row: (value[row], id_list[row]), reverse=True)
+    member = owners.replace_strict(names, list(range(len(names))), default=None, return_dtype=pl.Int64)
+    load = np.bincount(member.drop_nulls().to_numpy(), weights=size[member.is_not_null().to_numpy()],
+                       minlength=len(names)).astype(np.float64)
+    # Each member's book, most valuable first (then the highest id), so that its last account
+    # is the one given first: the least valuable, then the lowest id. Sorted once, in polars.
+    ordered = pl.DataFrame({"member": member, "value": value, "id": ids,
+                            "row": pl.int_range(len(ids), eager=True)}).drop_nulls("member").sort(
+        ["member", "value", "id"], descending=[False, True, True])
+    ends = np.cumsum(np.bincount(ordered["member"].to_numpy(), minlength=len(names)))
+    books = np.split(ordered["row"].to_numpy(), ends[:-1])
+    moves: dict[int, int] = {}
     share = load.sum() * weight / weight.sum()
     low, high = share * (1 - tolerance), share * (1 + tolerance)
-    for _ in range(len(held)):  # every move fixes a unit of excess or deficit; this bound is loose
+    for _ in range(len(ids)):  # every move fixes a unit of excess or deficit; this bound is loose
         over, under = load > high + 1e-9, load < low - 1e-9
         if not over.any() and not under.any():
             break
-        has_book = np.array([bool(book) for book in books])
+        has_book = np.array([len(book) > 0 for book in books])
         donors = over & has_book if over.any() else has_book & (load - size_of(books, size) >= low - 1e-9)
         if not donors.any():
             break
         donor = int(np.argmax(np.where(donors, load / weight, -np.inf)))
         position = len(books[donor]) - 1
         if pool.balance_by:
-            book = books[donor]
-            position = _closest_fit(size[book], load, share, high=high, capacity=capacity, donor=donor, under=under)
-        row = books[donor][position]
+            position = _closest_fit(size[books[donor]], load, share, high=high, capacity=capacity, donor=donor,
+                                    under=under)
+        row = int(books[donor][position])
         room = (load + size[row] <= capacity) & (load + size[row] <= high + 1e-9)
         room[donor] = False
         if under.any():
@@ -279,11 +297,14 @@ def rebalance_pool(
         if not room.any():
             break
         receiver = int(np.argmin(np.where(room, load / weight, np.inf)))
-        books[donor].pop(position)
+        books[donor] = np.delete(books[donor], position)
         load[donor] -= size[row]
         load[receiver] += size[row]
-        held[row] = names[receiver]
-    return pl.Series(held, dtype=pl.String)
+        moves[row] = receiver
+    if not moves:
+        return owners
+    moved = pl.Series([names[receiver] for receiver in moves.values()], dtype=pl.String)
+    return owners.clone().scatter(list(moves), moved)
 
 
 def _closest_fit(sizes: Loads, load: Loads, share: Loads, *, high: Loads, capacity: Loads, donor: int,

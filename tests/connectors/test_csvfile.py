@@ -218,6 +218,22 @@ def test_the_id_column_is_never_written(export: Path) -> None:
     assert export.read_text(encoding="utf-8").splitlines()[1].startswith("001A,")
 
 
+def test_a_batch_written_as_a_frame_lands_like_record_updates_and_reports_only_failures(
+    export: Path, tmp_path: Path
+) -> None:
+    changes = pl.DataFrame({"id": ["001A", "001A", "001Q", "001C"], "field": ["Id", "Segment__c", "Segment__c",
+                                                                          "Segment__c"],
+                            "after": ["001Z", "Enterprise", "SMB", None]})
+    by_frame = connector(export, output=tmp_path / "frame.csv").write_frame(changes)
+    assert by_frame.rows() == [("001A", "Id", "the id column cannot be written"),
+                               ("001Q", "Segment__c", "record not found")]
+    by_updates = connector(export, output=tmp_path / "updates.csv").write([
+        RecordUpdate("001A", {"Id": "001Z", "Segment__c": "Enterprise"}), RecordUpdate("001Q", {"Segment__c": "SMB"}),
+        RecordUpdate("001C", {"Segment__c": None})])
+    assert [(r.record_id, r.field, r.error) for r in by_updates if not r.ok] == by_frame.rows()
+    assert (tmp_path / "frame.csv").read_bytes() == (tmp_path / "updates.csv").read_bytes()
+
+
 @pytest.mark.parametrize(
     ("value", "cell"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -162,6 +163,11 @@ def _batches(changes: pl.DataFrame, size: int) -> list[pl.DataFrame]:
     """Changes cut into batches of at most `size` whole records, in record order."""
     if changes.is_empty():
         return []
+    starts = changes.select(pl.col("id").ne_missing(pl.col("id").shift()).arg_true())["id"]
+    if starts.len() == changes["id"].n_unique():
+        # Each record's changes are together (a plan's are): batches are slices, never copies.
+        bounds = [*starts.gather_every(size).to_list(), changes.height]
+        return [changes.slice(start, end - start) for start, end in itertools.pairwise(bounds)]
     order = changes["id"].unique(maintain_order=True)
     number = pl.DataFrame({"id": order, "__batch": pl.int_range(order.len(), eager=True) // size})
     numbered = changes.join(number, on="id", how="left", maintain_order="left")

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import numpy as np
 import polars as pl
 
 from revrules.connectors.base import ID
@@ -70,7 +71,11 @@ class Plan:
     @property
     def changed_records(self) -> int:
         """How many records have at least one field change."""
-        return self.changes["id"].n_unique()
+        ids = self.changes["id"]
+        if ids.is_sorted():
+            # A plan's changes are in id order: counting where the id changes is enough.
+            return int(ids.ne_missing(ids.shift()).sum())
+        return ids.n_unique()
 
     @property
     def is_empty(self) -> bool:
@@ -135,12 +140,18 @@ def _write_rows(sink: IO[str], frame: pl.DataFrame) -> None:
         return
     sink.write("[\n  ")
     separator = ""
+    texts = all(dtype == pl.String for dtype in frame.schema.dtypes())
     for chunk in frame.iter_slices(_ROWS_PER_CHUNK):
-        # polars writes one object per line and escapes every newline inside a value,
-        # so each line break is exactly a boundary between two rows.
-        rows = chunk.write_ndjson()
+        if texts:
+            # Text columns only (the changes): polars encodes each row and joins them, half the work of
+            # encoding lines and replacing their breaks in Python.
+            rows = chunk.select(pl.struct(pl.all()).struct.json_encode().str.join(",\n  ")).item()
+        else:
+            # polars writes one object per line and escapes every newline inside a value,
+            # so each line break is exactly a boundary between two rows.
+            rows = chunk.write_ndjson()[:-1].replace("\n", ",\n  ")
         sink.write(separator)
-        sink.write(rows[:-1].replace("\n", ",\n  "))
+        sink.write(rows)
         separator = ",\n  "
     sink.write("\n ]")
 
@@ -252,7 +263,10 @@ def _hold_back_by_policy(changes: pl.DataFrame, project: Project,
     other change was held, since it only ever changes beside another change.
     """
     is_provenance = pl.col("field") == provenance if provenance else pl.lit(False)
-    _, held = hold_back_by_policy(changes.filter(~is_provenance), project.policies)
+    # Every policy holds back only a change over a value the CRM holds (`if_blank`, `never_overwrite`,
+    # `on_null: keep`), so only those are looked at: a first enrichment checks nothing.
+    candidates = changes.filter(~is_provenance & pl.col("before").is_not_null())
+    _, held = hold_back_by_policy(candidates, project.policies)
     if held.is_empty():
         return changes, held
     changes = changes.join(held.select("id", "field"), on=["id", "field"], how="anti", maintain_order="left")
@@ -287,7 +301,7 @@ def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.
     """One row per kept (record, field), in id order and, within a record, in the order of `columns`.
 
     Each quantity (keep, before, after, rule) is unpivoted into one column, field after
-    field; the kept cells are then taken in id order by position: the ids are ranked once
+    field; the kept cells are then taken in id order by position: the ids are sorted once
     (one sort of N ids, not of N times fields strings) and no per-field frame is built. Id
     order makes the plan the same whatever order the CRM returned the records in.
     """
@@ -305,10 +319,13 @@ def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.
     def stacked(quantity: str) -> pl.Series:
         return wide.select(pl.col(f"{quantity}{i}") for i in range(count)).unpivot(value_name=quantity)[quantity]
 
-    kept = stacked("keep").arg_true()  # positions field * records + record
-    rank = wide["id"].rank("ordinal").cast(pl.Int64) - 1  # each record's place in id order
-    kept = kept.gather((rank.gather(kept % records) * count + kept // records).arg_sort())
-    row, field = kept % records, kept // records
+    # The keep matrix (field x record), its records put in id order and read record by record:
+    # the kept cells come out in id order, then field order, without sorting the cells.
+    keeps = np.stack([wide[f"keep{i}"].to_numpy() for i in range(count)])
+    order = wide["id"].arg_sort().to_numpy()
+    cells = np.flatnonzero(keeps[:, order].T)
+    row, field = order[cells // count], cells % count
+    kept = pl.Series(field * records + row)  # positions in the unpivoted (field after field) columns
     return pl.DataFrame([
         wide["id"].gather(row),
         pl.Series("field", [name for name, _, _, _ in columns], dtype=pl.String).gather(field),

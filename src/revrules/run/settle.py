@@ -6,8 +6,8 @@ import logging
 
 import polars as pl
 
-from revrules.connectors.base import ID, RecordUpdate, WriteResult
-from revrules.connectors.protocols import Connector
+from revrules.connectors.base import ID, RecordUpdate
+from revrules.connectors.protocols import Connector, FrameWrite
 from revrules.errors import CrmError, WriteOutcomeUnknownError
 from revrules.state.ledger import FAILED, UNKNOWN, WRITTEN
 
@@ -64,7 +64,7 @@ def _send(connector: Connector, part: pl.DataFrame) -> tuple[pl.DataFrame, CrmEr
     settled: list[pl.DataFrame] = []
     for attempt in range(MAX_RESENDS + 1):
         try:
-            results = connector.write(_updates(part))
+            failed = _write(connector, part)
         except WriteOutcomeUnknownError as lost:
             try:
                 checked = current_values(connector, part)
@@ -89,9 +89,22 @@ def _send(connector: Connector, part: pl.DataFrame) -> tuple[pl.DataFrame, CrmEr
             # A connector raises only when the call did not land.
             settled.append(_marked(part, FAILED, str(refused)))
             return _joined(settled), refused
-        settled.append(_results(part, results))
+        settled.append(_failures(part, failed))
         break
     return _joined(settled), None
+
+
+def _write(connector: Connector, part: pl.DataFrame) -> pl.DataFrame:
+    """Send `part` once; the writes that failed: id, field, error and whether the CRM named the field."""
+    if isinstance(connector, FrameWrite):
+        return connector.write_frame(part.select("id", "field", "after")).select(
+            "id", "field", "error", pl.lit(value=False).alias(_NAMED))
+    failed = [r for r in connector.write(_updates(part)) if not r.ok]
+    return pl.DataFrame(
+        {"id": [r.record_id for r in failed], "field": [r.field for r in failed],
+         "error": [r.error for r in failed], _NAMED: [r.named for r in failed]},
+        schema={"id": pl.String, "field": pl.String, "error": pl.String, _NAMED: pl.Boolean},
+    )
 
 
 def _updates(part: pl.DataFrame) -> list[RecordUpdate]:
@@ -105,15 +118,9 @@ def _marked(part: pl.DataFrame, result: str, error: str | None) -> pl.DataFrame:
                        pl.lit(value=False).alias(_NAMED))
 
 
-def _results(part: pl.DataFrame, results: list[WriteResult]) -> pl.DataFrame:
-    """The failed results of one write, joined to their ledger rows; every other write of `part` landed."""
-    failed = [r for r in results if not r.ok]
-    frame = pl.DataFrame(
-        {"id": [r.record_id for r in failed], "field": [r.field for r in failed],
-         "error": [r.error for r in failed], _NAMED: [r.named for r in failed]},
-        schema={"id": pl.String, "field": pl.String, "error": pl.String, _NAMED: pl.Boolean},
-    )
-    joined = part.select("row", "id", "field").join(frame, on=["id", "field"], how="inner", maintain_order="left")
+def _failures(part: pl.DataFrame, failed: pl.DataFrame) -> pl.DataFrame:
+    """The failed writes of `part`, joined to their ledger rows; every other write of `part` landed."""
+    joined = part.select("row", "id", "field").join(failed, on=["id", "field"], how="inner", maintain_order="left")
     return joined.select("row", "id", "field", pl.lit(FAILED).alias("result"), "error", _NAMED)
 
 
