@@ -283,3 +283,46 @@ def test_check_online_names_the_scopes_owner_change_needs_on_hubspot(
         assert result.code == 2
         assert "lacks the scope crm.objects.deals.write (write deals: owner_change)" in result.err
         assert "crm.objects.contacts.write" not in result.err
+
+
+def test_the_api_budget_counts_the_related_records_writes_and_reads(
+    cli: Cli, tmp_path: Path, org: SalesforceEmulator
+) -> None:
+    """Two account owners need one Collections call; the three records that follow need four more.
+
+    Per object: one call reading its fields and one Collections call of up to 200 records
+    (REST API Developer Guide, "Update Multiple Records"); the lookups were made with the plan.
+    """
+    config = write_project(tmp_path, SALESFORCE.replace("api_reserve: 0", "api_reserve: 100"))
+    org.reset_log()
+    result = cli("apply", "--yes", "-c", config)
+    assert "API budget: 5 call(s) needed" in result.err, result.err
+    paths = [r.path for r in org.requests()]
+    before = next(n for n, path in enumerate(paths) if "/limits" in path)  # calls made with the plan
+    run = json.loads(cli("history", "--json", "-c", config).out)["runs"][0]["id"]
+    assert cli("rollback", str(run), "--yes", "-c", config).code == 0
+    # 104 left when the limits are read: enough for the accounts' one call, not for their records' four more.
+    org.faults.daily_api_remaining = 100 + 4 + before + 1
+    refused = cli("apply", "--yes", "-c", config)
+    assert refused.code == 3, refused.err
+    assert "the write needs about 5 API call(s)" in refused.err
+    assert owners(org)[A1] == OLD and owners(org)[C1] == OLD
+
+
+def test_the_confirmation_names_the_related_records_that_move(tmp_path: Path, org: SalesforceEmulator) -> None:
+    """The question asked before writing counts the contacts and opportunities, not only the accounts."""
+    from revrules.errors import RefusedError
+    from revrules.project import load_project
+    from revrules.run.operations import WriteOptions, apply
+
+    asked: list[str] = []
+
+    def decline(question: str) -> None:
+        asked.append(question)
+        raise RefusedError("cancelled; nothing was written")
+
+    with pytest.raises(RefusedError):
+        apply(load_project(write_project(tmp_path, SALESFORCE)), WriteOptions(confirm=decline))
+    assert asked == ["Apply 2 field change(s) to 2 record(s), and the owner of 3 related record(s) "
+                     "(2 Contact, 1 Opportunity)?"]
+    assert owners(org)[A1] == OLD
