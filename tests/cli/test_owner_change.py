@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -326,3 +327,26 @@ def test_the_confirmation_names_the_related_records_that_move(tmp_path: Path, or
     assert asked == ["Apply 2 field change(s) to 2 record(s), and the owner of 3 related record(s) "
                      "(2 Contact, 1 Opportunity)?"]
     assert owners(org)[A1] == OLD
+
+
+def test_handoff_digests_count_the_contacts_and_open_opportunities_moving_with_each_account(
+    cli: Cli, tmp_path: Path, org: SalesforceEmulator
+) -> None:
+    """A plan's digests count its related lines; a run's count the related writes that landed."""
+    config = write_project(tmp_path, SALESFORCE)
+    assert cli("plan", "-o", tmp_path / "review.plan.json", "-c", config).code == 0
+    assert cli("handoff", tmp_path / "review.plan.json", "-c", config, "-o", tmp_path / "planned").code == 0
+    with (tmp_path / "planned" / f"{OLD}.csv").open(encoding="utf-8") as handle:
+        lost = [(r["id"], r["contacts"], r["open_opportunities"]) for r in csv.DictReader(handle)]
+    assert lost == [(A1, "1", "1"), (A2, "1", "0")]
+    digest = (tmp_path / "planned" / f"{NEW}.md").read_text(encoding="utf-8")
+    assert f"- {A1}: 1 contact(s), 1 open opportunity(ies) move with it" in digest
+    assert f"- {A2}: 1 contact(s) move with it" in digest
+
+    org.faults.record_errors = {C3: "Contact is locked by a validation rule"}
+    assert cli("apply", "--yes", "-c", config, "--handoff", tmp_path / "applied").code == 1
+    assert cli("handoff", "--run", "1", "-c", config, "-o", tmp_path / "run").code == 0
+    for folder in ("applied", "run"):
+        with (tmp_path / folder / f"{NEW}.csv").open(encoding="utf-8") as handle:
+            gained = [(r["id"], r["contacts"], r["open_opportunities"]) for r in csv.DictReader(handle)]
+        assert gained == [(A1, "1", "1"), (A2, "0", "0")]  # the refused contact did not move
