@@ -184,7 +184,12 @@ def test_owner_change_is_copied_and_rehearsed_with_the_contacts_and_open_opportu
         config = with_owner_change(write_project(tmp_path, "salesforce", OWNERS), "salesforce")
         snapped = cli("snapshot", "-c", config, "-o", tmp_path / "snap")
         assert snapped.code == 0, snapped.err
+        served = Counter(call_kind("salesforce", r.method, r.path) for r in org.requests())
         manifest = json.loads((tmp_path / "snap" / "manifest.json").read_text())
+        # The lookups of contacts and opportunities (one query each) are in what the snapshot cost.
+        assert manifest["api_calls"] == {**served, "total": served.total()}
+        assert org.requests(path_contains="/query") and len([r for r in org.requests(path_contains="/query")
+                                                              if "Opportunity" in r.query]) == 1
         # The owner's contact of each account and its open opportunity; not another's, not a closed one.
         assert manifest["related"] == {"Contact": 30, "Opportunity": 30}
         assert "related.csv" in manifest["files"] and "  related records (owner_change): Contact 30, " \
