@@ -163,8 +163,9 @@ def test_owner_change_is_copied_and_rehearsed_with_the_contacts_and_open_opportu
     """The snapshot copies the contacts and open Opportunities the accounts' owners hold (SOQL on
     `Contact` and `Opportunity` by `AccountId` and `OwnerId`, `IsClosed = false`), and the
     rehearsal moves them as the direct apply does: same plan lines, same calls, same final owners.
-    Records taken from the owner who is no User cannot be given back by a rollback
-    (`INVALID_CROSS_REFERENCE_KEY`, as for the accounts)."""
+    Contacts taken from the inactive owner cannot be given back by a rollback: the copy keeps
+    that User inactive, so it answers `INACTIVE_OWNER_OR_USER` as the org does (Salesforce Help
+    000205862)."""
     owners = [OWNERS["a"], OWNERS["c"], OWNERS["inactive"]]
     accounts = [{"Id": account_id(i), "Name": f"Account {i}", "NumberOfEmployees": (i * 397) % 7000,
                  "BillingCountry": "US" if i % 2 else "DE", "OwnerId": owners[i % 3], "Segment__c": "SMB"}
@@ -176,7 +177,8 @@ def test_owner_change_is_copied_and_rehearsed_with_the_contacts_and_open_opportu
                       **deal, **({"StageName": "Closed Won", "IsClosed": True} if suffix == "B" else {})}
                      for i in range(30) for suffix in "AB"]
     org = SalesforceEmulator(accounts, fields=[*_account_fields(), *FIELDS], picklists={"Segment__c": SEGMENTS},
-                             users=[{"Id": OWNERS[key]} for key in ("a", "b", "c")], contacts=contacts,
+                             users=[*({"Id": OWNERS[key]} for key in ("a", "b", "c")),
+                                    {"Id": OWNERS["inactive"], "IsActive": False}], contacts=contacts,
                              opportunities=opportunities).start()
     monkeypatch.setenv("SF_URL", org.url)
     monkeypatch.setenv("SF_SESSION", org.session_id)
@@ -214,7 +216,7 @@ def test_owner_change_is_copied_and_rehearsed_with_the_contacts_and_open_opportu
     assert "Related records following their account's new owner (owner_change):" in report
     assert f"  Contact: {following['Contact']}" in report and f"  Opportunity: {following['Opportunity']}" in report
     unrestorable = sum(1 for row in moved if row[0] == "Contact" and row[2] == OWNERS["inactive"])
-    assert any(line.startswith(f"  Contact.OwnerId: {unrestorable} x INVALID_CROSS_REFERENCE_KEY")
+    assert any(line.startswith(f"  Contact.OwnerId: {unrestorable} x INACTIVE_OWNER_OR_USER")
                for line in report), report
     # The owners the direct apply left are those the rehearsal's apply moved to.
     assert {c["Id"]: c["OwnerId"] for c in org.contacts.values() if c["Id"].endswith("A")} == {

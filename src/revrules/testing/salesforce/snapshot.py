@@ -15,10 +15,11 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, session_id: str | Non
     """An emulator (not started) serving the org a snapshot folder copied.
 
     The copied describe fields keep their lengths, picklists and restricted flags; record
-    types keep the picklist values each offers; only the copied (active) users may own
-    records; campaigns, their members and the copied records' contacts are served; `/limits`
-    reports the daily API requests the org had left. With `related.csv` (`owner_change`),
-    the contacts and open opportunities the accounts' owners hold are served with their owner.
+    types keep the picklist values each offers; only the copied active users may own
+    records (an inactive one is copied inactive); campaigns, their members and the copied
+    records' contacts are served; `/limits` reports the daily API requests the org had left.
+    With `related.csv` (`owner_change`), the contacts and open opportunities the accounts'
+    owners hold are served with their owner.
 
     Args:
         folder: A folder written by `revrules snapshot` from a Salesforce org.
@@ -43,7 +44,8 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, session_id: str | Non
         api_version=str(manifest.get("api_version", "59.0")),
         port=port,
         session_id=session_id,
-        users=[{"Id": u["Id"], "Name": u.get("Name"), "IsActive": True} for u in metadata.get("users", [])],
+        users=[{"Id": u["Id"], "Name": u.get("Name"), "IsActive": u.get("IsActive", True) is not False}
+               for u in metadata.get("users", [])],
         contacts=_with_owners(metadata.get("contacts", []), related.get("Contact", [])),
         opportunities=related.get("Opportunity", []),
         marketing_lists=True,
