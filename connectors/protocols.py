@@ -165,8 +165,12 @@ class PropertyCreation(Protocol):
 class ApiBudget(Protocol):
     """A CRM with a daily API allowance that a write must fit in."""
 
-    def check_budget(self, records_to_write: int) -> None:
-        """Refuse (raise `RefusedError`) a write the remaining allowance cannot afford."""
+    def check_budget(self, records_to_write: int, other_calls: int = 0) -> None:
+        """Refuse (raise `RefusedError`) a write the remaining allowance cannot afford.
+
+        `other_calls` are the calls the write makes besides writing the records: the
+        related records an owner change carries, written and read by id.
+        """
         ...
 
 

@@ -178,8 +178,8 @@ class SalesforceConnector:
                                       list_names=list(list_names.values()), record_ids=record_ids,
                                       marker_field=self.campaigns.marker_field)
 
-    def check_budget(self, records_to_write: int) -> None:
-        """Refuse a write the org's remaining daily API requests cannot afford.
+    def check_budget(self, records_to_write: int, other_calls: int = 0) -> None:
+        """Refuse a write the org's remaining daily API requests cannot afford, `other_calls` included.
 
         Also fixes the write mode: a plan of at least `bulk_write_threshold` records is
         written as one Bulk API 2.0 job (see `batch_size`).
@@ -189,7 +189,7 @@ class SalesforceConnector:
             CrmError: The limits could not be read.
         """
         self._planned_records = max(records_to_write, 0)
-        write.check_budget(self._session, records_to_write)
+        write.check_budget(self._session, records_to_write, other_calls)
 
     def write_calls(self, records: int) -> int:
         """The API calls writing `records` records costs without faults."""

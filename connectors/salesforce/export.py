@@ -24,7 +24,9 @@ def export_metadata(session: SalesforceSession, *, fields: Sequence[str], owner_
     Args:
         session: The org.
         fields: The fields the config reads or writes; other fields of the describe are left out.
-        owner_ids: User ids that own records or sit in pools; only the active ones are kept.
+        owner_ids: User ids that own records or sit in pools; inactive ones are kept with
+            `IsActive` false (a contact or opportunity handed back to one is refused as
+            `INACTIVE_OWNER_OR_USER`, which a rehearsal should say).
         list_names: Campaign names the rulebook's lists use.
         record_ids: The records copied, whose contacts campaign membership needs.
         marker_field: The CampaignMember field marking the members revrules added.
@@ -53,7 +55,7 @@ def export_metadata(session: SalesforceSession, *, fields: Sequence[str], owner_
         record_types[str(info.get("name"))] = {
             f: [str(v.get("value")) for v in (offered.get(f) or {}).get("values", [])] for f in picklists
             if f in offered}
-    users = query_chunks(session, "read users", "SELECT Id, Name, IsActive FROM User WHERE IsActive = true AND Id IN",
+    users = query_chunks(session, "read users", "SELECT Id, Name, IsActive FROM User WHERE Id IN",
                          sorted(set(owner_ids)))
     currencies: list[dict[str, Any]] = []
     if "CurrencyIsoCode" in present:

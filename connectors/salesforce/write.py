@@ -85,8 +85,10 @@ def write_calls(session: SalesforceSession, records: int) -> int:
     return math.ceil(records / COLLECTION_SIZE)
 
 
-def check_budget(session: SalesforceSession, records_to_write: int) -> None:
+def check_budget(session: SalesforceSession, records_to_write: int, other_calls: int = 0) -> None:
     """Refuse a write the org's remaining daily API requests cannot afford.
+
+    `other_calls` (related records' writes and reads) count as the records' writes do.
 
     Raises:
         RefusedError: The calls the write needs plus `api_reserve` exceed what is left.
@@ -97,7 +99,7 @@ def check_budget(session: SalesforceSession, records_to_write: int) -> None:
         remaining = int(limits["DailyApiRequests"]["Remaining"])
     except (KeyError, TypeError, ValueError) as error:
         raise CrmError("the org's limits do not report DailyApiRequests") from error
-    needed = write_calls(session, records_to_write)
+    needed = write_calls(session, records_to_write) + max(other_calls, 0)
     reserve = session.tuning.api_reserve
     if needed + reserve > remaining:
         raise RefusedError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -283,3 +284,69 @@ def test_check_online_names_the_scopes_owner_change_needs_on_hubspot(
         assert result.code == 2
         assert "lacks the scope crm.objects.deals.write (write deals: owner_change)" in result.err
         assert "crm.objects.contacts.write" not in result.err
+
+
+def test_the_api_budget_counts_the_related_records_writes_and_reads(
+    cli: Cli, tmp_path: Path, org: SalesforceEmulator
+) -> None:
+    """Two account owners need one Collections call; the three records that follow need four more.
+
+    Per object: one call reading its fields and one Collections call of up to 200 records
+    (REST API Developer Guide, "Update Multiple Records"); the lookups were made with the plan.
+    """
+    config = write_project(tmp_path, SALESFORCE.replace("api_reserve: 0", "api_reserve: 100"))
+    org.reset_log()
+    result = cli("apply", "--yes", "-c", config)
+    assert "API budget: 5 call(s) needed" in result.err, result.err
+    paths = [r.path for r in org.requests()]
+    before = next(n for n, path in enumerate(paths) if "/limits" in path)  # calls made with the plan
+    run = json.loads(cli("history", "--json", "-c", config).out)["runs"][0]["id"]
+    assert cli("rollback", str(run), "--yes", "-c", config).code == 0
+    # 104 left when the limits are read: enough for the accounts' one call, not for their records' four more.
+    org.faults.daily_api_remaining = 100 + 4 + before + 1
+    refused = cli("apply", "--yes", "-c", config)
+    assert refused.code == 3, refused.err
+    assert "the write needs about 5 API call(s)" in refused.err
+    assert owners(org)[A1] == OLD and owners(org)[C1] == OLD
+
+
+def test_the_confirmation_names_the_related_records_that_move(tmp_path: Path, org: SalesforceEmulator) -> None:
+    """The question asked before writing counts the contacts and opportunities, not only the accounts."""
+    from revrules.errors import RefusedError
+    from revrules.project import load_project
+    from revrules.run.operations import WriteOptions, apply
+
+    asked: list[str] = []
+
+    def decline(question: str) -> None:
+        asked.append(question)
+        raise RefusedError("cancelled; nothing was written")
+
+    with pytest.raises(RefusedError):
+        apply(load_project(write_project(tmp_path, SALESFORCE)), WriteOptions(confirm=decline))
+    assert asked == ["Apply 2 field change(s) to 2 record(s), and the owner of 3 related record(s) "
+                     "(2 Contact, 1 Opportunity)?"]
+    assert owners(org)[A1] == OLD
+
+
+def test_handoff_digests_count_the_contacts_and_open_opportunities_moving_with_each_account(
+    cli: Cli, tmp_path: Path, org: SalesforceEmulator
+) -> None:
+    """A plan's digests count its related lines; a run's count the related writes that landed."""
+    config = write_project(tmp_path, SALESFORCE)
+    assert cli("plan", "-o", tmp_path / "review.plan.json", "-c", config).code == 0
+    assert cli("handoff", tmp_path / "review.plan.json", "-c", config, "-o", tmp_path / "planned").code == 0
+    with (tmp_path / "planned" / f"{OLD}.csv").open(encoding="utf-8") as handle:
+        lost = [(r["id"], r["contacts"], r["open_opportunities"]) for r in csv.DictReader(handle)]
+    assert lost == [(A1, "1", "1"), (A2, "1", "0")]
+    digest = (tmp_path / "planned" / f"{NEW}.md").read_text(encoding="utf-8")
+    assert f"- {A1}: 1 contact(s), 1 open opportunity(ies) move with it" in digest
+    assert f"- {A2}: 1 contact(s) move with it" in digest
+
+    org.faults.record_errors = {C3: "Contact is locked by a validation rule"}
+    assert cli("apply", "--yes", "-c", config, "--handoff", tmp_path / "applied").code == 1
+    assert cli("handoff", "--run", "1", "-c", config, "-o", tmp_path / "run").code == 0
+    for folder in ("applied", "run"):
+        with (tmp_path / folder / f"{NEW}.csv").open(encoding="utf-8") as handle:
+            gained = [(r["id"], r["contacts"], r["open_opportunities"]) for r in csv.DictReader(handle)]
+        assert gained == [(A1, "1", "1"), (A2, "0", "0")]  # the refused contact did not move

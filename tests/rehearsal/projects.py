@@ -112,3 +112,12 @@ def written_values(config: Path) -> pl.DataFrame:
     raw = read_all(project, project.connector()).raw
     written = [f for f in project.write_fields() if f in raw.columns]
     return raw.select(pl.col(ID).cast(pl.String).alias("id"), *written).sort("id")
+
+
+def with_owner_change(config: Path, kind: str) -> Path:
+    """The project's config with `owner_change` moving contacts and open opportunities (deals)."""
+    deals = "open_opportunities" if kind == "salesforce" else "open_deals"
+    text = config.read_text(encoding="utf-8").replace("state_dir:", f"owner_change: {{contacts: true, {deals}: true}}"
+                                                                     "\nstate_dir:")
+    config.write_text(text, encoding="utf-8")
+    return config

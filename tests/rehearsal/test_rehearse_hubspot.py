@@ -18,7 +18,7 @@ from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
 from revrules.testing.hubspot.cli import owners_for
 from revrules.testing.hubspot.state import _List
-from tests.rehearsal.projects import write_project, written_values
+from tests.rehearsal.projects import with_owner_change, write_project, written_values
 
 OWNERS = {"a": "7001", "b": "7002", "c": "7003", "inactive": "7004"}
 
@@ -123,3 +123,52 @@ def test_a_list_that_includes_contacts_is_copied_and_rehearsed_with_its_contacts
     assert any(line.startswith("  enterprise: add") and line.endswith("(their contacts follow in the contact list)")
                for line in report)
     assert set(contacts["members"]) == {str(int(m) + 4000) for m in members} | {"9999"}
+
+
+def test_owner_change_is_copied_and_rehearsed_with_the_contacts_and_open_deals(
+        portal: HubSpotEmulator, cli: Cli, tmp_path: Path) -> None:
+    """The snapshot copies the contacts and open deals associated with the copied companies that
+    their owner holds (associations v4 batch reads, `hubspot_owner_id`; a deal with `hs_is_closed`
+    stays out), and the rehearsal moves them as the direct apply does: same plan lines, same
+    calls, same failures, same final owners. A contact of two companies is copied with both."""
+    held = {str(1000 + i): portal.companies[str(1000 + i)]["hubspot_owner_id"] for i in range(30)}
+    other = {company: OWNERS["b"] if owner != OWNERS["b"] else OWNERS["a"] for company, owner in held.items()}
+    for company, owner in held.items():
+        portal.put_contact({"id": "5" + company, "associatedcompanyid": company, "hubspot_owner_id": owner})
+        portal.put_contact({"id": "6" + company, "associatedcompanyid": company, "hubspot_owner_id": other[company]})
+        portal.put_deal({"id": "8" + company, "associatedcompanyid": company, "hubspot_owner_id": owner,
+                         "dealstage": "appointmentscheduled"})
+        portal.put_deal({"id": "9" + company, "associatedcompanyid": company, "hubspot_owner_id": owner,
+                         "dealstage": "closedwon"})
+    portal.put_contact({"id": "7000", "associatedcompanyid": ["1000", "1003"], "hubspot_owner_id": held["1000"]})
+    config = with_owner_change(write_project(tmp_path, "hubspot", OWNERS), "hubspot")
+    cli("check", "-c", config, "--online", "--create-properties")
+    snapped = cli("snapshot", "-c", config, "-o", tmp_path / "snap")
+    assert snapped.code == 0, snapped.err
+    manifest = json.loads((tmp_path / "snap" / "manifest.json").read_text())
+    assert manifest["related"] == {"contacts": 31, "deals": 30}
+    copied = (tmp_path / "snap" / "related.csv").read_text()
+    assert "contacts,7000,1000," in copied and "contacts,7000,1003," in copied
+    assert ",61000," not in copied and ",91000," not in copied
+
+    rehearsal = rehearse(load_project(config), tmp_path / "snap")
+    direct_plan = json.loads(cli("plan", "-c", config, "--json").out)
+    portal.reset_log()
+    applied = json.loads(cli("apply", "-c", config, "--yes", "--force", "--json").out)
+    direct = Counter(call_kind("hubspot", r.method, r.path) for r in portal.requests())
+
+    keys = ("object", "id", "before", "after", "account")
+    moved = sorted(tuple(c[k] for k in keys) for c in direct_plan["related_changes"])
+    assert moved and moved == sorted(tuple(r[k] for k in keys) for r in rehearsal.plan.related.to_dicts())
+    assert rehearsal.calls == dict(direct)
+    assert applied["failed"] == rehearsal.refused.to_dicts()
+    assert rehearsal.replan_changes == 0
+    report = rehearsal_text(rehearsal, "hubspot_owner_id").splitlines()
+    following = Counter(row[0] for row in moved)
+    assert f"  contacts: {following['contacts']}" in report and f"  deals: {following['deals']}" in report
+    moved_to = {row[1]: row[3] for row in moved}
+    assert {i: c["hubspot_owner_id"] for i, c in portal.contacts.items()} == {
+        **{"5" + c: o for c, o in held.items()}, **{"6" + c: o for c, o in other.items()}, "7000": held["1000"],
+        **{i: o for i, o in moved_to.items() if not i.startswith("8")}}
+    assert {i: d["hubspot_owner_id"] for i, d in portal.deals.items() if i.startswith("8")} == {
+        **{"8" + c: o for c, o in held.items()}, **{i: o for i, o in moved_to.items() if i.startswith("8")}}

@@ -16,7 +16,7 @@ from revrules.rehearsal.rehearse import rehearse
 from revrules.testing.harness import Cli
 from revrules.testing.salesforce import SalesforceEmulator
 from revrules.testing.salesforce.snapshot import emulator_from_snapshot
-from tests.rehearsal.projects import write_project, written_values
+from tests.rehearsal.projects import with_owner_change, write_project, written_values
 
 OWNERS = {"a": "005EM000000AAAA", "b": "005EM000000BBBB", "c": "005EM000000CCCC", "inactive": "005EM000000DDDD"}
 SEGMENTS = ["SMB", "Mid-Market", "Enterprise"]
@@ -156,3 +156,69 @@ def test_rehearse_refuses_a_missing_snapshot_or_one_of_another_crm(org: Salesfor
     result = cli("rehearse", "-c", config, "--snapshot", tmp_path / "other")
     assert result.code == 2
     assert "hubspot" in result.err
+
+
+def test_owner_change_is_copied_and_rehearsed_with_the_contacts_and_open_opportunities(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot copies the contacts and open Opportunities the accounts' owners hold (SOQL on
+    `Contact` and `Opportunity` by `AccountId` and `OwnerId`, `IsClosed = false`), and the
+    rehearsal moves them as the direct apply does: same plan lines, same calls, same final owners.
+    Contacts taken from the inactive owner cannot be given back by a rollback: the copy keeps
+    that User inactive, so it answers `INACTIVE_OWNER_OR_USER` as the org does (Salesforce Help
+    000205862)."""
+    owners = [OWNERS["a"], OWNERS["c"], OWNERS["inactive"]]
+    accounts = [{"Id": account_id(i), "Name": f"Account {i}", "NumberOfEmployees": (i * 397) % 7000,
+                 "BillingCountry": "US" if i % 2 else "DE", "OwnerId": owners[i % 3], "Segment__c": "SMB"}
+                for i in range(30)]
+    contacts = [{"Id": f"003EM0000{i:06d}AA{suffix}", "AccountId": account_id(i), "LastName": f"C{i}",
+                 "OwnerId": owners[(i + shift) % 3]} for i in range(30) for suffix, shift in (("A", 0), ("B", 1))]
+    deal = {"StageName": "Prospecting", "CloseDate": "2027-01-31", "IsClosed": False, "Name": "deal"}
+    opportunities = [{"Id": f"006EM0000{i:06d}AA{suffix}", "AccountId": account_id(i), "OwnerId": owners[i % 3],
+                      **deal, **({"StageName": "Closed Won", "IsClosed": True} if suffix == "B" else {})}
+                     for i in range(30) for suffix in "AB"]
+    org = SalesforceEmulator(accounts, fields=[*_account_fields(), *FIELDS], picklists={"Segment__c": SEGMENTS},
+                             users=[*({"Id": OWNERS[key]} for key in ("a", "b", "c")),
+                                    {"Id": OWNERS["inactive"], "IsActive": False}], contacts=contacts,
+                             opportunities=opportunities).start()
+    monkeypatch.setenv("SF_URL", org.url)
+    monkeypatch.setenv("SF_SESSION", org.session_id)
+    try:
+        config = with_owner_change(write_project(tmp_path, "salesforce", OWNERS), "salesforce")
+        snapped = cli("snapshot", "-c", config, "-o", tmp_path / "snap")
+        assert snapped.code == 0, snapped.err
+        served = Counter(call_kind("salesforce", r.method, r.path) for r in org.requests())
+        manifest = json.loads((tmp_path / "snap" / "manifest.json").read_text())
+        # The lookups of contacts and opportunities (one query each) are in what the snapshot cost.
+        assert manifest["api_calls"] == {**served, "total": served.total()}
+        assert org.requests(path_contains="/query") and len([r for r in org.requests(path_contains="/query")
+                                                              if "Opportunity" in r.query]) == 1
+        # The owner's contact of each account and its open opportunity; not another's, not a closed one.
+        assert manifest["related"] == {"Contact": 30, "Opportunity": 30}
+        assert "related.csv" in manifest["files"] and "  related records (owner_change): Contact 30, " \
+            "Opportunity 30" in snapped.out
+        assert "AAB" not in (tmp_path / "snap" / "related.csv").read_text()
+        rehearsal = rehearse(load_project(config), tmp_path / "snap")
+        report = cli("rehearse", "-c", config, "--snapshot", tmp_path / "snap").out.splitlines()
+        org.reset_log()
+        direct_plan = json.loads(cli("plan", "-c", config, "--json").out)
+        org.reset_log()
+        applied = json.loads(cli("apply", "-c", config, "--yes", "--force", "--json").out)
+        direct = Counter(call_kind("salesforce", r.method, r.path) for r in org.requests())
+    finally:
+        org.stop()
+    keys = ("object", "id", "before", "after", "account")
+    moved = sorted(tuple(c[k] for k in keys) for c in direct_plan["related_changes"])
+    assert moved and moved == sorted(tuple(r[k] for k in keys) for r in rehearsal.plan.related.to_dicts())
+    assert rehearsal.calls == dict(direct)
+    assert applied["failed"] == rehearsal.refused.to_dicts() == []
+    assert rehearsal.replan_changes == 0 and rehearsal.rollback_matches
+    following = Counter(row[0] for row in moved)
+    assert "Related records following their account's new owner (owner_change):" in report
+    assert f"  Contact: {following['Contact']}" in report and f"  Opportunity: {following['Opportunity']}" in report
+    unrestorable = sum(1 for row in moved if row[0] == "Contact" and row[2] == OWNERS["inactive"])
+    assert any(line.startswith(f"  Contact.OwnerId: {unrestorable} x INACTIVE_OWNER_OR_USER")
+               for line in report), report
+    # The owners the direct apply left are those the rehearsal's apply moved to.
+    assert {c["Id"]: c["OwnerId"] for c in org.contacts.values() if c["Id"].endswith("A")} == {
+        **{c["Id"]: c["OwnerId"] for c in contacts if c["Id"].endswith("A")},
+        **{row[1]: row[3] for row in moved if row[0] == "Contact"}}

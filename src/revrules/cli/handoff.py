@@ -9,7 +9,7 @@ from pathlib import Path
 
 from revrules.errors import ExitCode, InvalidInputError
 from revrules.project import Project, load_project
-from revrules.run.handoff import Digests, digests, run_changes, write_digests
+from revrules.run.handoff import Digests, digests, run_changes, run_related, write_digests
 from revrules.run.notify import send_digests
 from revrules.run.operations import open_ledger
 from revrules.run.plan import Plan
@@ -35,7 +35,7 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         title = f"run {args.run}"
     else:
         plan = Plan.from_json(json.loads(Path(args.plan).read_text(encoding="utf-8")))
-        found = digests(project, plan.changes)
+        found = digests(project, plan.changes, plan.related)
         title = f"plan of {plan.meta.created_at}"
     files = write_digests(found, Path(args.out), title)
     for owner, gained, lost in found.summary().iter_rows():
@@ -50,7 +50,7 @@ def run_digests(project: Project, run_id: int) -> Digests:
     try:
         if ledger.run(run_id) is None:
             raise InvalidInputError(f"there is no run {run_id} in the ledger")
-        return digests(project, run_changes(ledger, run_id))
+        return digests(project, run_changes(ledger, run_id), run_related(ledger, run_id))
     finally:
         ledger.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revrules.rehearsal.rehearse import Rehearsal, book_moves, minutes
+from revrules.rehearsal.rehearse import Rehearsal, book_moves, minutes, related_moves
 from revrules.rehearsal.snapshot import SnapshotSummary
 
 _LISTED = 20
@@ -14,6 +14,9 @@ def snapshot_text(summary: SnapshotSummary) -> str:
              f"  records: {summary.records:,} of {summary.records_read:,} read"]
     if summary.redacted:
         lines.append(f"  redacted (no rule reads them): {', '.join(summary.redacted)}")
+    if summary.related:
+        counted = ", ".join(f"{name} {n:,}" for name, n in summary.related.items())
+        lines.append(f"  related records (owner_change): {counted}")
     if summary.api_calls:
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in summary.api_calls.items() if kind != "total")
         lines.append(f"  API calls it cost: {summary.api_calls.get('total', 0):,} ({kinds})")
@@ -59,6 +62,11 @@ def rehearsal_text(result: Rehearsal, owner_field: str | None) -> str:
     lines.append("Owner book moves: none" if not moves else "Owner book moves (from -> to: accounts):")
     for before, after, count in moves[:_LISTED]:
         lines.append(f"  {before} -> {after}: {count:,}")
+    related = related_moves(plan, result.refused)
+    if related:
+        lines.append("Related records following their account's new owner (owner_change):")
+        for name, count, refused in related:
+            lines.append(f"  {name}: {count:,}" + (f" ({refused:,} refused, listed above)" if refused else ""))
     lines.append("")
     total = sum(result.calls.values())
     kinds = ", ".join(f"{kind} {n:,}" for kind, n in result.calls.items()) or "none"

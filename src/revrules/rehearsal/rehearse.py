@@ -126,7 +126,8 @@ def rehearse(project: Project, folder: Path) -> Rehearsal:
         applied = read_back.raw.select(pl.col(ID).cast(pl.String).alias("id"), *written).sort("id")
         del read_back
         failed_keys = refused.select("id", "field")
-        left = after.changes.join(failed_keys, on=["id", "field"], how="anti").height
+        left = after.changes.join(failed_keys, on=["id", "field"], how="anti").height + \
+            after.related.join(failed_keys, on="id", how="anti").height
         matches = True
         restore_refused = pl.DataFrame(schema={"id": pl.String, "field": pl.String, "error": pl.String})
         if report is not None:
@@ -155,7 +156,10 @@ def _same_changes(first: Plan, again: Plan, restore_refused: pl.DataFrame) -> bo
     unrestored = restore_refused.select("id").unique()
     expected = first.changes.join(unrestored, on="id", how="anti").select(keys).sort(keys)
     found = again.changes.join(unrestored, on="id", how="anti").select(keys).sort(keys)
-    return expected.equals(found) and \
+    related = ["object", "id", "before", "after"]
+    moved = first.related.join(unrestored, on="id", how="anti").select(related).sort(related)
+    moved_again = again.related.join(unrestored, on="id", how="anti").select(related).sort(related)
+    return expected.equals(found) and moved.equals(moved_again) and \
         first.list_changes.sort(["list", "id"]).equals(again.list_changes.sort(["list", "id"]))
 
 
@@ -183,6 +187,16 @@ def book_moves(plan: Plan, owner_field: str | None) -> list[tuple[str, str, int]
     moves = plan.changes.filter(pl.col("field") == owner_field)
     counted = Counter(zip(moves["before"].fill_null("(none)"), moves["after"].fill_null("(none)"), strict=True))
     return [(before, after, n) for (before, after), n in counted.most_common()]
+
+
+def related_moves(plan: Plan, refused: pl.DataFrame) -> list[tuple[str, int, int]]:
+    """(object, records that follow their account's new owner, of which refused) per object (`owner_change`)."""
+    if plan.related.is_empty():
+        return []
+    failed = refused.filter(pl.col("field").str.contains(".", literal=True)).select("id").unique()
+    counted = plan.related.group_by("object").agg(
+        pl.len().alias("moves"), pl.col("id").is_in(failed["id"].implode()).sum().alias("refused")).sort("object")
+    return [(str(name), int(moves), int(count)) for name, moves, count in counted.iter_rows()]
 
 
 def minutes(seconds: float) -> str:

@@ -2,8 +2,9 @@
 
 The folder holds `manifest.json` (CRM kind, org or portal id, API version, when, what
 was read, the API calls it cost by kind; never a secret), `metadata.json` (field
-definitions, active owners, lists, the daily API budget) and `records.csv` (only the
-fields the config reads or writes, ids kept).
+definitions, active owners, lists, the daily API budget), `records.csv` (only the
+fields the config reads or writes, ids kept) and, with `owner_change`, `related.csv`
+(the copied accounts' contacts and open deals their owner holds: object, id, account, owner).
 """
 
 from __future__ import annotations
@@ -20,17 +21,20 @@ import polars as pl
 
 from revrules.config import HubspotCrm, SalesforceCrm
 from revrules.connectors.base import ID
-from revrules.connectors.protocols import CallCount, MetadataExport
+from revrules.connectors.protocols import CallCount, MetadataExport, RelatedOwners
 from revrules.engine.convert import FieldType
 from revrules.errors import InvalidInputError
 from revrules.project import Project
 from revrules.rehearsal.emulator import call_kind
+from revrules.run.cascade import wanted_kinds
 from revrules.run.read import read_all
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 METADATA = "metadata.json"
 RECORDS = "records.csv"
+RELATED = "related.csv"
+RELATED_COLUMNS = ("object", "id", "account", "owner")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class SnapshotSummary:
     redacted: tuple[str, ...]
     api_calls: dict[str, int] = field(default_factory=dict)
     """The API calls the snapshot cost, by kind, and `total`."""
+    related: dict[str, int] = field(default_factory=dict)
+    """With `owner_change`: the related records copied, by object."""
 
 
 def rule_inputs(project: Project) -> set[str]:
@@ -100,6 +106,13 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
     raw.select(pl.all().cast(pl.String)).rename({ID: "Id" if crm.kind == "salesforce" else "id"}).write_csv(
         folder / RECORDS)
     (folder / METADATA).write_text(json.dumps(metadata, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    related = _related(project, connector, raw)
+    files = [MANIFEST, METADATA, RECORDS]
+    if related is not None:
+        related.write_csv(folder / RELATED)
+        files.append(RELATED)
+    counts = {} if related is None else dict(related.group_by("object").agg(pl.col("id").n_unique()).sort("object")
+                                             .iter_rows())
     calls = _calls_by_kind(crm.kind, connector)
     manifest = {
         "format": FORMAT,
@@ -116,10 +129,43 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
         "redacted": list(redacted),
         "api": metadata.get("api", {}),
         "api_calls": calls,
-        "files": [MANIFEST, METADATA, RECORDS],
+        **({"related": counts} if related is not None else {}),
+        "files": files,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return SnapshotSummary(folder, crm.kind, raw.height, read.raw.height, redacted, calls)
+    return SnapshotSummary(folder, crm.kind, raw.height, read.raw.height, redacted, calls, counts)
+
+
+def _related(project: Project, connector: object, raw: pl.DataFrame) -> pl.DataFrame | None:
+    """With `owner_change`, what the cascade reads of the copied accounts: their records their owner holds.
+
+    Only records held by an account's current owner can follow it (the owner a plan
+    changes is the one it holds), so only those are copied, with the fields the cascade
+    reads (open deals only, as the cascade reads them). None without `owner_change`.
+
+    Raises:
+        InvalidInputError: The connector cannot read related records.
+    """
+    kinds = wanted_kinds(project)
+    owner = project.owner_output
+    if not kinds or owner is None:
+        return None
+    if not isinstance(connector, RelatedOwners):
+        raise InvalidInputError("owner_change: this connector cannot copy the related records a rehearsal needs")
+    field_name = project.outputs[owner]
+    held = raw.select(pl.col(ID).cast(pl.String), pl.col(field_name).cast(pl.String)).drop_nulls()
+    accounts = held[ID].to_list()
+    owners = held[field_name].unique().sort().to_list()
+    parts = [pl.DataFrame(schema=dict.fromkeys(RELATED_COLUMNS, pl.String))]
+    for kind in kinds:
+        name = connector.related_object(kind)
+        found = connector.related_owners(name, accounts, owners) if accounts else pl.DataFrame(
+            schema={ID: pl.String, "account": pl.String, "owner": pl.String})
+        # A record held by another of the copied owners than its account's stays where it is: not needed.
+        found = found.join(held, left_on=["account", "owner"], right_on=[ID, field_name], how="semi")
+        parts.append(found.select(pl.lit(name, pl.String).alias("object"), pl.col(ID).alias("id"), "account",
+                                  "owner"))
+    return pl.concat(parts).sort(["object", "id", "account"])
 
 
 def _calls_by_kind(crm: str, connector: object) -> dict[str, int]:

@@ -9,6 +9,7 @@ same ledgered batches, and are restored by rollback where they still hold what w
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 
 import polars as pl
@@ -196,6 +197,23 @@ def write_related(ledger: Ledger, connector: Connector, run_id: int, related: pl
         written += count
         failures.append(failed.with_columns(pl.format("{}.{}", pl.lit(str(name)), "field").alias("field")))
     return written, pl.concat(failures)
+
+
+def related_calls(connector: Connector, related: pl.DataFrame, *, saved: bool) -> int:
+    """About the API calls writing `related` costs, for the budget guard: its writes and the reads they need.
+
+    Per object: one call per write batch, the first call that reads the object's fields,
+    and with `saved` the drift check's reads by id (batches no smaller than the writes').
+    The lookups of which records follow were made with the plan, before the budget is read.
+    """
+    if related.is_empty():
+        return 0
+    records = _related_owners(connector)
+    calls = 0
+    for (name,), group in related.group_by("object", maintain_order=True):
+        batches = math.ceil(group.height / max(records.related_records(str(name)).batch_size, 1))
+        calls += 1 + batches * (2 if saved else 1)
+    return calls
 
 
 def rollback_related(ledger: Ledger, connector: Connector, target: int) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from revrules.project import Project
+from revrules.run.cascade import FOLLOWS, wanted_kinds
 from revrules.state.ledger import WRITTEN, Ledger
 
 MOVE_SCHEMA = pl.Schema({"id": pl.String, "from": pl.String, "to": pl.String, "reason": pl.String,
@@ -24,6 +25,12 @@ REASONS = {
     "overflow": "territory change (overflow)",
 }
 """The owner rule of a change -> the reason a rep reads."""
+
+RELATED_COLUMNS = {"Contact": "contacts", "contacts": "contacts", "Opportunity": "open_opportunities",
+                   "deals": "open_deals"}
+"""A related record's object -> the digest column counting those that moved with each account (`owner_change`)."""
+_RELATED_LABELS = {"contacts": "contact(s)", "open_opportunities": "open opportunity(ies)",
+                   "open_deals": "open deal(s)"}
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -65,8 +72,12 @@ def reason_of(rule: pl.Expr, before: pl.Expr) -> pl.Expr:
             .otherwise(pl.lit("rule ") + rule.fill_null("?")))
 
 
-def digests(project: Project, changes: pl.DataFrame) -> Digests:
-    """Digests of field changes (a plan's `changes` or a run's writes: id, field, before, after, rule)."""
+def digests(project: Project, changes: pl.DataFrame, related: pl.DataFrame | None = None) -> Digests:
+    """Digests of field changes (a plan's `changes` or a run's writes: id, field, before, after, rule).
+
+    With `owner_change`, each row also counts the records of `related` (object, id, account:
+    a plan's `related`, or `run_related`) that moved with the account, one column per kind.
+    """
     owner_field = project.outputs.get(project.owner_output or "")
     territories = project.book.territories
     territory_field = project.outputs.get(territories.output) if territories else None
@@ -86,12 +97,36 @@ def digests(project: Project, changes: pl.DataFrame) -> Digests:
     lost = moves.filter(pl.col("from").is_not_null()).select(
         pl.col("from").alias("owner"), pl.lit("lost").alias("change"), "id", pl.col("to").alias("other_owner"),
         "reason", "territory")
-    return Digests(moves, pl.concat([gained, lost]).cast(DIGEST_SCHEMA).sort(["owner", "change", "id"]))
+    rows = pl.concat([gained, lost]).cast(DIGEST_SCHEMA).sort(["owner", "change", "id"])
+    return Digests(moves, _with_related_counts(project, rows, related))
+
+
+def _with_related_counts(project: Project, rows: pl.DataFrame, related: pl.DataFrame | None) -> pl.DataFrame:
+    """`rows` with, per account, how many of each kind of related record moved with it (`owner_change` only)."""
+    kinds = wanted_kinds(project)
+    if not kinds:
+        return rows
+    deals = "open_opportunities" if project.config.model.crm.kind == "salesforce" else "open_deals"
+    columns = [deals if kind == "open_deals" else kind for kind in kinds]
+    moved = related if related is not None else pl.DataFrame(schema={"object": pl.String, "id": pl.String,
+                                                                      "account": pl.String})
+    counts = (moved.select(pl.col("account").alias("id"),
+                           pl.col("object").replace_strict(RELATED_COLUMNS, default=None).alias("kind"))
+              .filter(pl.col("kind").is_in(columns))
+              .group_by("id").agg(*[(pl.col("kind") == c).sum().cast(pl.Int64).alias(c) for c in columns]))
+    return rows.join(counts, on="id", how="left", maintain_order="left").with_columns(
+        pl.col(c).fill_null(0) for c in columns)
 
 
 def run_changes(ledger: Ledger, run_id: int) -> pl.DataFrame:
     """The changes a run wrote (failed and skipped writes did not move anything)."""
     return ledger.writes(run_id, WRITTEN).select("id", "field", "before", "after", "rule")
+
+
+def run_related(ledger: Ledger, run_id: int) -> pl.DataFrame:
+    """The related records a run moved with their account (object, id, account); a rollback's name none."""
+    return (ledger.related_writes(run_id, WRITTEN).filter(pl.col("rule").str.starts_with(FOLLOWS))
+            .select("object", "id", pl.col("rule").str.strip_prefix(FOLLOWS).alias("account")))
 
 
 def write_digests(found: Digests, folder: Path, title: str) -> list[Path]:
@@ -123,7 +158,19 @@ def owner_markdown(owner: str, rows: pl.DataFrame, title: str) -> str:
                   "|---|---|---|---|"]
         lines += [f"| {r['id']} | {r['other_owner'] or '(nobody)'} | {r['reason']} | {r['territory'] or ''} |"
                   for r in part.iter_rows(named=True)]
+        lines += _related_lines(part)
     return "\n".join(lines) + "\n"
+
+
+def _related_lines(part: pl.DataFrame) -> list[str]:
+    """One line per account that related records moved with: `- 001...: 2 contact(s), 1 open deal(s) move with it`."""
+    columns = [c for c in _RELATED_LABELS if c in part.columns]
+    lines: list[str] = []
+    for row in part.iter_rows(named=True):
+        counted = [f"{row[c]} {_RELATED_LABELS[c]}" for c in columns if row[c]]
+        if counted:
+            lines.append(f"- {row['id']}: {', '.join(counted)} move with it")
+    return ["", *lines] if lines else []
 
 
 def _file_name(owner: str) -> str:

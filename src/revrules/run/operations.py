@@ -272,6 +272,15 @@ def _log_summaries(ledger: Ledger, after: int) -> None:
             log.info("%s", summary_line(run))
 
 
+def _related_question(related: pl.DataFrame) -> str:
+    """`, and the owner of 3 related record(s) (2 Contact, 1 Opportunity)` for the confirmation, or nothing."""
+    if related.is_empty():
+        return ""
+    counts = related.group_by("object").len().sort("object")
+    each = ", ".join(f"{n:,} {name}" for name, n in counts.iter_rows())
+    return f", and the owner of {related.height:,} related record(s) ({each})"
+
+
 def _refuse(ledger: Ledger, run_id: int, plan: Plan, message: str) -> RefusedError:
     ledger.update_run(run_id, planned=plan.changes.height, records_read=plan.meta.records_read)
     ledger.finish_run(run_id, REFUSED, message)
@@ -306,16 +315,17 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         ledger.update_run(run_id, records_read=plan.meta.records_read)
         ledger.finish_run(run_id, SUCCEEDED, "nothing to change")
         return None
-    if isinstance(connector, ApiBudget) and not plan.changes.is_empty():
+    if isinstance(connector, ApiBudget) and not (plan.changes.is_empty() and plan.related.is_empty()):
         try:
-            connector.check_budget(plan.changed_records)
+            connector.check_budget(plan.changed_records,
+                                   cascade.related_calls(connector, plan.related, saved=saved))
         except RevrulesError as exc:
             ledger.finish_run(run_id, REFUSED if isinstance(exc, RefusedError) else ERROR, str(exc))
             raise
     if options.confirm is not None:
         try:
             options.confirm(f"{command.capitalize()} {plan.changes.height:,} field change(s) to "
-                            f"{plan.changed_records:,} record(s)?")
+                            f"{plan.changed_records:,} record(s){_related_question(plan.related)}?")
         except RevrulesError as exc:
             ledger.finish_run(run_id, REFUSED, str(exc))
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | N
     The copied properties keep their types and options; only the copied (active) owners
     exist; the lists revrules keeps hold their members (a contact list its contacts); the
     copied companies' contacts are associated with them; companies hold the copied values.
+    With `related.csv` (`owner_change`), the contacts and open deals the companies' owners
+    hold are associated with them and held by that owner.
 
     Args:
         folder: A folder written by `revrules snapshot` from a HubSpot portal.
@@ -49,8 +52,20 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | N
     )
     if str(metadata.get("portal_id") or "").isdigit():
         emulator.portal_id = int(metadata["portal_id"])
-    for contact in metadata.get("contacts", []):
-        emulator.put_contact({"id": contact["id"], "associatedcompanyid": list(contact.get("companies", []))})
+    contacts = {str(c["id"]): {"id": c["id"], "associatedcompanyid": list(c.get("companies", []))}
+                for c in metadata.get("contacts", [])}
+    deals: dict[str, dict[str, Any]] = {}
+    for row in _related(folder / "related.csv"):
+        table = contacts if row["object"] == "contacts" else deals
+        record = table.setdefault(row["id"], {"id": row["id"], "associatedcompanyid": []})
+        record["hubspot_owner_id"] = row["owner"]
+        if row["account"] not in record["associatedcompanyid"]:
+            record["associatedcompanyid"].append(row["account"])
+    for contact in contacts.values():
+        emulator.put_contact(contact)
+    # No `dealstage`: only open deals are copied, and a deal without a closed stage is open.
+    for deal in deals.values():
+        emulator.put_deal(deal)
     stamp = now_iso()
     for number, item in enumerate(metadata.get("lists", []), start=1):
         list_id = str(number)
@@ -60,3 +75,11 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, access_token: str | N
                   "updatedAt": stamp, "filtersUpdatedAt": stamp, "createdById": "2000001", "updatedById": "2000001"}
         emulator.seed_list(_List(record, dict.fromkeys((str(m) for m in item.get("members", [])), stamp)))
     return emulator
+
+
+def _related(path: Path) -> list[dict[str, str]]:
+    """The rows of `related.csv` (object, id, account, owner); none without the file."""
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [dict(row) for row in csv.DictReader(handle)]

@@ -15,9 +15,11 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, session_id: str | Non
     """An emulator (not started) serving the org a snapshot folder copied.
 
     The copied describe fields keep their lengths, picklists and restricted flags; record
-    types keep the picklist values each offers; only the copied (active) users may own
-    records; campaigns, their members and the copied records' contacts are served; `/limits`
-    reports the daily API requests the org had left.
+    types keep the picklist values each offers; only the copied active users may own
+    records (an inactive one is copied inactive); campaigns, their members and the copied
+    records' contacts are served; `/limits` reports the daily API requests the org had left.
+    With `related.csv` (`owner_change`), the contacts and open opportunities the accounts'
+    owners hold are served with their owner.
 
     Args:
         folder: A folder written by `revrules snapshot` from a Salesforce org.
@@ -34,6 +36,7 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, session_id: str | Non
     metadata: dict[str, Any] = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     fields = [f for f in metadata["describe"]["fields"] if f.get("name") != "CurrencyIsoCode"]
     currencies = sorted(metadata.get("currencies", []), key=lambda c: not c.get("IsCorporate"))
+    related = _related(folder / "related.csv")
     emulator = SalesforceEmulator(
         _records(folder / "records.csv"),
         object_name=str(manifest.get("object", "Account")),
@@ -41,8 +44,10 @@ def emulator_from_snapshot(folder: Path, *, port: int = 0, session_id: str | Non
         api_version=str(manifest.get("api_version", "59.0")),
         port=port,
         session_id=session_id,
-        users=[{"Id": u["Id"], "Name": u.get("Name"), "IsActive": True} for u in metadata.get("users", [])],
-        contacts=metadata.get("contacts", []),
+        users=[{"Id": u["Id"], "Name": u.get("Name"), "IsActive": u.get("IsActive", True) is not False}
+               for u in metadata.get("users", [])],
+        contacts=_with_owners(metadata.get("contacts", []), related.get("Contact", [])),
+        opportunities=related.get("Opportunity", []),
         marketing_lists=True,
         null_invalid=True,
         currencies={str(c["IsoCode"]): float(c["ConversionRate"]) for c in currencies} or None,
@@ -64,3 +69,24 @@ def _records(path: Path) -> list[dict[str, str]]:
     """The copied records; an empty cell is a null value."""
     with path.open(encoding="utf-8", newline="") as handle:
         return [dict(row) for row in csv.DictReader(handle)]
+
+
+def _related(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Object -> `Id`, `AccountId`, `OwnerId` rows of `related.csv` (none without the file); opportunities open."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    if not path.exists():
+        return rows
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            extra = {"IsClosed": False} if row["object"] == "Opportunity" else {}
+            rows.setdefault(row["object"], []).append(
+                {"Id": row["id"], "AccountId": row["account"], "OwnerId": row["owner"], **extra})
+    return rows
+
+
+def _with_owners(contacts: list[dict[str, Any]], held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The contacts a list needs and those the cascade moves, one row each, with the owner where copied."""
+    merged = {str(c["Id"]): dict(c) for c in contacts}
+    for row in held:
+        merged[str(row["Id"])] = merged.get(str(row["Id"]), {}) | row
+    return list(merged.values())
