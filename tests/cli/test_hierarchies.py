@@ -200,3 +200,82 @@ def test_explain_shows_the_family_a_child_was_routed_with(tmp_path: Path, cli: C
     assert result.code == 0, result.err
     assert "family: G1 -> C1 -> P1    (ultimate parent P1)" in result.out
     assert "territory = US" in result.out
+
+
+def _routed(tmp_path: Path, *, book: str = ROUTED.replace("FAMILIES", "together"), extra: str = "",
+            owners: dict[str, str] | None = None) -> Path:
+    header, *rows = ACCOUNTS.splitlines()
+    lines = [f"{header},OwnerId,Territory_Override__c"]
+    lines += [f"{row},{(owners or {}).get(row.split(',')[0], '')}," for row in rows]
+    config = _project(tmp_path, book=book, accounts="\n".join(lines) + "\n")
+    config.write_text(ROUTED_CONFIG + extra, encoding="utf-8")
+    return config
+
+
+def test_a_manual_territory_on_a_child_wins_over_its_family(tmp_path: Path, cli: Cli) -> None:
+    config = _routed(tmp_path, extra="overrides: {territory: Territory_Override__c}\n")
+    accounts = (tmp_path / "accounts.csv").read_text(encoding="utf-8").replace("C1,Globex UK,20,Customer,UK,P1,,",
+                                                                               "C1,Globex UK,20,Customer,UK,P1,,UK")
+    (tmp_path / "accounts.csv").write_text(accounts, encoding="utf-8")
+    after = _after(cli, config)
+    got = {i: (after[(i, "Territory__c")], after[(i, "OwnerId")]) for i in ("P1", "C1", "G1")}
+    assert got == {"P1": ("US", "U1"), "C1": ("UK", "K1"), "G1": ("US", "U1")}
+
+
+def test_a_family_counts_against_capacity_with_every_member(tmp_path: Path, cli: Cli) -> None:
+    book = ROUTED.replace("FAMILIES", "together").replace("owners: [{id: U1}, {id: U2}]",
+                                                          "owners: [{id: U1, capacity: 2}, {id: U2}]")
+    config = _routed(tmp_path, book=book)
+    after = _after(cli, config)
+    assert {after[(i, "OwnerId")] for i in ("P1", "C1", "G1")} == {"U2"}  # three accounts do not fit U1's two
+
+
+def test_the_plan_shows_families_moved_and_the_hand_off_says_family_move(tmp_path: Path, cli: Cli) -> None:
+    config = _routed(tmp_path, owners={"P1": "U2", "C1": "K1", "G1": "K1"})
+    text = cli("plan", "-c", config)
+    assert text.code == 0, text.err
+    assert "Families moved as one unit: 1 (3 account(s))" in text.out, text.out
+    assert "  P1: 3 account(s) -> US U2" in text.out
+    saved = tmp_path / "plan.json"
+    result = cli("plan", "-c", config, "-o", saved, "--json")
+    assert result.json()["families_moved"] == [{"family": "P1", "accounts": 3, "territory": "US", "owner": "U2"}]
+    handoff = cli("handoff", saved, "-c", config, "-o", tmp_path / "handoff")
+    assert handoff.code == 0, handoff.err
+    digest = (tmp_path / "handoff" / "U2.csv").read_text(encoding="utf-8")
+    assert "gained,C1,K1,family move,(none) -> US" in digest
+    assert "gained,G1,K1,family move,(none) -> US" in digest
+
+
+PARENT_DECISIONS = """\
+version: 1
+derive:
+  parent_segment: {parent: segment}
+decisions:
+  segment:
+    rules:
+      - {id: big, when: "mrr >= 40", then: Big}
+    default: Small
+  tier:
+    rules:
+      - {id: inherited, when: "parent_segment == 'Big'", then: Gold}
+    default: Standard
+"""
+
+
+def test_rules_read_a_parents_decision(tmp_path: Path, cli: Cli) -> None:
+    config = _project(tmp_path, book=PARENT_DECISIONS)
+    config.write_text(CONFIG.split("outputs:", maxsplit=1)[0] + "outputs:\n  tier: Tier__c\n", encoding="utf-8")
+    after = _after(cli, config)
+    assert {i: after.get((i, "Tier__c")) for i in ("P1", "C1", "G1")} == {"P1": "Standard", "C1": "Gold",
+                                                                           "G1": "Standard"}
+
+
+def test_a_decision_reading_a_family_value_of_itself_is_a_cycle_error(tmp_path: Path, cli: Cli,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    book = PARENT_DECISIONS.replace('when: "mrr >= 40"', 'when: "mrr >= 40 or parent_segment == \'Big\'"')
+    config = _project(tmp_path, book=book)
+    result = cli("check", "-c", config)
+    assert result.code == 2
+    assert ("rules/book.yaml:6:5: decisions.segment: cycle between decisions: segment -> parent_segment -> segment "
+            "(a decision cannot read a family value of itself") in result.err, result.err

@@ -50,6 +50,7 @@ def plan_text(plan: Plan, source: str) -> str:
             lines.append(f"  {field} holds {limit:,} characters: {count:,} value(s) up to {longest:,}, "
                          f"e.g. record {example}")
     lines += _held_text(plan.held)
+    lines += _families_text(plan.families_moved)
     if not plan.list_changes.is_empty():
         lines.append("")
         lines.append("Marketing lists:")
@@ -113,6 +114,19 @@ def _held_text(held: pl.DataFrame) -> list[str]:
     summary = held.group_by("field", "policy", maintain_order=True).agg(pl.len(), pl.col("id").first())
     for field, policy, count, example in summary.sort("field", maintain_order=True).iter_rows():
         lines.append(f"  {field} ({policy}): {count:,} change(s), e.g. record {example}")
+    return lines
+
+
+def _families_text(families: pl.DataFrame) -> list[str]:
+    """Families re-routed as one unit (`families: together`): how many, and the largest."""
+    if families.is_empty():
+        return []
+    accounts = int(families["accounts"].sum())
+    lines = ["", f"Families moved as one unit: {families.height:,} ({accounts:,} account(s))"]
+    largest = families.sort(["accounts", "family"], descending=[True, False]).head(5)
+    for r in largest.iter_rows(named=True):
+        to = " ".join(v for v in (r["territory"], r["owner"]) if v) or "(unchanged)"
+        lines.append(f"  {r['family']}: {r['accounts']:,} account(s) -> {to}")
     return lines
 
 

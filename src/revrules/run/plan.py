@@ -13,7 +13,8 @@ import polars as pl
 
 from revrules.connectors.base import ID
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
-from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
+from revrules.engine.evaluate import CONFLICT, OVERRIDE, conflict_column, list_column, rule_column
+from revrules.engine.hierarchy import ULTIMATE
 from revrules.project import Project
 from revrules.run.balance import BALANCE_SCHEMA
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
@@ -26,6 +27,7 @@ CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.Str
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
 UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String, "reason": pl.String})
+FAMILY_SCHEMA = pl.Schema({"family": pl.String, "accounts": pl.Int64, "territory": pl.String, "owner": pl.String})
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROWS_PER_CHUNK = 50_000
@@ -61,6 +63,9 @@ class Plan:
     """With `--rebalance`: per pool, count and value balance before and after."""
     held: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HELD_SCHEMA))
     """Changes an output's write policy held back: id, field, before, after, rule, policy."""
+    families_moved: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FAMILY_SCHEMA))
+    """With `families: together`: per family (its ultimate parent's id) re-routed as one unit, the accounts whose
+    territory or owner changes and where the family goes (null: that field does not change)."""
 
     @property
     def changed_records(self) -> int:
@@ -98,7 +103,7 @@ class Plan:
         sink.write(',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str))
         for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
                            ("too_long", self.too_long), ("balance", self.balance),
-                           ("held_by_policy", self.held)):
+                           ("held_by_policy", self.held), ("families_moved", self.families_moved)):
             sink.write(f',\n "{key}": ')
             _write_rows(sink, frame)
         sink.write("\n}\n")
@@ -118,6 +123,7 @@ class Plan:
             too_long=pl.DataFrame(data.get("too_long", []), schema=TOO_LONG_SCHEMA),
             balance=pl.DataFrame(data.get("balance", []), schema=BALANCE_SCHEMA),
             held=pl.DataFrame(data.get("held_by_policy", []), schema=HELD_SCHEMA),
+            families_moved=pl.DataFrame(data.get("families_moved", []), schema=FAMILY_SCHEMA),
         )
 
 
@@ -232,7 +238,29 @@ def build_plan(
         territory_books=territory_books(project, snapshot, evaluated),
         too_long=too_long,
         held=held,
+        families_moved=_families_moved(project, evaluated, changes),
     )
+
+
+def _families_moved(project: Project, evaluated: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
+    """Families of two or more records routed together whose territory or owner changes (a join, not a loop)."""
+    territories = project.book.territories
+    if territories is None or territories.families != "together" or ULTIMATE not in evaluated.columns:
+        return pl.DataFrame(schema=FAMILY_SCHEMA)
+    territory_field = project.outputs.get(territories.output)
+    owner_field = project.outputs.get(territories.owner_output or "")
+    fields = [f for f in (territory_field, owner_field) if f]
+    families = evaluated.filter(pl.col(ID) != pl.col(ULTIMATE)).select(pl.col(ULTIMATE).unique())
+    moved = (changes.filter(pl.col("field").is_in(fields))
+             .join(evaluated.select(pl.col(ID).alias("id"), ULTIMATE), on="id")
+             .join(families, on=ULTIMATE, how="semi"))
+    # Where the family goes: its members' new value, not a child's manual override.
+    manual = pl.col("rule") == OVERRIDE
+    return (moved.sort("id").group_by(ULTIMATE).agg(
+        pl.col("id").n_unique().cast(pl.Int64).alias("accounts"),
+        pl.col("after").filter(~manual & (pl.col("field") == territory_field)).first().alias("territory"),
+        pl.col("after").filter(~manual & (pl.col("field") == owner_field)).first().alias("owner"),
+    ).rename({ULTIMATE: "family"}).sort("family").select(FAMILY_SCHEMA.names()).cast(FAMILY_SCHEMA))
 
 
 def _hold_back_by_policy(changes: pl.DataFrame, project: Project,
