@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from revrules.testing.harness import Cli
@@ -279,3 +280,43 @@ def test_a_decision_reading_a_family_value_of_itself_is_a_cycle_error(tmp_path: 
     assert result.code == 2
     assert ("rules/book.yaml:6:5: decisions.segment: cycle between decisions: segment -> parent_segment -> segment "
             "(a decision cannot read a family value of itself") in result.err, result.err
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_sample_routes_its_families_together_and_knows_its_named_accounts(
+    tmp_path: Path, cli: Cli
+) -> None:
+    config = ROOT / "config.example.yaml"
+    text = config.read_text(encoding="utf-8").replace("path: examples/accounts.csv",
+                                                      f"path: {ROOT / 'examples' / 'accounts.csv'}")
+    text = text.replace("output: out/accounts.csv", f"output: {tmp_path / 'out.csv'}")
+    text = text.replace("lists_dir: out/lists", f"lists_dir: {tmp_path / 'lists'}")
+    text = text.replace("  - rules/", f"  - {ROOT / 'rules'}").replace("state_dir: .revrules",
+                                                                      f"state_dir: {tmp_path / 'state'}")
+    (tmp_path / "revrules.yaml").write_text(text, encoding="utf-8")
+    result = cli("plan", "-c", tmp_path / "revrules.yaml", "--json")
+    assert result.code == 0, result.err
+    plan = result.json()
+    sample = pl.read_csv(ROOT / "examples" / "accounts.csv", infer_schema=False)
+    parent_of = dict(sample.select("Id", "ParentId").iter_rows())
+    now = dict(sample.select("Id", "OwnerId").iter_rows())
+    after = {(c["id"], c["field"]): c["after"] for c in plan["changes"]}
+
+    def ultimate(record: str) -> str:
+        while parent_of.get(record):
+            record = parent_of[record]
+        return record
+
+    def owner(record: str) -> str | None:
+        return after.get((record, "OwnerId"), now[record])
+
+    members = [i for i, parent in parent_of.items() if parent]
+    assert len(members) >= 10
+    for member in members:
+        assert after[(member, "Territory__c")] == after[(ultimate(member), "Territory__c")]
+        assert owner(member) == owner(ultimate(member))
+    assert len(plan["families_moved"]) == 6
+    named = {"0018c00000028RwAAI", "0018c000000BZZSAA4", "0018c000000CILfAAO", "0018c000000CNt2AAG"}
+    assert {after[(i, "Segment__c")] for i in named} == {"Strategic"}
