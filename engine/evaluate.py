@@ -151,7 +151,8 @@ def _territories(
     # A manual owner is kept like a current one, so it counts against its capacity.
     kept = pl.coalesce(pl.col(manual_owner).cast(pl.String), current) if manual_owner else current
     result = result.with_columns(kept.alias(_CURRENT))
-    routed = _units(result, pools) if together else result.filter(~context)
+    needs = [output, rule_column(output), _CURRENT, *(c for c in (current_owner, manual_owner, territories.value) if c)]
+    routed = _units(result, pools, needs) if together else result.filter(~context)
     routed = _route(routed, territories, pools, _CURRENT, today).with_columns(
         current.alias(previous_column(owner_output)))
     routed = _overridden(routed, owner_output, manual_owner)
@@ -180,13 +181,17 @@ def _overridden(frame: pl.DataFrame, name: str, column: str | None) -> pl.DataFr
                               .alias(rule_column(name)))
 
 
-def _units(result: pl.DataFrame, pools: Mapping[str, Pool]) -> pl.DataFrame:
-    """One row per family unit, carrying the load of its members read: their count, their `balance_by` sums."""
+def _units(result: pl.DataFrame, pools: Mapping[str, Pool], needs: list[str]) -> pl.DataFrame:
+    """One row per family unit (only the columns routing `needs`), carrying its members' load.
+
+    The load is the number of the unit's records read and the sums of their `balance_by` values.
+    """
     balance = sorted({p.balance_by for p in pools.values() if p.balance_by} & set(result.columns))
     read = ~pl.col(CONTEXT) if CONTEXT in result.columns else pl.repeat(True, pl.len())
     loads = result.group_by(UNIT).agg(read.sum().cast(pl.Float64).alias(_SIZE),
                                       *(pl.col(c).filter(read).cast(pl.Float64).sum().alias(c) for c in balance))
-    heads = result.filter(pl.col(ID) == pl.col(UNIT)).drop(balance)
+    columns = list(dict.fromkeys([ID, UNIT, *(c for c in needs if c in result.columns and c not in balance)]))
+    heads = result.select(columns).filter(pl.col(ID) == pl.col(UNIT))
     return heads.join(loads, on=UNIT, how="left", maintain_order="left")
 
 
@@ -197,11 +202,13 @@ def _members_follow(result: pl.DataFrame, routed: pl.DataFrame, territories: Ter
     reason, previous = rule_column(output), previous_column(output)
     added = [c for c in routed.columns if c not in {*result.columns, output, reason, previous, _SIZE}]
     source = routed.select(pl.col(ID).alias(UNIT), output, reason, *added)
-    merged = result.drop(output, reason, strict=False).join(source, on=UNIT, how="left", maintain_order="left")
-    member = pl.col(ID) != pl.col(UNIT)
-    follows = member & pl.col(output).is_not_null() & ~pl.col(reason).is_in([FULL, NOBODY])
-    return merged.with_columns(pl.when(follows).then(pl.lit(FAMILY)).otherwise(pl.col(reason)).alias(reason),
-                               current.alias(previous))
+    # Join the narrow key only, then add the columns: the wide frame is never copied.
+    mapped = result.select(UNIT).join(source, on=UNIT, how="left", maintain_order="left")
+    member = result[ID] != result[UNIT]
+    follows = member & mapped[output].is_not_null() & ~mapped[reason].is_in([FULL, NOBODY])
+    return result.drop(output, reason, strict=False).with_columns(
+        mapped[output], pl.select(pl.when(follows).then(pl.lit(FAMILY)).otherwise(mapped[reason])).to_series()
+        .alias(reason), *(mapped[c] for c in added), current.alias(previous))
 
 
 def late_derives(book: Rulebook) -> set[str]:
@@ -313,7 +320,8 @@ def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.L
 def _with_heads(result: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """`columns` of every record replaced by those of its family unit's head (`UNIT`)."""
     source = result.select(pl.col(ID).alias(UNIT), *columns)
-    return result.drop(columns).join(source, on=UNIT, how="left", maintain_order="left")
+    mapped = result.select(UNIT).join(source, on=UNIT, how="left", maintain_order="left")
+    return result.with_columns(mapped[c] for c in columns)
 
 
 def _lit(value: object, decision: Decision) -> pl.Expr:
