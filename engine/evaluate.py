@@ -148,14 +148,11 @@ def _territories(
     pools = _pools(territories, unavailable)
     context = pl.col(CONTEXT) if CONTEXT in result.columns else pl.lit(False)
     current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, pl.String)
-    # A manual owner is kept like a current one, so it counts against its capacity.
-    kept = pl.coalesce(pl.col(manual_owner).cast(pl.String), current) if manual_owner else current
-    result = result.with_columns(kept.alias(_CURRENT))
+    result = result.with_columns(current.alias(_CURRENT))
     needs = [output, rule_column(output), _CURRENT, *(c for c in (current_owner, manual_owner, territories.value) if c)]
     routed = _units(result, pools, needs) if together else result.filter(~context)
-    routed = _route(routed, territories, pools, _CURRENT, today).with_columns(
+    routed = _route(routed, territories, pools, _CURRENT, today, manual=manual_owner).with_columns(
         current.alias(previous_column(owner_output)))
-    routed = _overridden(routed, owner_output, manual_owner)
     routed = label_departures(routed, territories, unavailable, today)
     if rebalance is not None:
         away_left_out = {pool_id: pool.without_away(today) for pool_id, pool in pools.items()}
@@ -445,11 +442,13 @@ def _sharing(pool_ids: list[str], pools: dict[str, Pool]) -> list[list[str]]:
 
 def _route(
     frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], current_owner: str | None,
-    today: dt.date,
+    today: dt.date, *, manual: str | None = None,
 ) -> pl.DataFrame:
     """Assign owners pool by pool, then send what did not fit to each territory's overflow.
 
     Loads are per owner across every pool (SPEC §3); pools that share an owner are routed together.
+    A record whose `manual` column holds an owner is not routed: it goes to that owner (rule
+    `override`), who holds it first, like a kept account, whatever the pool.
     """
     output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
     leaves = {path[-1].id: path[-1] for path in territories.leaves()}
@@ -457,12 +456,17 @@ def _route(
     current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, dtype=pl.String)
     balance = sorted({p.balance_by for p in pools.values() if p.balance_by})
     balance += [_SIZE] if _SIZE in frame.columns else []
+    by_hand = pl.col(manual).cast(pl.String) if manual else pl.lit(None, pl.String)
     work = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), ID,
-                        pl.col(territories.output).alias("territory"), current.alias("current"), *balance)
-    work = work.with_columns(pl.col("territory").replace_strict(pool_of, default=None, return_dtype=pl.String)
-                             .alias("pool"))
+                        pl.col(territories.output).alias("territory"), current.alias("current"), *balance,
+                        by_hand.alias("manual"))
+    work = work.with_columns(pl.when(pl.col("manual").is_null()).then(pl.col("territory").replace_strict(
+        pool_of, default=None, return_dtype=pl.String)).alias("pool"))
     parts = [pl.DataFrame(schema={"row": pl.Int64, output: pl.String, reason: pl.String})]
-    held: dict[str, float] = {}
+    chosen = work.filter(pl.col("manual").is_not_null())
+    size = pl.col(_SIZE) if _SIZE in work.columns else pl.lit(1.0)
+    held: dict[str, float] = dict(chosen.group_by("manual").agg(size.sum().cast(pl.Float64)).iter_rows())
+    parts.append(chosen.select("row", pl.col("manual").alias(output), pl.lit(OVERRIDE).alias(reason)))
     overflow: dict[str, list[pl.DataFrame]] = {}
     groups = {str(key[0]): group for key, group in work.filter(pl.col("pool").is_not_null()).group_by("pool")}
     routed_groups: list[tuple[pl.DataFrame, pl.Series, pl.Series]] = []

@@ -206,8 +206,8 @@ def test_explain_shows_the_family_a_child_was_routed_with(tmp_path: Path, cli: C
 def _routed(tmp_path: Path, *, book: str = ROUTED.replace("FAMILIES", "together"), extra: str = "",
             owners: dict[str, str] | None = None) -> Path:
     header, *rows = ACCOUNTS.splitlines()
-    lines = [f"{header},OwnerId,Territory_Override__c"]
-    lines += [f"{row},{(owners or {}).get(row.split(',')[0], '')}," for row in rows]
+    lines = [f"{header},OwnerId,Territory_Override__c,Owner_Override__c"]
+    lines += [f"{row},{(owners or {}).get(row.split(',')[0], '')},," for row in rows]
     config = _project(tmp_path, book=book, accounts="\n".join(lines) + "\n")
     config.write_text(ROUTED_CONFIG + extra, encoding="utf-8")
     return config
@@ -215,12 +215,28 @@ def _routed(tmp_path: Path, *, book: str = ROUTED.replace("FAMILIES", "together"
 
 def test_a_manual_territory_on_a_child_wins_over_its_family(tmp_path: Path, cli: Cli) -> None:
     config = _routed(tmp_path, extra="overrides: {territory: Territory_Override__c}\n")
-    accounts = (tmp_path / "accounts.csv").read_text(encoding="utf-8").replace("C1,Globex UK,20,Customer,UK,P1,,",
-                                                                               "C1,Globex UK,20,Customer,UK,P1,,UK")
+    accounts = (tmp_path / "accounts.csv").read_text(encoding="utf-8").replace("C1,Globex UK,20,Customer,UK,P1,,,",
+                                                                               "C1,Globex UK,20,Customer,UK,P1,,UK,")
     (tmp_path / "accounts.csv").write_text(accounts, encoding="utf-8")
     after = _after(cli, config)
     got = {i: (after[(i, "Territory__c")], after[(i, "OwnerId")]) for i in ("P1", "C1", "G1")}
     assert got == {"P1": ("US", "U1"), "C1": ("UK", "K1"), "G1": ("US", "U1")}
+
+
+def test_a_manual_owner_on_a_child_wins_and_counts_against_capacity(tmp_path: Path, cli: Cli) -> None:
+    book = ROUTED.replace("FAMILIES", "together").replace("owners: [{id: U1}, {id: U2}]",
+                                                          "owners: [{id: U1, capacity: 3}, {id: U2}]")
+    config = _routed(tmp_path, book=book, extra="overrides: {owner: Owner_Override__c}\n")
+    accounts = (tmp_path / "accounts.csv").read_text(encoding="utf-8").replace("S1,Solo,10,Customer,FR,,,,",
+                                                                               "S1,Solo,10,Customer,FR,,,,U1")
+    (tmp_path / "accounts.csv").write_text(accounts, encoding="utf-8")
+    result = cli("plan", "-c", config, "--json")
+    assert result.code == 0, result.err
+    changes = {(c["id"], c["field"]): (c["after"], c["rule"]) for c in result.json()["changes"]}
+    assert changes[("S1", "OwnerId")] == ("U1", "override")  # the manual owner, outside its territory's pool
+    assert changes[("S1", "Territory__c")][0] == "ROW"
+    # U1 holds S1 by hand, so a family of three no longer fits under U1's capacity of three.
+    assert {changes[(i, "OwnerId")][0] for i in ("P1", "C1", "G1")} == {"U2"}
 
 
 def test_a_family_counts_against_capacity_with_every_member(tmp_path: Path, cli: Cli) -> None:
