@@ -200,7 +200,8 @@ def test_explain_shows_the_family_a_child_was_routed_with(tmp_path: Path, cli: C
     result = cli("explain", "G1", "-c", config)
     assert result.code == 0, result.err
     assert "family: G1 -> C1 -> P1    (ultimate parent P1)" in result.out
-    assert "territory = US" in result.out
+    assert "territory = US    (with its family: ultimate parent P1's territory)" in result.out
+    assert "because: goes with its family (families: together): the owner of ultimate parent P1" in result.out
 
 
 def _routed(tmp_path: Path, *, book: str = ROUTED.replace("FAMILIES", "together"), extra: str = "",

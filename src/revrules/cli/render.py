@@ -253,7 +253,9 @@ def explain_text(trace: dict[str, Any]) -> str:
             lines.append(f"  {rule['outcome']:>7}  {rule['id']}: {rule['when']}    reads {_reads(rule['reads'])}")
     if "territory" in trace:
         lines.append("")
-        lines.append(f"territory = {_show(trace['territory']['value'])}")
+        family = trace["territory"].get("family")
+        lines.append(f"territory = {_show(trace['territory']['value'])}"
+                     + (f"    (with its family: ultimate parent {family}'s territory)" if family else ""))
         for node in trace["territory"]["path"]:
             lines.append(f"  {node['outcome']:>7}  {node['id']}: {node['when']}    reads {_reads(node['reads'])}")
     if "owner" in trace:
