@@ -146,26 +146,25 @@ def _territories(
     if not owner_output:
         return result.drop(UNIT, strict=False)
     pools = _pools(territories, unavailable)
-    context = pl.col(CONTEXT) if CONTEXT in result.columns else pl.lit(False)
     current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, pl.String)
-    result = result.with_columns(current.alias(_CURRENT))
-    needs = [output, rule_column(output), _CURRENT, *(c for c in (current_owner, manual_owner, territories.value) if c)]
-    routed = _units(result, pools, needs) if together else result.filter(~context)
-    routed = _route(routed, territories, pools, _CURRENT, today, manual=manual_owner).with_columns(
+    read_only = CONTEXT in result.columns  # parents read to complete families are routed only as family heads
+    if together:
+        routed = _units(result, pools, [output, rule_column(output),
+                                        *(c for c in (current_owner, manual_owner, territories.value) if c)])
+    else:
+        routed = result.filter(~pl.col(CONTEXT)) if read_only else result
+    routed = _route(routed, territories, pools, current_owner, today, manual=manual_owner).with_columns(
         current.alias(previous_column(owner_output)))
     routed = label_departures(routed, territories, unavailable, today)
     if rebalance is not None:
         away_left_out = {pool_id: pool.without_away(today) for pool_id, pool in pools.items()}
         routed = _rebalance(routed, territories, away_left_out, rebalance)
     if together:
-        routed = _members_follow(result, routed, territories, current)
-    else:
-        routed = pl.concat([routed, result.filter(context)], how="diagonal_relaxed") \
-            if CONTEXT in result.columns else routed
-    return routed.drop(_CURRENT, UNIT, strict=False)
+        return _members_follow(result, routed, territories, current).drop(UNIT)
+    return pl.concat([routed, result.filter(CONTEXT)], how="diagonal_relaxed") if read_only else routed
 
 
-_CURRENT, _SIZE = "__routing_current", "__size"
+_SIZE = "__size"
 
 
 def _overridden(frame: pl.DataFrame, name: str, column: str | None) -> pl.DataFrame:
