@@ -142,9 +142,13 @@ def _territories(
         manual = [pl.col(c).is_not_null() for c in (overrides.get(output), manual_owner) if c]
         own_unit = pl.any_horizontal(manual) if manual else pl.lit(False)
         result = result.with_columns(pl.when(own_unit).then(pl.col(ID)).otherwise(pl.col(ULTIMATE)).alias(UNIT))
+        # The unit head's row position, found by one join: every later step is a gather.
+        rows = result.select(pl.col(ID).alias(UNIT)).with_row_index(_UNIT_ROW)
+        found = result.select(UNIT).join(rows, on=UNIT, how="left", maintain_order="left")[_UNIT_ROW]
+        result = result.with_columns(found.cast(pl.Int64))
         result = _with_heads(result, [output, rule_column(output)])
     if not owner_output:
-        return result.drop(UNIT, strict=False)
+        return result.drop(UNIT, _UNIT_ROW, strict=False)
     pools = _pools(territories, unavailable)
     current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, pl.String)
     read_only = CONTEXT in result.columns  # parents read to complete families are routed only as family heads
@@ -160,11 +164,11 @@ def _territories(
         away_left_out = {pool_id: pool.without_away(today) for pool_id, pool in pools.items()}
         routed = _rebalance(routed, territories, away_left_out, rebalance)
     if together:
-        return _members_follow(result, routed, territories, current).drop(UNIT)
+        return _members_follow(result, routed, territories, current).drop(UNIT, _UNIT_ROW)
     return pl.concat([routed, result.filter(CONTEXT)], how="diagonal_relaxed") if read_only else routed
 
 
-_SIZE = "__size"
+_SIZE, _UNIT_ROW = "__size", "__unit_row"
 
 
 def _overridden(frame: pl.DataFrame, name: str, column: str | None) -> pl.DataFrame:
@@ -178,28 +182,33 @@ def _overridden(frame: pl.DataFrame, name: str, column: str | None) -> pl.DataFr
 
 
 def _units(result: pl.DataFrame, pools: Mapping[str, Pool], needs: list[str]) -> pl.DataFrame:
-    """One row per family unit (only the columns routing `needs`), carrying its members' load.
+    """One row per family unit (only the columns routing `needs`), in record order, carrying its members' load.
 
     The load is the number of the unit's records read and the sums of their `balance_by` values.
     """
     balance = sorted({p.balance_by for p in pools.values() if p.balance_by} & set(result.columns))
     read = ~pl.col(CONTEXT) if CONTEXT in result.columns else pl.repeat(True, pl.len())
-    loads = result.group_by(UNIT).agg(read.sum().cast(pl.Float64).alias(_SIZE),
-                                      *(pl.col(c).filter(read).cast(pl.Float64).sum().alias(c) for c in balance))
-    columns = list(dict.fromkeys([ID, UNIT, *(c for c in needs if c in result.columns and c not in balance)]))
-    heads = result.select(columns).filter(pl.col(ID) == pl.col(UNIT))
-    return heads.join(loads, on=UNIT, how="left", maintain_order="left")
+    loads = result.group_by(_UNIT_ROW).agg(read.sum().cast(pl.Float64).alias(_SIZE),
+                                           *(pl.col(c).filter(read).cast(pl.Float64).sum().alias(c)
+                                             for c in balance))
+    columns = list(dict.fromkeys([ID, UNIT, _UNIT_ROW, *(c for c in needs if c in result.columns
+                                                          and c not in balance)]))
+    heads = result.select(columns).filter(pl.int_range(pl.len(), dtype=pl.Int64) == pl.col(_UNIT_ROW))
+    return heads.join(loads, on=_UNIT_ROW, how="left", maintain_order="left").drop(_UNIT_ROW)
 
 
 def _members_follow(result: pl.DataFrame, routed: pl.DataFrame, territories: Territories,
                     current: pl.Expr) -> pl.DataFrame:
-    """Every record with its unit's owner; a member that moves with its family has the reason `family`."""
+    """Every record with its unit's owner; a member that moves with its family has the reason `family`.
+
+    `routed` holds the unit heads in record order, so a head's place among them is a running count.
+    """
     output = territories.owner_output or ""
     reason, previous = rule_column(output), previous_column(output)
     added = [c for c in routed.columns if c not in {*result.columns, output, reason, previous, _SIZE}]
-    source = routed.select(pl.col(ID).alias(UNIT), output, reason, *added)
-    # Join the narrow key only, then add the columns: the wide frame is never copied.
-    mapped = result.select(UNIT).join(source, on=UNIT, how="left", maintain_order="left")
+    head = result.select((pl.int_range(pl.len(), dtype=pl.Int64) == pl.col(_UNIT_ROW)).cum_sum().cast(pl.Int64)
+                         .sub(1).gather(pl.col(_UNIT_ROW)).alias("head"))["head"]
+    mapped = routed.select(output, reason, *added)[head]
     member = result[ID] != result[UNIT]
     follows = member & mapped[output].is_not_null() & ~mapped[reason].is_in([FULL, NOBODY])
     return result.drop(output, reason, strict=False).with_columns(
@@ -314,10 +323,8 @@ def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.L
 
 
 def _with_heads(result: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """`columns` of every record replaced by those of its family unit's head (`UNIT`)."""
-    source = result.select(pl.col(ID).alias(UNIT), *columns)
-    mapped = result.select(UNIT).join(source, on=UNIT, how="left", maintain_order="left")
-    return result.with_columns(mapped[c] for c in columns)
+    """`columns` of every record replaced by those of its family unit's head (at `_UNIT_ROW`)."""
+    return result.with_columns(pl.col(c).gather(pl.col(_UNIT_ROW)) for c in columns)
 
 
 def _lit(value: object, decision: Decision) -> pl.Expr:
