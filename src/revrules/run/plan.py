@@ -243,24 +243,32 @@ def build_plan(
 
 
 def _families_moved(project: Project, evaluated: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
-    """Families of two or more records routed together whose territory or owner changes (a join, not a loop)."""
+    """Families routed together in which a member, not only the head, changes territory or owner.
+
+    Column-wise: one membership test of the changed ids, one group-by of the records that
+    moved; where a family goes is read from its members' evaluated values (not a child's
+    manual override).
+    """
     territories = project.book.territories
     if territories is None or territories.families != "together" or ULTIMATE not in evaluated.columns:
         return pl.DataFrame(schema=FAMILY_SCHEMA)
-    territory_field = project.outputs.get(territories.output)
-    owner_field = project.outputs.get(territories.owner_output or "")
-    fields = [f for f in (territory_field, owner_field) if f]
-    families = evaluated.filter(pl.col(ID) != pl.col(ULTIMATE)).select(pl.col(ULTIMATE).unique())
-    moved = (changes.filter(pl.col("field").is_in(fields))
-             .join(evaluated.select(pl.col(ID).alias("id"), ULTIMATE), on="id")
-             .join(families, on=ULTIMATE, how="semi"))
-    # Where the family goes: its members' new value, not a child's manual override.
-    manual = pl.col("rule") == OVERRIDE
-    return (moved.sort("id").group_by(ULTIMATE).agg(
-        pl.col("id").n_unique().cast(pl.Int64).alias("accounts"),
-        pl.col("after").filter(~manual & (pl.col("field") == territory_field)).first().alias("territory"),
-        pl.col("after").filter(~manual & (pl.col("field") == owner_field)).first().alias("owner"),
-    ).rename({ULTIMATE: "family"}).sort("family").select(FAMILY_SCHEMA.names()).cast(FAMILY_SCHEMA))
+    outputs = {name: field for name in (territories.output, territories.owner_output or "")
+               if (field := project.outputs.get(name))}
+    ids = changes.filter(pl.col("field").is_in(list(outputs.values())))["id"].unique()
+    if ids.is_empty():
+        return pl.DataFrame(schema=FAMILY_SCHEMA)
+    moved = pl.col(ID).is_in(ids.implode())
+    # A family has two or more records: some record of it is not its own ultimate parent.
+    family = (pl.col(ID) != pl.col(ULTIMATE)).any().over(ULTIMATE)
+    names = list(outputs)
+    rows = evaluated.select(ID, ULTIMATE, *names, *(rule_column(n) for n in names)).filter(moved)
+    rows = rows.filter(family)
+    go = [pl.col(n).filter(pl.col(rule_column(n)) != OVERRIDE).first().cast(pl.String)
+          .alias("territory" if n == territories.output else "owner") for n in names]
+    found = rows.group_by(ULTIMATE).agg(pl.len().cast(pl.Int64).alias("accounts"), *go)
+    return (found.rename({ULTIMATE: "family"}).with_columns(
+        *(pl.lit(None, pl.String).alias(c) for c in ("territory", "owner") if c not in found.columns))
+        .sort("family").select(FAMILY_SCHEMA.names()).cast(FAMILY_SCHEMA))
 
 
 def _hold_back_by_policy(changes: pl.DataFrame, project: Project,
