@@ -13,11 +13,20 @@ import polars as pl
 from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
 from revrules.engine.definitions import Decision, Derive, LookupJoin, Pool, Rulebook, Territories
-from revrules.engine.hierarchy import ULTIMATE, drop_family_rows, with_family_rows, with_family_value
+from revrules.engine.hierarchy import (
+    CONTEXT,
+    ULTIMATE,
+    UNIT,
+    drop_family_rows,
+    with_family_rows,
+    with_family_value,
+    without_context,
+)
 from revrules.engine.lookups import KEY, LINE, normal_key
 from revrules.engine.people import DEPARTURES, label_departures, previous_column
 from revrules.engine.routing import (
     ASSIGNED,
+    FAMILY,
     FULL,
     KEPT,
     NOBODY,
@@ -57,6 +66,7 @@ def evaluate(
     rebalance: float | None = None,
     unavailable_owners: frozenset[str] = frozenset(),
     today: dt.date | None = None,
+    keep_context: bool = False,
 ) -> pl.DataFrame:
     """Every derived value, decision, territory, owner and list membership of each record.
 
@@ -71,63 +81,182 @@ def evaluate(
         unavailable_owners: Owner ids the CRM does not know or has deactivated: treated
             as `active: false`, so routing never assigns them.
         today: The day the run is for, which decides who is away (default: today).
+        keep_context: Keep the records read only to complete families (`CONTEXT`), which
+            are otherwise dropped from the result (explain walks a family through them).
 
     Returns:
         `frame` with a value column per result and a `<name>#rule` column naming the
         rule that decided it.
     """
     families = any(d.family is not None for d in book.derives)
+    context = CONTEXT in frame.columns
+    late = late_derives(book)
     lazy = (with_family_rows(frame) if families else frame).lazy()
     for derive in book.derives:
-        if derive.name not in given and derive.family is not None:
-            lazy = with_family_value(lazy, derive.name, derive.family)
-        elif derive.name not in given and derive.lookup is not None:
-            lazy = _lookup(lazy, derive.name, derive.lookup)
-        elif derive.name not in given:
-            lazy = lazy.with_columns(_derive(derive).alias(derive.name))
-    result = (drop_family_rows(lazy) if families else lazy).collect()
-    for stage in _stages(book.decisions):
-        exprs = {d.name: _decision(d, (overrides or {}).get(d.name)) for d in stage}
-        distinct = [d for d in stage if _worth_distinct(d, result)]
-        result = result.with_columns(e for d in stage if d not in distinct for e in exprs[d.name])
+        if derive.name not in given and derive.name not in late:
+            lazy = _with_derive(lazy, derive, context=context)
+    # Family rows stay while a derive that reads a decision (`{parent: segment}`) is still to come.
+    result = (drop_family_rows(lazy) if families and not late else lazy).collect()
+    pending = [d for d in book.derives if d.name in late and d.name not in given]
+    for stage in _stages([*book.decisions, *pending]):
+        decisions = [d for d in stage if isinstance(d, Decision)]
+        exprs = {d.name: _decision(d, (overrides or {}).get(d.name)) for d in decisions}
+        distinct = [d for d in decisions if _worth_distinct(d, result)]
+        result = result.with_columns(e for d in decisions if d not in distinct for e in exprs[d.name])
         for decision in distinct:
             keys = sorted(decision.depends_on | _override_keys(decision, overrides))
             result = _on_distinct(result, keys, exprs[decision.name])
+        for derive in (d for d in stage if isinstance(d, Derive)):
+            result = _with_derive(result.lazy(), derive, context=context).collect()
+    if families and late:
+        result = drop_family_rows(result.lazy()).collect()
     if book.territories is not None:
-        result = result.with_columns(_territory(book.territories))
-        together = book.territories.families == "together" and ULTIMATE in result.columns
-        if together:
-            result = _with_heads(result, [book.territories.output, rule_column(book.territories.output)])
-        if book.territories.owner_output:
-            day = today or dt.datetime.now(dt.UTC).date()
-            pools = _pools(book.territories, unavailable_owners)
-            # A family is routed as one unit: its head is routed, its members follow it.
-            routed = result.filter(pl.col(ID) == pl.col(ULTIMATE)) if together else result
-            routed = _route(routed, book.territories, pools, current_owner, day)
-            routed = label_departures(routed, book.territories, unavailable_owners, day)
-            if rebalance is not None:
-                away_left_out = {pool_id: pool.without_away(day) for pool_id, pool in pools.items()}
-                routed = _rebalance(routed, book.territories, away_left_out, rebalance)
-            # Members take the head's owner and everything routing added (why it moved, from whom).
-            owner = list(dict.fromkeys([book.territories.owner_output, rule_column(book.territories.owner_output),
-                                        *(c for c in routed.columns if c not in result.columns)]))
-            result = _with_heads(result, owner, routed) if together else routed
+        result = _territories(result, book.territories, overrides or {}, current_owner=current_owner,
+                              rebalance=rebalance, unavailable=unavailable_owners,
+                              today=today or dt.datetime.now(dt.UTC).date())
     if book.lists:
         result = result.with_columns(
             m.when.compiled.fill_null(False).alias(list_column(m.id)) for m in book.lists
         )
-    return result
+    return result if keep_context else without_context(result)
 
 
-def _stages(decisions: Sequence[Decision]) -> list[list[Decision]]:
-    """Decisions grouped by dependency depth; one stage's decisions are evaluated in parallel."""
+def _territories(
+    result: pl.DataFrame, territories: Territories, overrides: Mapping[str, str], *, current_owner: str | None,
+    rebalance: float | None, unavailable: frozenset[str], today: dt.date,
+) -> pl.DataFrame:
+    """Territory and owner of every record; with `families: together`, per family as one unit.
+
+    A manual territory or owner (an override of the territory or owner output) wins over
+    routing, and makes a family member a unit of its own. A unit's load is the number of
+    records it carries (or the sum of their `balance_by` values), so a family counts
+    against capacity with all its members; records read only to complete a family count
+    for nothing.
+    """
+    output, owner_output = territories.output, territories.owner_output
+    result = result.with_columns(_territory(territories))
+    result = _overridden(result, output, overrides.get(output))
+    manual_owner = overrides.get(owner_output) if owner_output else None
+    together = territories.families == "together" and ULTIMATE in result.columns
+    if together:
+        manual = [pl.col(c).is_not_null() for c in (overrides.get(output), manual_owner) if c]
+        own_unit = pl.any_horizontal(manual) if manual else pl.lit(False)
+        result = result.with_columns(pl.when(own_unit).then(pl.col(ID)).otherwise(pl.col(ULTIMATE)).alias(UNIT))
+        # The unit head's row position, found by one join: every later step is a gather.
+        rows = result.select(pl.col(ID).alias(UNIT)).with_row_index(_UNIT_ROW)
+        found = result.select(UNIT).join(rows, on=UNIT, how="left", maintain_order="left")[_UNIT_ROW]
+        result = result.with_columns(found.cast(pl.Int64))
+        result = _with_heads(result, [output, rule_column(output)])
+    if not owner_output:
+        return result.drop(UNIT, _UNIT_ROW, strict=False)
+    pools = _pools(territories, unavailable)
+    current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, pl.String)
+    read_only = CONTEXT in result.columns  # parents read to complete families are routed only as family heads
+    if together:
+        routed = _units(result, pools, [output, rule_column(output),
+                                        *(c for c in (current_owner, manual_owner, territories.value) if c)])
+    else:
+        routed = result.filter(~pl.col(CONTEXT)) if read_only else result
+    routed = _route(routed, territories, pools, current_owner, today, manual=manual_owner).with_columns(
+        current.alias(previous_column(owner_output)))
+    routed = label_departures(routed, territories, unavailable, today)
+    if rebalance is not None:
+        away_left_out = {pool_id: pool.without_away(today) for pool_id, pool in pools.items()}
+        routed = _rebalance(routed, territories, away_left_out, rebalance)
+    if together:
+        return _members_follow(result, routed, territories, current).drop(UNIT, _UNIT_ROW)
+    return pl.concat([routed, result.filter(CONTEXT)], how="diagonal_relaxed") if read_only else routed
+
+
+_SIZE, _UNIT_ROW = "__size", "__unit_row"
+
+
+def _overridden(frame: pl.DataFrame, name: str, column: str | None) -> pl.DataFrame:
+    """`name` replaced by its manual value where the override column holds one (rule `override`)."""
+    if column is None or column not in frame.columns:
+        return frame
+    manual = pl.col(column).is_not_null()
+    return frame.with_columns(pl.when(manual).then(pl.col(column).cast(pl.String)).otherwise(pl.col(name)).alias(name),
+                              pl.when(manual).then(pl.lit(OVERRIDE)).otherwise(pl.col(rule_column(name)))
+                              .alias(rule_column(name)))
+
+
+def _units(result: pl.DataFrame, pools: Mapping[str, Pool], needs: list[str]) -> pl.DataFrame:
+    """One row per family unit (only the columns routing `needs`), in record order, carrying its members' load.
+
+    The load is the number of the unit's records read and the sums of their `balance_by` values.
+    """
+    balance = sorted({p.balance_by for p in pools.values() if p.balance_by} & set(result.columns))
+    read = ~pl.col(CONTEXT) if CONTEXT in result.columns else pl.repeat(True, pl.len())
+    loads = result.group_by(_UNIT_ROW).agg(read.sum().cast(pl.Float64).alias(_SIZE),
+                                           *(pl.col(c).filter(read).cast(pl.Float64).sum().alias(c)
+                                             for c in balance))
+    columns = list(dict.fromkeys([ID, UNIT, _UNIT_ROW, *(c for c in needs if c in result.columns
+                                                          and c not in balance)]))
+    heads = result.select(columns).filter(pl.int_range(pl.len(), dtype=pl.Int64) == pl.col(_UNIT_ROW))
+    return heads.join(loads, on=_UNIT_ROW, how="left", maintain_order="left").drop(_UNIT_ROW)
+
+
+def _members_follow(result: pl.DataFrame, routed: pl.DataFrame, territories: Territories,
+                    current: pl.Expr) -> pl.DataFrame:
+    """Every record with its unit's owner; a member that moves with its family has the reason `family`.
+
+    `routed` holds the unit heads in record order, so a head's place among them is a running count.
+    """
+    output = territories.owner_output or ""
+    reason, previous = rule_column(output), previous_column(output)
+    added = [c for c in routed.columns if c not in {*result.columns, output, reason, previous, _SIZE}]
+    head = result.select((pl.int_range(pl.len(), dtype=pl.Int64) == pl.col(_UNIT_ROW)).cum_sum().cast(pl.Int64)
+                         .sub(1).gather(pl.col(_UNIT_ROW)).alias("head"))["head"]
+    mapped = routed.select(output, reason, *added)[head]
+    member = result[ID] != result[UNIT]
+    follows = member & mapped[output].is_not_null() & ~mapped[reason].is_in([FULL, NOBODY])
+    return result.drop(output, reason, strict=False).with_columns(
+        mapped[output], pl.select(pl.when(follows).then(pl.lit(FAMILY)).otherwise(mapped[reason])).to_series()
+        .alias(reason), *(mapped[c] for c in added), current.alias(previous))
+
+
+def late_derives(book: Rulebook) -> set[str]:
+    """Derived values that read a decision (a family value of one, or a value computed from those).
+
+    They are evaluated between the decisions, in the stage after the decisions they read.
+    """
+    decisions = {d.name for d in book.decisions}
+    late: set[str] = set()
+    for derive in book.derives:  # in file order: a derive reads only earlier derives
+        if set(derive.reads) & (decisions | late):
+            late.add(derive.name)
+    return late
+
+
+def _reads(item: Decision | Derive) -> frozenset[str]:
+    return item.depends_on if isinstance(item, Decision) else frozenset(item.reads)
+
+
+def _stages(items: Sequence[Decision | Derive]) -> list[list[Decision | Derive]]:
+    """Decisions (and derives that read them) grouped by dependency depth; one stage is evaluated at once."""
+    names = {item.name for item in items}
     depth: dict[str, int] = {}
-    for decision in decisions:  # already in dependency order
-        depth[decision.name] = 1 + max((depth[n] for n in decision.depends_on if n in depth), default=-1)
-    stages: list[list[Decision]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
-    for decision in decisions:
-        stages[depth[decision.name]].append(decision)
+    waiting = list(items)
+    while waiting:  # the loader rejects cycles, so every round places at least one item
+        placed = [i for i in waiting if all(n in depth for n in _reads(i) & names - {i.name})]
+        if not placed:
+            raise ValueError("cycle between decisions")
+        for item in placed:
+            depth[item.name] = 1 + max((depth[n] for n in _reads(item) & names if n in depth), default=-1)
+        waiting = [i for i in waiting if i.name not in depth]
+    stages: list[list[Decision | Derive]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for item in items:
+        stages[depth[item.name]].append(item)
     return stages
+
+
+def _with_derive(lazy: pl.LazyFrame, derive: Derive, *, context: bool) -> pl.LazyFrame:
+    if derive.family is not None:
+        return with_family_value(lazy, derive.name, derive.family)
+    if derive.lookup is not None:
+        return _lookup(lazy, derive.name, derive.lookup)
+    return lazy.with_columns(_derive(derive, context=context).alias(derive.name))
 
 
 # Many rules over few distinct inputs (industry or country mappings) are cheaper to
@@ -155,11 +284,13 @@ def _on_distinct(frame: pl.DataFrame, keys: list[str], exprs: list[pl.Expr]) -> 
     return frame.hstack(mapped.drop(keys))
 
 
-def _derive(derive: Derive) -> pl.Expr:
+def _derive(derive: Derive, *, context: bool = False) -> pl.Expr:
     if derive.expression is not None:
         return derive.expression.compiled
     # SPEC §3: bucket = 1 + floor(buckets * (r - 1) / n), r = rank with ties sharing the lowest.
     source = pl.col(derive.quantile_of or "")
+    if context:  # "over all records read": a parent read only to complete a family is not one of them
+        source = pl.when(~pl.col(CONTEXT)).then(source)
     rank = source.rank("min").cast(pl.Int64)
     count = source.count().cast(pl.Int64)
     return (1 + (derive.buckets * (rank - 1)) // count).cast(pl.Float64)
@@ -191,10 +322,9 @@ def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.L
     return indexed.join(found, on=_ROW, how="left", maintain_order="left").drop(_ROW)
 
 
-def _with_heads(result: pl.DataFrame, columns: list[str], heads: pl.DataFrame | None = None) -> pl.DataFrame:
-    """`columns` of every record replaced by those of its ultimate parent's row (in `heads`, else `result`)."""
-    source = (result if heads is None else heads).select(pl.col(ID).alias(ULTIMATE), *columns)
-    return result.drop(columns, strict=False).join(source, on=ULTIMATE, how="left", maintain_order="left")
+def _with_heads(result: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """`columns` of every record replaced by those of its family unit's head (at `_UNIT_ROW`)."""
+    return result.with_columns(pl.col(c).gather(pl.col(_UNIT_ROW)) for c in columns)
 
 
 def _lit(value: object, decision: Decision) -> pl.Expr:
@@ -318,23 +448,31 @@ def _sharing(pool_ids: list[str], pools: dict[str, Pool]) -> list[list[str]]:
 
 def _route(
     frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], current_owner: str | None,
-    today: dt.date,
+    today: dt.date, *, manual: str | None = None,
 ) -> pl.DataFrame:
     """Assign owners pool by pool, then send what did not fit to each territory's overflow.
 
     Loads are per owner across every pool (SPEC §3); pools that share an owner are routed together.
+    A record whose `manual` column holds an owner is not routed: it goes to that owner (rule
+    `override`), who holds it first, like a kept account, whatever the pool.
     """
     output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
     leaves = {path[-1].id: path[-1] for path in territories.leaves()}
     pool_of = {leaf_id: leaf.pool.id for leaf_id, leaf in leaves.items() if leaf.pool}
     current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, dtype=pl.String)
     balance = sorted({p.balance_by for p in pools.values() if p.balance_by})
+    balance += [_SIZE] if _SIZE in frame.columns else []
+    by_hand = pl.col(manual).cast(pl.String) if manual else pl.lit(None, pl.String)
     work = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), ID,
-                        pl.col(territories.output).alias("territory"), current.alias("current"), *balance)
-    work = work.with_columns(pl.col("territory").replace_strict(pool_of, default=None, return_dtype=pl.String)
-                             .alias("pool"))
+                        pl.col(territories.output).alias("territory"), current.alias("current"), *balance,
+                        by_hand.alias("manual"))
+    work = work.with_columns(pl.when(pl.col("manual").is_null()).then(pl.col("territory").replace_strict(
+        pool_of, default=None, return_dtype=pl.String)).alias("pool"))
     parts = [pl.DataFrame(schema={"row": pl.Int64, output: pl.String, reason: pl.String})]
-    held: dict[str, float] = {}
+    chosen = work.filter(pl.col("manual").is_not_null())
+    size = pl.col(_SIZE) if _SIZE in work.columns else pl.lit(1.0)
+    held: dict[str, float] = dict(chosen.group_by("manual").agg(size.sum().cast(pl.Float64)).iter_rows())
+    parts.append(chosen.select("row", pl.col("manual").alias(output), pl.lit(OVERRIDE).alias(reason)))
     overflow: dict[str, list[pl.DataFrame]] = {}
     groups = {str(key[0]): group for key, group in work.filter(pl.col("pool").is_not_null()).group_by("pool")}
     routed_groups: list[tuple[pl.DataFrame, pl.Series, pl.Series]] = []
@@ -376,7 +514,11 @@ def _route(
 
 
 def _sizes(group: pl.DataFrame, pool: Pool) -> pl.Series | None:
-    return group[pool.balance_by] if pool.balance_by else None
+    """What each routed row weighs: its `balance_by` value, else the records it carries (a family), else None (one)."""
+    if pool.balance_by:
+        return group[pool.balance_by]
+    # Families of one weigh one: the count-based routing (much faster than by size) then applies.
+    return group[_SIZE] if _SIZE in group.columns and (group[_SIZE] != 1).any() else None
 
 
 def _route_group(

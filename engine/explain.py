@@ -7,9 +7,10 @@ from typing import Any
 import polars as pl
 
 from revrules.engine.definitions import Derive, Expression, Rulebook
-from revrules.engine.evaluate import conflict_column, list_column, rule_column
+from revrules.engine.evaluate import OVERRIDE, conflict_column, list_column, rule_column
 from revrules.engine.hierarchy import ULTIMATE, family_path
 from revrules.engine.people import moved_because, previous_column, status_column
+from revrules.engine.routing import FAMILY
 
 
 def outcome(value: Any) -> str:
@@ -60,6 +61,9 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
                 for node in territories.nodes()
             ],
         }
+        follows = territories.families == "together" and row.get(ULTIMATE) not in (None, record_id)
+        if follows and row.get(rule_column(territories.output)) != OVERRIDE:
+            result["territory"]["family"] = row.get(ULTIMATE)
         if territories.owner_output:
             leaf = next((p[-1] for p in territories.leaves() if p[-1].id == row.get(territories.output)), None)
             output = territories.owner_output
@@ -71,6 +75,8 @@ def explain_record(book: Rulebook, evaluated: pl.DataFrame, record_id: str) -> d
                 "previous": row.get(previous_column(output)),
                 "previous_status": row.get(status_column(output)),
             }
+            if row.get(rule_column(output)) == FAMILY:
+                result["owner"]["ultimate"] = row.get(ULTIMATE)
             result["owner"]["because"] = moved_because(result["owner"])
     result["lists"] = [
         {"id": m.id, "name": m.name, "member": bool(row.get(list_column(m.id))), **trace(f"list {m.id}", m.when)}

@@ -17,6 +17,10 @@ from revrules.errors import Problem
 PARENT = "__parent"
 ULTIMATE = "__ultimate"
 DEPTH = "__depth"
+CONTEXT = "__context"
+"""True for a record read only to complete a family (a parent outside the records read): read, never planned."""
+UNIT = "__unit"
+"""The record a family member is routed with: its ultimate parent, or itself when it has a routing override."""
 MAX_DEPTH = 64
 """A deeper chain is a data problem (usually a cycle through an old merge), never a crash."""
 _ROW, _PARENT_ROW, _ULTIMATE_ROW = "__row", "__parent_row", "__ultimate_row"
@@ -128,6 +132,13 @@ def with_family_rows(frame: pl.DataFrame) -> pl.DataFrame:
 def drop_family_rows(lazy: pl.LazyFrame) -> pl.LazyFrame:
     """Remove the positions `with_family_rows` added: they mean nothing once rows move."""
     return lazy.drop(_PARENT_ROW, _ULTIMATE_ROW)
+
+
+def without_context(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` without the records read only to complete families."""
+    if CONTEXT not in frame.columns:
+        return frame
+    return frame.filter(~pl.col(CONTEXT)).drop(CONTEXT)
 
 
 def family_path(evaluated: pl.DataFrame, record_id: str) -> list[str]:

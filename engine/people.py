@@ -9,7 +9,7 @@ import polars as pl
 
 from revrules.engine import model
 from revrules.engine.definitions import Owner, Territories
-from revrules.engine.routing import ASSIGNED, FULL, GONE, KEPT, NOBODY, OVERFLOW, REBALANCE, UNAVAILABLE
+from revrules.engine.routing import ASSIGNED, FAMILY, FULL, GONE, KEPT, NOBODY, OVERFLOW, REBALANCE, UNAVAILABLE
 
 DEPARTURES = (GONE, UNAVAILABLE)
 """Reasons of accounts routed to a new owner because their owner left; routed like `least-loaded` ones."""
@@ -77,6 +77,8 @@ def moved_because(owner: dict[str, Any]) -> str:
     """One sentence on why an account has its owner, naming the previous owner (an explain trace's `owner`)."""
     why, previous, status = owner.get("why"), owner.get("previous"), owner.get("previous_status")
     pool = owner.get("pool") or "(none)"
+    if why == FAMILY:
+        return f"goes with its family (families: together): the owner of ultimate parent {owner.get('ultimate')}"
     if why == KEPT:
         away = "" if status in (None, "active") else f"; {previous} is {status}: keeps the book, gets no new accounts"
         return f"kept by {previous}, a member of pool {pool}{away}"

@@ -13,6 +13,8 @@ import polars as pl
 from revrules.engine.definitions import Owner, Pool
 
 KEPT, ASSIGNED, OVERFLOW, FULL = "kept", "least-loaded", "overflow", "capacity-full"
+FAMILY = "family"
+"""Reason of a family member routed with its family (`families: together`): it follows its unit's owner."""
 NOBODY = "no-available-owner"
 """No member can receive accounts: every one is gone, away, or unknown or inactive in the CRM."""
 GONE, UNAVAILABLE = "owner-gone", "owner-unavailable"

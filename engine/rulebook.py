@@ -169,12 +169,13 @@ class _Builder:
         if self.problems:
             raise InvalidInputError(self.problems)
         self._check_names()
-        derives = [self._derive(doc, name, spec) for doc, name, spec in self.derives]
+        # Decision types come from their `then` values alone, so family values can read decisions.
         for name, (doc, spec) in self.decisions.items():
             kind = self._decision_kind(doc, name, spec)
             self.kinds[name] = kind
+        derives = [self._derive(doc, name, spec) for doc, name, spec in self.derives]
         decisions = [self._decision(doc, name, spec) for name, (doc, spec) in self.decisions.items()]
-        ordered = self._order(decisions)
+        ordered = self._order(decisions, [d for d in derives if d is not None])
         territories = self._territories()
         lists = [self._list(doc, i, item) for doc, i, item in self.lists.values()]
         tests = tuple(self._test(doc, path, case) for doc, path, case in self.tests)
@@ -292,6 +293,8 @@ class _Builder:
                 return Derive(name, self.kinds[name], lookup=join)
             return None
         if isinstance(spec, model.FamilyModel | model.RelativeModel):
+            # A family value may read decisions (`{parent: segment}`): it is evaluated after them.
+            names |= {n: self.kinds[n] for n in self.decisions}
             value, kind, problems = family_value(doc, ("derive", name), spec, names=names,
                                                  parse=lambda d, p, t, n, c: self._parse(d, p, t, n, condition=c))
             self.problems += problems
@@ -354,8 +357,23 @@ class _Builder:
             default = []
         return Decision(name, spec.hit, tuple(rules), default, self.kinds[name], spec.description)
 
-    def _order(self, decisions: list[Decision | None]) -> tuple[Decision, ...]:
+    def _order(self, decisions: list[Decision | None], derives: list[Derive]) -> tuple[Decision, ...]:
+        """Decisions in dependency order; a cycle, also one through a family value of a decision, is an error.
+
+        A decision cannot read its own parent's value of itself (`{parent: segment}` read by
+        `segment`): column-wise evaluation computes a decision once for every record, so it
+        would need one pass per level of the tree.
+        """
         by_name = {d.name: d for d in decisions if d is not None}
+        late: dict[str, Derive] = {}
+        for derive in derives:  # file order: a derive reads only earlier ones
+            if set(derive.reads) & (by_name.keys() | late.keys()):
+                late[derive.name] = derive
+        nodes = by_name.keys() | late.keys()
+
+        def reads(name: str) -> frozenset[str]:
+            return by_name[name].depends_on if name in by_name else frozenset(late[name].reads)
+
         ordered: list[Decision] = []
         state: dict[str, int] = {}
 
@@ -364,14 +382,20 @@ class _Builder:
                 return
             if state.get(name) == 1:
                 cycle = [*trail[trail.index(name):], name]
-                doc, _ = self.decisions[name]
-                self.problems.append(doc.problem(("decisions", name), "cycle between decisions: " + " -> ".join(cycle)))
+                start = next(n for n in cycle if n in by_name)
+                doc, _ = self.decisions[start]
+                why = "" if all(n in by_name for n in cycle) else (
+                    " (a decision cannot read a family value of itself: each record's decision is computed "
+                    "once, column-wise, not level by level up the tree)")
+                self.problems.append(doc.problem(("decisions", start),
+                                                 "cycle between decisions: " + " -> ".join(cycle) + why))
                 return
             state[name] = 1
-            for dep in sorted(by_name[name].depends_on & by_name.keys()):
+            for dep in sorted(reads(name) & nodes):
                 visit(dep, [*trail, name])
             state[name] = 2
-            ordered.append(by_name[name])
+            if name in by_name:
+                ordered.append(by_name[name])
 
         for name in by_name:
             visit(name, [])

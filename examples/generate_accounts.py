@@ -34,8 +34,10 @@ HEADER = [
     "Id", "Name", "Website", "Industry", "NumberOfEmployees", "AnnualRevenue",
     "BillingCountry", "BillingState", "Type", "OwnerId", "MRR__c", "LTV__c", "NPS__c",
     "Logins_30d__c", "Seats_Used__c", "Seats_Purchased__c", "Support_Tickets_90d__c",
-    "CreatedDate", "Segment_Override__c",
+    "CreatedDate", "Segment_Override__c", "ParentId",
 ]
+FAMILIES = 6
+"""Account families (`ParentId`): a head with two to four subsidiaries, one of them with its own subsidiary."""
 
 # Territory owner pools, as in rules/routing.yaml (18-character User ids).
 OWNER_POOLS: dict[str, list[str]] = {
@@ -611,10 +613,32 @@ def build_accounts(rng: random.Random) -> list[dict[str, str]]:
     return rows
 
 
+def link_families(rng: random.Random, rows: list[dict[str, str]]) -> None:
+    """Give a few large accounts subsidiaries among the others (`ParentId`), some in other countries.
+
+    A separate random stream, so the other columns stay what they were before families existed.
+    """
+    for row in rows:
+        row["ParentId"] = ""
+    large = [row for row in rows if row["NumberOfEmployees"].replace(",", "").isdigit()
+             and int(row["NumberOfEmployees"].replace(",", "")) >= 1000]
+    heads = rng.sample(large, FAMILIES)
+    free = [row for row in rows if row not in heads]
+    for number, head in enumerate(heads):
+        children = rng.sample(free, rng.randint(2, 4))
+        free = [row for row in free if row not in children]
+        for child in children:
+            child["ParentId"] = head["Id"]
+        if number % 2 == 0:  # every other family is three levels deep
+            grandchild = free.pop(rng.randrange(len(free)))
+            grandchild["ParentId"] = children[0]["Id"]
+
+
 def main() -> None:
     """Write the seeded sample to examples/accounts.csv."""
     rng = random.Random(SEED)
     rows = build_accounts(rng)
+    link_families(random.Random(SEED + 1), rows)
     with OUTPUT.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=HEADER, lineterminator="\n")
         writer.writeheader()

@@ -89,12 +89,15 @@ class Project:
         return HubspotConnector.from_config(crm, write_fields=self.write_fields(), contact_lists=contact_lists)
 
     def evaluate(self, typed: pl.DataFrame, *, rebalance: float | None = None,
-                 unavailable_owners: frozenset[str] = frozenset()) -> pl.DataFrame:
-        """Evaluate the rulebook over typed records; `rebalance` is a tolerance for owner books."""
+                 unavailable_owners: frozenset[str] = frozenset(), keep_context: bool = False) -> pl.DataFrame:
+        """Evaluate the rulebook over typed records; `rebalance` is a tolerance for owner books.
+
+        Parents read only to complete families are left out of the result unless `keep_context`.
+        """
         overrides = {d: override_column(d) for d in self.config.model.overrides}
         return evaluate(self.book, typed, overrides=overrides,
                         current_owner=CURRENT_OWNER if self.owner_output else None, rebalance=rebalance,
-                        unavailable_owners=unavailable_owners)
+                        unavailable_owners=unavailable_owners, keep_context=keep_context)
 
     def pool_owners(self) -> dict[str, list[str]]:
         """Territory leaf id -> the ids of its pool's active owners (and a queue owner for overflow)."""
@@ -130,9 +133,11 @@ def load_project(config_path: Path) -> Project:
             message = f"'{name}' is not a decision or derived value{did_you_mean(name, results)}"
             problems.append(config.problem(("outputs", name), message))
     decisions = {d.name for d in book.decisions}
+    # The territory and owner outputs take manual values too: a child's override wins over its family's.
+    routing = {n for n in (book.territories.output, book.territories.owner_output) if n} if book.territories else set()
     for name in config.model.overrides:
-        if name not in decisions:
-            message = f"'{name}' is not a decision{did_you_mean(name, decisions)}"
+        if name not in decisions | routing:
+            message = f"'{name}' is not a decision{did_you_mean(name, decisions | routing)}"
             problems.append(config.problem(("overrides", name), message))
     family = [d.name for d in book.derives if d.family is not None]
     if family and config.model.hierarchy is None:

@@ -45,3 +45,15 @@ def test_routing_by_value_with_rebalance_of_a_million_accounts_adds_under_one_an
 ) -> None:
     """Issue 18: owner routing with `balance_by` and `--rebalance`, 1,000,000 accounts, 500 owners."""
     assert routing_figures["balance_by_and_rebalance_add_s"] < 1.5
+
+
+@pytest.mark.benchmark
+def test_families_and_a_zip_lookup_on_a_million_accounts_meet_the_targets() -> None:
+    """Issue 21: 100,000 families add under 2 s to a plan; a 50,000-row ZIP table adds under 1 s."""
+    spec = importlib.util.spec_from_file_location("bench_families", ROOT / "benchmarks" / "families.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = bench.main(["--records", "1000000", "--families", "100000", "--zips", "50000"])
+    assert figures["families_adds_s"] < 2
+    assert figures["lookup_adds_s"] < 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from revrules.testing.harness import Cli
@@ -199,4 +200,140 @@ def test_explain_shows_the_family_a_child_was_routed_with(tmp_path: Path, cli: C
     result = cli("explain", "G1", "-c", config)
     assert result.code == 0, result.err
     assert "family: G1 -> C1 -> P1    (ultimate parent P1)" in result.out
-    assert "territory = US" in result.out
+    assert "territory = US    (with its family: ultimate parent P1's territory)" in result.out
+    assert "because: goes with its family (families: together): the owner of ultimate parent P1" in result.out
+
+
+def _routed(tmp_path: Path, *, book: str = ROUTED.replace("FAMILIES", "together"), extra: str = "",
+            owners: dict[str, str] | None = None) -> Path:
+    header, *rows = ACCOUNTS.splitlines()
+    lines = [f"{header},OwnerId,Territory_Override__c,Owner_Override__c"]
+    lines += [f"{row},{(owners or {}).get(row.split(',')[0], '')},," for row in rows]
+    config = _project(tmp_path, book=book, accounts="\n".join(lines) + "\n")
+    config.write_text(ROUTED_CONFIG + extra, encoding="utf-8")
+    return config
+
+
+def test_a_manual_territory_on_a_child_wins_over_its_family(tmp_path: Path, cli: Cli) -> None:
+    config = _routed(tmp_path, extra="overrides: {territory: Territory_Override__c}\n")
+    accounts = (tmp_path / "accounts.csv").read_text(encoding="utf-8").replace("C1,Globex UK,20,Customer,UK,P1,,,",
+                                                                               "C1,Globex UK,20,Customer,UK,P1,,UK,")
+    (tmp_path / "accounts.csv").write_text(accounts, encoding="utf-8")
+    after = _after(cli, config)
+    got = {i: (after[(i, "Territory__c")], after[(i, "OwnerId")]) for i in ("P1", "C1", "G1")}
+    assert got == {"P1": ("US", "U1"), "C1": ("UK", "K1"), "G1": ("US", "U1")}
+
+
+def test_a_manual_owner_on_a_child_wins_and_counts_against_capacity(tmp_path: Path, cli: Cli) -> None:
+    book = ROUTED.replace("FAMILIES", "together").replace("owners: [{id: U1}, {id: U2}]",
+                                                          "owners: [{id: U1, capacity: 3}, {id: U2}]")
+    config = _routed(tmp_path, book=book, extra="overrides: {owner: Owner_Override__c}\n")
+    accounts = (tmp_path / "accounts.csv").read_text(encoding="utf-8").replace("S1,Solo,10,Customer,FR,,,,",
+                                                                               "S1,Solo,10,Customer,FR,,,,U1")
+    (tmp_path / "accounts.csv").write_text(accounts, encoding="utf-8")
+    result = cli("plan", "-c", config, "--json")
+    assert result.code == 0, result.err
+    changes = {(c["id"], c["field"]): (c["after"], c["rule"]) for c in result.json()["changes"]}
+    assert changes[("S1", "OwnerId")] == ("U1", "override")  # the manual owner, outside its territory's pool
+    assert changes[("S1", "Territory__c")][0] == "ROW"
+    # U1 holds S1 by hand, so a family of three no longer fits under U1's capacity of three.
+    assert {changes[(i, "OwnerId")][0] for i in ("P1", "C1", "G1")} == {"U2"}
+
+
+def test_a_family_counts_against_capacity_with_every_member(tmp_path: Path, cli: Cli) -> None:
+    book = ROUTED.replace("FAMILIES", "together").replace("owners: [{id: U1}, {id: U2}]",
+                                                          "owners: [{id: U1, capacity: 2}, {id: U2}]")
+    config = _routed(tmp_path, book=book)
+    after = _after(cli, config)
+    assert {after[(i, "OwnerId")] for i in ("P1", "C1", "G1")} == {"U2"}  # three accounts do not fit U1's two
+
+
+def test_the_plan_shows_families_moved_and_the_hand_off_says_family_move(tmp_path: Path, cli: Cli) -> None:
+    config = _routed(tmp_path, owners={"P1": "U2", "C1": "K1", "G1": "K1"})
+    text = cli("plan", "-c", config)
+    assert text.code == 0, text.err
+    assert "Families moved as one unit: 1 (3 account(s))" in text.out, text.out
+    assert "  P1: 3 account(s) -> US U2" in text.out
+    saved = tmp_path / "plan.json"
+    result = cli("plan", "-c", config, "-o", saved, "--json")
+    assert result.json()["families_moved"] == [{"family": "P1", "accounts": 3, "territory": "US", "owner": "U2"}]
+    handoff = cli("handoff", saved, "-c", config, "-o", tmp_path / "handoff")
+    assert handoff.code == 0, handoff.err
+    digest = (tmp_path / "handoff" / "U2.csv").read_text(encoding="utf-8")
+    assert "gained,C1,K1,family move,(none) -> US" in digest
+    assert "gained,G1,K1,family move,(none) -> US" in digest
+
+
+PARENT_DECISIONS = """\
+version: 1
+derive:
+  parent_segment: {parent: segment}
+decisions:
+  segment:
+    rules:
+      - {id: big, when: "mrr >= 40", then: Big}
+    default: Small
+  tier:
+    rules:
+      - {id: inherited, when: "parent_segment == 'Big'", then: Gold}
+    default: Standard
+"""
+
+
+def test_rules_read_a_parents_decision(tmp_path: Path, cli: Cli) -> None:
+    config = _project(tmp_path, book=PARENT_DECISIONS)
+    config.write_text(CONFIG.split("outputs:", maxsplit=1)[0] + "outputs:\n  tier: Tier__c\n", encoding="utf-8")
+    after = _after(cli, config)
+    assert {i: after.get((i, "Tier__c")) for i in ("P1", "C1", "G1")} == {"P1": "Standard", "C1": "Gold",
+                                                                           "G1": "Standard"}
+
+
+def test_a_decision_reading_a_family_value_of_itself_is_a_cycle_error(tmp_path: Path, cli: Cli,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    book = PARENT_DECISIONS.replace('when: "mrr >= 40"', 'when: "mrr >= 40 or parent_segment == \'Big\'"')
+    config = _project(tmp_path, book=book)
+    result = cli("check", "-c", config)
+    assert result.code == 2
+    assert ("rules/book.yaml:6:5: decisions.segment: cycle between decisions: segment -> parent_segment -> segment "
+            "(a decision cannot read a family value of itself") in result.err, result.err
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_sample_routes_its_families_together_and_knows_its_named_accounts(
+    tmp_path: Path, cli: Cli
+) -> None:
+    config = ROOT / "config.example.yaml"
+    text = config.read_text(encoding="utf-8").replace("path: examples/accounts.csv",
+                                                      f"path: {ROOT / 'examples' / 'accounts.csv'}")
+    text = text.replace("output: out/accounts.csv", f"output: {tmp_path / 'out.csv'}")
+    text = text.replace("lists_dir: out/lists", f"lists_dir: {tmp_path / 'lists'}")
+    text = text.replace("  - rules/", f"  - {ROOT / 'rules'}").replace("state_dir: .revrules",
+                                                                      f"state_dir: {tmp_path / 'state'}")
+    (tmp_path / "revrules.yaml").write_text(text, encoding="utf-8")
+    result = cli("plan", "-c", tmp_path / "revrules.yaml", "--json")
+    assert result.code == 0, result.err
+    plan = result.json()
+    sample = pl.read_csv(ROOT / "examples" / "accounts.csv", infer_schema=False)
+    parent_of = dict(sample.select("Id", "ParentId").iter_rows())
+    now = dict(sample.select("Id", "OwnerId").iter_rows())
+    after = {(c["id"], c["field"]): c["after"] for c in plan["changes"]}
+
+    def ultimate(record: str) -> str:
+        while parent_of.get(record):
+            record = parent_of[record]
+        return record
+
+    def owner(record: str) -> str | None:
+        return after.get((record, "OwnerId"), now[record])
+
+    members = [i for i, parent in parent_of.items() if parent]
+    assert len(members) >= 10
+    for member in members:
+        assert after[(member, "Territory__c")] == after[(ultimate(member), "Territory__c")]
+        assert owner(member) == owner(ultimate(member))
+    assert len(plan["families_moved"]) == 6
+    named = {"0018c00000028RwAAI", "0018c000000BZZSAA4", "0018c000000CILfAAO", "0018c000000CNt2AAG"}
+    assert {after[(i, "Segment__c")] for i in named} == {"Strategic"}

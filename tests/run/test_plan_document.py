@@ -120,6 +120,7 @@ def _reference_document(plan: Plan) -> dict[str, Any]:
         "too_long": plan.too_long.to_dicts(),
         "balance": plan.balance.to_dicts(),
         "held_by_policy": plan.held.to_dicts(),
+        "families_moved": plan.families_moved.to_dicts(),
     }
     parsed: dict[str, Any] = json.loads(json.dumps(document, default=str))
     return parsed

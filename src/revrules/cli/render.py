@@ -57,6 +57,7 @@ def plan_text(plan: Plan, source: str) -> str:
                          f"e.g. record {example}")
     lines += _held_text(plan.held)
     lines += _related_text(plan.related)
+    lines += _families_text(plan.families_moved)
     if not plan.list_changes.is_empty():
         lines.append("")
         lines.append("Marketing lists:")
@@ -137,6 +138,19 @@ def _held_text(held: pl.DataFrame) -> list[str]:
     summary = held.group_by("field", "policy", maintain_order=True).agg(pl.len(), pl.col("id").first())
     for field, policy, count, example in summary.sort("field", maintain_order=True).iter_rows():
         lines.append(f"  {field} ({policy}): {count:,} change(s), e.g. record {example}")
+    return lines
+
+
+def _families_text(families: pl.DataFrame) -> list[str]:
+    """Families re-routed as one unit (`families: together`): how many, and the largest."""
+    if families.is_empty():
+        return []
+    accounts = int(families["accounts"].sum())
+    lines = ["", f"Families moved as one unit: {families.height:,} ({accounts:,} account(s))"]
+    largest = families.sort(["accounts", "family"], descending=[True, False]).head(5)
+    for r in largest.iter_rows(named=True):
+        to = " ".join(v for v in (r["territory"], r["owner"]) if v) or "(unchanged)"
+        lines.append(f"  {r['family']}: {r['accounts']:,} account(s) -> {to}")
     return lines
 
 
@@ -263,7 +277,9 @@ def explain_text(trace: dict[str, Any]) -> str:
             lines.append(f"  {rule['outcome']:>7}  {rule['id']}: {rule['when']}    reads {_reads(rule['reads'])}")
     if "territory" in trace:
         lines.append("")
-        lines.append(f"territory = {_show(trace['territory']['value'])}")
+        family = trace["territory"].get("family")
+        lines.append(f"territory = {_show(trace['territory']['value'])}"
+                     + (f"    (with its family: ultimate parent {family}'s territory)" if family else ""))
         for node in trace["territory"]["path"]:
             lines.append(f"  {node['outcome']:>7}  {node['id']}: {node['when']}    reads {_reads(node['reads'])}")
     if "owner" in trace:

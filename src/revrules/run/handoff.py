@@ -23,6 +23,8 @@ REASONS = {
     "owner-unavailable": "owner unknown or inactive in the CRM",
     "least-loaded": "territory change",
     "overflow": "territory change (overflow)",
+    "family": "family move",
+    "override": "manual owner",
 }
 """The owner rule of a change -> the reason a rep reads."""
 
@@ -64,11 +66,9 @@ class Digests:
 def reason_of(rule: pl.Expr, before: pl.Expr) -> pl.Expr:
     """The reader's reason for an owner change decided by `rule`; an account without an owner is `new owner`."""
     mapped = rule.replace_strict(REASONS, default=None, return_dtype=pl.String)
-    family = rule.str.contains("(?i)family|hierarch|parent")
     return (pl.when(rule.is_in(["least-loaded", "overflow"]) & (before.is_null() | (before == "")))
             .then(pl.lit("new owner"))
             .when(mapped.is_not_null()).then(mapped)
-            .when(family.fill_null(False)).then(pl.lit("family move"))
             .otherwise(pl.lit("rule ") + rule.fill_null("?")))
 
 

@@ -34,6 +34,11 @@ def whole_population_reason(project: Project) -> str | None:
     quantiles = [d.name for d in project.book.derives if d.quantile_of is not None]
     if quantiles:
         return f"derive '{quantiles[0]}' is a quantile over every record"
+    aggregates = [d.name for d in project.book.derives if d.family is not None and d.family.how not in
+                  ("parent", "ultimate")]
+    if aggregates:
+        # Parents are read by id when missing; a family's other members are not.
+        return f"derive '{aggregates[0]}' is a value over whole families"
     if project.owner_output is not None:
         # Owner loads (capacity, balancing) count the records read; a partial read would skew them.
         return "territories route owners, and owner loads need every record"

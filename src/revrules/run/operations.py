@@ -19,6 +19,7 @@ import polars as pl
 
 from revrules.connectors.protocols import ApiBudget, Connector, TextLimits
 from revrules.engine.explain import explain_record
+from revrules.engine.hierarchy import without_context
 from revrules.errors import InvalidInputError, RefusedError, RevrulesError
 from revrules.project import Project
 from revrules.run import cascade, incremental
@@ -108,11 +109,13 @@ def explain_among(project: Project, record_id: str) -> Explained:
     connector = project.connector()
     snapshot = read_all(project, connector)
     unavailable = project.unavailable_owners(connector)
-    evaluated = project.evaluate(snapshot.typed, unavailable_owners=unavailable)
+    # keep_context: the path to the ultimate parent may pass through parents read only for context.
+    evaluated = project.evaluate(snapshot.typed, unavailable_owners=unavailable, keep_context=True)
     try:
         trace = explain_record(project.book, evaluated, record_id)
     except KeyError:
         raise InvalidInputError(f"record {record_id} not found in {project.source}") from None
+    evaluated = without_context(evaluated)
     # The plan is what knows the CRM's values, so it is what knows what a policy holds back.
     held = build_plan(project, snapshot, evaluated).held.filter(pl.col("id") == record_id)
     trace["held"] = held.drop("id").to_dicts()

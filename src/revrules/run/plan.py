@@ -14,7 +14,8 @@ import polars as pl
 
 from revrules.connectors.base import ID
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
-from revrules.engine.evaluate import CONFLICT, conflict_column, list_column, rule_column
+from revrules.engine.evaluate import CONFLICT, OVERRIDE, conflict_column, list_column, rule_column
+from revrules.engine.hierarchy import ULTIMATE
 from revrules.project import Project
 from revrules.run.balance import BALANCE_SCHEMA
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
@@ -30,6 +31,7 @@ UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String, "reason"
 RELATED_SCHEMA = pl.Schema({"object": pl.String, "id": pl.String, "field": pl.String, "before": pl.String,
                             "after": pl.String, "account": pl.String, "rule": pl.String})
 """A related record's owner change (`owner_change`): its object, id, owner field, and the account it follows."""
+FAMILY_SCHEMA = pl.Schema({"family": pl.String, "accounts": pl.Int64, "territory": pl.String, "owner": pl.String})
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROWS_PER_CHUNK = 50_000
@@ -67,6 +69,9 @@ class Plan:
     """Changes an output's write policy held back: id, field, before, after, rule, policy."""
     related: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RELATED_SCHEMA))
     """Contacts and open deals that follow their account's owner change (`owner_change`)."""
+    families_moved: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FAMILY_SCHEMA))
+    """With `families: together`: per family (its ultimate parent's id) re-routed as one unit, the accounts whose
+    territory or owner changes and where the family goes (null: that field does not change)."""
 
     @property
     def changed_records(self) -> int:
@@ -109,7 +114,7 @@ class Plan:
         sink.write(',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str))
         for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
                            ("too_long", self.too_long), ("balance", self.balance),
-                           ("held_by_policy", self.held)):
+                           ("held_by_policy", self.held), ("families_moved", self.families_moved)):
             sink.write(f',\n "{key}": ')
             _write_rows(sink, frame)
         sink.write("\n}\n")
@@ -130,6 +135,7 @@ class Plan:
             balance=pl.DataFrame(data.get("balance", []), schema=BALANCE_SCHEMA),
             held=pl.DataFrame(data.get("held_by_policy", []), schema=HELD_SCHEMA),
             related=pl.DataFrame(data.get("related_changes", []), schema=RELATED_SCHEMA),
+            families_moved=pl.DataFrame(data.get("families_moved", []), schema=FAMILY_SCHEMA),
         )
 
 
@@ -252,7 +258,37 @@ def build_plan(
         territory_books=territory_books(project, snapshot, evaluated),
         too_long=too_long,
         held=held,
+        families_moved=_families_moved(project, evaluated, changes),
     )
+
+
+def _families_moved(project: Project, evaluated: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
+    """Families routed together in which a member, not only the head, changes territory or owner.
+
+    Column-wise: one membership test of the changed ids, one group-by of the records that
+    moved; where a family goes is read from its members' evaluated values (not a child's
+    manual override).
+    """
+    territories = project.book.territories
+    if territories is None or territories.families != "together" or ULTIMATE not in evaluated.columns:
+        return pl.DataFrame(schema=FAMILY_SCHEMA)
+    outputs = {name: field for name in (territories.output, territories.owner_output or "")
+               if (field := project.outputs.get(name))}
+    ids = changes.filter(pl.col("field").is_in(list(outputs.values())))["id"].unique()
+    if ids.is_empty():
+        return pl.DataFrame(schema=FAMILY_SCHEMA)
+    moved = pl.col(ID).is_in(ids.implode())
+    # A family has two or more records: some record of it is not its own ultimate parent.
+    family = (pl.col(ID) != pl.col(ULTIMATE)).any().over(ULTIMATE)
+    names = list(outputs)
+    rows = evaluated.select(ID, ULTIMATE, *names, *(rule_column(n) for n in names)).filter(moved)
+    rows = rows.filter(family)
+    go = [pl.col(n).filter(pl.col(rule_column(n)) != OVERRIDE).first().cast(pl.String)
+          .alias("territory" if n == territories.output else "owner") for n in names]
+    found = rows.group_by(ULTIMATE).agg(pl.len().cast(pl.Int64).alias("accounts"), *go)
+    return (found.rename({ULTIMATE: "family"}).with_columns(
+        *(pl.lit(None, pl.String).alias(c) for c in ("territory", "owner") if c not in found.columns))
+        .sort("family").select(FAMILY_SCHEMA.names()).cast(FAMILY_SCHEMA))
 
 
 def _hold_back_by_policy(changes: pl.DataFrame, project: Project,

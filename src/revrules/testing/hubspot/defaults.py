@@ -192,6 +192,9 @@ def default_company_properties(owners: list[JsonObject] | None = None) -> list[J
         prop("createdate", "Create Date", "datetime", "date"),
         prop("hs_lastmodifieddate", "Last Modified Date", "datetime", "date"),
         prop("hs_object_id", "Record ID", "number", "number"),
+        # Set by the parent-child company association, read-only as a property (the name as
+        # a portal lists it: /work/shared/realdata/hubspot/airbyte_test_portal_companies_excerpt.json).
+        prop("hs_parent_company_id", "Parent Company", "number", "number", _readOnly=True),
     ]
 
 

@@ -14,6 +14,7 @@ _COLUMN_ALIASES = {
     "billingstreet": "address",
     "ownerid": "hubspot_owner_id",
     "account_name": "name",
+    "parentid": "hs_parent_company_id",  # a Salesforce export's parent account: HubSpot's parent company
 }
 _ID_COLUMNS = ("id", "hs_object_id", "record_id")
 
