@@ -28,6 +28,10 @@ class Change:
     sentence: str
 
 
+_DERIVED_WEIGHT = 100
+"""Soft-constraint weight of keeping a derived value the solver treats as an input (a field's is 1)."""
+
+
 def why_not(book: Rulebook, account: dict[str, Any], decision: str, wanted: Any,
             *, timeout_ms: int = 5000) -> list[Change] | None:
     """The fewest changes to `account` that make `decision` take `wanted`; None when no record can."""
@@ -38,8 +42,11 @@ def why_not(book: Rulebook, account: dict[str, Any], decision: str, wanted: Any,
     optimizer.set(timeout=timeout_ms)
     optimizer.add(*model.constraints, goal)
     keep = {name: _same(item, account.get(name)) for name, item in model.inputs.items()}
-    for held in keep.values():
-        optimizer.add_soft(held, 1)
+    derived = {derive.name for derive in book.derives}
+    for name, held in keep.items():
+        # A derived value the solver cannot see through (a lookup, say) is a last resort: a change to a
+        # field the record holds is what a rep can act on, and ties must not depend on the solver's whim.
+        optimizer.add_soft(held, _DERIVED_WEIGHT if name in derived else 1)
     if optimizer.check() != z3.sat:
         return None
     found = optimizer.model()
@@ -50,6 +57,8 @@ def why_not(book: Rulebook, account: dict[str, Any], decision: str, wanted: Any,
         item = model.inputs[name]
         current = account.get(name)
         sentence = f"{name} would need to be {_show(example.get(name))}; it is {_show(current)}"
+        if name in derived:
+            sentence += " (a derived value: change what it reads)"
         if item.kind in _NUMERIC and example.get(name) is not None:
             others = [keep[other] for other in keep if other != name]
             bound = _bound(model, goal, others, item.value, item.null, current, example[name])
