@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from revrules.schedule.heartbeat import SchedulerRecord, record_path, write_record
+from revrules.schedule.scheduler import JobState
 from revrules.state.ledger import Ledger
 from revrules.testing.harness import Cli
 from tests.ledger.projects import Crm
@@ -79,3 +81,37 @@ def test_a_ledger_made_before_related_records_gains_their_object_column(tmp_path
         assert ledger.related_writes(1).is_empty()
     finally:
         ledger.close()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_the_list_names_of_the_shipped_sample_are_0600(tmp_path: Path, cli: Cli) -> None:
+    """`lists.json` (the names lists were synced under) sits beside the ledger and is as private."""
+    text = (REPO / "config.example.yaml").read_text(encoding="utf-8")
+    for old, new in (("path: examples/accounts.csv", f"path: {REPO / 'examples' / 'accounts.csv'}"),
+                     ("output: out/accounts.csv", f"output: {tmp_path / 'out.csv'}"),
+                     ("lists_dir: out/lists", f"lists_dir: {tmp_path / 'lists'}"),
+                     ("  - rules/", f"  - {REPO / 'rules'}"),
+                     ("state_dir: .revrules", f"state_dir: {tmp_path / 'state'}")):
+        text = text.replace(old, new)
+    (tmp_path / "revrules.yaml").write_text(text, encoding="utf-8")
+
+    applied = cli("apply", "-c", tmp_path / "revrules.yaml", "--yes")
+
+    assert applied.code == 0, applied.err
+    state = tmp_path / "state"
+    assert (state / "lists.json").exists()
+    assert {p.name: mode(p) for p in state.iterdir()} == {p.name: 0o600 for p in state.iterdir()}
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_the_schedulers_records_are_0600(tmp_path: Path) -> None:
+    """The scheduler's job state and heartbeat name the jobs and their runs; they are state files too."""
+    state = tmp_path / "state"
+    JobState(state / "jobs.json").update("nightly", last_started="2026-12-02T00:00:00+00:00")
+    write_record(record_path(state), SchedulerRecord(pid=1, started_at="now", heartbeat="now"))
+
+    assert mode(state) == 0o700
+    assert {p.name: mode(p) for p in state.iterdir()} == {"jobs.json": 0o600, "scheduler.json": 0o600}

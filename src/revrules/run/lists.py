@@ -8,6 +8,7 @@ from pathlib import Path
 
 from revrules.connectors.protocols import Connector, ListSync
 from revrules.project import Project
+from revrules.state.files import replace_private
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,4 @@ def remember_list_names(project: Project) -> None:
         return
     path = _synced_names_path(project)
     synced = {**_synced_names(project), **list_names(project)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(synced, indent=2, sort_keys=True))
-    temporary.replace(path)
+    replace_private(path, json.dumps(synced, indent=2, sort_keys=True))

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from revrules.state.files import replace_private
+
 HEARTBEAT_SECONDS = 15.0
 """How often a running scheduler says it is alive."""
 STALE_AFTER_SECONDS = 4 * HEARTBEAT_SECONDS
@@ -34,10 +36,7 @@ def record_path(state_dir: Path) -> Path:
 
 def write_record(path: Path, record: SchedulerRecord) -> None:
     """Replace the record atomically, so `status` never reads half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(asdict(record), indent=2))
-    temporary.replace(path)
+    replace_private(path, json.dumps(asdict(record), indent=2))
 
 
 def read_record(path: Path) -> SchedulerRecord | None:

@@ -19,6 +19,7 @@ from revrules.errors import InvalidInputError
 from revrules.runtime import shutdown
 from revrules.schedule.cron import grace_seconds, missed_slot, triggers
 from revrules.schedule.heartbeat import Heartbeat, record_path
+from revrules.state.files import replace_private
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,7 @@ class JobState:
         with self._lock:
             data = self.load()
             data.setdefault(job_id, {}).update(values)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(data, indent=2, default=str))
-            temporary.replace(self.path)
+            replace_private(self.path, json.dumps(data, indent=2, default=str))
 
 
 Runner = Callable[[JobModel], JobOutcome]
