@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import stat
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,10 @@ def test_snapshot_holds_what_a_rehearsal_needs_and_no_secret(org: SalesforceEmul
     assert lengths["Reason__c"] == 255
     assert "Website" not in lengths
     assert "Account 1," not in (folder / "records.csv").read_text()
+    # The copy holds CRM values: private like the ledger and saved plans.
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {
+        p.name: 0o600 for p in folder.iterdir()}
 
 
 def test_sample_keeps_every_territory_and_segment(org: SalesforceEmulator, cli: Cli, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from revrules.project import Project
 from revrules.rehearsal.emulator import call_kind
 from revrules.run.cascade import wanted_kinds
 from revrules.run.read import read_all
+from revrules.state.ledger import private_dir, private_file
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -102,14 +103,16 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
             raw = raw.with_columns(pl.col(name).map_elements(_placeholder, return_dtype=pl.String).alias(name))
     ids = [str(i) for i in raw[ID].to_list()]
     metadata = connector.export_metadata(project.read_fields(), _owner_ids(project, raw), _list_names(project), ids)
-    folder.mkdir(parents=True, exist_ok=True)
+    # The copy holds CRM values, like the ledger: its folder and files are for their owner only.
+    private_dir(folder)
     raw.select(pl.all().cast(pl.String)).rename({ID: "Id" if crm.kind == "salesforce" else "id"}).write_csv(
-        folder / RECORDS)
-    (folder / METADATA).write_text(json.dumps(metadata, indent=1, sort_keys=True, default=str), encoding="utf-8")
+        private_file(folder / RECORDS))
+    private_file(folder / METADATA).write_text(json.dumps(metadata, indent=1, sort_keys=True, default=str),
+                                               encoding="utf-8")
     related = _related(project, connector, raw)
     files = [MANIFEST, METADATA, RECORDS]
     if related is not None:
-        related.write_csv(folder / RELATED)
+        related.write_csv(private_file(folder / RELATED))
         files.append(RELATED)
     counts = {} if related is None else dict(related.group_by("object").agg(pl.col("id").n_unique()).sort("object")
                                              .iter_rows())
@@ -132,7 +135,7 @@ def take_snapshot(project: Project, folder: Path, *, sample: int | None = None,
         **({"related": counts} if related is not None else {}),
         "files": files,
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    private_file(folder / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return SnapshotSummary(folder, crm.kind, raw.height, read.raw.height, redacted, calls, counts)
 
 
