@@ -49,7 +49,6 @@ CREATE TABLE IF NOT EXISTS writes (
 DROP INDEX IF EXISTS writes_by_run;
 CREATE INDEX IF NOT EXISTS writes_of_run ON writes(run_id);
 DROP INDEX IF EXISTS writes_pending;
-CREATE INDEX IF NOT EXISTS writes_unsettled ON writes(result) WHERE result IN ('pending', 'unknown');
 CREATE TABLE IF NOT EXISTS list_writes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -80,6 +79,12 @@ _ADDED_WRITE_COLUMNS = {"object": "TEXT"}
 """Columns of `writes` added since: `object` is null for the configured object's records, else the related
 object (`Contact`, `Opportunity`, `contacts`, `deals`) whose owner followed an account's owner change."""
 _PRIMARY, _RELATED = "object IS NULL", "object IS NOT NULL"
+_VERSION = 1
+"""`PRAGMA user_version` of this ledger layout: 1 finds unsettled writes through their run, not an index."""
+_UNSETTLED_RUNS = "SELECT id FROM runs WHERE status = 'running' OR unknown > 0"
+"""The runs that may hold unsettled writes: those still running (or killed), and those whose count of
+unknown writes (pending ones included, see `_counts`) is not zero. Every run that ends is counted
+(`finish_run`), and so is every run whose writes are settled later (`recount`)."""
 _STATE_DIR_MODE, _FILE_MODE = 0o700, 0o600
 
 
@@ -180,6 +185,22 @@ class Ledger:
         for column, kind in _ADDED_WRITE_COLUMNS.items():
             if column not in present:
                 self.db.execute(f"ALTER TABLE writes ADD COLUMN {column} {kind}")
+        if self.db.execute("PRAGMA user_version").fetchone()[0] < _VERSION:
+            self._count_unsettled()
+
+    def _count_unsettled(self) -> None:
+        """Count each run's unsettled writes once, for a ledger made before runs were how they are found.
+
+        Such a ledger found them through an index on `result`, which every write entered and left;
+        a run that ended before the `unknown` column existed may not count them yet.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET unknown = (SELECT COUNT(*) FROM writes WHERE writes.run_id = runs.id AND"
+                " writes.result IN (?, ?)) WHERE id IN (SELECT run_id FROM writes WHERE result IN (?, ?))",
+                _UNSETTLED * 2)
+            db.execute("DROP INDEX IF EXISTS writes_unsettled")
+            db.execute(f"PRAGMA user_version = {_VERSION}")
 
     def close(self) -> None:
         """Close the database."""
@@ -305,13 +326,18 @@ class Ledger:
 
         Only the configured object's; `related_pending` has the records that followed an owner change.
         """
-        return self._frame("SELECT id AS row, run_id, record_id AS id, field, before, after, rule"
-                           " FROM writes WHERE result IN (?, ?) AND object IS NULL ORDER BY id", _UNSETTLED)
+        return self._unsettled("", _PRIMARY)
 
     def related_pending(self) -> pl.DataFrame:
         """Like `pending`, for the related records (contacts, deals), with their `object`."""
-        return self._frame("SELECT id AS row, run_id, object, record_id AS id, field, before, after, rule"
-                           " FROM writes WHERE result IN (?, ?) AND object IS NOT NULL ORDER BY id", _UNSETTLED)
+        return self._unsettled("object, ", _RELATED)
+
+    def _unsettled(self, columns: str, which: str) -> pl.DataFrame:
+        # Through the runs that may hold them (`_UNSETTLED_RUNS`): no index on `result` for every write
+        # to enter when recorded pending and leave when settled.
+        return self._frame(f"SELECT id AS row, run_id, {columns}record_id AS id, field, before, after, rule"  # noqa: S608
+                           f" FROM writes WHERE run_id IN ({_UNSETTLED_RUNS}) AND result IN (?, ?) AND {which}"
+                           " ORDER BY id", _UNSETTLED)
 
     def writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
         """The writes of one run to the configured object, optionally only those with `result`."""
