@@ -115,3 +115,23 @@ def test_the_schedulers_records_are_0600(tmp_path: Path) -> None:
 
     assert mode(state) == 0o700
     assert {p.name: mode(p) for p in state.iterdir()} == {"jobs.json": 0o600, "scheduler.json": 0o600}
+
+
+def test_a_ledger_that_found_unsettled_writes_by_index_still_finds_them(tmp_path: Path) -> None:
+    """An older ledger's unsettled write of a run that counted none is found once the index is gone."""
+    path = tmp_path / "ledger.db"
+    Ledger(path).close()
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "PRAGMA user_version = 0;"
+            "CREATE INDEX writes_unsettled ON writes(result) WHERE result IN ('pending', 'unknown');"
+            "INSERT INTO runs (command, started_at, status) VALUES ('apply', '2026-01-01', 'interrupted');"
+            "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, at)"
+            " VALUES (1, 'a', 'Segment__c', 'x', 'y', 'r', 'written', '2026-01-01'),"
+            " (1, 'b', 'Segment__c', 'x', 'y', 'r', 'pending', '2026-01-01');")
+    ledger = Ledger(path)
+    try:
+        assert ledger.pending()["id"].to_list() == ["b"]
+        assert ledger.db.execute("SELECT name FROM sqlite_master WHERE name = 'writes_unsettled'").fetchone() is None
+    finally:
+        ledger.close()

@@ -49,7 +49,6 @@ CREATE TABLE IF NOT EXISTS writes (
 DROP INDEX IF EXISTS writes_by_run;
 CREATE INDEX IF NOT EXISTS writes_of_run ON writes(run_id);
 DROP INDEX IF EXISTS writes_pending;
-CREATE INDEX IF NOT EXISTS writes_unsettled ON writes(result) WHERE result IN ('pending', 'unknown');
 CREATE TABLE IF NOT EXISTS list_writes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -80,6 +79,14 @@ _ADDED_WRITE_COLUMNS = {"object": "TEXT"}
 """Columns of `writes` added since: `object` is null for the configured object's records, else the related
 object (`Contact`, `Opportunity`, `contacts`, `deals`) whose owner followed an account's owner change."""
 _PRIMARY, _RELATED = "object IS NULL", "object IS NOT NULL"
+_CHANGE_COLUMNS = ("id", "field", "before", "after", "rule")
+"""The columns of a change that every write records; `id` is the write's `record_id`."""
+_VERSION = 1
+"""`PRAGMA user_version` of this ledger layout: 1 finds unsettled writes through their run, not an index."""
+_UNSETTLED_RUNS = "SELECT id FROM runs WHERE status = 'running' OR unknown > 0"
+"""The runs that may hold unsettled writes: those still running (or killed), and those whose count of
+unknown writes (pending ones included, see `_counts`) is not zero. Every run that ends is counted
+(`finish_run`), and so is every run whose writes are settled later (`recount`)."""
 _STATE_DIR_MODE, _FILE_MODE = 0o700, 0o600
 
 
@@ -172,6 +179,10 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
+        # Where `_insert` puts each column of a batch; in memory, as they hold CRM values.
+        self.db.execute("PRAGMA temp_store = MEMORY")
+        for column in (*_CHANGE_COLUMNS, "object"):
+            self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS change_{column} (position INTEGER PRIMARY KEY, value)")
         present = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
         for column, kind in _ADDED_COLUMNS.items():
             if column not in present:
@@ -180,6 +191,22 @@ class Ledger:
         for column, kind in _ADDED_WRITE_COLUMNS.items():
             if column not in present:
                 self.db.execute(f"ALTER TABLE writes ADD COLUMN {column} {kind}")
+        if self.db.execute("PRAGMA user_version").fetchone()[0] < _VERSION:
+            self._count_unsettled()
+
+    def _count_unsettled(self) -> None:
+        """Count each run's unsettled writes once, for a ledger made before runs were how they are found.
+
+        Such a ledger found them through an index on `result`, which every write entered and left;
+        a run that ended before the `unknown` column existed may not count them yet.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET unknown = (SELECT COUNT(*) FROM writes WHERE writes.run_id = runs.id AND"
+                " writes.result IN (?, ?)) WHERE id IN (SELECT run_id FROM writes WHERE result IN (?, ?))",
+                _UNSETTLED * 2)
+            db.execute("DROP INDEX IF EXISTS writes_unsettled")
+            db.execute(f"PRAGMA user_version = {_VERSION}")
 
     def close(self) -> None:
         """Close the database."""
@@ -238,9 +265,9 @@ class Ledger:
         Returns:
             The ledger row of each change, in the order of `changes`.
         """
-        self._insert(run_id, changes, PENDING, None)
-        # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: the new rows are the last ones.
-        last = int(self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'writes'").fetchone()[0])
+        if changes.is_empty():
+            return pl.Series("row", [], pl.Int64)
+        last = self._insert(run_id, changes, PENDING, None)
         return pl.int_range(last - changes.height + 1, last + 1, eager=True).alias("row")
 
     def record_outcome(self, rows: pl.Series, outcome: pl.DataFrame) -> None:
@@ -276,21 +303,37 @@ class Ledger:
 
     def record_skipped(self, run_id: int, changes: pl.DataFrame, reason: str) -> None:
         """Record changes that were not attempted, with why."""
-        with self._transaction():
+        if not changes.is_empty():
             self._insert(run_id, changes, SKIPPED, reason)
 
-    def _insert(self, run_id: int, changes: pl.DataFrame, result: str, error: str | None) -> None:
-        """Insert `changes` as writes of one result in one statement: SQLite reads them as one JSON text."""
-        if changes.is_empty():
-            return
+    def _insert(self, run_id: int, changes: pl.DataFrame, result: str, error: str | None) -> int:
+        """Insert `changes` as writes of one result, in `changes` order, in one transaction.
+
+        SQLite reads each column as one JSON array into a temporary table keyed by position,
+        and the writes are those tables joined by position: reading an array's values is cheap,
+        while reading each field of an array of objects (`value ->> 'id'`) cost more than the
+        insert itself.
+
+        Returns:
+            The ledger row of the last change (the rows are consecutive).
+        """
         # A related record's change names its object; the configured object's changes have none.
-        related = ["object"] if "object" in changes.columns else []
-        payload = changes.select("id", "field", "before", "after", "rule", *related).write_json()
-        self.db.execute(
-            "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, error, at, object)"
-            " SELECT ?, value ->> 'id', value ->> 'field', value ->> 'before', value ->> 'after', value ->> 'rule',"
-            " ?, ?, ?, value ->> 'object' FROM json_each(?) ORDER BY key",
-            (run_id, result, error, now(), payload))
+        columns = [*_CHANGE_COLUMNS, *(["object"] if "object" in changes.columns else [])]
+        with self._transaction() as db:
+            for column in columns:
+                db.execute(f"INSERT INTO temp.change_{column} (position, value)"  # noqa: S608
+                           f" SELECT key, value FROM json_each(?, '$[0].{column}')",
+                           (changes.select(pl.col(column).implode()).write_json(),))
+            # Scanned by position, the rowid of `change_id`: the rows follow `changes` with no sort.
+            db.execute(
+                "INSERT INTO writes (run_id, record_id, " + ", ".join(columns[1:]) + ", result, error, at)"  # noqa: S608
+                " SELECT ?, change_id.value, " + ", ".join(f"change_{c}.value" for c in columns[1:]) + ", ?, ?, ?"
+                " FROM temp.change_id " + " ".join(f"JOIN temp.change_{c} USING (position)" for c in columns[1:])
+                + " ORDER BY change_id.position", (run_id, result, error, now()))
+            for column in columns:
+                db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
+            # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: the new rows are the last ones.
+            return int(db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'writes'").fetchone()[0])
 
     def record_list_writes(self, run_id: int, rows: Sequence[tuple[str, str, str, str, str | None]]) -> None:
         """Record list membership writes: (list, record, action, result, error)."""
@@ -305,13 +348,18 @@ class Ledger:
 
         Only the configured object's; `related_pending` has the records that followed an owner change.
         """
-        return self._frame("SELECT id AS row, run_id, record_id AS id, field, before, after, rule"
-                           " FROM writes WHERE result IN (?, ?) AND object IS NULL ORDER BY id", _UNSETTLED)
+        return self._unsettled("", _PRIMARY)
 
     def related_pending(self) -> pl.DataFrame:
         """Like `pending`, for the related records (contacts, deals), with their `object`."""
-        return self._frame("SELECT id AS row, run_id, object, record_id AS id, field, before, after, rule"
-                           " FROM writes WHERE result IN (?, ?) AND object IS NOT NULL ORDER BY id", _UNSETTLED)
+        return self._unsettled("object, ", _RELATED)
+
+    def _unsettled(self, columns: str, which: str) -> pl.DataFrame:
+        # Through the runs that may hold them (`_UNSETTLED_RUNS`): no index on `result` for every write
+        # to enter when recorded pending and leave when settled.
+        return self._frame(f"SELECT id AS row, run_id, {columns}record_id AS id, field, before, after, rule"  # noqa: S608
+                           f" FROM writes WHERE run_id IN ({_UNSETTLED_RUNS}) AND result IN (?, ?) AND {which}"
+                           " ORDER BY id", _UNSETTLED)
 
     def writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
         """The writes of one run to the configured object, optionally only those with `result`."""

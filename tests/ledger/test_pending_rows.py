@@ -1,0 +1,31 @@
+"""A batch recorded pending keeps its changes' order, values and object, row for row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from revrules.state.ledger import Ledger
+
+
+def test_a_batch_is_recorded_in_its_order_with_nulls_quotes_and_objects(tmp_path: Path) -> None:
+    changes = pl.DataFrame({
+        "id": ["b", "a", "c", "a"],
+        "field": ["Segment__c", "Segment__c", "OwnerId", "Tier__c"],
+        "before": [None, 'say "hi"', "005A", None],
+        "after": ["Big", "é, \\ ü", None, "Gold"],
+        "rule": ["big", "big", None, "gold"],
+        "object": [None, None, "Contact", None],
+    })
+    ledger = Ledger(tmp_path / "ledger.db")
+    try:
+        run = ledger.start_run("apply", crm="csv", rulebook_hash="r", config_hash="c")
+        ledger.record_skipped(run, changes.head(1), "not attempted")
+        rows = ledger.record_pending(run, changes)
+        recorded = pl.concat([ledger.writes(run, "pending"), ledger.related_writes(run, "pending").drop("object")])
+        assert rows.to_list() == [2, 3, 4, 5]
+        assert recorded.sort("row").select(changes.drop("object").columns).equals(changes.drop("object"))
+        assert ledger.related_pending()["row"].to_list() == [4]
+    finally:
+        ledger.close()
