@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.scripts import run_benchmark
+
 # The assertions are the targets as written; the README says which are met.
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_end_to_end", ROOT / "benchmarks" / "end_to_end.py")
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
 
 
 @pytest.mark.benchmark
 def test_plan_and_apply_of_200000_accounts_stay_near_the_floor() -> None:
-    figures = _bench().main(["--records", "200000"])
+    figures = run_benchmark("end_to_end", ["--records", "200000"])
     assert figures["plan"]["x_floor"] <= 2
     assert figures["plan"]["peak_rss_mb"] < 500
     assert figures["apply"]["x_floor"] <= 4
@@ -33,7 +22,7 @@ def test_plan_and_apply_of_200000_accounts_stay_near_the_floor() -> None:
 
 @pytest.mark.benchmark
 def test_plan_and_apply_of_a_million_accounts_meet_the_targets() -> None:
-    figures = _bench().main(["--records", "1000000", "--only", "plan,json,apply,replan"])
+    figures = run_benchmark("end_to_end", ["--records", "1000000", "--only", "plan,json,apply,replan"])
     assert figures["plan"]["wall_s"] < 15
     assert figures["plan"]["peak_rss_mb"] < 2048
     assert figures["plan_json"]["wall_s"] <= 1.2 * figures["plan"]["wall_s"]

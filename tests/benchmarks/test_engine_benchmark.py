@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.scripts import run_benchmark
 
 
 @pytest.mark.benchmark
 def test_bulk_evaluation_of_a_million_accounts_meets_the_targets() -> None:
-    spec = importlib.util.spec_from_file_location("bench_engine", ROOT / "benchmarks" / "engine.py")
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    figures = bench.main(["--records", "1000000", "--sample", "20000"])
+    figures = run_benchmark("engine", ["--records", "1000000", "--sample", "20000"])
     assert figures["bulk_seconds"] < 5
     assert figures["speedup"] >= 200
     assert figures["peak_rss_mb_during_evaluation"] < 2048
@@ -26,11 +20,7 @@ def test_bulk_evaluation_of_a_million_accounts_meets_the_targets() -> None:
 @pytest.fixture(scope="module")
 def routing_figures() -> dict[str, Any]:
     """One run of the routing benchmark: every variant, best of three each."""
-    spec = importlib.util.spec_from_file_location("bench_routing", ROOT / "benchmarks" / "routing.py")
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    figures: dict[str, Any] = bench.main(["--records", "1000000"])
+    figures: dict[str, Any] = run_benchmark("routing", ["--records", "1000000"])
     return figures
 
 
@@ -50,10 +40,6 @@ def test_routing_by_value_with_rebalance_of_a_million_accounts_adds_under_one_an
 @pytest.mark.benchmark
 def test_families_and_a_zip_lookup_on_a_million_accounts_meet_the_targets() -> None:
     """Issue 21: 100,000 families add under 2 s to a plan; a 50,000-row ZIP table adds under 1 s."""
-    spec = importlib.util.spec_from_file_location("bench_families", ROOT / "benchmarks" / "families.py")
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    figures = bench.main(["--records", "1000000", "--families", "100000", "--zips", "50000"])
+    figures = run_benchmark("families", ["--records", "1000000", "--families", "100000", "--zips", "50000"])
     assert figures["families_adds_s"] < 2
     assert figures["lookup_adds_s"] < 1

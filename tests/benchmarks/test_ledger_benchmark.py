@@ -8,21 +8,14 @@ closing note can quote them.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.scripts import run_benchmark
 
 
 @pytest.mark.benchmark
 def test_the_ledger_is_not_the_largest_cost_of_applying_200000_csv_records(capsys: pytest.CaptureFixture[str]) -> None:
-    spec = importlib.util.spec_from_file_location("bench_ledger", ROOT / "benchmarks" / "ledger.py")
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    figures = bench.main(["--records", "200000"])
+    figures = run_benchmark("ledger", ["--records", "200000"])
     with capsys.disabled():
         print(f"\napply of {figures['records']:,} CSV records: {figures['apply_seconds']} s, "
               f"{figures['ledger_seconds']} s in the ledger ({figures['ledger_share']:.0%})")
