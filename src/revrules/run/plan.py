@@ -36,6 +36,7 @@ _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROWS_PER_CHUNK = 50_000
 """Rows encoded at a time when writing a plan: bounds the memory of the text being written."""
+_POSITION = "__position"
 
 
 @dataclass(frozen=True)
@@ -302,13 +303,18 @@ def _hold_back_by_policy(changes: pl.DataFrame, project: Project,
     is_provenance = pl.col("field") == provenance if provenance else pl.lit(False)
     # Every policy holds back only a change over a value the CRM holds (`if_blank`, `never_overwrite`,
     # `on_null: keep`), so only those are looked at: a first enrichment checks nothing.
-    candidates = changes.filter(~is_provenance & pl.col("before").is_not_null())
-    _, held = hold_back_by_policy(candidates, project.policies)
+    candidates = changes.with_row_index(_POSITION).filter(~is_provenance & pl.col("before").is_not_null())
+    sent, held = hold_back_by_policy(candidates, project.policies)
     if held.is_empty():
         return changes, held
-    changes = changes.join(held.select("id", "field"), on=["id", "field"], how="anti", maintain_order="left")
+    # Held changes are dropped by position: no join of millions of (id, field) strings.
+    kept = np.ones(changes.height, dtype=bool)
+    kept[candidates[_POSITION].to_numpy()] = False
+    kept[sent[_POSITION].to_numpy()] = True
+    changes = changes.filter(pl.Series(kept))
     if provenance:
-        others = changes.filter(~is_provenance)["id"].unique()
+        # Repeated ids as they come: the membership test costs less than making them unique.
+        others = changes.filter(~is_provenance)["id"]
         changes = changes.filter(~is_provenance | pl.col("id").is_in(others.implode()))
     return changes, held
 
