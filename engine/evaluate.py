@@ -96,7 +96,8 @@ def evaluate(
         if derive.name not in given and derive.name not in late:
             lazy = _with_derive(lazy, derive, context=context)
     # Family rows stay while a derive that reads a decision (`{parent: segment}`) is still to come.
-    result = (drop_family_rows(lazy) if families and not late else lazy).collect()
+    # One piece per column: the stages add columns beside these, and pieces that do not line up are copied.
+    result = (drop_family_rows(lazy) if families and not late else lazy).collect().rechunk()
     pending = [d for d in book.derives if d.name in late and d.name not in given]
     for stage in _stages([*book.decisions, *pending]):
         decisions = [d for d in stage if isinstance(d, Decision)]
@@ -107,7 +108,7 @@ def evaluate(
             keys = sorted(decision.depends_on | _override_keys(decision, overrides))
             result = _on_distinct(result, keys, exprs[decision.name])
         for derive in (d for d in stage if isinstance(d, Derive)):
-            result = _with_derive(result.lazy(), derive, context=context).collect()
+            result = _beside(result, _with_derive(result.lazy(), derive, context=context))
     if families and late:
         result = drop_family_rows(result.lazy()).collect()
     if book.territories is not None:
@@ -249,6 +250,16 @@ def _stages(items: Sequence[Decision | Derive]) -> list[list[Decision | Derive]]
     for item in items:
         stages[depth[item.name]].append(item)
     return stages
+
+
+def _beside(frame: pl.DataFrame, lazy: pl.LazyFrame) -> pl.DataFrame:
+    """`frame` with the columns `lazy` (a step over it) adds, collected alone, each as one piece.
+
+    Collecting the whole step would hand back the wide frame split into pieces, which
+    the next stage's `with_columns` then copies back into one: here only the new columns are made.
+    """
+    added = [c for c in lazy.collect_schema().names() if c not in frame.columns]
+    return frame.hstack(lazy.select(added).collect().rechunk())
 
 
 def _with_derive(lazy: pl.LazyFrame, derive: Derive, *, context: bool) -> pl.LazyFrame:

@@ -36,6 +36,8 @@ _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROWS_PER_CHUNK = 50_000
 """Rows encoded at a time when writing a plan: bounds the memory of the text being written."""
+_POSITION, _CHANGE = "__position", "__change"
+"""A change's record's row in the evaluated records (dropped before the plan is made), and a change's own row."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def build_plan(
     befores = convert_frame(raw, [FieldSpec(_before(name), src, book.kinds[name]) for name, src in outputs])[0]
     needed = [ID, *project.outputs, *(c for name in project.outputs if (c := rule_column(name)) in evaluated.columns)]
     frame = pl.concat([
-        evaluated.select(needed),
+        evaluated.select(*needed, pl.int_range(pl.len(), dtype=pl.UInt32).alias(_POSITION)),
         befores.drop(ID),
         raw.select(pl.col(f).alias(_raw(f)) for f in project.write_fields()),
     ], how="horizontal")
@@ -240,6 +242,8 @@ def build_plan(
     changes = _changes(frame, columns)
     del frame
     changes, held = _hold_back_by_policy(changes, project, target)
+    families_moved = _families_moved(project, evaluated, changes)
+    changes = changes.drop(_POSITION)
     meta = PlanMeta(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         crm=project.config.model.crm.kind,
@@ -258,26 +262,28 @@ def build_plan(
         territory_books=territory_books(project, snapshot, evaluated),
         too_long=too_long,
         held=held,
-        families_moved=_families_moved(project, evaluated, changes),
+        families_moved=families_moved,
     )
 
 
 def _families_moved(project: Project, evaluated: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
     """Families routed together in which a member, not only the head, changes territory or owner.
 
-    Column-wise: one membership test of the changed ids, one group-by of the records that
-    moved; where a family goes is read from its members' evaluated values (not a child's
-    manual override).
+    Column-wise: the records that moved are marked by their row (`_POSITION` of `changes`),
+    then one group-by of them; where a family goes is read from its members' evaluated
+    values (not a child's manual override).
     """
     territories = project.book.territories
     if territories is None or territories.families != "together" or ULTIMATE not in evaluated.columns:
         return pl.DataFrame(schema=FAMILY_SCHEMA)
     outputs = {name: field for name in (territories.output, territories.owner_output or "")
                if (field := project.outputs.get(name))}
-    ids = changes.filter(pl.col("field").is_in(list(outputs.values())))["id"].unique()
-    if ids.is_empty():
+    changed = changes.filter(pl.col("field").is_in(list(outputs.values())))[_POSITION]
+    if changed.is_empty():
         return pl.DataFrame(schema=FAMILY_SCHEMA)
-    moved = pl.col(ID).is_in(ids.implode())
+    marked = np.zeros(evaluated.height, dtype=bool)
+    marked[changed.to_numpy()] = True
+    moved = pl.Series(marked)
     # A family has two or more records: some record of it is not its own ultimate parent.
     family = (pl.col(ID) != pl.col(ULTIMATE)).any().over(ULTIMATE)
     names = list(outputs)
@@ -301,13 +307,18 @@ def _hold_back_by_policy(changes: pl.DataFrame, project: Project,
     is_provenance = pl.col("field") == provenance if provenance else pl.lit(False)
     # Every policy holds back only a change over a value the CRM holds (`if_blank`, `never_overwrite`,
     # `on_null: keep`), so only those are looked at: a first enrichment checks nothing.
-    candidates = changes.filter(~is_provenance & pl.col("before").is_not_null())
-    _, held = hold_back_by_policy(candidates, project.policies)
+    candidates = changes.with_row_index(_CHANGE).filter(~is_provenance & pl.col("before").is_not_null())
+    sent, held = hold_back_by_policy(candidates, project.policies)
     if held.is_empty():
         return changes, held
-    changes = changes.join(held.select("id", "field"), on=["id", "field"], how="anti", maintain_order="left")
+    # Held changes are dropped by position: no join of millions of (id, field) strings.
+    kept = np.ones(changes.height, dtype=bool)
+    kept[candidates[_CHANGE].to_numpy()] = False
+    kept[sent[_CHANGE].to_numpy()] = True
+    changes = changes.filter(pl.Series(kept))
     if provenance:
-        others = changes.filter(~is_provenance)["id"].unique()
+        # Repeated ids as they come: the membership test costs less than making them unique.
+        others = changes.filter(~is_provenance)["id"]
         changes = changes.filter(~is_provenance | pl.col("id").is_in(others.implode()))
     return changes, held
 
@@ -336,15 +347,18 @@ def _raw(field: str) -> str:
 def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.Expr]]) -> pl.DataFrame:
     """One row per kept (record, field), in id order and, within a record, in the order of `columns`.
 
+    Beside the change, `_POSITION`: the row of its record in the evaluated records.
+
     Each quantity (keep, before, after, rule) is unpivoted into one column, field after
     field; the kept cells are then taken in id order by position: the ids are sorted once
     (one sort of N ids, not of N times fields strings) and no per-field frame is built. Id
     order makes the plan the same whatever order the CRM returned the records in.
     """
     if not columns:
-        return pl.DataFrame(schema=CHANGE_SCHEMA)
+        return pl.DataFrame(schema={**CHANGE_SCHEMA, _POSITION: pl.UInt32})
     wide = frame.lazy().select(
         pl.col(ID).alias("id"),
+        _POSITION,
         *(keep.fill_null(False).alias(f"keep{i}") for i, (_, keep, _, _) in enumerate(columns)),
         *(pl.col(_raw(field)).alias(f"before{i}") for i, (field, _, _, _) in enumerate(columns)),
         *(after.cast(pl.String).alias(f"after{i}") for i, (_, _, after, _) in enumerate(columns)),
@@ -368,6 +382,7 @@ def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.
         stacked("before").gather(kept),
         stacked("after").gather(kept),
         stacked("rule").gather(kept),
+        wide[_POSITION].gather(row),
     ])
 
 
