@@ -12,7 +12,7 @@ import polars as pl
 
 from revrules.engine.arithmetic import clean_expr
 from revrules.engine.convert import ID, POLARS_TYPES
-from revrules.engine.definitions import Decision, Derive, LookupJoin, Pool, Rulebook, Territories
+from revrules.engine.definitions import Decision, Derive, Pool, Rulebook, Territories
 from revrules.engine.hierarchy import (
     CONTEXT,
     ULTIMATE,
@@ -22,7 +22,7 @@ from revrules.engine.hierarchy import (
     with_family_value,
     without_context,
 )
-from revrules.engine.lookups import KEY, LINE, normal_key
+from revrules.engine.lookups import join_lookup
 from revrules.engine.people import DEPARTURES, label_departures, previous_column
 from revrules.engine.routing import (
     ASSIGNED,
@@ -38,7 +38,6 @@ from revrules.engine.routing import (
 )
 
 DEFAULT, OVERRIDE, CONFLICT = "default", "override", "conflict"
-_ROW, _RANK = "__lookup_row", "__lookup_rank"
 
 
 def rule_column(name: str) -> str:
@@ -266,7 +265,7 @@ def _with_derive(lazy: pl.LazyFrame, derive: Derive, *, context: bool) -> pl.Laz
     if derive.family is not None:
         return with_family_value(lazy, derive.name, derive.family)
     if derive.lookup is not None:
-        return _lookup(lazy, derive.name, derive.lookup)
+        return join_lookup(lazy, derive.name, derive.lookup, rule_column(derive.name))
     return lazy.with_columns(_derive(derive, context=context).alias(derive.name))
 
 
@@ -305,32 +304,6 @@ def _derive(derive: Derive, *, context: bool = False) -> pl.Expr:
     rank = source.rank("min").cast(pl.Int64)
     count = source.count().cast(pl.Int64)
     return (1 + (derive.buckets * (rank - 1)) // count).cast(pl.Float64)
-
-
-def _lookup(lazy: pl.LazyFrame, name: str, join: LookupJoin) -> pl.LazyFrame:
-    """A lookup derive as a left join: the matching row's value, and `<name>#rule` = `<lookup>:<CSV line>`."""
-    table = join.table
-    right = table.table.select(KEY, LINE, pl.col(join.column).alias(name))
-    key = normal_key(join.key.compiled)
-    if table.match == "keyword":
-        matched = _keyword_rows(lazy, key, right)
-    else:
-        matched = lazy.with_columns(key.alias(KEY)).join(right.lazy(), on=KEY, how="left", maintain_order="left")
-    which = pl.when(pl.col(LINE).is_not_null()).then(pl.format(f"{table.name}:{{}}", pl.col(LINE)))
-    return matched.with_columns(which.alias(rule_column(name))).drop(KEY, LINE)
-
-
-def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.LazyFrame:
-    """Each record's best keyword row: one Aho-Corasick pass finds every keyword its text contains."""
-    if right.is_empty():
-        return lazy.with_columns(pl.lit(None, pl.String).alias(KEY)).join(right.lazy(), on=KEY, how="left")
-    # The table is sorted by priority, then line, so the row index ranks the candidates.
-    ranked = right.with_row_index(_RANK).lazy()
-    indexed = lazy.with_row_index(_ROW)
-    found = (indexed.select(_ROW, key.str.extract_many(right[KEY].to_list(), overlapping=True).alias(KEY))
-             .explode(KEY).join(ranked, on=KEY, how="inner")
-             .group_by(_ROW).agg(pl.all().sort_by(_RANK).first()).drop(_RANK))
-    return indexed.join(found, on=_ROW, how="left", maintain_order="left").drop(_ROW)
 
 
 def _with_heads(result: pl.DataFrame, columns: list[str]) -> pl.DataFrame:

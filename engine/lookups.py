@@ -15,6 +15,7 @@ from revrules.errors import Problem, did_you_mean
 
 KEY = "__key"
 LINE = "__line"
+_ROW, _RANK = "__lookup_row", "__lookup_rank"
 MAX_LISTED = 10
 Parse = Callable[[Document, PathKey, str, Mapping[str, FieldType]], Expression | None]
 
@@ -121,3 +122,29 @@ def lookup_join(doc: Document, path: PathKey, spec: model.LookupDeriveModel, tab
         message = f"a lookup key is text, but this expression gives a {key.kind.value}"
         return None, [doc.problem((*path, "key"), message)]
     return LookupJoin(table, key, spec.column), []
+
+
+def join_lookup(lazy: pl.LazyFrame, name: str, join: LookupJoin, which_column: str) -> pl.LazyFrame:
+    """A lookup derive as a left join: the matching row's value, and `which_column` = `<lookup>:<CSV line>`."""
+    table = join.table
+    right = table.table.select(KEY, LINE, pl.col(join.column).alias(name))
+    key = normal_key(join.key.compiled)
+    if table.match == "keyword":
+        matched = _keyword_rows(lazy, key, right)
+    else:
+        matched = lazy.with_columns(key.alias(KEY)).join(right.lazy(), on=KEY, how="left", maintain_order="left")
+    which = pl.when(pl.col(LINE).is_not_null()).then(pl.format(f"{table.name}:{{}}", pl.col(LINE)))
+    return matched.with_columns(which.alias(which_column)).drop(KEY, LINE)
+
+
+def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.LazyFrame:
+    """Each record's best keyword row: one Aho-Corasick pass finds every keyword its text contains."""
+    if right.is_empty():
+        return lazy.with_columns(pl.lit(None, pl.String).alias(KEY)).join(right.lazy(), on=KEY, how="left")
+    # The table is sorted by priority, then line, so the row index ranks the candidates.
+    ranked = right.with_row_index(_RANK).lazy()
+    indexed = lazy.with_row_index(_ROW)
+    found = (indexed.select(_ROW, key.str.extract_many(right[KEY].to_list(), overlapping=True).alias(KEY))
+             .explode(KEY).join(ranked, on=KEY, how="inner")
+             .group_by(_ROW).agg(pl.all().sort_by(_RANK).first()).drop(_RANK))
+    return indexed.join(found, on=_ROW, how="left", maintain_order="left").drop(_ROW)
