@@ -1,4 +1,4 @@
-"""Lookup tables: CSV files beside a rulebook, loaded, typed and checked with file:line problems, and joined to records."""
+"""Lookup tables beside a rulebook: loaded, typed and checked with file:line problems, and joined to records."""
 
 from __future__ import annotations
 
