@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import sys
@@ -129,11 +130,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         # A saved plan holds CRM values: readable by its owner only.
-        with private_file(out).open("w", encoding="utf-8") as sink:
+        with private_file(out).open("wb") as sink:
             plan.write_json(sink)
         log.info("saved the plan to %s", out)
     if args.json:
-        plan.write_json(sys.stdout)
+        _write_plan_document(plan)
     elif args.show:
         print(render.record_text(plan, args.show))
     elif args.format == "markdown":
@@ -143,6 +144,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.detailed_exitcode and not plan.is_empty:
         return ExitCode.CHANGES
     return ExitCode.OK
+
+
+def _write_plan_document(plan: Plan) -> None:
+    """The plan's JSON document on stdout: as bytes under a real stdout, as text under a captured one."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.flush()  # after any text already printed
+        plan.write_json(sys.stdout.buffer)
+    else:
+        sys.stdout.write(plan.dumps())
 
 
 def cmd_apply(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 import polars as pl
 
-from revrules.cli.render import transitions
+from revrules.cli.render import transitions, transitions_by_field
 from revrules.run.plan import Plan
 
 TOP_TRANSITIONS = 10
@@ -33,13 +33,13 @@ def plan_markdown(plan: Plan, source: str) -> str:
                      "membership change(s).")
     lines.append(f"Rulebook `{meta.rulebook_hash[:7]}`, config `{meta.config_hash[:7]}`.")
     if not plan.changes.is_empty():
-        counts = plan.changes.group_by("field").len().sort(["len", "field"], descending=[True, False])
+        by_field = transitions_by_field(plan.changes)
         lines += ["", "| field | records |", "|---|---:|"]
-        lines += [f"| `{_cell(field)}` | {count:,} |" for field, count in counts.iter_rows()]
+        lines += [f"| `{_cell(field)}` | {count:,} |" for field, count, _ in by_field]
         lines += ["", "<details><summary>Top transitions</summary>", "",
                   "| field | before | after | records |", "|---|---|---|---:|"]
-        for field, count in counts.iter_rows():
-            shown, more, more_records = transitions(plan.changes.filter(pl.col("field") == field), count)
+        for field, count, found in by_field:
+            shown, more, more_records = transitions(found, count)
             for before, after, n in shown.head(TOP_TRANSITIONS).iter_rows():
                 lines.append(f"| `{_cell(field)}` | {_cell(before)} | {_cell(after)} | {n:,} |")
             hidden = shown.slice(TOP_TRANSITIONS)

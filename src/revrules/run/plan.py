@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import polars as pl
@@ -34,8 +34,7 @@ RELATED_SCHEMA = pl.Schema({"object": pl.String, "id": pl.String, "field": pl.St
 FAMILY_SCHEMA = pl.Schema({"family": pl.String, "accounts": pl.Int64, "territory": pl.String, "owner": pl.String})
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
-_ROWS_PER_CHUNK = 50_000
-"""Rows encoded at a time when writing a plan: bounds the memory of the text being written."""
+_ROW_SEPARATOR = b",\n  "
 _POSITION, _CHANGE = "__position", "__change"
 """A change's record's row in the evaluated records (dropped before the plan is made), and a change's own row."""
 
@@ -96,12 +95,12 @@ class Plan:
 
     def dumps(self) -> str:
         """The plan as the text of one JSON document (SPEC §5)."""
-        text = io.StringIO()
+        text = io.BytesIO()
         self.write_json(text)
-        return text.getvalue()
+        return text.getvalue().decode()
 
-    def write_json(self, sink: IO[str]) -> None:
-        """Write the plan as one JSON document (SPEC §5), one row per line, never holding it as Python rows."""
+    def write_json(self, sink: IO[bytes]) -> None:
+        """Write the plan as one JSON document (SPEC §5) in UTF-8, one row per line, never holding it as Python rows."""
         frames = {
             "changes": self.changes,
             "list_changes": self.list_changes,
@@ -109,17 +108,17 @@ class Plan:
             "conflicts": self.conflicts,
             "unassigned_owners": self.unassigned,
         }
-        sink.write('{\n "meta": ' + json.dumps(vars(self.meta), default=str))
+        sink.write(b'{\n "meta": ' + json.dumps(vars(self.meta), default=str).encode())
         for key, frame in frames.items():
-            sink.write(f',\n "{key}": ')
+            sink.write(f',\n "{key}": '.encode())
             _write_rows(sink, frame)
-        sink.write(',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str))
+        sink.write(b',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str).encode())
         for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
                            ("too_long", self.too_long), ("balance", self.balance),
                            ("held_by_policy", self.held), ("families_moved", self.families_moved)):
-            sink.write(f',\n "{key}": ')
+            sink.write(f',\n "{key}": '.encode())
             _write_rows(sink, frame)
-        sink.write("\n}\n")
+        sink.write(b"\n}\n")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Plan:
@@ -141,27 +140,39 @@ class Plan:
         )
 
 
-def _write_rows(sink: IO[str], frame: pl.DataFrame) -> None:
-    """A frame as a JSON array of row objects, one per line, encoded by polars a chunk at a time."""
+def _write_rows(sink: IO[bytes], frame: pl.DataFrame) -> None:
+    """A frame as a JSON array of row objects, one per line, encoded and written by polars as it goes."""
     if frame.is_empty():
-        sink.write("[]")
+        sink.write(b"[]")
         return
-    sink.write("[\n  ")
-    separator = ""
-    texts = all(dtype == pl.String for dtype in frame.schema.dtypes())
-    for chunk in frame.iter_slices(_ROWS_PER_CHUNK):
-        if texts:
-            # Text columns only (the changes): polars encodes each row and joins them, half the work of
-            # encoding lines and replacing their breaks in Python.
-            rows = chunk.select(pl.struct(pl.all()).struct.json_encode().str.join(",\n  ")).item()
-        else:
-            # polars writes one object per line and escapes every newline inside a value,
-            # so each line break is exactly a boundary between two rows.
-            rows = chunk.write_ndjson()[:-1].replace("\n", ",\n  ")
-        sink.write(separator)
-        sink.write(rows)
-        separator = ",\n  "
-    sink.write("\n ]")
+    sink.write(b"[\n  ")
+    frame.write_ndjson(cast(IO[bytes], _ArrayRows(sink)))  # polars only calls `write` and `flush`
+    sink.write(b"\n ]")
+
+
+class _ArrayRows:
+    """A binary sink that makes the lines polars writes (NDJSON) the rows of a JSON array.
+
+    polars escapes every line break inside a value, so each line break it writes ends a
+    row: it becomes a comma and the next row's indent, and the last one is left out.
+    Written this way, a plan of millions of changes never becomes one Python string.
+    """
+
+    def __init__(self, sink: IO[bytes]) -> None:
+        self.sink = sink
+        self.row_ended = False
+
+    def write(self, data: bytes) -> int:
+        if not data:
+            return 0
+        if self.row_ended:
+            self.sink.write(_ROW_SEPARATOR)
+        self.row_ended = data.endswith(b"\n")
+        self.sink.write((data[:-1] if self.row_ended else data).replace(b"\n", _ROW_SEPARATOR))
+        return len(data)
+
+    def flush(self) -> None:
+        self.sink.flush()
 
 
 def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
@@ -369,12 +380,14 @@ def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.
     def stacked(quantity: str) -> pl.Series:
         return wide.select(pl.col(f"{quantity}{i}") for i in range(count)).unpivot(value_name=quantity)[quantity]
 
-    # The keep matrix (field x record), its records put in id order and read record by record:
-    # the kept cells come out in id order, then field order, without sorting the cells.
-    keeps = np.stack([wide[f"keep{i}"].to_numpy() for i in range(count)])
-    order = wide["id"].arg_sort().to_numpy()
-    cells = np.flatnonzero(keeps[:, order].T)
-    row, field = order[cells // count], cells % count
+    # The keep matrix (record x field), its records in id order and read record by record: the
+    # kept cells come out in id order, then field order, without sorting the cells. Records
+    # read in id order (as exports and the CRMs' pages often are) are not reordered at all.
+    keeps = np.stack([wide[f"keep{i}"].to_numpy() for i in range(count)], axis=1)
+    order = None if wide["id"].is_sorted() else wide["id"].arg_sort().to_numpy()
+    row, field = np.divmod(np.flatnonzero(keeps if order is None else keeps[order]), count)
+    if order is not None:
+        row = order[row]
     kept = pl.Series(field * records + row)  # positions in the unpivoted (field after field) columns
     return pl.DataFrame([
         wide["id"].gather(row),
