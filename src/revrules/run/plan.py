@@ -419,14 +419,14 @@ def _rule(frame: pl.DataFrame, name: str) -> pl.Expr:
 
 
 def _list_changes(project: Project, evaluated: pl.DataFrame, current: Mapping[str, set[str]]) -> pl.DataFrame:
+    """Per list, the records to add (members now, not in the CRM's list) and to remove, each in id order."""
     parts = []
     for item in project.book.lists:
-        members = set(evaluated.filter(pl.col(list_column(item.id)))[ID].to_list())
-        before = current.get(item.id, set())
-        rows = [(item.id, i, "add") for i in sorted(members - before)]
-        rows += [(item.id, i, "remove") for i in sorted(before - members)]
-        if rows:
-            parts.append(pl.DataFrame(rows, schema=LIST_SCHEMA, orient="row"))
+        members = evaluated.filter(pl.col(list_column(item.id))).select(pl.col(ID).alias("id"))
+        before = pl.DataFrame({"id": list(current.get(item.id, ()))}, schema={"id": pl.String})
+        for action, have, lack in (("add", members, before), ("remove", before, members)):
+            found = have.join(lack, on="id", how="anti").sort("id")
+            parts.append(found.select(pl.lit(item.id).alias("list"), "id", pl.lit(action).alias("action")))
     return pl.concat(parts) if parts else pl.DataFrame(schema=LIST_SCHEMA)
 
 
