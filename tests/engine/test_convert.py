@@ -267,6 +267,32 @@ def test_any_utc_datetime_round_trips_in_iso_and_epoch_millis(moment: dt.datetim
         assert one(digits, FieldType.DATETIME) == millis
 
 
+@given(
+    st.datetimes(
+        min_value=dt.datetime(1, 1, 2),  # noqa: DTZ001
+        max_value=dt.datetime(9999, 12, 30),  # noqa: DTZ001
+    ),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+    st.sampled_from(["{:+03d}{:02d}", "{:+03d}:{:02d}"]),
+    st.sampled_from(["", "x", " ", "T", "0"]),
+)
+def test_salesforce_shaped_datetimes_read_as_the_general_parser_reads_them(
+    moment: dt.datetime, offset_minutes: int, offset_form: str, noise: str
+) -> None:
+    """Salesforce writes datetimes as `2022-01-02T21:33:43.000+0000` (the Bulk API 2.0 JobInfo
+    `createdDate` in tests/fixtures/salesforce/salesforce_error_and_job_bodies_excerpt.json).
+    `convert_frame` parses that shape directly; it must agree with the general parsers alone
+    (`convert_values`, for a few loose values) on it and on near misses, which it leaves to them.
+    """
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    offset = offset_form.format(hours if offset_minutes >= 0 else -hours, minutes)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}" + offset
+    values = [text, text + noise, noise + text, text.replace(".", noise, 1), text[:-1]]
+    raw = pl.DataFrame({"__id": [str(i) for i in range(len(values))], "At": values})
+    typed, _ = convert_frame(raw, [FieldSpec("at", "At", FieldType.DATETIME)])
+    assert typed["at"].to_list() == [one(value, FieldType.DATETIME) for value in values]
+
+
 # -- list -----------------------------------------------------------------------------
 
 
