@@ -14,6 +14,7 @@ import gc
 import json
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from revrules.connectors.base import ID
+from revrules.connectors.csvfile import CsvConnector
 from revrules.engine.definitions import Rulebook
 from revrules.project import Project, load_project
 from revrules.run.read import convert, read_all
@@ -29,8 +31,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def synthetic_accounts(project: Project, records: int) -> pl.DataFrame:
-    """`records` raw accounts resampled from the bundled sample, each with a new id."""
-    sample = read_all(project, project.connector()).raw
+    """`records` raw accounts resampled from the bundled sample as shipped, each with a new id.
+
+    The sample is read with no output file beside it: an `out/accounts.csv` that a quick start
+    left in this checkout would otherwise be read over it as the CRM's current values.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        connector = CsvConnector(ROOT / "examples" / "accounts.csv", "Id", output=Path(folder) / "unwritten.csv",
+                                 write_fields=project.write_fields())
+        sample = read_all(project, connector).raw
     picks = pl.int_range(records, eager=True) % sample.height
     frame = sample[picks.to_list()] if records <= sample.height else sample.sample(
         records, with_replacement=True, seed=7

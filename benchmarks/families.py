@@ -82,21 +82,6 @@ def with_postal_codes(raw: pl.DataFrame) -> pl.DataFrame:
     return raw.with_columns(pl.Series("BillingPostalCode", [f"{c:05d}" for c in codes]))
 
 
-def _sample(folder: Path) -> Project:
-    """The shipped project reading the bundled sample as shipped: every output empty.
-
-    Its output file is in `folder`, so an `out/accounts.csv` that a quick start left in this
-    checkout (the CSV connector reads it as the CRM's current values) does not shrink the plan.
-    """
-    config = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
-    for old, new in (("path: examples/accounts.csv", f"path: {ROOT / 'examples' / 'accounts.csv'}"),
-                     ("output: out/accounts.csv", f"output: {folder / 'sample-out.csv'}"),
-                     ("  - rules/", f"  - {ROOT / 'rules'}")):
-        config = config.replace(old, new)
-    (folder / "sample.yaml").write_text(config, encoding="utf-8")
-    return load_project(folder / "sample.yaml")
-
-
 def variant(folder: Path, name: str, *, families: bool, zips: int) -> Project:
     """A copy of the shipped project in `folder/name`, with families or a ZIP lookup added."""
     target = folder / name
@@ -144,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         shipped = variant(Path(folder), "shipped", families=False, zips=0)
-        raw = with_postal_codes(with_families(_synthetic(_sample(Path(folder)), args.records),
+        raw = with_postal_codes(with_families(_synthetic(load_project(ROOT / "config.example.yaml"), args.records),
                                               args.records // args.families))
         plan_seconds(shipped, raw.head(10_000))  # warm-up: first calls compile and cache
         projects = {"shipped": shipped, "families": variant(Path(folder), "families", families=True, zips=0),
