@@ -29,3 +29,20 @@ def test_a_batch_is_recorded_in_its_order_with_nulls_quotes_and_objects(tmp_path
         assert ledger.related_pending()["row"].to_list() == [4]
     finally:
         ledger.close()
+
+
+def test_columns_with_one_value_throughout_a_batch_are_recorded_on_every_row(tmp_path: Path) -> None:
+    """A first sync's empty `before`, one field and one rule for every change: each row still holds them."""
+    changes = pl.DataFrame({"id": ["b", "a", "c"], "field": ["Segment__c"] * 3, "before": [None] * 3,
+                            "after": ["Big", "Small", "Big"], "rule": ["big"] * 3},
+                           schema={"id": pl.String, "field": pl.String, "before": pl.String, "after": pl.String,
+                                   "rule": pl.String})
+    ledger = Ledger(tmp_path / "ledger.db")
+    try:
+        run = ledger.start_run("apply", crm="csv", rulebook_hash="r", config_hash="c")
+        first = ledger.record_pending(run, changes.head(1))
+        rows = ledger.record_pending(run, changes)
+        assert first.to_list() == [1] and rows.to_list() == [2, 3, 4]
+        assert ledger.writes(run).select(changes.columns).equals(pl.concat([changes.head(1), changes]))
+    finally:
+        ledger.close()

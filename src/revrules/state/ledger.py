@@ -370,33 +370,43 @@ class Ledger:
     def _insert(self, run_id: int, changes: pl.DataFrame, result: str, error: str | None) -> int:
         """Insert `changes` as one batch of writes of one result, in `changes` order, in one transaction.
 
-        SQLite reads each column as one JSON array into a temporary table keyed by position,
-        and the writes are those tables joined by position: reading an array's values is cheap,
-        while reading each field of an array of objects (`value ->> 'id'`) cost more than the
-        insert itself.
+        SQLite reads each column as one JSON array, and the writes are those arrays joined by
+        position: the ids' array is read as it is inserted, each other column through a temporary
+        table keyed by position. Reading an array's values is cheap, while reading each field of
+        an array of objects (`value ->> 'id'`) cost more than the insert itself. A column that
+        holds one value throughout the batch (the empty `before` of a first sync, a single
+        field or rule) is bound once instead.
 
         Returns:
             The ledger row of the last change (the rows are consecutive).
         """
         # A related record's change names its object; the configured object's changes have none.
-        columns = [*_CHANGE_COLUMNS, *(["object"] if "object" in changes.columns else [])]
+        columns = [*_CHANGE_COLUMNS[1:], *(["object"] if "object" in changes.columns else [])]
+        alike = changes.select(pl.col(columns).eq_missing(pl.col(columns).first()).all()).row(0)
+        single = {column: changes[column][0] for column, same in zip(columns, alike, strict=True) if same}
+        varying = [column for column in columns if column not in single]
         with self._transaction() as db:
-            for column in columns:
+            # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: no row has an id past `seq`.
+            seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'write_rows'").fetchone()
+            first = (int(seq[0]) if seq else 0) + 1
+            for column in varying:
                 db.execute(f"INSERT INTO temp.change_{column} (position, value)"  # noqa: S608
                            f" SELECT key, value FROM json_each(?, '$[0].{column}')",
                            (changes.select(pl.col(column).implode()).write_json(),))
-            # Scanned by position, the rowid of `change_id`: the rows follow `changes` with no sort.
+            # Each write's id is set from its position, so the rows follow `changes` whatever order
+            # SQLite inserts them in; CROSS JOIN reads the ids' array first, each other column by position.
+            values = [f":{column}" if column in single else f"change_{column}.value" for column in columns]
             db.execute(
-                "INSERT INTO write_rows (record_id, " + ", ".join(columns[1:]) + ")"  # noqa: S608
-                " SELECT change_id.value, " + ", ".join(f"change_{c}.value" for c in columns[1:])
-                + " FROM temp.change_id " + " ".join(f"JOIN temp.change_{c} USING (position)" for c in columns[1:])
-                + " ORDER BY change_id.position")
-            for column in columns:
+                "INSERT INTO write_rows (id, record_id, " + ", ".join(columns) + ")"  # noqa: S608
+                " SELECT :first + change_id.key, change_id.value, " + ", ".join(values)
+                + " FROM json_each(:ids, '$[0].id') AS change_id "
+                + " ".join(f"CROSS JOIN temp.change_{c} ON change_{c}.position = change_id.key" for c in varying),
+                {"first": first, "ids": changes.select(pl.col("id").implode()).write_json(), **single})
+            for column in varying:
                 db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
-            # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: the new rows are the last ones.
-            last = int(db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'write_rows'").fetchone()[0])
+            last = first + changes.height - 1
             db.execute("INSERT INTO batches (run_id, first_row, last_row, result, error, at) VALUES (?, ?, ?, ?, ?, ?)",
-                       (run_id, last - changes.height + 1, last, result, error, now()))
+                       (run_id, first, last, result, error, now()))
             return last
 
     def record_list_writes(self, run_id: int, rows: Sequence[tuple[str, str, str, str, str | None]]) -> None:
