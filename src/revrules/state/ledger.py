@@ -390,17 +390,18 @@ class Ledger:
             seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'write_rows'").fetchone()
             first = (int(seq[0]) if seq else 0) + 1
             for column in varying:
+                # Only the values: a mostly empty column (`before`) then costs little more than its array.
                 db.execute(f"INSERT INTO temp.change_{column} (position, value)"  # noqa: S608
-                           f" SELECT key, value FROM json_each(?, '$[0].{column}')",
+                           f" SELECT key, value FROM json_each(?, '$[0].{column}') WHERE type <> 'null'",
                            (changes.select(pl.col(column).implode()).write_json(),))
             # Each write's id is set from its position, so the rows follow `changes` whatever order
-            # SQLite inserts them in; CROSS JOIN reads the ids' array first, each other column by position.
+            # SQLite inserts them in; LEFT JOIN reads the ids' array first, each other column by position.
             values = [f":{column}" if column in single else f"change_{column}.value" for column in columns]
             db.execute(
                 "INSERT INTO write_rows (id, record_id, " + ", ".join(columns) + ")"  # noqa: S608
                 " SELECT :first + change_id.key, change_id.value, " + ", ".join(values)
                 + " FROM json_each(:ids, '$[0].id') AS change_id "
-                + " ".join(f"CROSS JOIN temp.change_{c} ON change_{c}.position = change_id.key" for c in varying),
+                + " ".join(f"LEFT JOIN temp.change_{c} ON change_{c}.position = change_id.key" for c in varying),
                 {"first": first, "ids": changes.select(pl.col("id").implode()).write_json(), **single})
             for column in varying:
                 db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
