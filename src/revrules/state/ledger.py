@@ -206,10 +206,12 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
-        # Where `_insert` puts each column of a batch; in memory, as they hold CRM values.
+        # Where `_insert` puts a batch's records and kinds of change; in memory, as they hold CRM values.
         self.db.execute("PRAGMA temp_store = MEMORY")
         for column in (*_CHANGE_COLUMNS, "object"):
             self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS change_{column} (position INTEGER PRIMARY KEY, value)")
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS change_kind (position INTEGER PRIMARY KEY, "
+                        + ", ".join((*_CHANGE_COLUMNS[1:], "object")) + ")")
         present = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
         for column, kind in _ADDED_COLUMNS.items():
             if column not in present:
@@ -370,45 +372,85 @@ class Ledger:
     def _insert(self, run_id: int, changes: pl.DataFrame, result: str, error: str | None) -> int:
         """Insert `changes` as one batch of writes of one result, in `changes` order, in one transaction.
 
-        SQLite reads each column as one JSON array, and the writes are those arrays joined by
-        position: the ids' array is read as it is inserted, each other column through a temporary
-        table keyed by position. Reading an array's values is cheap, while reading each field of
-        an array of objects (`value ->> 'id'`) cost more than the insert itself. A column that
-        holds one value throughout the batch (the empty `before` of a first sync, a single
-        field or rule) is bound once instead.
+        Each column reaches SQLite as one JSON array, read into a temporary table keyed by
+        position (reading each field of an array of objects, `value ->> 'id'`, cost more than
+        the insert itself). Each write's id is set from its position, so the rows follow
+        `changes` whatever order SQLite inserts them in.
 
         Returns:
             The ledger row of the last change (the rows are consecutive).
         """
         # A related record's change names its object; the configured object's changes have none.
         columns = [*_CHANGE_COLUMNS[1:], *(["object"] if "object" in changes.columns else [])]
-        alike = changes.select(pl.col(columns).eq_missing(pl.col(columns).first()).all()).row(0)
-        single = {column: changes[column][0] for column, same in zip(columns, alike, strict=True) if same}
-        varying = [column for column in columns if column not in single]
+        kinds = changes.select(columns).unique(maintain_order=True)
         with self._transaction() as db:
             # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: no row has an id past `seq`.
             seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'write_rows'").fetchone()
             first = (int(seq[0]) if seq else 0) + 1
-            for column in varying:
-                # Only the values: a mostly empty column (`before`) then costs little more than its array.
-                db.execute(f"INSERT INTO temp.change_{column} (position, value)"  # noqa: S608
-                           f" SELECT key, value FROM json_each(?, '$[0].{column}') WHERE type <> 'null'",
-                           (changes.select(pl.col(column).implode()).write_json(),))
-            # Each write's id is set from its position, so the rows follow `changes` whatever order
-            # SQLite inserts them in; LEFT JOIN reads the ids' array first, each other column by position.
-            values = [f":{column}" if column in single else f"change_{column}.value" for column in columns]
-            db.execute(
-                "INSERT INTO write_rows (id, record_id, " + ", ".join(columns) + ")"  # noqa: S608
-                " SELECT :first + change_id.key, change_id.value, " + ", ".join(values)
-                + " FROM json_each(:ids, '$[0].id') AS change_id "
-                + " ".join(f"LEFT JOIN temp.change_{c} ON change_{c}.position = change_id.key" for c in varying),
-                {"first": first, "ids": changes.select(pl.col("id").implode()).write_json(), **single})
-            for column in varying:
-                db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
+            if 2 * kinds.height <= changes.height:
+                self._insert_by_kind(db, first, changes, columns, kinds)
+            else:
+                self._insert_by_column(db, first, changes, columns)
             last = first + changes.height - 1
             db.execute("INSERT INTO batches (run_id, first_row, last_row, result, error, at) VALUES (?, ?, ?, ?, ?, ?)",
                        (run_id, first, last, result, error, now()))
             return last
+
+    @staticmethod
+    def _fill(db: sqlite3.Connection, frame: pl.DataFrame, column: str) -> None:
+        """`frame[column]` into its temporary table, keyed by position; nulls are left out."""
+        db.execute(f"INSERT INTO temp.change_{column} (position, value)"  # noqa: S608
+                   f" SELECT key, value FROM json_each(?, '$[0].{column}') WHERE type <> 'null'",
+                   (frame.select(pl.col(column).implode()).write_json(),))
+
+    @classmethod
+    def _insert_by_kind(cls, db: sqlite3.Connection, first: int, changes: pl.DataFrame, columns: list[str],
+                        kinds: pl.DataFrame) -> None:
+        """Insert a batch of few kinds of change (field, before, after, rule), as a rulebook's usually are.
+
+        SQLite is given each record once, each kind once, and each change as one number naming
+        its record and its kind: reading a number from a JSON array costs a fraction of reading
+        a text, and a change's texts are copied from the two small tables.
+        """
+        records = changes.select(pl.col("id").unique(maintain_order=True))
+        # The record's number times the kinds, plus the kind's: below 2^62 for any batch under 2^31 changes.
+        numbers = (changes.select("id", *columns)
+                   .join(records.with_row_index("record"), on="id", how="left", maintain_order="left")
+                   .join(kinds.with_row_index("kind"), on=columns, how="left", maintain_order="left", nulls_equal=True)
+                   .select((pl.col("record").cast(pl.Int64) * kinds.height + pl.col("kind")).alias("number").implode()))
+        cls._fill(db, records, "id")
+        for column in columns:
+            cls._fill(db, kinds, column)
+        db.execute("INSERT INTO temp.change_kind (position, " + ", ".join(columns) + ")"  # noqa: S608
+                   " SELECT kind.key, " + ", ".join(f"change_{c}.value" for c in columns)
+                   + " FROM json_each(?, '$[0].field') AS kind "
+                   + " ".join(f"LEFT JOIN temp.change_{c} ON change_{c}.position = kind.key" for c in columns),
+                   (kinds.select(pl.col("field").implode()).write_json(),))
+        # CROSS JOIN reads the numbers first, then their record and kind by position.
+        db.execute(
+            "INSERT INTO write_rows (id, record_id, " + ", ".join(columns) + ")"  # noqa: S608
+            " SELECT :first + number.key, change_id.value, " + ", ".join(f"change_kind.{c}" for c in columns)
+            + " FROM json_each(:numbers, '$[0].number') AS number"
+            " CROSS JOIN temp.change_id ON change_id.position = number.value / :kinds"
+            " CROSS JOIN temp.change_kind ON change_kind.position = number.value % :kinds",
+            {"first": first, "numbers": numbers.write_json(), "kinds": kinds.height})
+        for column in ("id", *columns, "kind"):
+            db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
+
+    @classmethod
+    def _insert_by_column(cls, db: sqlite3.Connection, first: int, changes: pl.DataFrame, columns: list[str]) -> None:
+        """Insert a batch of many kinds of change: every column of every change through its temporary table."""
+        for column in columns:
+            cls._fill(db, changes, column)
+        # LEFT JOIN reads the ids' array first, then each other column by position.
+        db.execute(
+            "INSERT INTO write_rows (id, record_id, " + ", ".join(columns) + ")"  # noqa: S608
+            " SELECT :first + change_id.key, change_id.value, " + ", ".join(f"change_{c}.value" for c in columns)
+            + " FROM json_each(:ids, '$[0].id') AS change_id "
+            + " ".join(f"LEFT JOIN temp.change_{c} ON change_{c}.position = change_id.key" for c in columns),
+            {"first": first, "ids": changes.select(pl.col("id").implode()).write_json()})
+        for column in columns:
+            db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
 
     def record_list_writes(self, run_id: int, rows: Sequence[tuple[str, str, str, str, str | None]]) -> None:
         """Record list membership writes: (list, record, action, result, error)."""
