@@ -52,7 +52,9 @@ def test_a_run_left_running_whose_pid_was_reused_is_settled_by_the_next_run(
     db = sqlite3.connect(crm.state / "ledger.db", isolation_level=None)
     db.execute("UPDATE runs SET status = 'running', finished_at = NULL, written = 0, pid = ?, pid_start = ?"
                " WHERE id = 1", (stranger.pid, not_its_start(stranger.pid)))
-    db.execute("UPDATE writes SET result = 'pending' WHERE run_id = 1")
+    db.execute("UPDATE batches SET result = 'pending' WHERE run_id = 1")
+    db.execute("UPDATE write_rows SET result = NULL, error = NULL, at = NULL WHERE id IN"
+               " (SELECT id FROM writes WHERE run_id = 1)")
     db.close()
     crm.emulator.reset_log()
 

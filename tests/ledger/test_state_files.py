@@ -19,7 +19,7 @@ import pytest
 from revrules.schedule.heartbeat import SchedulerRecord, record_path, write_record
 from revrules.schedule.scheduler import JobState
 from revrules.state.ledger import Ledger
-from revrules.testing.harness import Cli
+from revrules.testing.harness import Cli, ledger_rows
 from tests.ledger.projects import Crm
 
 
@@ -117,13 +117,28 @@ def test_the_schedulers_records_are_0600(tmp_path: Path) -> None:
     assert {p.name: mode(p) for p in state.iterdir()} == {"jobs.json": 0o600, "scheduler.json": 0o600}
 
 
+VERSION_1 = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, command TEXT NOT NULL, started_at TEXT NOT NULL,
+    finished_at TEXT, status TEXT NOT NULL, pid INTEGER, crm TEXT, records_read INTEGER DEFAULT 0,
+    planned INTEGER DEFAULT 0, written INTEGER DEFAULT 0, failed INTEGER DEFAULT 0, skipped INTEGER DEFAULT 0,
+    rulebook_hash TEXT, config_hash TEXT, message TEXT, pid_start TEXT, unknown INTEGER DEFAULT 0);
+CREATE TABLE writes (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL REFERENCES runs(id),
+    record_id TEXT NOT NULL, field TEXT NOT NULL, before TEXT, after TEXT, rule TEXT, result TEXT NOT NULL,
+    error TEXT, at TEXT NOT NULL, object TEXT);
+CREATE INDEX writes_of_run ON writes(run_id);
+CREATE TABLE list_writes (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL REFERENCES runs(id),
+    list_id TEXT NOT NULL, record_id TEXT NOT NULL, action TEXT NOT NULL, result TEXT NOT NULL, error TEXT,
+    at TEXT NOT NULL);
+"""
+"""The ledger's layout at version 1, where every write was a row of the table `writes`."""
+
+
 def test_a_ledger_that_found_unsettled_writes_by_index_still_finds_them(tmp_path: Path) -> None:
     """An older ledger's unsettled write of a run that counted none is found once the index is gone."""
     path = tmp_path / "ledger.db"
-    Ledger(path).close()
     with sqlite3.connect(path) as db:
         db.executescript(
-            "PRAGMA user_version = 0;"
+            VERSION_1 + "PRAGMA user_version = 0;"
             "CREATE INDEX writes_unsettled ON writes(result) WHERE result IN ('pending', 'unknown');"
             "INSERT INTO runs (command, started_at, status) VALUES ('apply', '2026-01-01', 'interrupted');"
             "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, at)"
@@ -135,3 +150,45 @@ def test_a_ledger_that_found_unsettled_writes_by_index_still_finds_them(tmp_path
         assert ledger.db.execute("SELECT name FROM sqlite_master WHERE name = 'writes_unsettled'").fetchone() is None
     finally:
         ledger.close()
+
+
+def test_a_version_1_ledger_reads_the_same_and_its_pending_writes_are_settled_by_the_next_apply(
+    two_field_crm: Callable[..., Crm], cli: Cli
+) -> None:
+    """Version 2 moves each write into a batch by run; what `writes` says, and what is still pending, stay.
+
+    Run 1 ended with a write the CRM refused; run 2 was killed with three writes in flight, of
+    which the two that set `SMB` had landed (the CRM holds it). The next apply reads them back
+    (SPEC §5).
+    """
+    crm = two_field_crm("salesforce")
+    big, small, other = crm.ids[1], crm.ids[2], crm.ids[4]
+    crm.state.mkdir(mode=0o700)
+    with sqlite3.connect(crm.state / "ledger.db") as db:
+        db.executescript(VERSION_1 + "PRAGMA user_version = 1;")
+        db.executemany("INSERT INTO runs (command, started_at, status, written, failed) VALUES (?, ?, ?, ?, ?)",
+                       [("apply", "2026-01-01", "partial", 1, 1), ("apply", "2026-01-02", "running", 0, 0)])
+        db.executemany(
+            "INSERT INTO writes (run_id, record_id, field, before, after, rule, result, error, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(1, small, "Segment__c", "SMB", "Enterprise", "old", "written", None, "2026-01-01T00:00:01"),
+             (1, small, "Size__c", None, "Huge", "old", "failed", "locked", "2026-01-01T00:00:02"),
+             (2, small, "Segment__c", "Enterprise", "SMB", None, "pending", None, "2026-01-02"),
+             (2, big, "Size__c", None, "Large", "large", "pending", None, "2026-01-02"),
+             (2, other, "Segment__c", "Enterprise", "SMB", None, "pending", None, "2026-01-02")])
+    old = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
+
+    Ledger(crm.state / "ledger.db").close()  # opening it moves the writes
+    seen = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
+    applied = cli("apply", "-c", crm.config, "--yes", "--json")
+
+    assert seen == old
+    assert applied.code == 0, applied.err
+    assert ledger_rows(crm.state, "SELECT result, error FROM writes WHERE run_id = 2 ORDER BY id") == [
+        ("written", None), ("not-written", "it had not landed when the CRM was read back"), ("written", None)]
+    assert ledger_rows(crm.state, "SELECT * FROM writes WHERE run_id = 1 ORDER BY id") == old[:2]
+    runs = {r["id"]: r for r in cli("history", "-c", crm.config, "--json").json()["runs"]}
+    assert (runs[2]["status"], runs[2]["written"], runs[2]["failed"]) == ("interrupted", 2, 1)
+    assert crm.values()[(big, "Size__c")] == "Large"  # written by the new run
+    assert ledger_rows(crm.state, "PRAGMA user_version") == [(2,)]
+    assert ledger_rows(crm.state, "SELECT type FROM sqlite_master WHERE name = 'writes'") == [("view",)]

@@ -173,6 +173,8 @@ def apply(project: Project, options: WriteOptions, *, saved_plan: Path | None = 
             snapshot = read_snapshot(project, connector, choice)
             reached = snapshot.watermark
             plan = plan_snapshot(project, connector, snapshot)
+            # What was read is not needed to write, and holds about as much memory as the plan.
+            del snapshot
         plan, follow = cascade.prepare_apply(project, connector, ledger, plan, saved=saved_plan is not None)
         shutdown.check("before the first write")
         if options.show_plan is not None:

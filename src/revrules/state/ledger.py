@@ -33,22 +33,34 @@ CREATE TABLE IF NOT EXISTS runs (
     config_hash TEXT,
     message TEXT
 );
-CREATE TABLE IF NOT EXISTS writes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+-- A batch of writes inserted together: the rows first_row..last_row of `write_rows`, consecutive.
+-- Its result, error and time are those of each of its rows that has none of its own, so a batch
+-- that landed is settled by one UPDATE of this row instead of one per write.
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
     run_id INTEGER NOT NULL REFERENCES runs(id),
+    first_row INTEGER NOT NULL UNIQUE,
+    last_row INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    error TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_of_run ON batches(run_id);
+-- One attempted write; result, error and at only for a write that did not simply take its batch's.
+CREATE TABLE IF NOT EXISTS write_rows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     record_id TEXT NOT NULL,
     field TEXT NOT NULL,
     before TEXT,
     after TEXT,
     rule TEXT,
-    result TEXT NOT NULL,
+    object TEXT,
+    result TEXT,
     error TEXT,
-    at TEXT NOT NULL
+    at TEXT
 );
--- Not on (run_id, result): every settled batch would then move each of its rows in the index.
-DROP INDEX IF EXISTS writes_by_run;
-CREATE INDEX IF NOT EXISTS writes_of_run ON writes(run_id);
-DROP INDEX IF EXISTS writes_pending;
+-- Only the writes with a result of their own enter it: those that failed, were lost or settled later.
+CREATE INDEX IF NOT EXISTS write_rows_settled_alone ON write_rows(id) WHERE result IS NOT NULL;
 CREATE TABLE IF NOT EXISTS list_writes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -75,14 +87,29 @@ RUN_FAILED = "failed"
 _UNSETTLED = (PENDING, UNKNOWN)
 _ADDED_COLUMNS = {"pid_start": "TEXT", "unknown": "INTEGER DEFAULT 0"}
 """Columns of `runs` added after the first release: a ledger made before them gains them on open."""
-_ADDED_WRITE_COLUMNS = {"object": "TEXT"}
-"""Columns of `writes` added since: `object` is null for the configured object's records, else the related
-object (`Contact`, `Opportunity`, `contacts`, `deals`) whose owner followed an account's owner change."""
-_PRIMARY, _RELATED = "object IS NULL", "object IS NOT NULL"
+_JOINED = "batches AS b CROSS JOIN write_rows AS w ON w.id BETWEEN b.first_row AND b.last_row"
+"""Each write beside its batch. CROSS JOIN makes SQLite go from the few batches (by run) into the
+writes by their id range, never the other way round, which would look up every write's batch."""
+_RESULT, _ERROR = "coalesce(w.result, b.result)", "CASE WHEN w.result IS NULL THEN b.error ELSE w.error END"
+"""A write's result and error: its own if it has one, else its batch's."""
+_WRITES = f"""
+CREATE VIEW IF NOT EXISTS writes AS
+SELECT w.id AS id, b.run_id AS run_id, w.record_id AS record_id, w.field AS field, w.before AS before,
+       w.after AS after, w.rule AS rule, {_RESULT} AS result, {_ERROR} AS error, coalesce(w.at, b.at) AS at,
+       w.object AS object
+FROM {_JOINED}
+"""  # noqa: S608
+"""Every attempted write as one row, with the columns of the table it was before version 2.
+
+`object` is null for the configured object's records, else the related object (`Contact`,
+`Opportunity`, `contacts`, `deals`) whose owner followed an account's owner change.
+"""
+_PRIMARY, _RELATED = "w.object IS NULL", "w.object IS NOT NULL"
 _CHANGE_COLUMNS = ("id", "field", "before", "after", "rule")
 """The columns of a change that every write records; `id` is the write's `record_id`."""
-_VERSION = 1
-"""`PRAGMA user_version` of this ledger layout: 1 finds unsettled writes through their run, not an index."""
+_VERSION = 2
+"""`PRAGMA user_version` of this ledger layout: 1 finds unsettled writes through their run, not an index;
+2 records a batch's result once, in `batches`, and a write's own only when it differs (`writes` is a view)."""
 _UNSETTLED_RUNS = "SELECT id FROM runs WHERE status = 'running' OR unknown > 0"
 """The runs that may hold unsettled writes: those still running (or killed), and those whose count of
 unknown writes (pending ones included, see `_counts`) is not zero. Every run that ends is counted
@@ -179,34 +206,55 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
-        # Where `_insert` puts each column of a batch; in memory, as they hold CRM values.
+        # Where `_insert` puts a batch's records and kinds of change; in memory, as they hold CRM values.
         self.db.execute("PRAGMA temp_store = MEMORY")
         for column in (*_CHANGE_COLUMNS, "object"):
             self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS change_{column} (position INTEGER PRIMARY KEY, value)")
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS change_kind (position INTEGER PRIMARY KEY, "
+                        + ", ".join((*_CHANGE_COLUMNS[1:], "object")) + ")")
         present = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
         for column, kind in _ADDED_COLUMNS.items():
             if column not in present:
                 self.db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
-        present = {row[1] for row in self.db.execute("PRAGMA table_info(writes)")}
-        for column, kind in _ADDED_WRITE_COLUMNS.items():
-            if column not in present:
-                self.db.execute(f"ALTER TABLE writes ADD COLUMN {column} {kind}")
         if self.db.execute("PRAGMA user_version").fetchone()[0] < _VERSION:
-            self._count_unsettled()
+            self._upgrade()
+        self.db.execute(_WRITES)
 
-    def _count_unsettled(self) -> None:
-        """Count each run's unsettled writes once, for a ledger made before runs were how they are found.
+    def _upgrade(self) -> None:
+        """Bring a ledger of an older layout to this one, in one transaction: its writes read the same after.
 
-        Such a ledger found them through an index on `result`, which every write entered and left;
-        a run that ended before the `unknown` column existed may not count them yet.
+        A ledger older than version 1 found unsettled writes through an index on `result`, and
+        a run that ended before the `unknown` column existed may not count them yet: each run
+        counts them once. Before version 2 every write was a row of the table `writes` with its
+        own run and result: each run's consecutive rows become one batch, and every write keeps
+        its own result, error and time.
         """
         with self._transaction() as db:
-            db.execute(
-                "UPDATE runs SET unknown = (SELECT COUNT(*) FROM writes WHERE writes.run_id = runs.id AND"
-                " writes.result IN (?, ?)) WHERE id IN (SELECT run_id FROM writes WHERE result IN (?, ?))",
-                _UNSETTLED * 2)
-            db.execute("DROP INDEX IF EXISTS writes_unsettled")
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone():
+                if db.execute("PRAGMA user_version").fetchone()[0] < 1:
+                    db.execute(
+                        "UPDATE runs SET unknown = (SELECT COUNT(*) FROM writes WHERE writes.run_id = runs.id AND"
+                        " writes.result IN (?, ?)) WHERE id IN (SELECT run_id FROM writes WHERE result IN (?, ?))",
+                        _UNSETTLED * 2)
+                self._move_writes(db)
             db.execute(f"PRAGMA user_version = {_VERSION}")
+
+    @staticmethod
+    def _move_writes(db: sqlite3.Connection) -> None:
+        """Move the rows of a version-1 `writes` table into `batches` and `write_rows`, and drop it."""
+        present = {row[1] for row in db.execute("PRAGMA table_info(writes)")}
+        # A ledger made before related records has no `object`: all its writes are the configured object's.
+        kind = "object" if "object" in present else "NULL"
+        db.execute("INSERT INTO write_rows (id, record_id, field, before, after, rule, object, result, error, at)"  # noqa: S608
+                   f" SELECT id, record_id, field, before, after, rule, {kind}, result, error, at FROM writes"
+                   " ORDER BY id")
+        # Gaps and islands: within a run, consecutive ids keep the same id minus their rank.
+        db.execute(
+            "INSERT INTO batches (run_id, first_row, last_row, result, error, at)"
+            " SELECT run_id, MIN(id), MAX(id), ?, NULL, MAX(at) FROM"
+            " (SELECT id, run_id, at, id - ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY id) AS island"
+            " FROM writes) GROUP BY run_id, island ORDER BY MIN(id)", (WRITTEN,))
+        db.execute("DROP TABLE writes")
 
     def close(self) -> None:
         """Close the database."""
@@ -253,9 +301,22 @@ class Ledger:
         self.update_run(run_id, status=status, **counts)
 
     def _counts(self, run_id: int) -> dict[str, int]:
-        counts = dict(self.db.execute(
-            "SELECT result, COUNT(*) FROM writes WHERE run_id = ? GROUP BY result", (run_id,)
-        ).fetchall())
+        """A run's writes counted by result: its batches' sizes, less the writes settled apart.
+
+        The writes that took their batch's result are never read, only those with their
+        own (through the partial index `write_rows_settled_alone`).
+        """
+        counts: dict[str, int] = {}
+        for result, count in self.db.execute(
+                "SELECT result, SUM(last_row - first_row + 1) FROM batches WHERE run_id = ? GROUP BY result",
+                (run_id,)):
+            counts[result] = counts.get(result, 0) + count
+        for batch, own, count in self.db.execute(
+                "SELECT b.result, w.result, COUNT(*) FROM batches AS b CROSS JOIN write_rows AS w"
+                " ON w.id BETWEEN b.first_row AND b.last_row AND w.result IS NOT NULL"
+                " WHERE b.run_id = ? GROUP BY b.result, w.result", (run_id,)):
+            counts[batch] -= count
+            counts[own] = counts.get(own, 0) + count
         return {"written": counts.get(WRITTEN, 0), "failed": counts.get(FAILED, 0) + counts.get(NOT_WRITTEN, 0),
                 "skipped": counts.get(SKIPPED, 0), "unknown": counts.get(UNKNOWN, 0) + counts.get(PENDING, 0)}
 
@@ -271,19 +332,21 @@ class Ledger:
         return pl.int_range(last - changes.height + 1, last + 1, eager=True).alias("row")
 
     def record_outcome(self, rows: pl.Series, outcome: pl.DataFrame) -> None:
-        """Settle a batch in one transaction: one statement for `outcome`, one for every other row.
+        """Settle a batch in one transaction: a result of their own for `outcome`, one row for the batch.
 
         Args:
-            rows: The batch's ledger rows (consecutive).
+            rows: The batch's ledger rows, as `record_pending` returned them. Rows of a batch
+                that `rows` holds only in part stay pending, to be read back by the next run.
             outcome: Row, result and error of each write that did not simply land; every
-                other row of `rows` is written.
+                other write of the batch is written.
         """
         at = now()
         with self._transaction() as db:
             self._set_results(db, outcome, at)
             if rows.len():
-                db.execute("UPDATE writes SET result = ?, error = NULL, at = ? WHERE id BETWEEN ? AND ?"
-                           " AND result = ?", (WRITTEN, at, int(rows.min()), int(rows.max()), PENDING))  # type: ignore[arg-type]
+                first, last = int(rows.min()), int(rows.max())  # type: ignore[arg-type]
+                db.execute("UPDATE batches SET result = ?, error = NULL, at = ? WHERE first_row BETWEEN ? AND ?"
+                           " AND last_row <= ? AND result = ?", (WRITTEN, at, first, last, last, PENDING))
 
     def record_results(self, outcome: pl.DataFrame) -> None:
         """Set the result and error of some rows: `outcome` has columns row, result, error."""
@@ -296,9 +359,9 @@ class Ledger:
             return
         payload = outcome.select("row", "result", "error").write_json()
         db.execute(
-            "UPDATE writes SET result = j.result, error = j.error, at = ? FROM (SELECT"
+            "UPDATE write_rows SET result = j.result, error = j.error, at = ? FROM (SELECT"
             " json_extract(value, '$.row') AS row, json_extract(value, '$.result') AS result,"
-            " json_extract(value, '$.error') AS error FROM json_each(?)) AS j WHERE writes.id = j.row",
+            " json_extract(value, '$.error') AS error FROM json_each(?)) AS j WHERE write_rows.id = j.row",
             (at, payload))
 
     def record_skipped(self, run_id: int, changes: pl.DataFrame, reason: str) -> None:
@@ -307,33 +370,87 @@ class Ledger:
             self._insert(run_id, changes, SKIPPED, reason)
 
     def _insert(self, run_id: int, changes: pl.DataFrame, result: str, error: str | None) -> int:
-        """Insert `changes` as writes of one result, in `changes` order, in one transaction.
+        """Insert `changes` as one batch of writes of one result, in `changes` order, in one transaction.
 
-        SQLite reads each column as one JSON array into a temporary table keyed by position,
-        and the writes are those tables joined by position: reading an array's values is cheap,
-        while reading each field of an array of objects (`value ->> 'id'`) cost more than the
-        insert itself.
+        Each column reaches SQLite as one JSON array, read into a temporary table keyed by
+        position (reading each field of an array of objects, `value ->> 'id'`, cost more than
+        the insert itself). Each write's id is set from its position, so the rows follow
+        `changes` whatever order SQLite inserts them in.
 
         Returns:
             The ledger row of the last change (the rows are consecutive).
         """
         # A related record's change names its object; the configured object's changes have none.
-        columns = [*_CHANGE_COLUMNS, *(["object"] if "object" in changes.columns else [])]
+        columns = [*_CHANGE_COLUMNS[1:], *(["object"] if "object" in changes.columns else [])]
+        kinds = changes.select(columns).unique(maintain_order=True)
         with self._transaction() as db:
-            for column in columns:
-                db.execute(f"INSERT INTO temp.change_{column} (position, value)"  # noqa: S608
-                           f" SELECT key, value FROM json_each(?, '$[0].{column}')",
-                           (changes.select(pl.col(column).implode()).write_json(),))
-            # Scanned by position, the rowid of `change_id`: the rows follow `changes` with no sort.
-            db.execute(
-                "INSERT INTO writes (run_id, record_id, " + ", ".join(columns[1:]) + ", result, error, at)"  # noqa: S608
-                " SELECT ?, change_id.value, " + ", ".join(f"change_{c}.value" for c in columns[1:]) + ", ?, ?, ?"
-                " FROM temp.change_id " + " ".join(f"JOIN temp.change_{c} USING (position)" for c in columns[1:])
-                + " ORDER BY change_id.position", (run_id, result, error, now()))
-            for column in columns:
-                db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
-            # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: the new rows are the last ones.
-            return int(db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'writes'").fetchone()[0])
+            # One writer at a time (BEGIN IMMEDIATE) and AUTOINCREMENT: no row has an id past `seq`.
+            seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'write_rows'").fetchone()
+            first = (int(seq[0]) if seq else 0) + 1
+            if 2 * kinds.height <= changes.height:
+                self._insert_by_kind(db, first, changes, columns, kinds)
+            else:
+                self._insert_by_column(db, first, changes, columns)
+            last = first + changes.height - 1
+            db.execute("INSERT INTO batches (run_id, first_row, last_row, result, error, at) VALUES (?, ?, ?, ?, ?, ?)",
+                       (run_id, first, last, result, error, now()))
+            return last
+
+    @staticmethod
+    def _fill(db: sqlite3.Connection, frame: pl.DataFrame, column: str) -> None:
+        """`frame[column]` into its temporary table, keyed by position; nulls are left out."""
+        db.execute(f"INSERT INTO temp.change_{column} (position, value)"  # noqa: S608
+                   f" SELECT key, value FROM json_each(?, '$[0].{column}') WHERE type <> 'null'",
+                   (frame.select(pl.col(column).implode()).write_json(),))
+
+    @classmethod
+    def _insert_by_kind(cls, db: sqlite3.Connection, first: int, changes: pl.DataFrame, columns: list[str],
+                        kinds: pl.DataFrame) -> None:
+        """Insert a batch of few kinds of change (field, before, after, rule), as a rulebook's usually are.
+
+        SQLite is given each record once, each kind once, and each change as one number naming
+        its record and its kind: reading a number from a JSON array costs a fraction of reading
+        a text, and a change's texts are copied from the two small tables.
+        """
+        records = changes.select(pl.col("id").unique(maintain_order=True))
+        # The record's number times the kinds, plus the kind's: below 2^62 for any batch under 2^31 changes.
+        numbers = (changes.select("id", *columns)
+                   .join(records.with_row_index("record"), on="id", how="left", maintain_order="left")
+                   .join(kinds.with_row_index("kind"), on=columns, how="left", maintain_order="left", nulls_equal=True)
+                   .select((pl.col("record").cast(pl.Int64) * kinds.height + pl.col("kind")).alias("number").implode()))
+        cls._fill(db, records, "id")
+        for column in columns:
+            cls._fill(db, kinds, column)
+        db.execute("INSERT INTO temp.change_kind (position, " + ", ".join(columns) + ")"  # noqa: S608
+                   " SELECT kind.key, " + ", ".join(f"change_{c}.value" for c in columns)
+                   + " FROM json_each(?, '$[0].field') AS kind "
+                   + " ".join(f"LEFT JOIN temp.change_{c} ON change_{c}.position = kind.key" for c in columns),
+                   (kinds.select(pl.col("field").implode()).write_json(),))
+        # CROSS JOIN reads the numbers first, then their record and kind by position.
+        db.execute(
+            "INSERT INTO write_rows (id, record_id, " + ", ".join(columns) + ")"  # noqa: S608
+            " SELECT :first + number.key, change_id.value, " + ", ".join(f"change_kind.{c}" for c in columns)
+            + " FROM json_each(:numbers, '$[0].number') AS number"
+            " CROSS JOIN temp.change_id ON change_id.position = number.value / :kinds"
+            " CROSS JOIN temp.change_kind ON change_kind.position = number.value % :kinds",
+            {"first": first, "numbers": numbers.write_json(), "kinds": kinds.height})
+        for column in ("id", *columns, "kind"):
+            db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
+
+    @classmethod
+    def _insert_by_column(cls, db: sqlite3.Connection, first: int, changes: pl.DataFrame, columns: list[str]) -> None:
+        """Insert a batch of many kinds of change: every column of every change through its temporary table."""
+        for column in columns:
+            cls._fill(db, changes, column)
+        # LEFT JOIN reads the ids' array first, then each other column by position.
+        db.execute(
+            "INSERT INTO write_rows (id, record_id, " + ", ".join(columns) + ")"  # noqa: S608
+            " SELECT :first + change_id.key, change_id.value, " + ", ".join(f"change_{c}.value" for c in columns)
+            + " FROM json_each(:ids, '$[0].id') AS change_id "
+            + " ".join(f"LEFT JOIN temp.change_{c} ON change_{c}.position = change_id.key" for c in columns),
+            {"first": first, "ids": changes.select(pl.col("id").implode()).write_json()})
+        for column in columns:
+            db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
 
     def record_list_writes(self, run_id: int, rows: Sequence[tuple[str, str, str, str, str | None]]) -> None:
         """Record list membership writes: (list, record, action, result, error)."""
@@ -352,14 +469,14 @@ class Ledger:
 
     def related_pending(self) -> pl.DataFrame:
         """Like `pending`, for the related records (contacts, deals), with their `object`."""
-        return self._unsettled("object, ", _RELATED)
+        return self._unsettled("w.object, ", _RELATED)
 
     def _unsettled(self, columns: str, which: str) -> pl.DataFrame:
         # Through the runs that may hold them (`_UNSETTLED_RUNS`): no index on `result` for every write
         # to enter when recorded pending and leave when settled.
-        return self._frame(f"SELECT id AS row, run_id, {columns}record_id AS id, field, before, after, rule"  # noqa: S608
-                           f" FROM writes WHERE run_id IN ({_UNSETTLED_RUNS}) AND result IN (?, ?) AND {which}"
-                           " ORDER BY id", _UNSETTLED)
+        return self._frame(f"SELECT w.id AS row, b.run_id, {columns}w.record_id AS id, w.field, w.before, w.after,"  # noqa: S608
+                           f" w.rule FROM {_JOINED} WHERE b.run_id IN ({_UNSETTLED_RUNS}) AND {_RESULT} IN (?, ?)"
+                           f" AND {which} ORDER BY w.id", _UNSETTLED)
 
     def writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
         """The writes of one run to the configured object, optionally only those with `result`."""
@@ -367,16 +484,17 @@ class Ledger:
 
     def related_writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
         """Like `writes`, for the related records that followed an owner change, with their `object`."""
-        return self._writes(run_id, result, "object, ", _RELATED)
+        return self._writes(run_id, result, "w.object, ", _RELATED)
 
     def _writes(self, run_id: int, result: str | None, columns: str, which: str) -> pl.DataFrame:
-        query = (f"SELECT id AS row, {columns}record_id AS id, field, before, after, rule, result, error"  # noqa: S608
-                 f" FROM writes WHERE run_id = ? AND {which}")
+        query = (f"SELECT w.id AS row, {columns}w.record_id AS id, w.field, w.before, w.after, w.rule,"  # noqa: S608
+                 f" {_RESULT} AS result, {_ERROR} AS error FROM {_JOINED} WHERE b.run_id = ? AND {which}")
         params: tuple[Any, ...] = (run_id,)
         if result:
-            query += " AND result = ?"
+            query += f" AND {_RESULT} = ?"
             params += (result,)
-        return self._frame(query + " ORDER BY id", params)
+        # Batches by id, then their rows: the order of ids, which the index on `run_id` gives with no sort.
+        return self._frame(query + " ORDER BY b.id, w.id", params)
 
     def list_writes(self, run_id: int) -> pl.DataFrame:
         """The list membership writes of one run."""
