@@ -191,11 +191,12 @@ def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
     return value.cast(pl.String)
 
 
-def _comparable(value: pl.Expr, kind: FieldType) -> pl.Expr:
+def _comparable(value: pl.Expr, kind: FieldType, *, converted: bool = False) -> pl.Expr:
+    """`value` as it compares with the CRM's: a `converted` value (read from the CRM) is already trimmed."""
     if kind == FieldType.LIST:
         # An empty multi-select is written as an empty cell, which reads back as null.
         return pl.when(value.list.len() > 0).then(value.list.sort())
-    if kind == FieldType.STRING:
+    if kind == FieldType.STRING and not converted:
         return value.str.strip_chars()
     return value
 
@@ -407,7 +408,7 @@ def _keep(frame: pl.DataFrame, name: str, kind: FieldType, project: Project) -> 
     """Whether the value decided for `name` differs from what the CRM holds and may be written."""
     after, before = pl.col(name), pl.col(_before(name))
     raw_before = pl.col(_raw(project.outputs[name]))
-    equal = _comparable(after, kind).eq_missing(_comparable(before, kind))
+    equal = _comparable(after, kind).eq_missing(_comparable(before, kind, converted=True))
     # A before value that could not be converted is junk in the CRM: replace it.
     equal = equal & (before.is_not_null() | raw_before.is_null())
     keep = ~equal
