@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +41,26 @@ def write_project(folder: Path, *, rows: int = 200, batch: int = 10_000, extra: 
     return config
 
 
-def rows(state_dir: Path, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Rows of a query against the ledger; [] while it does not exist yet."""
+def rows(state_dir: Path, query: str, params: tuple[Any, ...] = (), *, patience: float = 5.0) -> list[tuple[Any, ...]]:
+    """Rows of a query against the ledger; [] while it does not exist yet.
+
+    Any other error (a process closing the ledger holds it for its last checkpoint, and a
+    read-only reader cannot open it then) is tried again for up to `patience` seconds, so
+    that a busy machine does not read a finished run's ledger as empty.
+    """
     path = state_dir / "ledger.db"
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        return db.execute(query, params).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
+    deadline = time.monotonic() + patience
+    while path.exists():
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            return db.execute(query, params).fetchall()
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error) or time.monotonic() > deadline:
+                return []
+        finally:
+            db.close()
+        time.sleep(0.05)
+    return []
 
 
 def written(state_dir: Path) -> int:
