@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -190,3 +191,23 @@ outputs: {}
     assert "  note: " in checked.out and "RR201 never-holds: rule 'enterprise' held for none of the 2" in checked.out
     assert linted.code == 1 and "RR201 never-holds" in linted.out
     assert document["findings"] == [] and [n["code"] for n in document["notes"]] == ["RR201"]
+
+
+def test_check_online_reads_the_orgs_records_once(cli: Cli, org: SalesforceEmulator, tmp_path: Path) -> None:
+    """`check --online` notes lookup rows no record matched and lints the records read (RR201-RR203):
+    both from one read of the org, since each full read of a large org is a Bulk API 2.0 query job
+    and counts against the daily API requests (Salesforce's REST API limits: `DailyApiRequests`)."""
+    (tmp_path / "named.csv").write_text("name,tier\nAccount 1,Strategic\nGone Inc,Strategic\n")
+    rules = SEGMENT_RULES.replace("decisions:", "lookups:\n  named: {file: named.csv, key: name}\n"
+                                  "derive:\n  tier: {lookup: named, key: name, column: tier}\ndecisions:")
+    settings = SALESFORCE.format(url=org.url).replace("fields:\n", "fields:\n  name: Name\n")
+    config = write_project(tmp_path, settings, rules)
+    org.reset_log()
+
+    checked = cli("check", "-c", config, "--online")
+
+    assert "named.csv): 1 of 2 row(s) match no record (lines 3)" in checked.out, checked.out
+    assert "RR201 never-holds" in checked.out, checked.out
+    reads = [r for r in org.requests("GET", "/query") if "FROM Account" in unquote_plus(r.query)
+             and "NumberOfEmployees" in unquote_plus(r.query)]
+    assert len(reads) == 1, [unquote_plus(r.query) for r in reads]

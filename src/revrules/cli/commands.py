@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from revrules.cli import render, render_markdown, render_rehearsal
 from revrules.cli.handoff import handoff_after_apply
 from revrules.cli.scaffold import write_starter
@@ -17,7 +19,7 @@ from revrules.config import load_config
 from revrules.engine.explain import explain_record
 from revrules.engine.testcases import evaluate_account, run_tests
 from revrules.errors import ExitCode, InvalidInputError, RefusedError, RevrulesError
-from revrules.project import load_project
+from revrules.project import Project, load_project
 from revrules.rehearsal.rehearse import rehearse
 from revrules.rehearsal.snapshot import take_snapshot
 from revrules.run import operations
@@ -77,7 +79,15 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """`revrules check [--online] [--create-properties]`."""
-    project = load_project(args.config)
+    return check_project(load_project(args.config), args)[0]
+
+
+def check_project(project: Project, args: argparse.Namespace) -> tuple[int, pl.DataFrame | None]:
+    """Print what `check` says of `project`; with `--online`, also the records it read and evaluated (None: unread).
+
+    The records are read once, after the online checks (which may create the properties the
+    read asks for); `lint --online` can take them instead of reading the CRM again.
+    """
     book = project.book
     rules = sum(len(d.rules) for d in book.decisions)
     print(f"{args.config}: OK")
@@ -93,16 +103,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.online:
         for line in check_online(project, project.connector(), create_properties=args.create_properties):
             print(f"  online: {line}" if line.startswith("every mapped") else f"  {line}")
+    evaluated = None
     if args.online or project.config.model.crm.kind == "csv":
-        # Reading a CSV costs nothing; a CRM is read only when asked to go online, after
-        # the online checks, which may create the properties the read asks for.
+        # Reading a CSV costs nothing; a CRM is read only when asked to go online.
         try:
-            unmatched = unmatched_lookup_rows(project)
+            if args.online:
+                evaluated = operations.evaluate_records(project, project.connector())
+            unmatched = unmatched_lookup_rows(project, evaluated)
         except RevrulesError as exc:  # the check itself passed; this note is a bonus
             unmatched = [f"lookup rows not checked: the records could not be read ({exc})"]
         for line in unmatched:
             print(f"  note: {line}")
-    return ExitCode.OK
+    return ExitCode.OK, evaluated
 
 
 def cmd_test(args: argparse.Namespace) -> int:

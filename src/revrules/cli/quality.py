@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+import polars as pl
+
 from revrules.cli import commands, render
 from revrules.engine.coverage import Coverage, evaluate_tests, measure
 from revrules.engine.lint import CODES, Finding, lint_rulebook, population_findings, settle
@@ -15,8 +17,8 @@ from revrules.engine.testcases import CaseResult, run_tests
 from revrules.errors import ExitCode, InvalidInputError
 from revrules.project import Project, load_project
 from revrules.report.coverage import coverage as rule_coverage
+from revrules.run import operations
 from revrules.run.online import check_online, output_picklists
-from revrules.run.read import read_all
 
 ONLINE_HELP = ("also read the configured source, the CRM or the config's CSV: values outside an output's "
                "picklist (RR108; Salesforce and HubSpot only, a CSV has no picklists) and findings on the "
@@ -58,18 +60,18 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return ExitCode.FAILED if any(f.silenced is None for f in findings) else ExitCode.OK
 
 
-def lint_project(project: Project, *, online: bool = False) -> list[Finding]:
+def lint_project(project: Project, *, online: bool = False, evaluated: pl.DataFrame | None = None) -> list[Finding]:
     """The rulebook's findings; `online` adds RR108 from the CRM's picklists and RR201-RR203 from its records.
 
-    The records are read once, evaluated as a plan evaluates them, and the report's rule
-    coverage of them is restated as findings.
+    The records (`evaluated`, or else read here) are evaluated as a plan evaluates them,
+    and the report's rule coverage of them is restated as findings.
     """
     if not online:
         return lint_rulebook(project.book)
     connector = project.connector()
     static = lint_rulebook(project.book, output_picklists(project, connector))
-    evaluated = project.evaluate(read_all(project, connector).typed,
-                                 unavailable_owners=project.unavailable_owners(connector))
+    if evaluated is None:
+        evaluated = operations.evaluate_records(project, connector)
     seen = {(f.code, f.target) for f in static}
     population = population_findings(project.book, evaluated, rule_coverage(evaluated, project.book), seen)
     return sorted([*static, *settle(population)], key=lambda f: (f.file, f.line, f.col, f.code))
@@ -79,8 +81,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     """`revrules check`: validate, then lint; rulebook findings fail the check, population findings are notes."""
     fmt = output_format(args)
     if fmt == "text":
-        code = commands.cmd_check(args)
-        findings, notes = _split(lint_project(load_project(args.config), online=args.online))
+        loaded = load_project(args.config)
+        code, evaluated = commands.check_project(loaded, args)
+        findings, notes = _split(lint_project(loaded, online=args.online, evaluated=evaluated))
         if findings:
             print(findings_output(findings, fmt))
         for note in notes:

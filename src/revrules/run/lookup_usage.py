@@ -10,8 +10,13 @@ from revrules.project import Project
 from revrules.run.read import read_all
 
 
-def unmatched_lookup_rows(project: Project) -> list[str]:
-    """Read every record, evaluate, and say per lookup table how many rows no record matched.
+def unmatched_lookup_rows(project: Project, evaluated: pl.DataFrame | None = None) -> list[str]:
+    """Say per lookup table how many rows no record matched.
+
+    Args:
+        project: The project whose lookup joins are checked.
+        evaluated: The records, read and evaluated; when None (and the rulebook joins a
+            lookup), every record is read and evaluated here.
 
     Returns:
         One line per table with unmatched rows, naming the first few CSV lines (never a
@@ -20,7 +25,8 @@ def unmatched_lookup_rows(project: Project) -> list[str]:
     joins = [(d.name, d.lookup) for d in project.book.derives if d.lookup is not None]
     if not joins:
         return []
-    evaluated = project.evaluate(read_all(project, project.connector()).typed)
+    if evaluated is None:
+        evaluated = project.evaluate(read_all(project, project.connector()).typed)
     used: dict[str, set[int]] = {}
     for name, join in joins:
         matched = evaluated[rule_column(name)].drop_nulls().unique().str.split(":").list.last().cast(pl.Int64)

@@ -63,6 +63,12 @@ def make_plan(project: Project, connector: Connector, *, rebalance: float | None
     return plan_snapshot(project, connector, read_snapshot(project, connector), rebalance=rebalance)
 
 
+def evaluate_records(project: Project, connector: Connector) -> pl.DataFrame:
+    """Read every record and evaluate the rulebook over them as a plan does (owners the CRM lacks are unavailable)."""
+    return project.evaluate(read_all(project, connector).typed,
+                            unavailable_owners=project.unavailable_owners(connector))
+
+
 def read_snapshot(project: Project, connector: Connector, choice: incremental.ReadChoice | None = None) -> Snapshot:
     """Read every record, or only those modified since the choice's watermark."""
     since = choice.since if choice is not None else None
