@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import yaml
+
+from revrules.testing.timing import timed
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve()
@@ -54,25 +54,6 @@ def reset(folder: Path) -> None:
     """Forget every earlier apply: no output file, no ledger."""
     for name in ("out", "state"):
         shutil.rmtree(folder / name, ignore_errors=True)
-
-
-def timed(command: list[str], stdout: Path | None = None) -> dict[str, float]:
-    """Run one process to its end: wall and CPU seconds, peak RSS in MB."""
-    sink = stdout.open("wb") if stdout is not None else subprocess.DEVNULL
-    try:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.PIPE)
-        errors = process.stderr.read() if process.stderr is not None else b""
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-    finally:
-        if stdout is not None and not isinstance(sink, int):
-            sink.close()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}: {errors.decode()[-2000:]}")
-    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024)}
 
 
 def import_seconds(command: list[str]) -> float:

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from revrules.testing.timing import timed
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT_OUTPUTS = ["Segment__c", "Vertical__c", "Pricing_Tier__c", "Sales_Motion__c", "CS_Model__c", "Region__c",
@@ -90,25 +91,6 @@ def hubspot_source(folder: Path, rows: list[dict[str, str]]) -> tuple[Any, Path]
     return emulator, path
 
 
-def timed(command: list[str], stdout: Path | None = None) -> dict[str, float]:
-    """Run one process to its end: wall and CPU seconds (with its children), peak RSS in MB."""
-    sink = stdout.open("wb") if stdout is not None else subprocess.DEVNULL
-    try:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.PIPE)
-        errors = process.stderr.read() if process.stderr is not None else b""
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-    finally:
-        if stdout is not None and not isinstance(sink, int):
-            sink.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):  # rehearse exits 1 when something would fail; that is a finding, not a crash
-        raise RuntimeError(f"{' '.join(command)} exited {code}: {errors.decode()[-2000:]}")
-    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024), "exit": code}
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Time plan (floor), snapshot and rehearse; print the figures as JSON and return them."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -133,8 +115,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures["snapshot"] = timed([*cli, "snapshot", "-c", str(config), "-o", str(folder / "snap")])
         finally:
             emulator.stop()
+        # rehearse exits 1 when something would fail: a finding, not a crash.
         figures["rehearse"] = timed([*cli, "rehearse", "-c", str(config), "--snapshot", str(folder / "snap")],
-                                    stdout=folder / "report.txt")
+                                    stdout=folder / "report.txt", exit_codes=(0, 1))
         figures["rehearse"]["x_floor"] = round(figures["rehearse"]["wall_s"] / figures["floor_plan"]["wall_s"], 2)
         figures["rehearse"]["x_floor_cpu"] = round(figures["rehearse"]["cpu_s"] / figures["floor_plan"]["cpu_s"], 2)
         if args.keep:
