@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from revrules.testing.harness import Cli
@@ -101,3 +104,17 @@ def test_init_writes_a_gitignore_and_a_ci_example(cli: Cli, tmp_path: Path) -> N
     ci = (tmp_path / "revrules-ci.example.yml").read_text()
     assert "revrules plan --detailed-exitcode --format markdown" in ci
     assert ci.startswith("# ")
+
+
+def test_plan_json_into_a_pipe_nobody_reads_ends_quietly(starter: Path) -> None:
+    """`revrules plan --json | head -1`: when the reader goes away, the command stops with exit 1 and
+    no traceback (SPEC §4: an error is readable lines on stderr, no traceback unless --debug)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first byte: every write to stdout fails with EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "revrules", "plan", "--json", "-c", str(starter)],
+                              stdout=write, stderr=subprocess.PIPE, timeout=120, check=False)
+    finally:
+        os.close(write)
+    assert done.returncode == 1, done.stderr
+    assert b"Traceback" not in done.stderr and b"Exception ignored" not in done.stderr, done.stderr
