@@ -73,9 +73,10 @@ def project(folder: Path, *, reserve: int) -> Path:
 
 def budget_read(portal: HubSpotEmulator) -> int:
     """The call number of the 1-record read whose headers the budget check read."""
-    reads = [r for r in portal.request_log if r.path == COMPANIES and r.query.get("limit") == ["1"]]
-    assert len(reads) == 1
-    return reads[0].call
+    calls = [r.call for r in portal.request_log if r.path == COMPANIES and r.query.get("limit") == ["1"]]
+    assert len(calls) == 1
+    assert calls[0] is not None
+    return calls[0]
 
 
 def segments(portal: HubSpotEmulator) -> set[str | None]:
