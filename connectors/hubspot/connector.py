@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from revrules.connectors.base import ListWrite, ModifiedRecords, PropertySpec, RecordUpdate, WriteResult
-from revrules.connectors.hubspot import export, owners, read, related, scopes, write
+from revrules.connectors.hubspot import budget, export, owners, read, related, scopes, write
 from revrules.connectors.hubspot.limits import RateLimiter
 from revrules.connectors.hubspot.lists import HubspotLists
 from revrules.connectors.hubspot.paths import API_VERSIONS, DEFAULT_API_VERSION, ApiPaths
@@ -37,7 +37,8 @@ class HubspotConnector:
     the search limit for searches) and the shared retry policy: 429 and 5xx answers
     and connection failures are retried with backoff and jitter, honouring
     `Retry-After`, up to `max_retries` times. HubSpot's DAILY limit ends the run
-    with `ApiBudgetExhaustedError`.
+    with `ApiBudgetExhaustedError`; `check_budget` refuses beforehand a write the
+    portal's remaining daily requests cannot afford.
     """
 
     kind = "hubspot"
@@ -64,6 +65,7 @@ class HubspotConnector:
         seed: int | None = None,
         contact_lists: Iterable[str] = (),
         api_version: str = DEFAULT_API_VERSION,
+        api_reserve: int = budget.DEFAULT_API_RESERVE,
     ) -> None:
         """Describe the portal; the SDK is imported and connected on first use.
 
@@ -90,6 +92,8 @@ class HubspotConnector:
             contact_lists: Rulebook list ids with `include_contacts`: writing one
                 also syncs its contact list (see `write_list_changes`).
             api_version: The API family: a date version (`2026-03`) or `v3`.
+            api_reserve: Daily requests a write leaves to the portal's other
+                integrations (see `check_budget`).
         """
         if not access_token.strip():
             raise InvalidInputError("crm.access_token is empty (set a HubSpot service key or app access token)")
@@ -103,6 +107,7 @@ class HubspotConnector:
         self.incremental_lag = timedelta(seconds=incremental_lag_seconds)
         self.timeout_seconds = timeout_seconds
         self.search_cap = search_cap
+        self.api_reserve = api_reserve
         self._now = now
         burst = RateLimiter(burst_limit, burst_window_seconds, clock=clock, sleep=sleep) if burst_limit else None
         searches = RateLimiter(search_limit, SEARCH_WINDOW_SECONDS, clock=clock, sleep=sleep) if search_limit else None
@@ -135,6 +140,7 @@ class HubspotConnector:
             timeout_seconds=crm.timeout_seconds,
             contact_lists=contact_lists,
             api_version=crm.api_version,
+            api_reserve=crm.api_reserve,
         )
 
     def __repr__(self) -> str:
@@ -205,6 +211,18 @@ class HubspotConnector:
     def write(self, updates: Sequence[RecordUpdate]) -> list[WriteResult]:
         """Batch-update records, 100 a call; one result per (record, field) (see `write.write`)."""
         return write.write(self._session, updates, self._trace_ids)
+
+    def check_budget(self, records_to_write: int, other_calls: int = 0) -> None:
+        """Refuse a write the portal's remaining daily API requests cannot afford, `other_calls` included.
+
+        Keeps `api_reserve` requests free; a portal that sends no daily limit headers
+        (an OAuth app's calls) is not checked (see `budget.check_budget`).
+
+        Raises:
+            RefusedError: The calls the write needs plus `api_reserve` exceed what is left.
+            CrmError: HubSpot failed or refused the read that reports the allowance.
+        """
+        budget.check_budget(self._session, records_to_write, other_calls, reserve=self.api_reserve)
 
     # ------------------------------------------------------- records following an owner change
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from revrules.connectors.hubspot.limits import daily_allowance
 from revrules.connectors.hubspot.lists import CONTACT_LIST_SUFFIX, HubspotLists
 from revrules.connectors.hubspot.owners import OWNERS_PAGE
 from revrules.connectors.hubspot.session import HubspotSession, next_after
@@ -63,7 +64,7 @@ def export_metadata(session: HubspotSession, lists: HubspotLists, definitions: M
             if members_of is not None:
                 kept_lists.append({"id": list_id, "name": name + CONTACT_LIST_SUFFIX, "object": "contacts",
                                    "members": sorted(members_of & known)})
-    headers = {key.lower(): value for key, value in last.items()}
+    daily = daily_allowance({key.lower(): value for key, value in last.items()})
     # The portal id names the copy; a token HubSpot refuses it to (403) still copies the rest.
     account = session.request("read account details", "GET", session.paths.account_details(),
                               accept_statuses={403, 404})
@@ -74,13 +75,8 @@ def export_metadata(session: HubspotSession, lists: HubspotLists, definitions: M
         "owners": owners,
         "lists": kept_lists,
         "contacts": _contacts(contacts),
-        "api": {"daily_max": _number(headers.get("x-hubspot-ratelimit-daily")),
-                "daily_remaining": _number(headers.get("x-hubspot-ratelimit-daily-remaining"))},
+        "api": {"daily_max": daily.limit if daily else None, "daily_remaining": daily.remaining if daily else None},
     }
-
-
-def _number(text: str | None) -> int | None:
-    return int(text) if text is not None and text.isdigit() else None
 
 
 def _contacts(by_company: Mapping[str, set[str]]) -> list[dict[str, Any]]:

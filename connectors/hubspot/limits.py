@@ -1,11 +1,12 @@
-"""HubSpot's rate limits on the client side: a rolling-window limiter that also folds in HubSpot's own counters."""
+"""HubSpot's rate limits on the client side: a rolling-window limiter, and the daily allowance its headers report."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 # The limiter's window is a little longer than HubSpot's, because HubSpot counts a
 # request when it arrives and the limiter when it leaves; a slow earlier request
@@ -83,3 +84,35 @@ class RateLimiter:
         horizon = now - self.window - _WINDOW_MARGIN_SECONDS
         while self._sent and self._sent[0] <= horizon:
             self._sent.popleft()
+
+
+@dataclass(frozen=True)
+class DailyAllowance:
+    """The portal's daily API requests, as one answer's headers report them.
+
+    Attributes:
+        limit: `X-HubSpot-RateLimit-Daily`, requests allowed per day (None when not sent).
+        remaining: `X-HubSpot-RateLimit-Daily-Remaining`, requests still allowed today,
+            the answered request already counted.
+    """
+
+    limit: int | None
+    remaining: int
+
+
+def daily_allowance(headers: Mapping[str, str]) -> DailyAllowance | None:
+    """The daily allowance in a response's (lowercased) headers; None when HubSpot does not say.
+
+    Calls of an OAuth app carry no daily headers, because such calls have no daily
+    limit (changelog "Rate limit headers will now appear for OAuth authenticated calls"),
+    and HubSpot leaves them out when it failed to gather them (changelog 2018-11-06
+    "Rate limit information headers will be included in HTTP responses").
+    """
+    remaining = _count(headers.get("x-hubspot-ratelimit-daily-remaining"))
+    if remaining is None:
+        return None
+    return DailyAllowance(_count(headers.get("x-hubspot-ratelimit-daily")), remaining)
+
+
+def _count(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None

@@ -104,6 +104,9 @@ class HubspotCrm(_Strict):
     retry_backoff_seconds: float = Field(1.0, gt=0, le=60)
     incremental_lag_seconds: float = Field(60.0, ge=0)
     timeout_seconds: float = Field(60.0, gt=0)
+    api_reserve: int = Field(1_000, ge=0)
+    """Daily API requests an apply leaves to the portal's other integrations: a write that would eat into
+    them is refused before anything is written."""
 
     _https = field_validator("base_url")(_require_https)
 

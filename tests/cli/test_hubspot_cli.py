@@ -253,14 +253,23 @@ def test_rate_limits_and_server_errors_are_retried_and_nothing_is_written_twice(
 def test_the_daily_limit_stops_apply_cleanly_and_the_next_run_finishes(
     config: Path, emu: HubSpotEmulator, cli: Cli
 ) -> None:
-    # Calls: 1 properties, 2-4 list pages, 5 owners (routing skips inactive owners),
-    # 6 first write; the second write hits DAILY.
-    emu.faults.daily_limit_after = 6
+    """The budget check passes with nothing to spare; two 503s retried spend what the last batches needed.
+
+    Retried answers count against the daily limit like any (HubSpot API usage guidelines,
+    developers.hubspot.com/docs/guides/apps/api-usage/usage-details), so a write the check let
+    through can still hit DAILY mid-way.
+    """
+    config.write_text(config.read_text().replace("  retry_backoff", "  api_reserve: 0\n  retry_backoff"))
+    # Calls: 1 properties, 2-4 list pages, 5 owners (routing skips inactive owners), 6 the budget
+    # read (3 left: the 3 batches fit), 7-8 the first write answered 503 twice, 9 it lands;
+    # the second write hits DAILY.
+    emu.faults.daily_limit_after = 9
+    emu.faults.status_on_call = {7: 503, 8: 503}
     result = cli("apply", "-c", config, "--yes")
-    assert result.code == 1
+    assert result.code == 1, result.err
     assert "DAILY API limit" in result.err
     assert "Traceback" not in result.err
-    assert [e.status for e in emu.request_log][-2:] == [200, 429]
+    assert [e.status for e in emu.request_log][-5:] == [200, 503, 503, 200, 429]
     assert emu.count(status=429) == 1
     first = updated(emu)
     assert len(first) == 100
@@ -271,6 +280,7 @@ def test_the_daily_limit_stops_apply_cleanly_and_the_next_run_finishes(
     assert [error.startswith("not attempted: ") for (error,) in skipped] == [True]
 
     emu.faults.daily_limit_after = None
+    emu.faults.status_on_call = {}
     emu.reset_log()
     assert cli("apply", "-c", config, "--yes").code == 0
     second = updated(emu)

@@ -37,7 +37,7 @@ def connectors(tmp_path: Path) -> dict[str, object]:
     ("kind", "expected"),
     [
         ("csv", {ListSync, ColumnListing}),
-        ("hubspot", {IncrementalRead, ListSync, OnlineCheck, PropertyCreation, OwnerLookup, ColumnListing}),
+        ("hubspot", {IncrementalRead, ListSync, OnlineCheck, PropertyCreation, ApiBudget, OwnerLookup, ColumnListing}),
         ("salesforce", {IncrementalRead, ListSync, OnlineCheck, ApiBudget, OwnerLookup, ColumnListing}),
     ],
 )

@@ -519,6 +519,29 @@ def test_daily_limit_answers_429_daily_after_n_calls(emu: HubSpotEmulator) -> No
     assert body["message"] == "You have reached your daily limit."
 
 
+def test_the_daily_headers_count_every_call_as_the_limit_does(emu: HubSpotEmulator) -> None:
+    """`X-HubSpot-RateLimit-Daily-Remaining` is what is left with this call counted (changelog 2018-11-06
+    "Rate limit information headers will be included in HTTP responses"): the last call the limit lets
+    through reports 0. Searches carry no rate limit headers (developer community, replies to "Rate limit
+    headers will now appear for OAuth authenticated calls"), nor does any call of a portal that sends
+    no daily headers, as for an OAuth app (that changelog: no daily limit for such calls)."""
+    emu.faults.daily_limit_after = 3
+    answers = [call(emu, "GET", "/crm/v3/owners") for _ in range(2)]
+    searched = call(emu, "POST", "/crm/v3/objects/companies/search", json={"limit": 1})
+    over = call(emu, "GET", "/crm/v3/owners")
+    assert [a.headers["X-HubSpot-RateLimit-Daily-Remaining"] for a in answers] == ["2", "1"]
+    assert answers[0].headers["X-HubSpot-RateLimit-Daily"] == "3"
+    assert searched.status_code == 200
+    assert not [name for name in searched.headers if name.lower().startswith("x-hubspot-ratelimit")]
+    assert (over.status_code, over.headers["X-HubSpot-RateLimit-Daily-Remaining"]) == (429, "0")
+    emu.faults.daily_limit_after = None
+    emu.faults.no_daily_headers = True
+    oauth = call(emu, "GET", "/crm/v3/owners")
+    assert oauth.status_code == 200
+    assert "X-HubSpot-RateLimit-Daily" not in oauth.headers
+    assert "X-HubSpot-RateLimit-Daily-Remaining" not in oauth.headers
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_injected_server_errors_raise_service_exception(emu: HubSpotEmulator, status: int) -> None:
     emu.faults.status_on_call = {1: status}

@@ -90,6 +90,8 @@ names on the Salesforce emulator:
 * ``status_on_call``: call number → status to answer instead: 429 (a
   TEN_SECONDLY_ROLLING body), 500, 502 or 503.
 * ``daily_limit_after``: after this many calls, every call answers 429 with the DAILY body.
+  Every answer but a search's reports it in ``X-HubSpot-RateLimit-Daily`` (500,000 when
+  unset) and what is left, this call counted, in ``X-HubSpot-RateLimit-Daily-Remaining``.
 * ``auth_failure``: answer every call with 401.
 * ``delay_seconds``: sleep this long before answering each call.
 * ``retry_after``: seconds sent in ``Retry-After`` on every 429, or None to send none.
@@ -100,6 +102,8 @@ names on the Salesforce emulator:
 * ``search_lag_seconds``: how long a write takes to become visible to search.
 * ``missing_list_record_ids``: record ids that list membership changes report in
   ``recordIdsMissing`` (as if the records had been deleted).
+* ``no_daily_headers``: answer without the daily headers, as HubSpot answers an OAuth
+  app's calls (no daily limit).
 
 Request log: ``emulator.requests(method=None, path_contains=None)`` returns the logged
 :class:`LoggedRequest` entries (``request_log`` all of them), ``emulator.reset_log()``

@@ -185,7 +185,10 @@ class HubSpotEmulator(
                 reply = self._route(request)
         except _ApiError as error:
             reply = _Reply(error.status, error.body)
-        reply.headers.update(self._rate_headers(call))
+        if not request.path.endswith("/search"):
+            # HubSpot answers searches with no X-HubSpot-RateLimit-* headers at all (developer community,
+            # "Rate limit headers will now appear for OAuth authenticated calls", replies).
+            reply.headers.update(self._rate_headers(call))
         self._record(
             LoggedRequest(
                 method=method,
@@ -262,9 +265,12 @@ class HubSpotEmulator(
     def _rate_headers(self, call: int) -> dict[str, str]:
         headers: dict[str, str] = {}
         with self._lock:
-            daily = self.faults.daily_limit_after or DEFAULT_DAILY_LIMIT
-            headers["X-HubSpot-RateLimit-Daily"] = str(daily)
-            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(daily - call, 0))
+            if not self.faults.no_daily_headers:
+                # What is left counts this call: the last call `daily_limit_after` lets through reports 0.
+                daily = self.faults.daily_limit_after
+                daily = DEFAULT_DAILY_LIMIT if daily is None else daily
+                headers["X-HubSpot-RateLimit-Daily"] = str(daily)
+                headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(daily - call, 0))
             if self.burst_limit is not None:
                 _trim(self._burst, time.monotonic() - _burst_window())
                 remaining = max(self.burst_limit - len(self._burst), 0)

@@ -30,12 +30,17 @@ class Faults(SharedFaults):
         required_when: Portal validation rules (API version 2026-09 enforces them on
             writes): ``{"property": P, "when": {Q: V}}`` makes P required once Q is V.
             A batch breaking one is refused whole (400), naming its records.
+        no_daily_headers: Answer without ``X-HubSpot-RateLimit-Daily`` and ``-Daily-Remaining``,
+            as HubSpot answers an OAuth app's calls, which have no daily limit (changelog "Rate
+            limit headers will now appear for OAuth authenticated calls"), or any call when it
+            failed to gather them (changelog 2018-11-06).
     """
 
     search_lag_seconds: float = 0.0
     missing_list_record_ids: set[str] = field(default_factory=set)
     whole_batch_400: str | None = None
     required_when: list[dict[str, Any]] = field(default_factory=list)
+    no_daily_headers: bool = False
 
     def _set(self, name: str, value: Any) -> None:
         if name == "search_lag_seconds":
@@ -51,5 +56,7 @@ class Faults(SharedFaults):
                 {"property": str(rule["property"]), "when": {str(k): str(v) for k, v in dict(rule["when"]).items()}}
                 for rule in value or ()
             ]
+        elif name == "no_daily_headers":
+            self.no_daily_headers = bool(value)
         else:
             super()._set(name, value)
