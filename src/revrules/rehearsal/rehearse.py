@@ -164,7 +164,11 @@ def _same_changes(first: Plan, again: Plan, restore_refused: pl.DataFrame) -> bo
 
 
 def _pointed_at(project: Project, emulator: SnapshotEmulator, state: Path) -> Project:
-    """A copy of the project whose CRM is the emulator and whose ledger lives in `state`."""
+    """A copy of the project whose CRM is the emulator and whose ledger lives in `state`.
+
+    No API reserve: the emulator's daily allowance is its own, not the CRM's; the report
+    weighs the calls against what the CRM had left when the snapshot was taken.
+    """
     model = project.config.model
     crm = model.crm
     if isinstance(crm, SalesforceCrm):
@@ -173,8 +177,8 @@ def _pointed_at(project: Project, emulator: SnapshotEmulator, state: Path) -> Pr
                                      "retry_backoff_seconds": 0.01})
     elif isinstance(crm, HubspotCrm):
         crm = crm.model_copy(update={"base_url": emulator.url, "access_token": SecretStr(emulator.token),
-                                     "burst_limit": 0, "search_limit": 0, "retry_backoff_seconds": 0.01,
-                                     "incremental_lag_seconds": 0})
+                                     "api_reserve": 0, "burst_limit": 0, "search_limit": 0,
+                                     "retry_backoff_seconds": 0.01, "incremental_lag_seconds": 0})
     copied = model.model_copy(update={"crm": crm, "state_dir": str(state),
                                       "safety": model.safety.model_copy(update={"max_changed_records": "100%"})})
     return dataclasses.replace(project, config=dataclasses.replace(project.config, model=copied))
