@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import revrules.testing.hubspot as emulator_module
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
 
@@ -47,12 +46,6 @@ outputs:
   segment: revrules_segment
 state_dir: .revrules
 """
-
-
-@pytest.fixture(autouse=True)
-def _fast_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without TCP_NODELAY each emulator answer waits ~40 ms for a delayed ACK.
-    monkeypatch.setattr(emulator_module._RequestHandler, "disable_nagle_algorithm", True)
 
 
 @pytest.fixture

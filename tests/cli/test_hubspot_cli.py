@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import revrules.testing.hubspot as emulator_module
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
 
@@ -82,12 +81,6 @@ def companies(count: int) -> list[dict[str, str]]:
         }
         for i in range(count)
     ]
-
-
-@pytest.fixture(autouse=True)
-def _fast_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without TCP_NODELAY each emulator answer waits ~40 ms for a delayed ACK.
-    monkeypatch.setattr(emulator_module._RequestHandler, "disable_nagle_algorithm", True)
 
 
 @pytest.fixture

@@ -63,12 +63,6 @@ outputs:
 """
 
 
-@pytest.fixture(autouse=True)
-def _fast_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without TCP_NODELAY each emulator answer waits ~40 ms for a delayed ACK.
-    monkeypatch.setattr(emulator_module._RequestHandler, "disable_nagle_algorithm", True)
-
-
 @contextmanager
 def emulator_process(*args: str) -> Iterator[str]:
     """`python -m revrules.testing.hubspot ARGS` as a process; yields its URL."""

@@ -45,13 +45,6 @@ def companies(count: int, *, start: int = 1000) -> list[dict[str, str]]:
     return rows
 
 
-@pytest.fixture(autouse=True)
-def _no_nagle(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The emulator writes headers and body separately; without TCP_NODELAY every
-    # request waits ~40 ms for a delayed ACK, which only slows the tests down.
-    monkeypatch.setattr(emulator_module._RequestHandler, "disable_nagle_algorithm", True)
-
-
 @pytest.fixture
 def emu() -> Iterator[HubSpotEmulator]:
     with HubSpotEmulator(companies(250)) as emulator:

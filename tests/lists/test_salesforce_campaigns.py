@@ -54,11 +54,6 @@ def big(threshold: int) -> set[str]:
     return {account_id(i) for i in range(COUNT) if i * 100 >= threshold}
 
 
-@pytest.fixture(autouse=True)
-def _fast_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(salesforce_emulator._Handler, "disable_nagle_algorithm", True)
-
-
 @pytest.fixture
 def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[SalesforceEmulator]:
     accounts = [{"Id": account_id(i), "Name": f"Account {i}", "NumberOfEmployees": i * 100} for i in range(COUNT)]
