@@ -45,6 +45,15 @@ rules: [rules.yaml]
 outputs: {{segment: revrules_segment, territory: revrules_territory}}
 """
 
+CSV = """\
+version: 1
+crm: {{kind: csv, path: accounts.csv, id_column: Id}}
+fields:
+  employees: {{source: Employees, type: number}}
+rules: [rules.yaml]
+outputs: {outputs}
+"""
+
 
 def entry(value: str, *, active: bool = True) -> dict[str, Any]:
     """A `picklistValues` entry with the keys of a recorded describe."""
@@ -155,14 +164,7 @@ territories:
 
 def test_a_csv_source_has_no_picklists_so_no_rr108(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "accounts.csv").write_text("Id,Employees,Segment\n1,10,SMB\n2,300,Mid-Market\n3,3000,Other\n")
-    config = write_project(tmp_path, """\
-version: 1
-crm: {kind: csv, path: accounts.csv, id_column: Id}
-fields:
-  employees: {source: Employees, type: number}
-rules: [rules.yaml]
-outputs: {segment: Segment}
-""", SEGMENT_RULES)
+    config = write_project(tmp_path, CSV.format(outputs="{segment: Segment}"), SEGMENT_RULES)
 
     result = cli("lint", "-c", config, "--online", "--format", "json")
 
@@ -174,14 +176,7 @@ def test_check_online_shows_population_findings_as_notes_and_lint_online_fails_o
     cli: Cli, tmp_path: Path
 ) -> None:
     (tmp_path / "accounts.csv").write_text("Id,Employees\n1,10\n2,300\n")
-    config = write_project(tmp_path, """\
-version: 1
-crm: {kind: csv, path: accounts.csv, id_column: Id}
-fields:
-  employees: {source: Employees, type: number}
-rules: [rules.yaml]
-outputs: {}
-""", SEGMENT_RULES)
+    config = write_project(tmp_path, CSV.format(outputs="{}"), SEGMENT_RULES)
 
     checked = cli("check", "-c", config, "--online")
     linted = cli("lint", "-c", config, "--online")
