@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Container
+from typing import Any
 
 from revrules.testing.hubspot.protocol import (
     COMPANY_TO_CONTACT_PRIMARY_TYPE,
@@ -31,44 +33,10 @@ class AssociationsApi(PortalState):
             raise _ApiError(
                 400, f"at most {MAX_ASSOCIATION_INPUTS} inputs may be read in one request", "VALIDATION_ERROR"
             )
-        started = now_iso()
-        results: list[JsonObject] = []
-        errors: list[JsonObject] = []
-        size = max(self.association_page, 1)
         with self._lock:
-            for item in inputs:
-                company_id = str(item["id"])
-                linked = [c for c in self._company_contacts.get(company_id, []) if c in self._contacts]
-                offset = _int_param(item.get("after"), "after", default=0)
-                page = linked[offset : offset + size]
-                if company_id not in self._companies or not page:
-                    errors.append({
-                        "status": "error",
-                        "category": "OBJECT_NOT_FOUND",
-                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                        "message": f"No contacts are associated with company {company_id}.",
-                        "context": {"fromObjectId": [company_id], "toObjectType": ["contacts"]},
-                        "errors": [],
-                        "links": {},
-                    })
-                    continue
-                result: JsonObject = {
-                    "from": {"id": company_id},
-                    "to": [self._association(company_id, contact_id) for contact_id in page],
-                }
-                if offset + size < len(linked):
-                    result["paging"] = {"next": {"after": str(offset + size), "link": None}}
-                results.append(result)
-        answer: JsonObject = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": started,
-            "completedAt": now_iso(),
-        }
-        if errors:
-            answer.update({"numErrors": len(errors), "errors": errors})
-            return _Reply(207, answer)
-        return _Reply(200, answer)
+            return association_pages(
+                inputs, "contacts", self._companies, max(self.association_page, 1), entry=self._association,
+                linked=lambda company: [c for c in self._company_contacts.get(company, []) if c in self._contacts])
 
     def _association(self, company_id: str, contact_id: str) -> JsonObject:
         types = [{"category": "HUBSPOT_DEFINED", "typeId": COMPANY_TO_CONTACT_TYPE, "label": None}]
@@ -78,3 +46,41 @@ class AssociationsApi(PortalState):
         to_id: int | str = int(contact_id) if contact_id.isdigit() else contact_id
         return {"toObjectId": to_id, "associationTypes": types}
 
+
+
+def association_pages(inputs: list[Any], kind: str, companies: Container[str], size: int, *,
+                      entry: Callable[[str, str], JsonObject], linked: Callable[[str], list[str]]) -> _Reply:
+    """An Associations v4 batch read: per input company (`{id, after}`), one page of its `kind` records.
+
+    `linked(company)` lists the company's records, `entry(company, record)` is one `to` item.
+    A company that is unknown or has nothing on that page answers HubSpot's
+    NO_ASSOCIATIONS_FOUND error: 207, the other companies' pages beside the errors.
+    """
+    started = now_iso()
+    results: list[JsonObject] = []
+    errors: list[JsonObject] = []
+    for item in inputs:
+        company_id = str(item.get("id")) if isinstance(item, dict) else ""
+        records = linked(company_id)
+        offset = _int_param(item.get("after") if isinstance(item, dict) else None, "after", default=0)
+        page = records[offset : offset + size]
+        if company_id not in companies or not page:
+            errors.append({
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                "message": f"No {kind} are associated with company {company_id}.",
+                "context": {"fromObjectId": [company_id], "toObjectType": [kind]},
+                "errors": [],
+                "links": {},
+            })
+            continue
+        result: JsonObject = {"from": {"id": company_id}, "to": [entry(company_id, record) for record in page]}
+        if offset + size < len(records):
+            result["paging"] = {"next": {"after": str(offset + size), "link": None}}
+        results.append(result)
+    answer: JsonObject = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": now_iso()}
+    if errors:
+        answer.update({"numErrors": len(errors), "errors": errors})
+        return _Reply(207, answer)
+    return _Reply(200, answer)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from revrules.testing.hubspot.associations import association_pages
 from revrules.testing.hubspot.protocol import (
     DEFAULT_CONTACT_PROPERTIES,
     MAX_ASSOCIATION_INPUTS,
     JsonObject,
     _ApiError,
-    _int_param,
     _Reply,
     _Request,
     _require_object,
@@ -90,32 +90,13 @@ class RelatedApi(PortalState):
 
     def _read_company_deals(self, request: _Request, _match: re.Match[str]) -> _Reply:
         inputs = _inputs(_require_object(request.body), MAX_ASSOCIATION_INPUTS)
-        started = now_iso()
-        results: list[JsonObject] = []
-        errors: list[JsonObject] = []
-        size = max(self.association_page, 1)
+        types = [{"category": "HUBSPOT_DEFINED", "typeId": COMPANY_TO_DEAL_TYPE, "label": None}]
         with self._lock:
-            for item in inputs:
-                company_id = str(item.get("id")) if isinstance(item, dict) else ""
-                linked = [d for d in self._company_deals.get(company_id, []) if d in self._deals]
-                offset = _int_param(item.get("after") if isinstance(item, dict) else None, "after", default=0)
-                page = linked[offset : offset + size]
-                if company_id not in self._companies or not page:
-                    errors.append({
-                        "status": "error", "category": "OBJECT_NOT_FOUND",
-                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                        "message": f"No deals are associated with company {company_id}.",
-                        "context": {"fromObjectId": [company_id], "toObjectType": ["deals"]},
-                        "errors": [], "links": {},
-                    })
-                    continue
-                types = [{"category": "HUBSPOT_DEFINED", "typeId": COMPANY_TO_DEAL_TYPE, "label": None}]
-                result: JsonObject = {"from": {"id": company_id}, "to": [
-                    {"toObjectId": int(d) if d.isdigit() else d, "associationTypes": types} for d in page]}
-                if offset + size < len(linked):
-                    result["paging"] = {"next": {"after": str(offset + size), "link": None}}
-                results.append(result)
-        return _answer(results, errors, started)
+            return association_pages(
+                inputs, "deals", self._companies, max(self.association_page, 1),
+                entry=lambda _company, deal: {"toObjectId": int(deal) if deal.isdigit() else deal,
+                                              "associationTypes": types},
+                linked=lambda company: [d for d in self._company_deals.get(company, []) if d in self._deals])
 
     def _related_table(self, kind: str) -> dict[str, _Company]:
         return self._contacts if kind == "contacts" else self._deals
