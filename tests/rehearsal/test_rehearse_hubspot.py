@@ -54,7 +54,7 @@ def test_hubspot_rehearsal_matches_the_portal_and_reports_the_inactive_owner(
     direct = json.loads(cli("plan", "-c", config, "--json").out)
     keys = ("id", "field", "before", "after")
     assert sorted(tuple(c[k] for k in keys) for c in direct["changes"]) == sorted(
-        tuple(r[k] for k in keys) for r in rehearsal.plan.changes.to_dicts())
+        tuple(r[k] for k in keys) for r in rehearsal.plan.changes.frame().to_dicts())
     assert rehearsal.unavailable_owners == (OWNERS["inactive"],)
     assert rehearsal.replan_changes == 0
     result = cli("rehearse", "-c", config, "--snapshot", tmp_path / "snap")

@@ -107,7 +107,7 @@ def test_rehearsal_matches_a_direct_apply_on_the_org(org: SalesforceEmulator, cl
     direct_plan = json.loads(cli("plan", "-c", config, "--json").out)
     keys = ("id", "field", "before", "after")
     assert sorted(tuple(c[k] for k in keys) for c in direct_plan["changes"]) == sorted(
-        tuple(r[k] for k in keys) for r in rehearsal.plan.changes.to_dicts())
+        tuple(r[k] for k in keys) for r in rehearsal.plan.changes.frame().to_dicts())
     # The same apply against the snapshot served by itself, and against the org: same failures, same values.
     copy = emulator_from_snapshot(tmp_path / "snap").start()
     try:

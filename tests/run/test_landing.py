@@ -12,9 +12,9 @@ from revrules.connectors import csvfile
 from revrules.connectors.base import RecordUpdate
 from revrules.connectors.csvfile import CsvConnector
 from revrules.errors import CrmError
-from revrules.run.apply import apply_changes
+from revrules.run.apply import RowChanges, apply_changes
+from revrules.run.changes import CHANGE_SCHEMA
 from revrules.run.landing import landing
-from revrules.run.plan import CHANGE_SCHEMA
 from revrules.state.ledger import Ledger
 
 EXPORT = "Id,Name,Segment__c\n001A,Acme,SMB\n001B,Globex,\n001C,Initech,Mid-Market\n"
@@ -63,8 +63,8 @@ def test_an_apply_rewrites_the_csv_once_and_records_writes_after_it(
         real(target, write)
 
     monkeypatch.setattr(csvfile, "_write_atomically", counted)
-    written, failed = apply_changes(ledger, source, run_id, _changes(("001A", "One"), ("001B", "Two"),
-                                                                      ("001C", "Three")))
+    changes = RowChanges(_changes(("001A", "One"), ("001B", "Two"), ("001C", "Three")))
+    written, failed = apply_changes(ledger, source, run_id, changes)
     assert (written, failed.height) == (3, 0)
     assert rewrites == [export]
     assert _results(ledger, run_id) == ["written"] * 3

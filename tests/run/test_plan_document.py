@@ -16,8 +16,9 @@ from revrules.engine.convert import FieldSpec, FieldType, convert_frame
 from revrules.engine.evaluate import CONFLICT, rule_column
 from revrules.project import Project, load_project
 from revrules.run import operations
+from revrules.run.changes import CHANGE_SCHEMA, Changes
 from revrules.run.lists import current_lists
-from revrules.run.plan import CHANGE_SCHEMA, Plan, PlanMeta, build_plan, crm_text
+from revrules.run.plan import Plan, PlanMeta, build_plan, crm_text
 from revrules.run.provenance import provenance_line
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
         pl.format("001PLAN{}", pl.int_range(RECORDS).cast(pl.String).str.zfill(6)).alias("Id")
     )
     fresh = _project(folder, accounts)
-    decided = operations.make_plan(fresh, fresh.connector()).changes.pivot(
+    decided = operations.make_plan(fresh, fresh.connector()).changes.frame().pivot(
         on="field", index="id", values="after", aggregate_function="first"
     )
     rng = np.random.default_rng(5)
@@ -109,7 +110,7 @@ def _reference_document(plan: Plan) -> dict[str, Any]:
     """The saved plan as it was written: every frame through Python rows and `json.dumps`."""
     document = {
         "meta": vars(plan.meta),
-        "changes": plan.changes.to_dicts(),
+        "changes": plan.changes.frame().to_dicts(),
         "related_changes": plan.related.to_dicts(),
         "list_changes": plan.list_changes.to_dicts(),
         "conflicts": plan.conflicts.to_dicts(),
@@ -139,7 +140,7 @@ def test_a_10000_record_plan_equals_the_per_field_diff_value_for_value(
     reference = _reference_changes(project, snapshot.raw, evaluated)
     assert 20_000 < plan.changes.height < 150_000  # a mix: neither nothing nor everything changes
     # The accounts are in id order, so record order is id order here.
-    assert plan.changes.equals(reference)
+    assert plan.changes.frame().equals(reference)
     assert json.loads(plan.dumps()) == _reference_document(plan)
 
 
@@ -152,7 +153,7 @@ def test_the_written_document_has_the_spec_shape_and_parses_back(project: Projec
     assert set(document["changes"][0]) == {"id", "field", "before", "after", "rule"}
     assert set(document["list_changes"][0]) == {"list", "id", "action"}
     again = Plan.from_json(document)
-    assert again.changes.equals(plan.changes)
+    assert again.changes.frame().equals(plan.changes.frame())
     assert again.list_changes.equals(plan.list_changes)
 
 
@@ -160,5 +161,5 @@ def test_values_with_line_breaks_and_quotes_survive_the_writer() -> None:
     awkward = ["two\nlines", 'a "quoted" \\ value', "tab\tand\u2028separator", "é", None]
     changes = pl.DataFrame({"id": [str(i) for i in range(5)], "field": "Name", "before": awkward,
                             "after": list(reversed(awkward)), "rule": "r"}, schema=CHANGE_SCHEMA)
-    plan = Plan(meta=PlanMeta("now", "csv", "c", "r", 5), changes=changes)
+    plan = Plan(meta=PlanMeta("now", "csv", "c", "r", 5), changes=Changes.from_frame(changes))
     assert json.loads(plan.dumps())["changes"] == changes.to_dicts()

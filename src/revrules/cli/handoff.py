@@ -35,7 +35,7 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         title = f"run {args.run}"
     else:
         plan = Plan.from_json(json.loads(Path(args.plan).read_text(encoding="utf-8")))
-        found = digests(project, plan.changes, plan.related)
+        found = digests(project, plan.changes.frame(), plan.related)
         title = f"plan of {plan.meta.created_at}"
     files = write_digests(found, Path(args.out), title)
     for owner, gained, lost in found.summary().iter_rows():

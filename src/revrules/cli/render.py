@@ -11,6 +11,7 @@ import polars as pl
 from revrules.engine.testcases import CaseResult
 from revrules.run.apply import ApplyReport
 from revrules.run.balance import balance_warnings
+from revrules.run.changes import Changes
 from revrules.run.plan import Plan
 from revrules.state.ledger import Run
 
@@ -178,13 +179,9 @@ def _books_text(plan: Plan) -> list[str]:
     return lines
 
 
-def transitions_by_field(changes: pl.DataFrame) -> list[tuple[str, int, pl.DataFrame]]:
-    """Per field, most changed first: its count of changes and its transitions (before, after, len).
-
-    One group-by of every change, split by field afterwards: the changes are never split or
-    filtered once per field. (Lazily, polars runs it in parallel; eagerly it took twice as long.)
-    """
-    counted = changes.lazy().group_by("field", "before", "after").len().collect()
+def transitions_by_field(changes: Changes) -> list[tuple[str, int, pl.DataFrame]]:
+    """Per field, most changed first: its count of changes and its transitions (before, after, len)."""
+    counted = changes.transitions()
     totals = counted.group_by("field").agg(pl.col("len").sum()).sort(["len", "field"], descending=[True, False])
     by_field = counted.partition_by("field", as_dict=True, include_key=False)
     return [(field, total, by_field[(field,)]) for field, total in totals.iter_rows()]
@@ -235,7 +232,7 @@ def wrapped(label: str, value: str, indent: int) -> list[str]:
 
 def record_text(plan: Plan, record_id: str) -> str:
     """Every change planned for one record (`plan --show ID`), with full values and the deciding rule."""
-    changes = plan.changes.filter(pl.col("id") == record_id)
+    changes = plan.changes.of_record(record_id)
     lists = plan.list_changes.filter(pl.col("id") == record_id)
     if changes.is_empty() and lists.is_empty():
         return f"Record {record_id}: no changes planned."

@@ -126,7 +126,7 @@ def rehearse(project: Project, folder: Path) -> Rehearsal:
         applied = read_back.raw.select(pl.col(ID).cast(pl.String).alias("id"), *written).sort("id")
         del read_back
         failed_keys = refused.select("id", "field")
-        left = after.changes.join(failed_keys, on=["id", "field"], how="anti").height + \
+        left = after.changes.frame().join(failed_keys, on=["id", "field"], how="anti").height + \
             after.related.join(failed_keys, on="id", how="anti").height
         matches = True
         restore_refused = pl.DataFrame(schema={"id": pl.String, "field": pl.String, "error": pl.String})
@@ -139,8 +139,8 @@ def rehearse(project: Project, folder: Path) -> Rehearsal:
     api = manifest.get("api") or {}
     provenance = project.config.model.provenance
     limit = lengths.get(provenance) if provenance else None
-    compacted = first.changes.filter((pl.col("field") == provenance) & pl.col("after").str.starts_with("@rulebook:")
-                                     ).height if provenance else 0
+    compacted = (first.changes.of_fields([provenance]).filter(pl.col("after").str.starts_with("@rulebook:")).height
+                 if provenance else 0)
     return Rehearsal(crm=kind, snapshot=folder, taken_at=str(manifest.get("taken_at")),
                      records=int(manifest.get("records", first.meta.records_read)), plan=first, refused=refused,
                      unavailable_owners=tuple(sorted(unavailable)), calls=calls,
@@ -154,8 +154,8 @@ def _same_changes(first: Plan, again: Plan, restore_refused: pl.DataFrame) -> bo
     """Whether the plan after rollback is the first one, but for records the rollback could not fully restore."""
     keys = ["id", "field", "before", "after"]
     unrestored = restore_refused.select("id").unique()
-    expected = first.changes.join(unrestored, on="id", how="anti").select(keys).sort(keys)
-    found = again.changes.join(unrestored, on="id", how="anti").select(keys).sort(keys)
+    expected = first.changes.frame().join(unrestored, on="id", how="anti").select(keys).sort(keys)
+    found = again.changes.frame().join(unrestored, on="id", how="anti").select(keys).sort(keys)
     related = ["object", "id", "before", "after"]
     moved = first.related.join(unrestored, on="id", how="anti").select(related).sort(related)
     moved_again = again.related.join(unrestored, on="id", how="anti").select(related).sort(related)
@@ -188,7 +188,7 @@ def book_moves(plan: Plan, owner_field: str | None) -> list[tuple[str, str, int]
     """(from owner, to owner, accounts) for the plan's owner changes, most first."""
     if owner_field is None:
         return []
-    moves = plan.changes.filter(pl.col("field") == owner_field)
+    moves = plan.changes.of_fields([owner_field])
     counted = Counter(zip(moves["before"].fill_null("(none)"), moves["after"].fill_null("(none)"), strict=True))
     return [(before, after, n) for (before, after), n in counted.most_common()]
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import polars as pl
 
 from revrules.connectors.protocols import Connector, ListSync
 from revrules.errors import CrmError, InvalidInputError, RevrulesError
+from revrules.run.changes import CHANGE_SCHEMA, Changes
 from revrules.run.landing import landing
-from revrules.run.plan import CHANGE_SCHEMA, Plan
+from revrules.run.plan import Plan
 from revrules.run.settle import current_values, same_value, send_batch
 from revrules.runtime.progress import Progress
 from revrules.runtime.shutdown import StopRequested, deferred, requested
@@ -96,11 +98,38 @@ def drift(connector: Connector, changes: pl.DataFrame) -> tuple[pl.DataFrame, pl
     return checked.filter(valid).drop("current"), checked.filter(~valid).drop("current")
 
 
+class Batched(Protocol):
+    """Changes that come in batches of whole records, in order."""
+
+    @property
+    def changed_records(self) -> int:
+        """How many records the changes touch."""
+
+    def slices(self, records: int) -> Iterator[pl.DataFrame]:
+        """The changes of `records` records at a time."""
+
+
+@dataclass(frozen=True)
+class RowChanges:
+    """Changes given a row each (id, field, before, after, rule, maybe more): related records', a rollback's."""
+
+    frame: pl.DataFrame
+
+    @property
+    def changed_records(self) -> int:
+        """How many records the changes touch."""
+        return self.frame["id"].n_unique()
+
+    def slices(self, records: int) -> Iterator[pl.DataFrame]:
+        """The changes cut into batches of at most `records` whole records, in record order."""
+        return iter(_batches(self.frame, records))
+
+
 def apply_changes(
     ledger: Ledger,
     connector: Connector,
     run_id: int,
-    changes: pl.DataFrame,
+    changes: Batched,
 ) -> tuple[int, pl.DataFrame]:
     """Write `changes` in batches; each batch is ledgered as pending before it is sent.
 
@@ -116,21 +145,25 @@ def apply_changes(
     """
     written = 0
     failures: list[pl.DataFrame] = [pl.DataFrame(schema=_FAILED_SCHEMA)]
-    batches = _batches(changes, max(connector.batch_size, 1))
+    size = max(connector.batch_size, 1)
+    records = changes.changed_records
+    count = -(-records // size)
+    # Batches are made one at a time: a large plan is never held as a row per change.
+    batches = changes.slices(size)
     # A stop signal lets the batch in flight land; it is checked before each next batch.
-    with Progress("writing", changes["id"].n_unique()) as bar, deferred(), landing(ledger, connector) as land:
+    with Progress("writing", records) as bar, deferred(), landing(ledger, connector) as land:
         for number, batch in enumerate(batches):
             if requested():
-                raise StopRequested(f"stopped by a signal after {number} of {len(batches)} batches",
-                                    written=written)
+                raise StopRequested(f"stopped by a signal after {number} of {count} batches", written=written)
             rows = ledger.record_pending(run_id, batch)
             outcome, stop = send_batch(connector, batch.with_columns(rows))
             land(rows, outcome)
             written += batch.height - outcome.height
             failures.append(outcome.filter(pl.col("result") == FAILED).select(list(_FAILED_SCHEMA)))
             if stop is not None:
-                if number + 1 < len(batches):
-                    ledger.record_skipped(run_id, pl.concat(batches[number + 1:]), f"not attempted: {stop}")
+                rest = list(batches)
+                if rest:
+                    ledger.record_skipped(run_id, pl.concat(rest), f"not attempted: {stop}")
                 raise stop
             bar.advance(batch["id"].n_unique())
     return written, pl.concat(failures)
@@ -235,7 +268,8 @@ def run_apply(
             # Refuse before the first field write rather than after the last.
             raise InvalidInputError(f"the {connector.kind} connector cannot write marketing lists")
         if saved:
-            changes, drifted = drift(connector, changes)
+            valid, drifted = drift(connector, changes.frame())
+            changes = Changes.from_frame(valid)
             if not drifted.is_empty():
                 reason = "changed in the CRM since the plan was made"
                 ledger.record_skipped(run_id, drifted, reason)

@@ -18,7 +18,8 @@ from revrules.connectors.base import ID
 from revrules.connectors.protocols import Connector, RelatedKind, RelatedOwners
 from revrules.errors import InvalidInputError
 from revrules.project import Project
-from revrules.run.apply import FAILED_SCHEMA, FollowUp, apply_changes, drift
+from revrules.run.apply import FAILED_SCHEMA, FollowUp, RowChanges, apply_changes, drift
+from revrules.run.changes import Changes
 from revrules.run.plan import RELATED_SCHEMA, Plan
 from revrules.run.settle import current_values, same_value
 from revrules.state.ledger import ERROR, INTERRUPTED, NOT_WRITTEN, RUNNING, WRITTEN, Ledger
@@ -30,7 +31,7 @@ FOLLOWS = "follows:"
 _LEDGERED = ["object", "id", "field", "before", "after", "rule"]
 
 
-def related_changes(project: Project, connector: Connector, changes: pl.DataFrame) -> pl.DataFrame:
+def related_changes(project: Project, connector: Connector, changes: Changes) -> pl.DataFrame:
     """The related records that follow the owner changes among `changes` (`RELATED_SCHEMA`), by object and id.
 
     A record moves when the account's previous owner holds it; a record on several moving
@@ -44,13 +45,13 @@ def related_changes(project: Project, connector: Connector, changes: pl.DataFram
     if owner is None or not wanted:
         return pl.DataFrame(schema=RELATED_SCHEMA)
     records = _related_owners(connector)
-    moves = changes.filter(
-        (pl.col("field") == project.outputs[owner]) & pl.col("before").is_not_null() & pl.col("after").is_not_null()
+    moves = changes.of_fields([project.outputs[owner]]).filter(
+        pl.col("before").is_not_null() & pl.col("after").is_not_null()
     ).select(pl.col("id").alias("account"), "before", "after")
     return _following(records, wanted, moves)
 
 
-def resumed_changes(project: Project, connector: Connector, ledger: Ledger, changes: pl.DataFrame) -> pl.DataFrame:
+def resumed_changes(project: Project, connector: Connector, ledger: Ledger, changes: Changes) -> pl.DataFrame:
     """Related records still to move after owner changes that interrupted applies wrote (kill-safety).
 
     A run stopped (killed, interrupted, or ended by a CRM error) after an account's owner
@@ -78,7 +79,7 @@ def resumed_changes(project: Project, connector: Connector, ledger: Ledger, chan
         return empty
     # The newest write of each account is the one that stands.
     moves = (pl.concat(unfinished).sort("row", descending=True).unique("id", keep="first")
-             .join(changes.filter(pl.col("field") == field), on="id", how="anti"))
+             .join(changes.of_fields([field]), on="id", how="anti"))
     if moves.is_empty():
         return empty
     records = _related_owners(connector)
@@ -193,7 +194,7 @@ def write_related(ledger: Ledger, connector: Connector, run_id: int, related: pl
             if not drifted.is_empty():
                 ledger.record_skipped(run_id, drifted, "changed in the CRM since the plan was made")
                 log.warning("%d %s owner(s) changed in the CRM since the plan; skipped", drifted.height, name)
-        count, failed = apply_changes(ledger, view, run_id, changes)
+        count, failed = apply_changes(ledger, view, run_id, RowChanges(changes))
         written += count
         failures.append(failed.with_columns(pl.format("{}.{}", pl.lit(str(name)), "field").alias("field")))
     return written, pl.concat(failures)

@@ -25,6 +25,7 @@ from revrules.project import Project
 from revrules.run import cascade, incremental
 from revrules.run.apply import ApplyReport, FollowUp, recover, run_apply
 from revrules.run.balance import pool_balance
+from revrules.run.changes import Changes
 from revrules.run.guards import changed_records_refusal, list_guard
 from revrules.run.lists import current_lists, known_list_names, remember_list_names, report_renamed_lists
 from revrules.run.plan import Plan, PlanMeta, build_plan
@@ -216,7 +217,7 @@ def rollback(project: Project, run_id: int, options: WriteOptions, *, dry_run: b
                         run_id)
         # The records the target read: a percentage max_changed_records is measured against them.
         meta = PlanMeta(now(), connector.kind, project.config.hash, project.book.hash, target.records_read)
-        plan = Plan(meta=meta, changes=undo, list_changes=lists, related=related)
+        plan = Plan(meta=meta, changes=Changes.from_frame(undo), list_changes=lists, related=related)
         if options.show_plan is not None:
             options.show_plan(plan)
         if plan.is_empty:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
@@ -19,12 +19,11 @@ from revrules.engine.hierarchy import ULTIMATE
 from revrules.project import Project
 from revrules.run.balance import BALANCE_SCHEMA
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
-from revrules.run.policy import HELD_SCHEMA, hold_back_by_policy
+from revrules.run.changes import CHANGE_SCHEMA, POSITION, Changes, column
+from revrules.run.policy import HELD_SCHEMA
 from revrules.run.provenance import TOO_LONG_SCHEMA, provenance_line
 from revrules.run.read import Snapshot
 
-CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.String, "after": pl.String,
-                           "rule": pl.String})
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
 UNASSIGNED_SCHEMA = pl.Schema({"id": pl.String, "territory": pl.String, "reason": pl.String})
@@ -35,8 +34,8 @@ FAMILY_SCHEMA = pl.Schema({"family": pl.String, "accounts": pl.Int64, "territory
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROW_SEPARATOR = b",\n  "
-_POSITION, _CHANGE = "__position", "__change"
-"""A change's record's row in the evaluated records (dropped before the plan is made), and a change's own row."""
+_SLICE = 20_000
+"""Records whose changes are made into rows at a time when a plan is written."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class Plan:
     """Field changes, list changes, conflicts and data quality of one evaluation."""
 
     meta: PlanMeta
-    changes: pl.DataFrame
+    changes: Changes
     list_changes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LIST_SCHEMA))
     conflicts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CONFLICT_SCHEMA))
     unassigned: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=UNASSIGNED_SCHEMA))
@@ -77,11 +76,7 @@ class Plan:
     @property
     def changed_records(self) -> int:
         """How many records have at least one field change."""
-        ids = self.changes["id"]
-        if ids.is_sorted():
-            # A plan's changes are in id order: counting where the id changes is enough.
-            return int(ids.ne_missing(ids.shift()).sum())
-        return ids.n_unique()
+        return self.changes.changed_records
 
     @property
     def is_empty(self) -> bool:
@@ -102,22 +97,23 @@ class Plan:
     def write_json(self, sink: IO[bytes]) -> None:
         """Write the plan as one JSON document (SPEC §5) in UTF-8, one row per line, never holding it as Python rows."""
         frames = {
-            "changes": self.changes,
             "list_changes": self.list_changes,
             "related_changes": self.related,
             "conflicts": self.conflicts,
             "unassigned_owners": self.unassigned,
         }
         sink.write(b'{\n "meta": ' + json.dumps(vars(self.meta), default=str).encode())
+        sink.write(b',\n "changes": ')
+        _write_rows(sink, self.changes.slices(_SLICE))
         for key, frame in frames.items():
             sink.write(f',\n "{key}": '.encode())
-            _write_rows(sink, frame)
+            _write_rows(sink, [frame])
         sink.write(b',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str).encode())
         for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
                            ("too_long", self.too_long), ("balance", self.balance),
                            ("held_by_policy", self.held), ("families_moved", self.families_moved)):
             sink.write(f',\n "{key}": '.encode())
-            _write_rows(sink, frame)
+            _write_rows(sink, [frame])
         sink.write(b"\n}\n")
 
     @classmethod
@@ -125,7 +121,7 @@ class Plan:
         """Read a saved plan back."""
         return cls(
             meta=PlanMeta(**data["meta"]),
-            changes=pl.DataFrame(data.get("changes", []), schema=CHANGE_SCHEMA),
+            changes=Changes.from_frame(pl.DataFrame(data.get("changes", []), schema=CHANGE_SCHEMA)),
             list_changes=pl.DataFrame(data.get("list_changes", []), schema=LIST_SCHEMA),
             conflicts=pl.DataFrame(data.get("conflicts", []), schema=CONFLICT_SCHEMA),
             unassigned=pl.DataFrame(data.get("unassigned_owners", []), schema=UNASSIGNED_SCHEMA),
@@ -140,14 +136,17 @@ class Plan:
         )
 
 
-def _write_rows(sink: IO[bytes], frame: pl.DataFrame) -> None:
-    """A frame as a JSON array of row objects, one per line, encoded and written by polars as it goes."""
-    if frame.is_empty():
-        sink.write(b"[]")
-        return
-    sink.write(b"[\n  ")
-    frame.write_ndjson(cast(IO[bytes], _ArrayRows(sink)))  # polars only calls `write` and `flush`
-    sink.write(b"\n ]")
+def _write_rows(sink: IO[bytes], frames: Iterable[pl.DataFrame]) -> None:
+    """Frames' rows as one JSON array of row objects, one per line, encoded and written by polars as it goes."""
+    rows = _ArrayRows(sink)
+    for frame in frames:
+        if frame.is_empty():
+            continue
+        if not rows.started:
+            sink.write(b"[\n  ")
+            rows.started = True
+        frame.write_ndjson(cast(IO[bytes], rows))  # polars only calls `write` and `flush`
+    sink.write(b"\n ]" if rows.started else b"[]")
 
 
 class _ArrayRows:
@@ -160,6 +159,7 @@ class _ArrayRows:
 
     def __init__(self, sink: IO[bytes]) -> None:
         self.sink = sink
+        self.started = False
         self.row_ended = False
 
     def write(self, data: bytes) -> int:
@@ -222,7 +222,7 @@ def build_plan(
     befores = convert_frame(raw, [FieldSpec(_before(name), src, book.kinds[name]) for name, src in outputs])[0]
     needed = [ID, *project.outputs, *(c for name in project.outputs if (c := rule_column(name)) in evaluated.columns)]
     frame = pl.concat([
-        evaluated.select(*needed, pl.int_range(pl.len(), dtype=pl.UInt32).alias(_POSITION)),
+        evaluated.select(*needed, pl.int_range(pl.len(), dtype=pl.UInt32).alias(_POSITION_IN_FRAME)),
         befores.drop(ID),
         raw.select(pl.col(f).alias(_raw(f)) for f in project.write_fields()),
     ], how="horizontal")
@@ -250,12 +250,11 @@ def build_plan(
         # Provenance changes only for records that change anyway; it never changes on its own.
         keep = pl.any_horizontal(sent) & pl.col(_raw(target)).ne_missing(line) if sent else pl.lit(False)
         columns.append((target, keep, line, pl.lit("provenance")))
-        columns.sort(key=lambda column: column[0])
+        columns.sort(key=lambda item: item[0])
     changes = _changes(frame, columns)
     del frame
-    changes, held = _hold_back_by_policy(changes, project, target)
+    changes, held = changes.held_back(project.policies, target)
     families_moved = _families_moved(project, evaluated, changes)
-    changes = changes.drop(_POSITION)
     meta = PlanMeta(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         crm=project.config.model.crm.kind,
@@ -278,10 +277,10 @@ def build_plan(
     )
 
 
-def _families_moved(project: Project, evaluated: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
+def _families_moved(project: Project, evaluated: pl.DataFrame, changes: Changes) -> pl.DataFrame:
     """Families routed together in which a member, not only the head, changes territory or owner.
 
-    Column-wise: the records that moved are marked by their row (`_POSITION` of `changes`),
+    Column-wise: the records that moved are marked by their row in the evaluated records,
     then one group-by of them; where a family goes is read from its members' evaluated
     values (not a child's manual override).
     """
@@ -290,7 +289,7 @@ def _families_moved(project: Project, evaluated: pl.DataFrame, changes: pl.DataF
         return pl.DataFrame(schema=FAMILY_SCHEMA)
     outputs = {name: field for name in (territories.output, territories.owner_output or "")
                if (field := project.outputs.get(name))}
-    changed = changes.filter(pl.col("field").is_in(list(outputs.values())))[_POSITION]
+    changed = changes.of_fields(list(outputs.values()))[POSITION]
     if changed.is_empty():
         return pl.DataFrame(schema=FAMILY_SCHEMA)
     marked = np.zeros(evaluated.height, dtype=bool)
@@ -309,32 +308,6 @@ def _families_moved(project: Project, evaluated: pl.DataFrame, changes: pl.DataF
         .sort("family").select(FAMILY_SCHEMA.names()).cast(FAMILY_SCHEMA))
 
 
-def _hold_back_by_policy(changes: pl.DataFrame, project: Project,
-                         provenance: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Changes the outputs' write policies let through, and those they hold back.
-
-    Provenance is not an output with a policy; it is dropped for a record whose every
-    other change was held, since it only ever changes beside another change.
-    """
-    is_provenance = pl.col("field") == provenance if provenance else pl.lit(False)
-    # Every policy holds back only a change over a value the CRM holds (`if_blank`, `never_overwrite`,
-    # `on_null: keep`), so only those are looked at: a first enrichment checks nothing.
-    candidates = changes.with_row_index(_CHANGE).filter(~is_provenance & pl.col("before").is_not_null())
-    sent, held = hold_back_by_policy(candidates, project.policies)
-    if held.is_empty():
-        return changes, held
-    # Held changes are dropped by position: no join of millions of (id, field) strings.
-    kept = np.ones(changes.height, dtype=bool)
-    kept[candidates[_CHANGE].to_numpy()] = False
-    kept[sent[_CHANGE].to_numpy()] = True
-    changes = changes.filter(pl.Series(kept))
-    if provenance:
-        # Repeated ids as they come: the membership test costs less than making them unique.
-        others = changes.filter(~is_provenance)["id"]
-        changes = changes.filter(~is_provenance | pl.col("id").is_in(others.implode()))
-    return changes, held
-
-
 def _too_long(frame: pl.DataFrame, held: list[tuple[str, pl.Expr, pl.Expr]],
               lengths: Mapping[str, int]) -> pl.DataFrame:
     """One row per value held back as too long: id, field, its length and the field's limit (never the value)."""
@@ -346,6 +319,7 @@ def _too_long(frame: pl.DataFrame, held: list[tuple[str, pl.Expr, pl.Expr]],
 
 
 _PROVENANCE = "__provenance__"
+_POSITION_IN_FRAME = "__position_in_frame__"
 
 
 def _before(name: str) -> str:
@@ -356,52 +330,21 @@ def _raw(field: str) -> str:
     return f"__raw__{field}"
 
 
-def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.Expr]]) -> pl.DataFrame:
-    """One row per kept (record, field), in id order and, within a record, in the order of `columns`.
+def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.Expr]]) -> Changes:
+    """The changes of `columns` (field, keep, after, rule), a row per record, its `POSITION` beside it.
 
-    Beside the change, `_POSITION`: the row of its record in the evaluated records.
-
-    Each quantity (keep, before, after, rule) is unpivoted into one column, field after
-    field; the kept cells are then taken in id order by position: the ids are sorted once
-    (one sort of N ids, not of N times fields strings) and no per-field frame is built. Id
-    order makes the plan the same whatever order the CRM returned the records in.
+    Each field's before is the CRM's raw text, taken as it is; only the written texts are made.
     """
-    if not columns:
-        return pl.DataFrame(schema={**CHANGE_SCHEMA, _POSITION: pl.UInt32})
-    wide = frame.lazy().select(
+    fields = [name for name, _, _, _ in columns]
+    records = frame.lazy().select(
         pl.col(ID).alias("id"),
-        _POSITION,
-        *(keep.fill_null(False).alias(f"keep{i}") for i, (_, keep, _, _) in enumerate(columns)),
-        *(pl.col(_raw(field)).alias(f"before{i}") for i, (field, _, _, _) in enumerate(columns)),
-        *(after.cast(pl.String).alias(f"after{i}") for i, (_, _, after, _) in enumerate(columns)),
-        *(rule.cast(pl.String).alias(f"rule{i}") for i, (_, _, _, rule) in enumerate(columns)),
+        pl.col(_POSITION_IN_FRAME).alias(POSITION),
+        *(keep.alias(column("keep", i)) for i, (_, keep, _, _) in enumerate(columns)),
+        *(pl.col(_raw(field)).alias(column("before", i)) for i, field in enumerate(fields)),
+        *(after.cast(pl.String).alias(column("after", i)) for i, (_, _, after, _) in enumerate(columns)),
+        *(rule.cast(pl.String).alias(column("rule", i)) for i, (_, _, _, rule) in enumerate(columns)),
     ).collect()
-    records, count = wide.height, len(columns)
-
-    def stacked(quantity: str) -> pl.Series:
-        # The quantity's columns one after another (field after field), as chunks: never copied.
-        return pl.concat([wide[f"{quantity}{i}"].alias(quantity) for i in range(count)], rechunk=False)
-
-    # The keep matrix (record x field), its records in id order and read record by record: the
-    # kept cells come out in id order, then field order, without sorting the cells. Records
-    # read in id order (as exports and the CRMs' pages often are) are not reordered at all.
-    keeps = np.stack([wide[f"keep{i}"].to_numpy() for i in range(count)], axis=1)
-    order = None if wide["id"].is_sorted() else wide["id"].arg_sort().to_numpy()
-    # Indices as polars' own (32-bit) while they fit: a third of the memory of numpy's default, and not converted.
-    index = np.uint32 if records * count < 2**32 else np.int64
-    row, field = np.divmod(np.flatnonzero(keeps if order is None else keeps[order]).astype(index), index(count))
-    del keeps
-    if order is not None:
-        row = order[row].astype(index)
-    kept = pl.Series(field * index(records) + row)  # positions in the stacked (field after field) columns
-    return pl.DataFrame([
-        wide["id"].gather(row),
-        pl.Series("field", [name for name, _, _, _ in columns], dtype=pl.String).gather(field),
-        stacked("before").gather(kept),
-        stacked("after").gather(kept),
-        stacked("rule").gather(kept),
-        wide[_POSITION].gather(row),
-    ])
+    return Changes.of(fields, records)
 
 
 def _keep(frame: pl.DataFrame, name: str, kind: FieldType, project: Project) -> pl.Expr:

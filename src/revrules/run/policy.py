@@ -12,6 +12,16 @@ HELD_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.Strin
                          "rule": pl.String, "policy": pl.String})
 
 
+def may_hold(policy: OutputModel, before: pl.Expr, after: pl.Expr) -> pl.Expr | None:
+    """Which changes (CRM text `before`, written text `after`) the policy might hold back; None: none."""
+    # Every policy holds back only a change over a value the CRM holds: a first enrichment checks nothing.
+    if policy.write == "if_blank" or policy.never_overwrite:
+        return before.is_not_null()
+    if policy.on_null == "keep":
+        return before.is_not_null() & after.is_null()
+    return None
+
+
 def hold_back_by_policy(changes: pl.DataFrame,
                         policies: Mapping[str, OutputModel]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split changes into those their field's policy lets through and those it holds back.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from revrules.connectors.protocols import Connector
-from revrules.run.plan import CHANGE_SCHEMA
+from revrules.run.changes import CHANGE_SCHEMA
 from revrules.run.settle import current_values, same_value
 from revrules.state.ledger import WRITTEN, Ledger
 

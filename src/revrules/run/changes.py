@@ -1,0 +1,191 @@
+"""A plan's field changes, held a row per record and made a row per change only a slice at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import polars as pl
+
+from revrules.config import OutputModel
+from revrules.run.policy import HELD_SCHEMA, hold_back_by_policy, may_hold
+
+CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.String, "after": pl.String,
+                           "rule": pl.String})
+POSITION = "__position"
+"""A record's row in the evaluated records, when the changes were diffed from them."""
+_ROW, _FIELD = "__row", "__field"
+QUANTITIES = ("keep", "before", "after", "rule")
+"""Per field, the columns a record holds: whether the field changes, its CRM text now, the text written, the rule."""
+
+
+def column(quantity: str, field: int) -> str:
+    """The name of one field's `quantity` column (see `QUANTITIES`) in `Changes.records`."""
+    return f"{quantity}{field}"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Field changes, as one row per changing record and per field a keep flag, before, after and rule.
+
+    A million records changing 18 fields each are 18 million changes; held this way they are
+    a few columns per field rather than a row each (five strings). A row per change is made
+    only for a slice of records at a time (`slices`), in id order and, within a record, in
+    the order of `fields`: the order of SPEC §5.
+    """
+
+    fields: tuple[str, ...]
+    records: pl.DataFrame
+    """`id`, maybe `POSITION`, then `column(quantity, i)` for each field i; each record changes some field."""
+
+    @classmethod
+    def of(cls, fields: Sequence[str], records: pl.DataFrame) -> Changes:
+        """Changes of `records` (columns as in `records`; keep may be null), keeping the changing ones in id order."""
+        keeps = [pl.col(column("keep", i)).fill_null(False) for i in range(len(fields))]
+        records = records.with_columns(keeps)
+        changing = records.select(pl.any_horizontal(keeps) if keeps else pl.lit(False)).to_series()
+        if not changing.all():
+            records = records.filter(changing)
+        if not records["id"].is_sorted():
+            # Id order makes the plan the same whatever order the CRM returned the records in.
+            records = records.sort("id")
+        return cls(tuple(fields), records)
+
+    @classmethod
+    def from_frame(cls, changes: pl.DataFrame) -> Changes:
+        """Changes given a row each (`CHANGE_SCHEMA`, as a saved plan or a rollback holds them).
+
+        The last change of a (record, field) stands, as when they were written one by one.
+        """
+        changes = changes.select(CHANGE_SCHEMA.names()).unique(["id", "field"], keep="last", maintain_order=True)
+        fields = changes["field"].unique().sort().to_list()
+        records = changes.select("id").unique().sort("id")
+        for i, field in enumerate(fields):
+            mine = changes.filter(pl.col("field") == field).select(
+                "id", pl.lit(True).alias(column("keep", i)),
+                *(pl.col(q).alias(column(q, i)) for q in QUANTITIES[1:]))
+            records = records.join(mine, on="id", how="left", maintain_order="left")
+        return cls.of(fields, records)
+
+    @classmethod
+    def empty(cls) -> Changes:
+        """No changes."""
+        return cls((), pl.DataFrame(schema={"id": pl.String}))
+
+    @cached_property
+    def height(self) -> int:
+        """How many field changes there are."""
+        if not self.fields:
+            return 0
+        counts = self.records.select(pl.sum_horizontal(pl.col(self._keeps).sum())).item()
+        return int(counts or 0)
+
+    @property
+    def changed_records(self) -> int:
+        """How many records have at least one field change."""
+        return self.records.height
+
+    def is_empty(self) -> bool:
+        """True when no field changes."""
+        return self.records.is_empty()
+
+    def slices(self, records: int) -> Iterator[pl.DataFrame]:
+        """The changes (`CHANGE_SCHEMA`), `records` records at a time, in order."""
+        for start in range(0, self.records.height, records):
+            yield self._rows(self.records.slice(start, records)).drop(_ROW, _FIELD)
+
+    def frame(self) -> pl.DataFrame:
+        """Every change, a row each (`CHANGE_SCHEMA`): for small plans and tests; large ones go by `slices`."""
+        return self._rows(self.records).drop(_ROW, _FIELD)
+
+    def of_fields(self, fields: Sequence[str]) -> pl.DataFrame:
+        """The changes of these fields only, a row each, with their record's `POSITION` when the records have it."""
+        found = self._rows(self.records, [i for i, field in enumerate(self.fields) if field in fields])
+        if POSITION in self.records.columns:
+            found = found.with_columns(self.records[POSITION].gather(found[_ROW]))
+        return found.drop(_ROW, _FIELD)
+
+    def of_record(self, record_id: str) -> pl.DataFrame:
+        """One record's changes, a row each."""
+        return self._rows(self.records.filter(pl.col("id") == record_id)).drop(_ROW, _FIELD)
+
+    def transitions(self) -> pl.DataFrame:
+        """Per field, each (before, after) and how many records make it: `field, before, after, len`."""
+        counted = [
+            self.records.lazy().filter(pl.col(column("keep", i)))
+            .group_by(pl.col(column("before", i)).alias("before"), pl.col(column("after", i)).alias("after"))
+            .len().select(pl.lit(field, pl.String).alias("field"), "before", "after", "len")
+            for i, field in enumerate(self.fields)
+        ]
+        empty = pl.DataFrame(schema={"field": pl.String, "before": pl.String, "after": pl.String, "len": pl.UInt32})
+        return pl.concat([empty, *pl.collect_all(counted)])
+
+    def held_back(self, policies: Mapping[str, OutputModel], provenance: str | None) -> tuple[Changes, pl.DataFrame]:
+        """These changes without those the outputs' write policies hold back, and the held ones (`HELD_SCHEMA`).
+
+        Provenance is not an output with a policy; it is dropped for a record whose every
+        other change was held, since it only ever changes beside another change.
+        """
+        watched = {i: might for i, field in enumerate(self.fields) if field != provenance and field in policies
+                   and (might := may_hold(policies[field], pl.col(column("before", i)), pl.col(column("after", i))))
+                   is not None}
+        if not watched:
+            return self, pl.DataFrame(schema=HELD_SCHEMA)
+        # Only the changes a policy might hold are made into rows: usually few.
+        over_values = self.records.with_columns(
+            (pl.col(column("keep", i)) & might).alias(column("keep", i)) for i, might in watched.items())
+        candidates = self._rows(over_values, list(watched))
+        sent, held = hold_back_by_policy(candidates, policies)
+        if held.is_empty():
+            return self, held
+        cells = candidates.join(sent, on=[_ROW, _FIELD], how="anti")
+        keeps = {}
+        for (i,), part in cells.partition_by(_FIELD, as_dict=True).items():
+            kept = np.ones(self.records.height, dtype=bool)
+            kept[part[_ROW].to_numpy()] = False
+            keeps[column("keep", int(i))] = self.records[column("keep", int(i))] & pl.Series(kept)
+        records = self.records.with_columns(**keeps)
+        if provenance in self.fields:
+            mine = self.fields.index(provenance)
+            others = [pl.col(column("keep", i)) for i in range(len(self.fields)) if i != mine]
+            records = records.with_columns(
+                (pl.col(column("keep", mine)) & pl.any_horizontal(others)).alias(column("keep", mine)))
+        return Changes.of(self.fields, records), held
+
+    @property
+    def _keeps(self) -> list[str]:
+        return [column("keep", i) for i in range(len(self.fields))]
+
+    def _rows(self, records: pl.DataFrame, fields: Sequence[int] | None = None) -> pl.DataFrame:
+        """A row per kept (record, field) of `records`, in record order then field order.
+
+        Beside each change, its record's row in `records` (`__row`) and its field's index (`__field`).
+        The keep flags are read as a (record x field) matrix, row by row: the kept cells come
+        out in order without sorting them, and each quantity's columns are stacked (as chunks,
+        not copied) and gathered once.
+        """
+        chosen = list(range(len(self.fields))) if fields is None else list(fields)
+        if not chosen or records.is_empty():
+            return pl.DataFrame(schema={**CHANGE_SCHEMA, _ROW: pl.UInt32, _FIELD: pl.UInt32})
+        keeps = np.stack([records[column("keep", i)].to_numpy() for i in chosen], axis=1)
+        # Indices as polars' own (32-bit) while they fit: a third of the memory of numpy's default, and not converted.
+        index = np.uint32 if records.height * len(chosen) < 2**32 else np.int64
+        row, which = np.divmod(np.flatnonzero(keeps).astype(index), index(len(chosen)))
+        del keeps
+        kept = pl.Series(which * index(records.height) + row)  # positions in the stacked (field after field) columns
+
+        def stacked(quantity: str) -> pl.Series:
+            return pl.concat([records[column(quantity, i)].alias(quantity) for i in chosen], rechunk=False)
+
+        rows = pl.Series(_ROW, row)
+        return pl.DataFrame([
+            records["id"].gather(rows),
+            pl.Series("field", [self.fields[i] for i in chosen], dtype=pl.String).gather(which),
+            stacked("before").cast(pl.String).gather(kept),
+            stacked("after").cast(pl.String).gather(kept),
+            stacked("rule").cast(pl.String).gather(kept),
+            rows.cast(pl.UInt32),
+            pl.Series(_FIELD, np.asarray(chosen, dtype=np.uint32)[which]),
+        ])
