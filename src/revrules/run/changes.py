@@ -17,32 +17,37 @@ CHANGE_SCHEMA = pl.Schema({"id": pl.String, "field": pl.String, "before": pl.Str
 POSITION = "__position"
 """A record's row in the evaluated records, when the changes were diffed from them."""
 _ROW, _FIELD = "__row", "__field"
-QUANTITIES = ("keep", "before", "after", "rule")
-"""Per field, the columns a record holds: whether the field changes, its CRM text now, the text written, the rule."""
 
 
 def column(quantity: str, field: int) -> str:
-    """The name of one field's `quantity` column (see `QUANTITIES`) in `Changes.records`."""
+    """The name of one field's column in `Changes.records`: its `keep` flag, `before` text, or any other."""
     return f"{quantity}{field}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Changes:
-    """Field changes, as one row per changing record and per field a keep flag, before, after and rule.
+    """Field changes, as one row per changing record and per field a keep flag, the CRM's text, the value and rule.
 
     A million records changing 18 fields each are 18 million changes; held this way they are
-    a few columns per field rather than a row each (five strings). A row per change is made
-    only for a slice of records at a time (`slices`), in id order and, within a record, in
-    the order of `fields`: the order of SPEC §5.
+    a few columns per field rather than a row each (five strings), and the columns are those
+    of the evaluated records, shared rather than copied: the text written is made from the
+    value only when rows are. A row per change is made only for a slice of records at a time
+    (`slices`), in id order and, within a record, in the order of `fields`: the order of SPEC §5.
     """
 
     fields: tuple[str, ...]
     records: pl.DataFrame
-    """`id`, maybe `POSITION`, then `column(quantity, i)` for each field i; each record changes some field."""
+    """`id`, maybe `POSITION`, `column("keep", i)` and `column("before", i)` for each field i, and the columns
+    `after` and `rule` read; each record changes some field."""
+    after: tuple[pl.Expr, ...]
+    """Per field, the CRM text written, as an expression over `records`."""
+    rule: tuple[pl.Expr, ...]
+    """Per field, the rule that decided the value, as an expression over `records`."""
 
     @classmethod
-    def of(cls, fields: Sequence[str], records: pl.DataFrame) -> Changes:
-        """Changes of `records` (columns as in `records`; keep may be null), keeping the changing ones in id order."""
+    def of(cls, fields: Sequence[str], records: pl.DataFrame, after: Sequence[pl.Expr],
+           rule: Sequence[pl.Expr]) -> Changes:
+        """Changes of `records` (keep may be null), keeping the changing ones in id order."""
         keeps = [pl.col(column("keep", i)).fill_null(False) for i in range(len(fields))]
         records = records.with_columns(keeps)
         changing = records.select(pl.any_horizontal(keeps) if keeps else pl.lit(False)).to_series()
@@ -51,7 +56,7 @@ class Changes:
         if not records["id"].is_sorted():
             # Id order makes the plan the same whatever order the CRM returned the records in.
             records = records.sort("id")
-        return cls(tuple(fields), records)
+        return cls(tuple(fields), records, tuple(after), tuple(rule))
 
     @classmethod
     def from_frame(cls, changes: pl.DataFrame) -> Changes:
@@ -65,14 +70,10 @@ class Changes:
         for i, field in enumerate(fields):
             mine = changes.filter(pl.col("field") == field).select(
                 "id", pl.lit(True).alias(column("keep", i)),
-                *(pl.col(q).alias(column(q, i)) for q in QUANTITIES[1:]))
+                *(pl.col(quantity).alias(column(quantity, i)) for quantity in ("before", "after", "rule")))
             records = records.join(mine, on="id", how="left", maintain_order="left")
-        return cls.of(fields, records)
-
-    @classmethod
-    def empty(cls) -> Changes:
-        """No changes."""
-        return cls((), pl.DataFrame(schema={"id": pl.String}))
+        return cls.of(fields, records, [pl.col(column("after", i)) for i in range(len(fields))],
+                      [pl.col(column("rule", i)) for i in range(len(fields))])
 
     @cached_property
     def height(self) -> int:
@@ -115,7 +116,7 @@ class Changes:
         """Per field, each (before, after) and how many records make it: `field, before, after, len`."""
         counted = [
             self.records.lazy().filter(pl.col(column("keep", i)))
-            .group_by(pl.col(column("before", i)).alias("before"), pl.col(column("after", i)).alias("after"))
+            .group_by(pl.col(column("before", i)).alias("before"), self.after[i].cast(pl.String).alias("after"))
             .len().select(pl.lit(field, pl.String).alias("field"), "before", "after", "len")
             for i, field in enumerate(self.fields)
         ]
@@ -129,7 +130,7 @@ class Changes:
         other change was held, since it only ever changes beside another change.
         """
         watched = {i: might for i, field in enumerate(self.fields) if field != provenance and field in policies
-                   and (might := may_hold(policies[field], pl.col(column("before", i)), pl.col(column("after", i))))
+                   and (might := may_hold(policies[field], pl.col(column("before", i)), self.after[i]))
                    is not None}
         if not watched:
             return self, pl.DataFrame(schema=HELD_SCHEMA)
@@ -152,7 +153,7 @@ class Changes:
             others = [pl.col(column("keep", i)) for i in range(len(self.fields)) if i != mine]
             records = records.with_columns(
                 (pl.col(column("keep", mine)) & pl.any_horizontal(others)).alias(column("keep", mine)))
-        return Changes.of(self.fields, records), held
+        return Changes.of(self.fields, records, self.after, self.rule), held
 
     @property
     def _keeps(self) -> list[str]:
@@ -176,16 +177,20 @@ class Changes:
         del keeps
         kept = pl.Series(which * index(records.height) + row)  # positions in the stacked (field after field) columns
 
-        def stacked(quantity: str) -> pl.Series:
-            return pl.concat([records[column(quantity, i)].alias(quantity) for i in chosen], rechunk=False)
+        # Only now, for these records, are the texts written made from the values.
+        made = records.select(*(self.after[i].cast(pl.String).alias(column("after", i)) for i in chosen),
+                              *(self.rule[i].cast(pl.String).alias(column("rule", i)) for i in chosen))
+
+        def stacked(quantity: str, frame: pl.DataFrame) -> pl.Series:
+            return pl.concat([frame[column(quantity, i)].alias(quantity) for i in chosen], rechunk=False)
 
         rows = pl.Series(_ROW, row)
         return pl.DataFrame([
             records["id"].gather(rows),
             pl.Series("field", [self.fields[i] for i in chosen], dtype=pl.String).gather(which),
-            stacked("before").cast(pl.String).gather(kept),
-            stacked("after").cast(pl.String).gather(kept),
-            stacked("rule").cast(pl.String).gather(kept),
+            stacked("before", records).cast(pl.String).gather(kept),
+            stacked("after", made).gather(kept),
+            stacked("rule", made).gather(kept),
             rows.cast(pl.UInt32),
             pl.Series(_FIELD, np.asarray(chosen, dtype=np.uint32)[which]),
         ])

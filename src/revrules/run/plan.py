@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, Any, cast
 
 import numpy as np
@@ -240,8 +241,8 @@ def build_plan(
     sent = [keep & fit for keep, fit in zip(keeps, fits, strict=True)]
     too_long = _too_long(frame, [(source, keep & ~fit, text) for (_, source), keep, fit, text
                                  in zip(outputs, keeps, fits, texts, strict=True) if source in lengths], lengths)
-    columns = [(source, keep, text, _rule(frame, name))
-               for (name, source), keep, text in zip(outputs, sent, texts, strict=True)]
+    columns: list[Diffed] = [(source, keep, pl.col(name), partial(crm_text, kind=book.kinds[name]), _rule(frame, name))
+               for (name, source), keep in zip(outputs, sent, strict=True)]
     target = project.config.model.provenance
     if target:
         # Worked out once: the line is both compared with the CRM's value and sent.
@@ -249,7 +250,7 @@ def build_plan(
         line = pl.col(_PROVENANCE)
         # Provenance changes only for records that change anyway; it never changes on its own.
         keep = pl.any_horizontal(sent) & pl.col(_raw(target)).ne_missing(line) if sent else pl.lit(False)
-        columns.append((target, keep, line, pl.lit("provenance")))
+        columns.append((target, keep, line, _as_is, pl.lit("provenance")))
         columns.sort(key=lambda item: item[0])
     changes = _changes(frame, columns)
     del frame
@@ -330,21 +331,36 @@ def _raw(field: str) -> str:
     return f"__raw__{field}"
 
 
-def _changes(frame: pl.DataFrame, columns: list[tuple[str, pl.Expr, pl.Expr, pl.Expr]]) -> Changes:
-    """The changes of `columns` (field, keep, after, rule), a row per record, its `POSITION` beside it.
+Diffed = tuple[str, pl.Expr, pl.Expr, Callable[[pl.Expr], pl.Expr], pl.Expr]
+"""A field as diffed: its CRM name, whether it changes, its value, how a value becomes its text, and its rule."""
 
-    Each field's before is the CRM's raw text, taken as it is; only the written texts are made.
+
+def _as_is(text: pl.Expr) -> pl.Expr:
+    return text
+
+
+def _changes(frame: pl.DataFrame, columns: list[Diffed]) -> Changes:
+    """The changes of `columns`, a row per record, its `POSITION` beside it.
+
+    Each field's before is the CRM's raw text, and its value and rule are columns of
+    `frame`, all taken as they are: only the keep flags are made here.
     """
-    fields = [name for name, _, _, _ in columns]
+    fields = [name for name, *_ in columns]
+    # A literal rule (an output no rule column decides) is not made into a column of every record.
+    ruled = {i: rule for i, (*_, rule) in enumerate(columns) if not rule.meta.is_literal()}
     records = frame.lazy().select(
         pl.col(ID).alias("id"),
         pl.col(_POSITION_IN_FRAME).alias(POSITION),
-        *(keep.alias(column("keep", i)) for i, (_, keep, _, _) in enumerate(columns)),
+        *(keep.alias(column("keep", i)) for i, (_, keep, *_) in enumerate(columns)),
         *(pl.col(_raw(field)).alias(column("before", i)) for i, field in enumerate(fields)),
-        *(after.cast(pl.String).alias(column("after", i)) for i, (_, _, after, _) in enumerate(columns)),
-        *(rule.cast(pl.String).alias(column("rule", i)) for i, (_, _, _, rule) in enumerate(columns)),
+        *(value.alias(column("value", i)) for i, (_, _, value, *_) in enumerate(columns)),
+        *(rule.alias(column("rule", i)) for i, rule in ruled.items()),
     ).collect()
-    return Changes.of(fields, records)
+    return Changes.of(
+        fields, records,
+        [text(pl.col(column("value", i))) for i, (*_, text, _) in enumerate(columns)],
+        [pl.col(column("rule", i)) if i in ruled else rule for i, (*_, rule) in enumerate(columns)],
+    )
 
 
 def _keep(frame: pl.DataFrame, name: str, kind: FieldType, project: Project) -> pl.Expr:
