@@ -49,13 +49,15 @@ class Changes:
            rule: Sequence[pl.Expr]) -> Changes:
         """Changes of `records` (keep may be null), keeping the changing ones in id order."""
         keeps = [pl.col(column("keep", i)).fill_null(False) for i in range(len(fields))]
-        records = records.with_columns(keeps)
-        changing = records.select(pl.any_horizontal(keeps) if keeps else pl.lit(False)).to_series()
+        # Lazily: an eager operation on a frame whose columns are chunked unevenly copies every column first.
+        filled = records.lazy().with_columns(keeps)
+        changing = filled.select(pl.any_horizontal(keeps) if keeps else pl.lit(False)).collect().to_series()
         if not changing.all():
-            records = records.filter(changing)
+            filled = filled.filter(changing)
+        records = filled.collect()
         if not records["id"].is_sorted():
             # Id order makes the plan the same whatever order the CRM returned the records in.
-            records = records.sort("id")
+            records = records.lazy().sort("id").collect()
         return cls(tuple(fields), records, tuple(after), tuple(rule))
 
     @classmethod
@@ -80,7 +82,7 @@ class Changes:
         """How many field changes there are."""
         if not self.fields:
             return 0
-        counts = self.records.select(pl.sum_horizontal(pl.col(self._keeps).sum())).item()
+        counts = self.records.lazy().select(pl.sum_horizontal(pl.col(self._keeps).sum())).collect().item()
         return int(counts or 0)
 
     @property
@@ -110,7 +112,7 @@ class Changes:
 
     def of_record(self, record_id: str) -> pl.DataFrame:
         """One record's changes, a row each."""
-        return self._rows(self.records.filter(pl.col("id") == record_id)).drop(_ROW, _FIELD)
+        return self._rows(self.records.lazy().filter(pl.col("id") == record_id).collect()).drop(_ROW, _FIELD)
 
     def transitions(self) -> pl.DataFrame:
         """Per field, each (before, after) and how many records make it: `field, before, after, len`."""
@@ -135,8 +137,8 @@ class Changes:
         if not watched:
             return self, pl.DataFrame(schema=HELD_SCHEMA)
         # Only the changes a policy might hold are made into rows: usually few.
-        over_values = self.records.with_columns(
-            (pl.col(column("keep", i)) & might).alias(column("keep", i)) for i, might in watched.items())
+        over_values = self.records.lazy().with_columns(
+            (pl.col(column("keep", i)) & might).alias(column("keep", i)) for i, might in watched.items()).collect()
         candidates = self._rows(over_values, list(watched))
         sent, held = hold_back_by_policy(candidates, policies)
         if held.is_empty():
@@ -147,13 +149,13 @@ class Changes:
             kept = np.ones(self.records.height, dtype=bool)
             kept[part[_ROW].to_numpy()] = False
             keeps[column("keep", int(i))] = self.records[column("keep", int(i))] & pl.Series(kept)
-        records = self.records.with_columns(**keeps)
+        records = self.records.lazy().with_columns(**keeps)
         if provenance in self.fields:
             mine = self.fields.index(provenance)
             others = [pl.col(column("keep", i)) for i in range(len(self.fields)) if i != mine]
             records = records.with_columns(
                 (pl.col(column("keep", mine)) & pl.any_horizontal(others)).alias(column("keep", mine)))
-        return Changes.of(self.fields, records, self.after, self.rule), held
+        return Changes.of(self.fields, records.collect(), self.after, self.rule), held
 
     @property
     def _keeps(self) -> list[str]:
@@ -178,8 +180,8 @@ class Changes:
         kept = pl.Series(which * index(records.height) + row)  # positions in the stacked (field after field) columns
 
         # Only now, for these records, are the texts written made from the values.
-        made = records.select(*(self.after[i].cast(pl.String).alias(column("after", i)) for i in chosen),
-                              *(self.rule[i].cast(pl.String).alias(column("rule", i)) for i in chosen))
+        made = records.lazy().select(*(self.after[i].cast(pl.String).alias(column("after", i)) for i in chosen),
+                                     *(self.rule[i].cast(pl.String).alias(column("rule", i)) for i in chosen)).collect()
 
         def stacked(quantity: str, frame: pl.DataFrame) -> pl.Series:
             return pl.concat([frame[column(quantity, i)].alias(quantity) for i in chosen], rechunk=False)

@@ -229,11 +229,14 @@ def build_plan(
     ], how="horizontal")
     del befores
     keeps = [_keep(frame, name, book.kinds[name], project) for name, _ in outputs]
-    changing = frame.select(pl.any_horizontal(keeps).fill_null(False) if keeps else pl.lit(False)).to_series()
+    # Lazily throughout: `frame` joins columns chunked differently (the CSV reader's and the evaluated
+    # ones), and an eager operation on it would first copy every column into one chunk.
+    changing = frame.lazy().select(pl.any_horizontal(keeps).fill_null(False) if keeps else pl.lit(False)
+                                   ).collect().to_series()
     if changing.sum() < frame.height * _FILTER_BELOW:
         # Few records change (a re-plan): texts are made only for them. When most change,
         # filtering first would copy the frame for little gain.
-        frame = frame.filter(changing)
+        frame = frame.lazy().filter(changing).collect()
     texts = [crm_text(pl.col(name), book.kinds[name]) for name, _ in outputs]
     # A value longer than its field is held back, never sent (the org would refuse the whole record).
     fits = [text.str.len_chars().le(lengths[source]).fill_null(True) if source in lengths else pl.lit(True)
@@ -246,7 +249,8 @@ def build_plan(
     target = project.config.model.provenance
     if target:
         # Worked out once: the line is both compared with the CRM's value and sent.
-        frame = frame.with_columns(provenance_line(frame, project, lengths.get(target)).alias(_PROVENANCE))
+        frame = frame.lazy().with_columns(provenance_line(frame, project, lengths.get(target)).alias(_PROVENANCE)
+                                          ).collect()
         line = pl.col(_PROVENANCE)
         # Provenance changes only for records that change anyway; it never changes on its own.
         keep = pl.any_horizontal(sent) & pl.col(_raw(target)).ne_missing(line) if sent else pl.lit(False)
