@@ -79,7 +79,8 @@ class CsvConnector:
         self._state: _State | None = None
         self._buffering = False
         self._unflushed = False
-        self._held: list[pl.DataFrame] = []
+        self._held: dict[str, list[pl.DataFrame]] = {}
+        """Buffered writes per field, batch after batch: each batch's landed cells (row, value)."""
 
     def columns(self) -> list[str]:
         """The header of the input file.
@@ -189,7 +190,10 @@ class CsvConnector:
         landing = errors.is_null()
         if self._buffering:
             # Applying each batch would copy every changed column once per batch: hold them, apply once.
-            self._held.append(changes.filter(landing).select(rows.filter(landing).alias("row"), "field", "value"))
+            landed = changes.filter(landing).select(rows.filter(landing).alias("row"), "field", "value")
+            # Held by field as they come, so that applying them never gathers every change at once.
+            for (field,), cells in landed.partition_by("field", as_dict=True, include_key=False).items():
+                self._held.setdefault(str(field), []).append(cells)
             self._unflushed = True
         else:
             frame = _apply_changes(state.frame, rows.filter(landing), changes.filter(landing))
@@ -295,7 +299,7 @@ class CsvConnector:
             if self._held:
                 frame = _apply_held(self._state.frame, self._held)
                 self._state = _State(frame, self._state.signature, self._state.bom)
-                self._held = []
+                self._held = {}
             return self._state  # buffered writes exist only here until flushed
         signature = self._signature()
         if self._state is None or self._state.signature != signature:
@@ -377,16 +381,14 @@ def _apply_changes(frame: pl.DataFrame, rows: pl.Series, changes: pl.DataFrame) 
     return pl.DataFrame(list(columns.values()))
 
 
-def _apply_held(frame: pl.DataFrame, held: list[pl.DataFrame]) -> pl.DataFrame:
-    """Apply buffered batches (row, field, value) field by field, one copy of each changed column in all."""
-    changes = pl.concat(held, rechunk=False)
-    held.clear()
+def _apply_held(frame: pl.DataFrame, held: dict[str, list[pl.DataFrame]]) -> pl.DataFrame:
+    """Apply buffered batches (row, value per field) field by field, one copy of each changed column in all."""
     columns = {name: frame[name] for name in frame.columns}
-    # Split by field once, rather than filtering every change once per field.
-    for (key,), part in changes.partition_by("field", as_dict=True, maintain_order=True).items():
-        field = str(key)
+    for field in list(held):  # in the order the fields were first written: new columns are added in it
+        batches = held.pop(field)
         # The last change of a cell wins, as when batches are applied one by one.
-        cells = part.unique(subset="row", keep="last", maintain_order=True)
+        cells = pl.concat(batches, rechunk=False).unique(subset="row", keep="last", maintain_order=True)
+        del batches
         current = columns.get(field, pl.repeat(None, frame.height, dtype=pl.String, eager=True))
         columns[field] = current.clone().scatter(cells["row"], cells["value"]).alias(field)
     return pl.DataFrame(list(columns.values()))
