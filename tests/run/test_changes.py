@@ -1,0 +1,59 @@
+"""A plan's changes held a row per record: rows made a slice at a time are the rows made at once."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from revrules.run.changes import CHANGE_SCHEMA, Changes
+
+FIELDS = ["Name", "Segment__c", "Territory__c"]
+_cells = st.tuples(st.booleans(), st.sampled_from([None, "", "SMB", "Mid-Market", "a\nb"]),
+                   st.sampled_from([None, "SMB", "Enterprise", "é \"q\""]))
+
+
+@st.composite
+def _changes(draw: st.DrawFn) -> pl.DataFrame:
+    """Changes a row each, in no particular order, one per (record, field) at most."""
+    ids = draw(st.lists(st.text("0123456789AB", min_size=1, max_size=4), unique=True, max_size=12))
+    rows = []
+    for record in ids:
+        for field in FIELDS:
+            kept, before, after = draw(_cells)
+            if kept:
+                rows.append((record, field, before, after, f"rule-{field}"))
+    return pl.DataFrame(draw(st.permutations(rows)), schema=CHANGE_SCHEMA, orient="row")
+
+
+@settings(max_examples=60, deadline=None)
+@given(_changes(), st.integers(1, 5))
+def test_changes_come_in_id_then_field_order_whether_made_at_once_or_by_slices(
+    given_rows: pl.DataFrame, records: int
+) -> None:
+    changes = Changes.from_frame(given_rows)
+    expected = given_rows.sort(["id", "field"])
+    assert changes.frame().equals(expected)
+    assert pl.concat([pl.DataFrame(schema=CHANGE_SCHEMA), *changes.slices(records)]).equals(expected)
+    assert changes.height == given_rows.height
+    assert changes.changed_records == given_rows["id"].n_unique()
+    counted = (given_rows.group_by("field", "before", "after").len()
+               .sort("field", "before", "after", nulls_last=True))
+    found = changes.transitions().sort("field", "before", "after", nulls_last=True)
+    assert found.equals(counted.select(found.columns).cast(found.schema))
+
+
+def test_changes_of_some_fields_and_of_one_record() -> None:
+    rows = pl.DataFrame([("2", "Segment__c", None, "SMB", "r1"), ("1", "Name", "a", "b", "r2"),
+                         ("1", "Segment__c", "SMB", "Enterprise", "r1")], schema=CHANGE_SCHEMA, orient="row")
+    changes = Changes.from_frame(rows)
+    assert changes.of_fields(["Segment__c"])["id"].to_list() == ["1", "2"]
+    assert changes.of_record("1")["field"].to_list() == ["Name", "Segment__c"]
+    assert changes.of_record("3").is_empty()
+
+
+def test_a_later_change_of_the_same_field_stands() -> None:
+    """As when a hand-edited saved plan repeats a change: written one by one, the last would stand."""
+    rows = pl.DataFrame([("1", "Name", "a", "b", "r"), ("1", "Name", "a", "c", "r")], schema=CHANGE_SCHEMA,
+                        orient="row")
+    assert Changes.from_frame(rows).frame()["after"].to_list() == ["c"]
