@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import numpy as np
 import polars as pl
@@ -34,7 +34,7 @@ RELATED_SCHEMA = pl.Schema({"object": pl.String, "id": pl.String, "field": pl.St
 FAMILY_SCHEMA = pl.Schema({"family": pl.String, "accounts": pl.Int64, "territory": pl.String, "owner": pl.String})
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
-_ROW_SEPARATOR = b",\n  "
+_ROW_SEPARATOR = ",\n  "
 _SLICE = 20_000
 """Records whose changes are made into rows at a time when a plan is written."""
 
@@ -138,42 +138,33 @@ class Plan:
 
 
 def _write_rows(sink: IO[bytes], frames: Iterable[pl.DataFrame]) -> None:
-    """Frames' rows as one JSON array of row objects, one per line, encoded and written by polars as it goes."""
-    rows = _ArrayRows(sink)
+    """Frames' rows as one JSON array of row objects, one per line, encoded and written by polars.
+
+    Each row is encoded by polars as one JSON text, and written as one line of a CSV file
+    with no quoting whose line ends are the array's commas: no part of a plan of millions
+    of changes becomes a Python string. A frame is written once the next one is seen, so
+    that the last row can close the array instead of ending with a comma.
+    """
+    last = None
     for frame in frames:
         if frame.is_empty():
             continue
-        if not rows.started:
+        if last is None:
             sink.write(b"[\n  ")
-            rows.started = True
-        frame.write_ndjson(cast(IO[bytes], rows))  # polars only calls `write` and `flush`
-    sink.write(b"\n ]" if rows.started else b"[]")
+        else:
+            _write_lines(sink, last, _ROW_SEPARATOR)
+        last = frame
+    if last is None:
+        sink.write(b"[]")
+        return
+    _write_lines(sink, last.head(-1), _ROW_SEPARATOR)
+    _write_lines(sink, last.tail(1), "\n ]")
 
 
-class _ArrayRows:
-    """A binary sink that makes the lines polars writes (NDJSON) the rows of a JSON array.
-
-    polars escapes every line break inside a value, so each line break it writes ends a
-    row: it becomes a comma and the next row's indent, and the last one is left out.
-    Written this way, a plan of millions of changes never becomes one Python string.
-    """
-
-    def __init__(self, sink: IO[bytes]) -> None:
-        self.sink = sink
-        self.started = False
-        self.row_ended = False
-
-    def write(self, data: bytes) -> int:
-        if not data:
-            return 0
-        if self.row_ended:
-            self.sink.write(_ROW_SEPARATOR)
-        self.row_ended = data.endswith(b"\n")
-        self.sink.write((data[:-1] if self.row_ended else data).replace(b"\n", _ROW_SEPARATOR))
-        return len(data)
-
-    def flush(self) -> None:
-        self.sink.flush()
+def _write_lines(sink: IO[bytes], frame: pl.DataFrame, end: str) -> None:
+    """Each row of `frame` as a JSON object, followed by `end`."""
+    encoded = frame.lazy().select(pl.struct(pl.all()).struct.json_encode())
+    encoded.collect().write_csv(sink, include_header=False, quote_style="never", line_terminator=end)
 
 
 def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
