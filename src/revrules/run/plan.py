@@ -219,11 +219,14 @@ def build_plan(
         raw.select(pl.col(f).alias(_raw(f)) for f in project.write_fields()),
     ], how="horizontal")
     del befores
-    keeps = [_keep(frame, name, book.kinds[name], project) for name, _ in outputs]
     # Lazily throughout: `frame` joins columns chunked differently (the CSV reader's and the evaluated
     # ones), and an eager operation on it would first copy every column into one chunk.
-    changing = frame.lazy().select(pl.any_horizontal(keeps).fill_null(False) if keeps else pl.lit(False)
-                                   ).collect().to_series()
+    flags = frame.lazy().select(_keep(frame, name, book.kinds[name], project).fill_null(False).alias(_kept(name))
+                                for name, _ in outputs).collect()
+    # Whether each field changes is worked out once, as flags: the diff and the filter below both read them.
+    frame = pl.concat([frame, flags], how="horizontal")
+    keeps = [pl.col(_kept(name)) for name, _ in outputs]
+    changing = flags.select(pl.any_horizontal(keeps) if keeps else pl.lit(False)).to_series()
     if changing.sum() < frame.height * _FILTER_BELOW:
         # Few records change (a re-plan): texts are made only for them. When most change,
         # filtering first would copy the frame for little gain.
@@ -235,8 +238,10 @@ def build_plan(
     sent = [keep & fit for keep, fit in zip(keeps, fits, strict=True)]
     too_long = _too_long(frame, [(source, keep & ~fit, text) for (_, source), keep, fit, text
                                  in zip(outputs, keeps, fits, texts, strict=True) if source in lengths], lengths)
-    columns: list[Diffed] = [(source, keep, pl.col(name), partial(crm_text, kind=book.kinds[name]), _rule(frame, name))
-               for (name, source), keep in zip(outputs, sent, strict=True)]
+    columns: list[Diffed] = [
+        (source, keep, pl.col(name), partial(crm_text, kind=book.kinds[name]), _rule(frame, name))
+        for (name, source), keep in zip(outputs, sent, strict=True)
+    ]
     target = project.config.model.provenance
     if target:
         # Worked out once: the line is both compared with the CRM's value and sent.
@@ -320,6 +325,10 @@ _POSITION_IN_FRAME = "__position_in_frame__"
 
 def _before(name: str) -> str:
     return f"__before__{name}"
+
+
+def _kept(name: str) -> str:
+    return f"__keep__{name}"
 
 
 def _raw(field: str) -> str:
