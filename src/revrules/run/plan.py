@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import IO, Any
 
 import numpy as np
@@ -35,7 +34,7 @@ FAMILY_SCHEMA = pl.Schema({"family": pl.String, "accounts": pl.Int64, "territory
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROW_SEPARATOR = ",\n  "
-_SLICE = 20_000
+_SLICE = 10_000
 """Records whose changes are made into rows at a time when a plan is written."""
 
 
@@ -238,21 +237,23 @@ def build_plan(
     sent = [keep & fit for keep, fit in zip(keeps, fits, strict=True)]
     too_long = _too_long(frame, [(source, keep & ~fit, text) for (_, source), keep, fit, text
                                  in zip(outputs, keeps, fits, texts, strict=True) if source in lengths], lengths)
+    # The changes carry each output's value and rule as the evaluated records hold them; texts are made when written.
+    carried = [pl.col(name).alias(_value(name)) for name, _ in outputs]
+    carried += [pl.col(ruled) for name, _ in outputs if (ruled := rule_column(name)) in frame.columns]
     columns: list[Diffed] = [
-        (source, keep, pl.col(name), partial(crm_text, kind=book.kinds[name]), _rule(frame, name))
+        (source, keep, crm_text(pl.col(_value(name)), book.kinds[name]), _rule(frame, name))
         for (name, source), keep in zip(outputs, sent, strict=True)
     ]
     target = project.config.model.provenance
     if target:
-        # Worked out once: the line is both compared with the CRM's value and sent.
-        frame = frame.lazy().with_columns(provenance_line(frame, project, lengths.get(target)).alias(_PROVENANCE)
-                                          ).collect()
-        line = pl.col(_PROVENANCE)
+        # The line reads only rule columns, which the changes carry: it is made here to compare with the
+        # CRM's, and again when written, rather than held for every record.
+        line = provenance_line(frame, project, lengths.get(target))
         # Provenance changes only for records that change anyway; it never changes on its own.
         keep = pl.any_horizontal(sent) & pl.col(_raw(target)).ne_missing(line) if sent else pl.lit(False)
-        columns.append((target, keep, line, _as_is, pl.lit("provenance")))
+        columns.append((target, keep, line, pl.lit("provenance")))
         columns.sort(key=lambda item: item[0])
-    changes = _changes(frame, columns)
+    changes = _changes(frame, columns, carried)
     del frame
     changes, held = changes.held_back(project.policies, target)
     families_moved = _families_moved(project, evaluated, changes)
@@ -319,12 +320,15 @@ def _too_long(frame: pl.DataFrame, held: list[tuple[str, pl.Expr, pl.Expr]],
     return pl.concat(parts) if parts else pl.DataFrame(schema=TOO_LONG_SCHEMA)
 
 
-_PROVENANCE = "__provenance__"
 _POSITION_IN_FRAME = "__position_in_frame__"
 
 
 def _before(name: str) -> str:
     return f"__before__{name}"
+
+
+def _value(name: str) -> str:
+    return f"{name}#value"
 
 
 def _kept(name: str) -> str:
@@ -335,36 +339,26 @@ def _raw(field: str) -> str:
     return f"__raw__{field}"
 
 
-Diffed = tuple[str, pl.Expr, pl.Expr, Callable[[pl.Expr], pl.Expr], pl.Expr]
-"""A field as diffed: its CRM name, whether it changes, its value, how a value becomes its text, and its rule."""
+Diffed = tuple[str, pl.Expr, pl.Expr, pl.Expr]
+"""A field as diffed: its CRM name, whether it changes (read from the frame diffed), and its text and rule
+(read from the columns the changes carry)."""
 
 
-def _as_is(text: pl.Expr) -> pl.Expr:
-    return text
-
-
-def _changes(frame: pl.DataFrame, columns: list[Diffed]) -> Changes:
+def _changes(frame: pl.DataFrame, columns: list[Diffed], carried: list[pl.Expr]) -> Changes:
     """The changes of `columns`, a row per record, its `POSITION` beside it.
 
-    Each field's before is the CRM's raw text, and its value and rule are columns of
-    `frame`, all taken as they are: only the keep flags are made here.
+    Each field's before is the CRM's raw text, and the `carried` columns (values and rules)
+    are those of `frame`, all taken as they are: only the keep flags are made here.
     """
-    fields = [name for name, *_ in columns]
-    # A literal rule (an output no rule column decides) is not made into a column of every record.
-    ruled = {i: rule for i, (*_, rule) in enumerate(columns) if not rule.meta.is_literal()}
     records = frame.lazy().select(
         pl.col(ID).alias("id"),
         pl.col(_POSITION_IN_FRAME).alias(POSITION),
-        *(keep.alias(column("keep", i)) for i, (_, keep, *_) in enumerate(columns)),
-        *(pl.col(_raw(field)).alias(column("before", i)) for i, field in enumerate(fields)),
-        *(value.alias(column("value", i)) for i, (_, _, value, *_) in enumerate(columns)),
-        *(rule.alias(column("rule", i)) for i, rule in ruled.items()),
+        *(keep.alias(column("keep", i)) for i, (_, keep, _, _) in enumerate(columns)),
+        *(pl.col(_raw(field)).alias(column("before", i)) for i, (field, *_) in enumerate(columns)),
+        *carried,
     ).collect()
-    return Changes.of(
-        fields, records,
-        [text(pl.col(column("value", i))) for i, (*_, text, _) in enumerate(columns)],
-        [pl.col(column("rule", i)) if i in ruled else rule for i, (*_, rule) in enumerate(columns)],
-    )
+    return Changes.of([field for field, *_ in columns], records, [after for _, _, after, _ in columns],
+                      [rule for *_, rule in columns])
 
 
 def _keep(frame: pl.DataFrame, name: str, kind: FieldType, project: Project) -> pl.Expr:
