@@ -227,7 +227,7 @@ def build_plan(
     keeps = [pl.col(_kept(name)) for name, _ in outputs]
     changing = flags.select(pl.any_horizontal(keeps) if keeps else pl.lit(False)).to_series()
     if changing.sum() < frame.height * _FILTER_BELOW:
-        # Few records change (a re-plan): texts are made only for them. When most change,
+        # Few records change (a re-plan): the changes carry only theirs. When most change,
         # filtering first would copy the frame for little gain.
         frame = frame.lazy().filter(changing).collect()
     texts = [crm_text(pl.col(name), book.kinds[name]) for name, _ in outputs]
