@@ -57,3 +57,9 @@ def test_a_later_change_of_the_same_field_stands() -> None:
     rows = pl.DataFrame([("1", "Name", "a", "b", "r"), ("1", "Name", "a", "c", "r")], schema=CHANGE_SCHEMA,
                         orient="row")
     assert Changes.from_frame(rows).frame()["after"].to_list() == ["c"]
+
+
+def test_no_fields_no_changes() -> None:
+    changes = Changes.from_frame(pl.DataFrame(schema=CHANGE_SCHEMA))
+    assert (changes.height, changes.changed_records, changes.frame().height) == (0, 0, 0)
+    assert list(changes.slices(10)) == []

@@ -48,10 +48,12 @@ class Changes:
     def of(cls, fields: Sequence[str], records: pl.DataFrame, after: Sequence[pl.Expr],
            rule: Sequence[pl.Expr]) -> Changes:
         """Changes of `records` (keep may be null), keeping the changing ones in id order."""
+        if not fields:
+            return cls((), records.clear(), (), ())
         keeps = [pl.col(column("keep", i)).fill_null(False) for i in range(len(fields))]
         # Lazily: an eager operation on a frame whose columns are chunked unevenly copies every column first.
         filled = records.lazy().with_columns(keeps)
-        changing = filled.select(pl.any_horizontal(keeps) if keeps else pl.lit(False)).collect().to_series()
+        changing = filled.select(pl.any_horizontal(keeps)).collect().to_series()
         if not changing.all():
             filled = filled.filter(changing)
         records = filled.collect()
