@@ -315,7 +315,7 @@ class CsvConnector:
                 f"{self.path}: id column {self.id_column!r} is not in the header"
                 f"{did_you_mean(self.id_column, header)}"
             )
-        frame = _read_text_csv(self.path)
+        frame = _read_text_csv(self.path).rechunk()
         _check_ids(self.path, frame[self.id_column])
         if self.output != self.path and self.output.exists():
             frame = self._overlay_output(frame)

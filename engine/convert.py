@@ -130,7 +130,9 @@ def convert_frame(
     frame = converted.collect()
 
     issues = _quality_issues(frame, specs, failed_names)
-    return frame.select(ID, *(spec.name for spec in specs)), issues
+    # One piece per column: evaluation would otherwise copy every column into one, and keep both.
+    frame = frame.select(ID, *(spec.name for spec in specs))
+    return frame.rechunk(), issues
 
 
 def _quality_issues(

@@ -90,13 +90,22 @@ def evaluate(
     families = any(d.family is not None for d in book.derives)
     context = CONTEXT in frame.columns
     late = late_derives(book)
-    lazy = (with_family_rows(frame) if families else frame).lazy()
-    for derive in book.derives:
-        if derive.name not in given and derive.name not in late:
-            lazy = _with_derive(lazy, derive, context=context)
+    # One piece per column (already so for a snapshot's records, which this does not copy).
+    result = (with_family_rows(frame) if families else frame).rechunk()
+    lazy = result.lazy()
+    early = [d for d in book.derives if d.name not in given and d.name not in late]
+    for derive in early:
+        lazy = _with_derive(lazy, derive, context=context)
+    if any(d.name in result.columns for d in early):
+        # A derive replaces a column of the records: the whole step is collected, then made one
+        # piece per column, since the stages add columns beside these and copy pieces that do not line up.
+        result = lazy.collect().rechunk()
+    else:
+        # Only the derived columns are made; the records' columns are shared, not copied.
+        result = _beside(result, lazy)
     # Family rows stay while a derive that reads a decision (`{parent: segment}`) is still to come.
-    # One piece per column: the stages add columns beside these, and pieces that do not line up are copied.
-    result = (drop_family_rows(lazy) if families and not late else lazy).collect().rechunk()
+    if families and not late:
+        result = drop_family_rows(result)
     pending = [d for d in book.derives if d.name in late and d.name not in given]
     for stage in _stages([*book.decisions, *pending]):
         decisions = [d for d in stage if isinstance(d, Decision)]
@@ -109,7 +118,7 @@ def evaluate(
         for derive in (d for d in stage if isinstance(d, Derive)):
             result = _beside(result, _with_derive(result.lazy(), derive, context=context))
     if families and late:
-        result = drop_family_rows(result.lazy()).collect()
+        result = drop_family_rows(result)
     if book.territories is not None:
         result = _territories(result, book.territories, overrides or {}, current_owner=current_owner,
                               rebalance=rebalance, unavailable=unavailable_owners,

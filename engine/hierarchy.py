@@ -129,9 +129,9 @@ def with_family_rows(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def drop_family_rows(lazy: pl.LazyFrame) -> pl.LazyFrame:
+def drop_family_rows(frame: pl.DataFrame) -> pl.DataFrame:
     """Remove the positions `with_family_rows` added: they mean nothing once rows move."""
-    return lazy.drop(_PARENT_ROW, _ULTIMATE_ROW)
+    return frame.drop(_PARENT_ROW, _ULTIMATE_ROW)
 
 
 def without_context(frame: pl.DataFrame) -> pl.DataFrame:
