@@ -315,7 +315,7 @@ class CsvConnector:
                 f"{self.path}: id column {self.id_column!r} is not in the header"
                 f"{did_you_mean(self.id_column, header)}"
             )
-        frame = _read_text_csv(self.path).rechunk()
+        frame = _read_text_csv(self.path)
         _check_ids(self.path, frame[self.id_column])
         if self.output != self.path and self.output.exists():
             frame = self._overlay_output(frame)
@@ -418,12 +418,33 @@ def _read_header(path: Path) -> tuple[list[str], bool]:
 def _read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """Read every cell (of `columns`, default all) as text, exactly as written, so untouched values round-trip."""
     try:
-        return pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns)
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns)
     except OSError as error:
         raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
     except pl.exceptions.PolarsError as error:
         # The polars message may quote a cell; the file is read again to say where and what, without cells.
         raise _unreadable(path, type(error).__name__) from None
+    return _compact(frame)
+
+
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """The same cells held in less memory: one piece per column, and a column with no value as one null.
+
+    The reader hands back each column in many pieces, which every later step would copy
+    into one (and keep both). A cell takes 16 bytes even when empty, and exports carry
+    columns nobody fills (and the output fields before a first apply): those cost nothing
+    as a single null. Columns are replaced one by one, so only one extra column is alive at a time.
+    """
+    height = frame.height
+    columns = frame.get_columns()
+    del frame
+    for index, column in enumerate(columns):
+        if height and column.null_count() == height:
+            columns[index] = pl.repeat(None, height, dtype=pl.String, eager=True).alias(column.name)
+        else:
+            columns[index] = column.rechunk()
+        del column
+    return pl.DataFrame(columns)
 
 
 def _unreadable(path: Path, fallback: str = "not a CSV file") -> InvalidInputError:
