@@ -96,13 +96,11 @@ def evaluate(
     early = [d for d in book.derives if d.name not in given and d.name not in late]
     for derive in early:
         lazy = _with_derive(lazy, derive, context=context)
-    if any(d.name in result.columns for d in early):
-        # A derive replaces a column of the records: the whole step is collected, then made one
-        # piece per column, since the stages add columns beside these and copy pieces that do not line up.
-        result = lazy.collect().rechunk()
-    else:
-        # Only the derived columns are made; the records' columns are shared, not copied.
-        result = _beside(result, lazy)
+    # Only the derived columns are made; the records' columns are shared, not copied. A derive that
+    # replaces a column of the records (a test's account may hold one) needs the whole step, made one
+    # piece per column: the stages add columns beside these, and pieces that do not line up are copied.
+    replaced = any(d.name in result.columns for d in early)
+    result = lazy.collect().rechunk() if replaced else _beside(result, lazy)
     # Family rows stay while a derive that reads a decision (`{parent: segment}`) is still to come.
     if families and not late:
         result = drop_family_rows(result)
