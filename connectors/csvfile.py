@@ -480,6 +480,8 @@ def _unreadable(path: Path, fallback: str = "not a CSV file") -> InvalidInputErr
 
 def _check_ids(path: Path, ids: pl.Series) -> None:
     """Refuse empty or duplicate record ids, naming them and their count."""
+    if not ids.has_nulls() and not (ids == "").any() and _surely_unique(ids):
+        return
     column = ids.name
     problems: list[str] = []
     empty = ids.to_frame().with_row_index("row").filter(_blank_as_null(pl.col(column)).is_null())
@@ -499,6 +501,19 @@ def _check_ids(path: Path, ids: pl.Series) -> None:
         )
     if problems:
         raise InvalidInputError("\n".join(problems))
+
+
+def _surely_unique(ids: pl.Series) -> bool:
+    """True when no id repeats, found quickly; which ids repeat is worked out only when some do.
+
+    Exports are mostly sorted by id, and in a sorted column equal ids are neighbours:
+    comparing each with the next is far cheaper than hashing every id.
+    """
+    if ids.len() < 2:
+        return True
+    if ids.is_sorted():
+        return not (ids.slice(1) == ids.slice(0, ids.len() - 1)).any()
+    return ids.n_unique() == ids.len()
 
 
 def _blank_as_null(column: pl.Expr) -> pl.Expr:
