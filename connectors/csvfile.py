@@ -433,7 +433,7 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     The reader hands back each column in many pieces, which every later step would copy
     into one (and keep both). A cell takes 16 bytes even when empty, and exports carry
     columns nobody fills (and the output fields before a first apply): those cost nothing
-    as a single null. Columns are replaced one by one, so only one extra column is alive at a time.
+    as a single null. Columns are replaced one by one, so each one's pieces can go once it is made.
     """
     height = frame.height
     columns = frame.get_columns()
