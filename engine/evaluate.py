@@ -18,6 +18,7 @@ from revrules.engine.hierarchy import (
     ULTIMATE,
     UNIT,
     drop_family_rows,
+    ultimate_rows,
     with_family_rows,
     with_family_value,
     without_context,
@@ -149,10 +150,8 @@ def _territories(
         manual = [pl.col(c).is_not_null() for c in (overrides.get(output), manual_owner) if c]
         own_unit = pl.any_horizontal(manual) if manual else pl.lit(False)
         result = result.with_columns(pl.when(own_unit).then(pl.col(ID)).otherwise(pl.col(ULTIMATE)).alias(UNIT))
-        # The unit head's row position, found by one join: every later step is a gather.
-        rows = result.select(pl.col(ID).alias(UNIT)).with_row_index(_UNIT_ROW)
-        found = result.select(UNIT).join(rows, on=UNIT, how="left", maintain_order="left")[_UNIT_ROW]
-        result = result.with_columns(found.cast(pl.Int64))
+        # The unit head's row position, found once: every later step is a gather.
+        result = result.with_columns(_unit_rows(result, own_unit))
         result = _with_heads(result, [output, rule_column(output)])
     if not owner_output:
         return result.drop(UNIT, _UNIT_ROW, strict=False)
@@ -176,6 +175,21 @@ def _territories(
 
 
 _SIZE, _UNIT_ROW = "__size", "__unit_row"
+
+
+def _unit_rows(result: pl.DataFrame, own_unit: pl.Expr) -> pl.Series:
+    """The row of each record's unit head (`_UNIT_ROW`): its own row, or its ultimate parent's.
+
+    The hierarchy's positions give the ultimate parent's row when they still point right;
+    otherwise the heads' ids are joined to the rows (several times slower at a million records).
+    """
+    ultimate = ultimate_rows(result)
+    if ultimate is not None:
+        own = pl.int_range(pl.len(), dtype=pl.Int64)
+        head = pl.when(own_unit).then(own).otherwise(ultimate.cast(pl.Int64))
+        return result.select(head.alias(_UNIT_ROW)).to_series()
+    rows = result.select(pl.col(ID).alias(UNIT)).with_row_index(_UNIT_ROW)
+    return result.select(UNIT).join(rows, on=UNIT, how="left", maintain_order="left")[_UNIT_ROW].cast(pl.Int64)
 
 
 def _overridden(frame: pl.DataFrame, name: str, column: str | None) -> pl.DataFrame:
