@@ -420,12 +420,33 @@ def _read_header(path: Path) -> tuple[list[str], bool]:
 def _read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """Read every cell (of `columns`, default all) as text, exactly as written, so untouched values round-trip."""
     try:
-        return pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns)
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns)
     except OSError as error:
         raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
     except pl.exceptions.PolarsError as error:
         # The polars message may quote a cell; the file is read again to say where and what, without cells.
         raise _unreadable(path, type(error).__name__) from None
+    return _compact(frame)
+
+
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """The same cells held in less memory: one piece per column, and a column with no value as one null.
+
+    The reader hands back each column in many pieces, which every later step would copy
+    into one (and keep both). A cell takes 16 bytes even when empty, and exports carry
+    columns nobody fills (and the output fields before a first apply): those cost nothing
+    as a single null. Columns are replaced one by one, so each one's pieces can go once it is made.
+    """
+    height = frame.height
+    columns = frame.get_columns()
+    del frame
+    for index, column in enumerate(columns):
+        if height and column.null_count() == height:
+            columns[index] = pl.repeat(None, height, dtype=pl.String, eager=True).alias(column.name)
+        else:
+            columns[index] = column.rechunk()
+        del column
+    return pl.DataFrame(columns)
 
 
 def _unreadable(path: Path, fallback: str = "not a CSV file") -> InvalidInputError:
@@ -461,6 +482,8 @@ def _unreadable(path: Path, fallback: str = "not a CSV file") -> InvalidInputErr
 
 def _check_ids(path: Path, ids: pl.Series) -> None:
     """Refuse empty or duplicate record ids, naming them and their count."""
+    if not ids.has_nulls() and not (ids == "").any() and _surely_unique(ids):
+        return
     column = ids.name
     problems: list[str] = []
     empty = ids.to_frame().with_row_index("row").filter(_blank_as_null(pl.col(column)).is_null())
@@ -480,6 +503,19 @@ def _check_ids(path: Path, ids: pl.Series) -> None:
         )
     if problems:
         raise InvalidInputError("\n".join(problems))
+
+
+def _surely_unique(ids: pl.Series) -> bool:
+    """True when no id repeats, found quickly; which ids repeat is worked out only when some do.
+
+    Exports are mostly sorted by id, and in a sorted column equal ids are neighbours:
+    comparing each with the next is far cheaper than hashing every id.
+    """
+    if ids.len() < 2:
+        return True
+    if ids.is_sorted():
+        return not (ids.slice(1) == ids.slice(0, ids.len() - 1)).any()
+    return ids.n_unique() == ids.len()
 
 
 def _blank_as_null(column: pl.Expr) -> pl.Expr:

@@ -100,9 +100,41 @@ def convert_frame(
             column is missing from `raw`.
     """
     _check_specs(raw, specs)
+    # A text field already trimmed and without empty values is taken as read: its values are shared, not copied.
+    taken = _already_clean(raw, [spec.source for spec in specs if spec.type == FieldType.STRING])
+    made = [spec for spec in specs if not (spec.type == FieldType.STRING and spec.source in taken)]
+    converted = _converted(raw, made)
+    issues = _quality_issues(converted, made, {spec.name: _failed(spec.name) for spec in made})
+    built = {spec.name for spec in made}
+    record_id = raw.get_column(ID) if raw.schema[ID] == pl.String else converted.get_column(ID)
+    frame = pl.DataFrame([
+        record_id,
+        *(converted.get_column(spec.name) if spec.name in built else raw.get_column(spec.source).alias(spec.name)
+          for spec in specs),
+    ])
+    # One piece per column: evaluation would otherwise copy every column into one, and keep both.
+    return frame.rechunk(), issues
+
+
+def _failed(name: str) -> str:
+    return f"\x00failed\x00{name}"
+
+
+def _already_clean(raw: pl.DataFrame, sources: Sequence[str]) -> set[str]:
+    """The text columns among `sources` with no value to trim and no empty value."""
+    text = [source for source in dict.fromkeys(sources) if raw.schema[source] == pl.String]
+    if not text:
+        return set()
+    # `\s` is Unicode whitespace, as `strip_chars` strips it.
+    untidy = raw.select(pl.col(source).str.contains(r"^\s|\s$|^$").any() for source in text).row(0)
+    return {source for source, found in zip(text, untidy, strict=True) if not found}
+
+
+def _converted(raw: pl.DataFrame, specs: Sequence[FieldSpec]) -> pl.DataFrame:
+    """`__id`, each spec's converted column and its failure flags (`_failed`), computed in one go."""
     sources = list(dict.fromkeys(spec.source for spec in specs))
     cleaned_names = {source: f"\x00raw\x00{source}" for source in sources}
-    failed_names = {spec.name: f"\x00failed\x00{spec.name}" for spec in specs}
+    failed_names = {spec.name: _failed(spec.name) for spec in specs}
 
     cleaned = raw.lazy().select(
         pl.col(ID).cast(pl.String),
@@ -127,10 +159,7 @@ def convert_frame(
         )
         for spec in specs
     )
-    frame = converted.collect()
-
-    issues = _quality_issues(frame, specs, failed_names)
-    return frame.select(ID, *(spec.name for spec in specs)), issues
+    return converted.select(ID, *(spec.name for spec in specs), *failed_names.values()).collect()
 
 
 def _quality_issues(

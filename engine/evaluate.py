@@ -18,6 +18,7 @@ from revrules.engine.hierarchy import (
     ULTIMATE,
     UNIT,
     drop_family_rows,
+    ultimate_rows,
     with_family_rows,
     with_family_value,
     without_context,
@@ -90,26 +91,33 @@ def evaluate(
     families = any(d.family is not None for d in book.derives)
     context = CONTEXT in frame.columns
     late = late_derives(book)
-    lazy = (with_family_rows(frame) if families else frame).lazy()
-    for derive in book.derives:
-        if derive.name not in given and derive.name not in late:
-            lazy = _with_derive(lazy, derive, context=context)
+    # One piece per column (already so for a snapshot's records, which this does not copy).
+    result = (with_family_rows(frame) if families else frame).rechunk()
+    lazy = result.lazy()
+    early = [d for d in book.derives if d.name not in given and d.name not in late]
+    for derive in early:
+        lazy = _with_derive(lazy, derive, context=context)
+    # Only the derived columns are made; the records' columns are shared, not copied. A derive that
+    # replaces a column of the records (a test's account may hold one) needs the whole step, made one
+    # piece per column: the stages add columns beside these, and pieces that do not line up are copied.
+    replaced = any(d.name in result.columns for d in early)
+    result = lazy.collect().rechunk() if replaced else _beside(result, lazy)
     # Family rows stay while a derive that reads a decision (`{parent: segment}`) is still to come.
-    # One piece per column: the stages add columns beside these, and pieces that do not line up are copied.
-    result = (drop_family_rows(lazy) if families and not late else lazy).collect().rechunk()
+    if families and not late:
+        result = drop_family_rows(result)
     pending = [d for d in book.derives if d.name in late and d.name not in given]
     for stage in _stages([*book.decisions, *pending]):
         decisions = [d for d in stage if isinstance(d, Decision)]
         exprs = {d.name: _decision(d, (overrides or {}).get(d.name)) for d in decisions}
-        distinct = [d for d in decisions if _worth_distinct(d, result)]
-        result = result.with_columns(e for d in decisions if d not in distinct for e in exprs[d.name])
-        for decision in distinct:
-            keys = sorted(decision.depends_on | _override_keys(decision, overrides))
-            result = _on_distinct(result, keys, exprs[decision.name])
+        keys = {d.name: sorted(d.depends_on | _override_keys(d, overrides)) for d in decisions}
+        inputs = {d.name: found for d in decisions if (found := _distinct_inputs(d, result, keys[d.name])) is not None}
+        result = result.with_columns(e for d in decisions if d.name not in inputs for e in exprs[d.name])
+        for name, distinct in inputs.items():
+            result = _on_distinct(result, keys[name], distinct, exprs[name])
         for derive in (d for d in stage if isinstance(d, Derive)):
             result = _beside(result, _with_derive(result.lazy(), derive, context=context))
     if families and late:
-        result = drop_family_rows(result.lazy()).collect()
+        result = drop_family_rows(result)
     if book.territories is not None:
         result = _territories(result, book.territories, overrides or {}, current_owner=current_owner,
                               rebalance=rebalance, unavailable=unavailable_owners,
@@ -142,10 +150,8 @@ def _territories(
         manual = [pl.col(c).is_not_null() for c in (overrides.get(output), manual_owner) if c]
         own_unit = pl.any_horizontal(manual) if manual else pl.lit(False)
         result = result.with_columns(pl.when(own_unit).then(pl.col(ID)).otherwise(pl.col(ULTIMATE)).alias(UNIT))
-        # The unit head's row position, found by one join: every later step is a gather.
-        rows = result.select(pl.col(ID).alias(UNIT)).with_row_index(_UNIT_ROW)
-        found = result.select(UNIT).join(rows, on=UNIT, how="left", maintain_order="left")[_UNIT_ROW]
-        result = result.with_columns(found.cast(pl.Int64))
+        # The unit head's row position, found once: every later step is a gather.
+        result = result.with_columns(_unit_rows(result, own_unit))
         result = _with_heads(result, [output, rule_column(output)])
     if not owner_output:
         return result.drop(UNIT, _UNIT_ROW, strict=False)
@@ -171,6 +177,21 @@ def _territories(
 _SIZE, _UNIT_ROW = "__size", "__unit_row"
 
 
+def _unit_rows(result: pl.DataFrame, own_unit: pl.Expr) -> pl.Series:
+    """The row of each record's unit head (`_UNIT_ROW`): its own row, or its ultimate parent's.
+
+    The hierarchy's positions give the ultimate parent's row when they still point right;
+    otherwise the heads' ids are joined to the rows (several times slower at a million records).
+    """
+    ultimate = ultimate_rows(result)
+    if ultimate is not None:
+        own = pl.int_range(pl.len(), dtype=pl.Int64)
+        head = pl.when(own_unit).then(own).otherwise(ultimate.cast(pl.Int64))
+        return result.select(head.alias(_UNIT_ROW)).to_series()
+    rows = result.select(pl.col(ID).alias(UNIT)).with_row_index(_UNIT_ROW)
+    return result.select(UNIT).join(rows, on=UNIT, how="left", maintain_order="left")[_UNIT_ROW].cast(pl.Int64)
+
+
 def _overridden(frame: pl.DataFrame, name: str, column: str | None) -> pl.DataFrame:
     """`name` replaced by its manual value where the override column holds one (rule `override`)."""
     if column is None or column not in frame.columns:
@@ -187,10 +208,14 @@ def _units(result: pl.DataFrame, pools: Mapping[str, Pool], needs: list[str]) ->
     The load is the number of the unit's records read and the sums of their `balance_by` values.
     """
     balance = sorted({p.balance_by for p in pools.values() if p.balance_by} & set(result.columns))
-    read = ~pl.col(CONTEXT) if CONTEXT in result.columns else pl.repeat(True, pl.len())
-    loads = result.group_by(_UNIT_ROW).agg(read.sum().cast(pl.Float64).alias(_SIZE),
-                                           *(pl.col(c).filter(read).cast(pl.Float64).sum().alias(c)
-                                             for c in balance))
+    if CONTEXT in result.columns:
+        read = ~pl.col(CONTEXT)
+        sums = [read.sum(), *(pl.col(c).filter(read).cast(pl.Float64).sum() for c in balance)]
+    else:
+        # Every record was read: plain counts and sums, which polars aggregates several times faster.
+        sums = [pl.len(), *(pl.col(c).cast(pl.Float64).sum() for c in balance)]
+    loads = result.group_by(_UNIT_ROW).agg(sums[0].cast(pl.Float64).alias(_SIZE),
+                                           *(total.alias(c) for total, c in zip(sums[1:], balance, strict=True)))
     columns = list(dict.fromkeys([ID, UNIT, _UNIT_ROW, *(c for c in needs if c in result.columns
                                                           and c not in balance)]))
     heads = result.select(columns).filter(pl.int_range(pl.len(), dtype=pl.Int64) == pl.col(_UNIT_ROW))
@@ -274,11 +299,12 @@ def _with_derive(lazy: pl.LazyFrame, derive: Derive, *, context: bool) -> pl.Laz
 _DISTINCT_MIN_RULES, _DISTINCT_MIN_ROWS, _DISTINCT_RATIO = 5, 50_000, 20
 
 
-def _worth_distinct(decision: Decision, frame: pl.DataFrame) -> bool:
-    if len(decision.rules) < _DISTINCT_MIN_RULES or frame.height < _DISTINCT_MIN_ROWS:
-        return False
-    keys = sorted(decision.depends_on)
-    return bool(keys) and frame.select(keys).n_unique() * _DISTINCT_RATIO < frame.height
+def _distinct_inputs(decision: Decision, frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame | None:
+    """The distinct values of `keys` (the decision's inputs) when evaluating once per distinct input pays, else None."""
+    if len(decision.rules) < _DISTINCT_MIN_RULES or frame.height < _DISTINCT_MIN_ROWS or not decision.depends_on:
+        return None
+    distinct = frame.select(keys).unique()
+    return distinct if distinct.height * _DISTINCT_RATIO < frame.height else None
 
 
 def _override_keys(decision: Decision, overrides: Mapping[str, str] | None) -> set[str]:
@@ -286,11 +312,10 @@ def _override_keys(decision: Decision, overrides: Mapping[str, str] | None) -> s
     return {column} if column else set()
 
 
-def _on_distinct(frame: pl.DataFrame, keys: list[str], exprs: list[pl.Expr]) -> pl.DataFrame:
-    inputs = frame.select(keys)
-    small = inputs.unique().with_columns(exprs)
+def _on_distinct(frame: pl.DataFrame, keys: list[str], distinct: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
+    small = distinct.with_columns(exprs)
     # Join only the keys, then add the new columns: the wide frame is never copied.
-    mapped = inputs.join(small, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    mapped = frame.select(keys).join(small, on=keys, how="left", nulls_equal=True, maintain_order="left")
     return frame.hstack(mapped.drop(keys))
 
 
@@ -332,11 +357,23 @@ def _decision(decision: Decision, override: str | None) -> list[pl.Expr]:
 
 
 def _first_chain(holds: list[pl.Expr], values: list[pl.Expr], fallback: pl.Expr) -> pl.Expr:
-    chain: Any = pl.when(holds[0]).then(values[0])
-    for h, v in zip(holds[1:], values[1:], strict=True):
-        chain = chain.when(h).then(v)
-    result: pl.Expr = chain.otherwise(fallback)
-    return result
+    """The literal of the first condition that holds, else `fallback` (a literal too).
+
+    The literals are picked by position from a table of them: a chain of literal branches
+    would write a long text (over 12 bytes) again into every row, where a pick shares the
+    table's one copy, and it is several times faster.
+    """
+    literals = [*values, fallback]
+    table = pl.concat([pl.select(value.alias("value")).to_series() for value in literals]).rechunk()
+    positions = [pl.lit(position, pl.UInt32) for position in range(len(literals))]
+    chain: Any = pl.when(holds[0]).then(positions[0])
+    for h, position in zip(holds[1:], positions[1:-1], strict=True):
+        chain = chain.when(h).then(position)
+    # Conditions that are all constants pick one position, and a pick by one position is one row
+    # (not broadcast as a constant is): adding a column of zeros makes it a position per row.
+    position = chain.otherwise(positions[-1]) + pl.repeat(pl.lit(0, pl.UInt32), pl.len())
+    picked: pl.Expr = pl.lit(table).gather(position)
+    return picked
 
 
 def _first(decision: Decision, holds: list[pl.Expr], ids: list[str]) -> tuple[pl.Expr, pl.Expr]:

@@ -129,9 +129,23 @@ def with_family_rows(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def drop_family_rows(lazy: pl.LazyFrame) -> pl.LazyFrame:
+def ultimate_rows(frame: pl.DataFrame) -> pl.Series | None:
+    """The row position of each record's ultimate parent, when `frame` holds positions that still point right.
+
+    `resolve_hierarchy` and `with_family_rows` leave them; checking them is one gather,
+    against a join on the ids to find them again. None when they are missing or stale.
+    """
+    if _ULTIMATE_ROW not in frame.columns or ULTIMATE not in frame.columns:
+        return None
+    rows = frame.get_column(_ULTIMATE_ROW)
+    valid = frame.select(pl.col(_ULTIMATE_ROW).is_not_null().all()
+                         & pl.col(ID).gather(pl.col(_ULTIMATE_ROW)).eq(pl.col(ULTIMATE)).all()).item()
+    return rows if valid else None
+
+
+def drop_family_rows(frame: pl.DataFrame) -> pl.DataFrame:
     """Remove the positions `with_family_rows` added: they mean nothing once rows move."""
-    return lazy.drop(_PARENT_ROW, _ULTIMATE_ROW)
+    return frame.drop(_PARENT_ROW, _ULTIMATE_ROW)
 
 
 def without_context(frame: pl.DataFrame) -> pl.DataFrame:

@@ -140,7 +140,8 @@ def join_lookup(lazy: pl.LazyFrame, name: str, join: LookupJoin, which_column: s
 def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.LazyFrame:
     """Each record's best keyword row: one Aho-Corasick pass finds every keyword its text contains."""
     if right.is_empty():
-        return lazy.with_columns(pl.lit(None, pl.String).alias(KEY)).join(right.lazy(), on=KEY, how="left")
+        keyless = lazy.with_columns(pl.lit(None, pl.String).alias(KEY))
+        return keyless.join(right.lazy(), on=KEY, how="left", maintain_order="left")
     # The table is sorted by priority, then line, so the row index ranks the candidates.
     ranked = right.with_row_index(_RANK).lazy()
     indexed = lazy.with_row_index(_ROW)
