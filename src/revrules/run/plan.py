@@ -247,11 +247,15 @@ def build_plan(
     target = project.config.model.provenance
     if target:
         # The line reads only rule columns, which the changes carry: it is made here to compare with the
-        # CRM's, and again when written, rather than held for every record.
+        # CRM's, a slice of records at a time, and again when written, never held for every record.
         line = provenance_line(frame, project, lengths.get(target))
         # Provenance changes only for records that change anyway; it never changes on its own.
-        keep = pl.any_horizontal(sent) & pl.col(_raw(target)).ne_missing(line) if sent else pl.lit(False)
-        columns.append((target, keep, line, pl.lit("provenance")))
+        keep = (pl.any_horizontal(sent) & pl.col(_raw(target)).ne_missing(line) if sent
+                else pl.repeat(False, pl.len())).alias(_kept(target))
+        compared = [frame.slice(start, _SLICE).lazy().select(keep).collect()
+                    for start in range(0, max(frame.height, 1), _SLICE)]
+        frame = pl.concat([frame, pl.concat(compared)], how="horizontal")
+        columns.append((target, pl.col(_kept(target)), line, pl.lit("provenance")))
         columns.sort(key=lambda item: item[0])
     changes = _changes(frame, columns, carried)
     del frame
