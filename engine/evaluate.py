@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,9 +32,13 @@ from revrules.engine.routing import (
     NOBODY,
     OVERFLOW,
     REBALANCE,
+    active_pools,
+    capacity_left,
+    owner_loads,
     rebalance_pool,
     route_pool,
     route_shared,
+    sharing_groups,
 )
 
 DEFAULT, OVERRIDE, CONFLICT = "default", "override", "conflict"
@@ -155,7 +158,7 @@ def _territories(
         result = _with_heads(result, [output, rule_column(output)])
     if not owner_output:
         return result.drop(UNIT, _UNIT_ROW, strict=False)
-    pools = _pools(territories, unavailable)
+    pools = active_pools(territories, unavailable)
     current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, pl.String)
     read_only = CONTEXT in result.columns  # parents read to complete families are routed only as family heads
     if together:
@@ -439,34 +442,6 @@ def _territory(territories: Territories) -> list[pl.Expr]:
     return [value.alias(territories.output), value.alias(rule_column(territories.output))]
 
 
-def _pools(territories: Territories, unavailable: frozenset[str]) -> dict[str, Pool]:
-    """Every pool in use by id, unavailable owners inactive, each owner with one capacity.
-
-    An owner listed in several pools has one capacity (SPEC §3): the smallest listed.
-    """
-    pools = {p.id: p for path in territories.leaves() for p in (path[-1].pool, path[-1].overflow_pool) if p}
-    capacity: dict[str, float | None] = {}
-    for owner in (o for pool in pools.values() for o in pool.owners):
-        listed = capacity.get(owner.id, owner.capacity)
-        capacity[owner.id] = min((c for c in (listed, owner.capacity) if c is not None), default=None)
-    return {
-        pool_id: replace(pool, owners=tuple(replace(o, active=o.active and o.id not in unavailable,
-                                                    capacity=capacity[o.id]) for o in pool.owners))
-        for pool_id, pool in pools.items()
-    }
-
-
-def _sharing(pool_ids: list[str], pools: dict[str, Pool]) -> list[list[str]]:
-    """Pools grouped so that pools with a common active owner are in one group."""
-    groups: list[tuple[set[str], list[str]]] = []
-    for pool_id in sorted(pool_ids):
-        names = {o.id for o in pools[pool_id].active}
-        joined = [g for g in groups if g[0] & names]
-        groups = [g for g in groups if not g[0] & names]
-        groups.append((names.union(*(g[0] for g in joined)), [i for g in joined for i in g[1]] + [pool_id]))
-    return [ids for _names, ids in groups]
-
-
 def _route(
     frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], current_owner: str | None,
     today: dt.date, *, manual: str | None = None,
@@ -497,7 +472,7 @@ def _route(
     overflow: dict[str, list[pl.DataFrame]] = {}
     groups = {str(key[0]): group for key, group in work.filter(pl.col("pool").is_not_null()).group_by("pool")}
     routed_groups: list[tuple[pl.DataFrame, pl.Series, pl.Series]] = []
-    for sharing in _sharing(list(groups), pools):
+    for sharing in sharing_groups(list(groups), pools):
         if len(sharing) == 1:
             group = groups[sharing[0]]
             owners, why = _route_group(group, pools[sharing[0]], held, today)
@@ -553,20 +528,6 @@ def _route_group(
     return owners, why
 
 
-def _capacity_left(pool: Pool, outside: Mapping[str, float]) -> Pool:
-    """`pool` with each capacity reduced by what its owner holds outside the pool (one capacity per owner)."""
-    return replace(pool, owners=tuple(
-        o if o.capacity is None else replace(o, capacity=o.capacity - outside.get(o.id, 0.0)) for o in pool.owners
-    ))
-
-
-def _loads(owners: pl.Series, sizes: pl.Series) -> dict[str, float]:
-    """Owner -> the sum of `sizes` of the accounts it holds."""
-    held = pl.DataFrame({"owner": owners, "size": sizes})
-    return {str(owner): float(total) for owner, total in held.group_by("owner").agg(pl.col("size").sum()).iter_rows()
-            if owner is not None}
-
-
 def _rebalance(
     frame: pl.DataFrame, territories: Territories, pools: dict[str, Pool], tolerance: float
 ) -> pl.DataFrame:
@@ -594,9 +555,9 @@ def _rebalance(
                               else pl.repeat(1.0, frame.height, eager=True))
         if any(o.capacity is not None for o in pool.owners):
             if measure not in totals:
-                totals[measure] = _loads(owners, sizes[measure])
-            inside = _loads(owners.gather(rows), sizes[measure].gather(rows))
-            pool = _capacity_left(pool, {o: total - inside.get(o, 0.0) for o, total in totals[measure].items()})
+                totals[measure] = owner_loads(owners, sizes[measure])
+            inside = owner_loads(owners.gather(rows), sizes[measure].gather(rows))
+            pool = capacity_left(pool, {o: total - inside.get(o, 0.0) for o, total in totals[measure].items()})
         value_column = pool.balance_by or territories.value
         values = frame[value_column].gather(rows) if value_column else None
         before = owners.gather(rows)

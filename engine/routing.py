@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from revrules.engine.definitions import Owner, Pool
+from revrules.engine.definitions import Owner, Pool, Territories
 
 KEPT, ASSIGNED, OVERFLOW, FULL = "kept", "least-loaded", "overflow", "capacity-full"
 FAMILY = "family"
@@ -329,3 +330,45 @@ def _closest_fit(sizes: Loads, load: Loads, share: Loads, *, high: Loads, capaci
     distance = np.where(fits, np.abs(sizes - gap), np.inf)
     # Reversed so that among equal distances the last position (the lowest id of equal values) wins.
     return int(len(sizes) - 1 - np.argmin(distance[::-1]))
+
+
+def active_pools(territories: Territories, unavailable: frozenset[str]) -> dict[str, Pool]:
+    """Every pool in use by id, unavailable owners inactive, each owner with one capacity.
+
+    An owner listed in several pools has one capacity (SPEC §3): the smallest listed.
+    """
+    pools = {p.id: p for path in territories.leaves() for p in (path[-1].pool, path[-1].overflow_pool) if p}
+    capacity: dict[str, float | None] = {}
+    for owner in (o for pool in pools.values() for o in pool.owners):
+        listed = capacity.get(owner.id, owner.capacity)
+        capacity[owner.id] = min((c for c in (listed, owner.capacity) if c is not None), default=None)
+    return {
+        pool_id: replace(pool, owners=tuple(replace(o, active=o.active and o.id not in unavailable,
+                                                    capacity=capacity[o.id]) for o in pool.owners))
+        for pool_id, pool in pools.items()
+    }
+
+
+def sharing_groups(pool_ids: list[str], pools: dict[str, Pool]) -> list[list[str]]:
+    """Pools grouped so that pools with a common active owner are in one group."""
+    groups: list[tuple[set[str], list[str]]] = []
+    for pool_id in sorted(pool_ids):
+        names = {o.id for o in pools[pool_id].active}
+        joined = [g for g in groups if g[0] & names]
+        groups = [g for g in groups if not g[0] & names]
+        groups.append((names.union(*(g[0] for g in joined)), [i for g in joined for i in g[1]] + [pool_id]))
+    return [ids for _names, ids in groups]
+
+
+def capacity_left(pool: Pool, outside: Mapping[str, float]) -> Pool:
+    """`pool` with each capacity reduced by what its owner holds outside the pool (one capacity per owner)."""
+    return replace(pool, owners=tuple(
+        o if o.capacity is None else replace(o, capacity=o.capacity - outside.get(o.id, 0.0)) for o in pool.owners
+    ))
+
+
+def owner_loads(owners: pl.Series, sizes: pl.Series) -> dict[str, float]:
+    """Owner -> the sum of `sizes` of the accounts it holds."""
+    held = pl.DataFrame({"owner": owners, "size": sizes})
+    return {str(owner): float(total) for owner, total in held.group_by("owner").agg(pl.col("size").sum()).iter_rows()
+            if owner is not None}
