@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from revrules.cli import render, render_markdown, render_rehearsal
+from revrules.cli import render, render_markdown
 from revrules.cli.handoff import handoff_after_apply
 from revrules.cli.scaffold import write_starter
 from revrules.config import load_config
@@ -20,17 +20,11 @@ from revrules.engine.explain import explain_record
 from revrules.engine.testcases import evaluate_account, run_tests
 from revrules.errors import ExitCode, InvalidInputError, RefusedError, RevrulesError
 from revrules.project import Project, load_project
-from revrules.rehearsal.rehearse import rehearse
-from revrules.rehearsal.snapshot import take_snapshot
 from revrules.run import operations
 from revrules.run.apply import ApplyReport
 from revrules.run.lookup_usage import unmatched_lookup_rows
-from revrules.run.online import check_online
 from revrules.run.plan import Plan
 from revrules.run.read import read_all
-from revrules.schedule.jobs import run_job
-from revrules.schedule.scheduler import Scheduler
-from revrules.schedule.status import job_status, scheduler_status
 from revrules.state.ledger import Ledger, private_file, summary_line
 from revrules.state.lock import holder
 
@@ -101,6 +95,8 @@ def check_project(project: Project, args: argparse.Namespace) -> tuple[int, pl.D
     if args.create_properties and not args.online:
         raise InvalidInputError("--create-properties needs --online")
     if args.online:
+        from revrules.run.online import check_online  # the lint's solver loads only for an online check
+
         for line in check_online(project, project.connector(), create_properties=args.create_properties):
             print(f"  online: {line}" if line.startswith("every mapped") else f"  {line}")
     evaluated = None
@@ -198,6 +194,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """`revrules snapshot -o DIR [--sample N] [--redact]`: copy what a rehearsal needs from the CRM."""
+    from revrules.cli import render_rehearsal
+    from revrules.rehearsal.snapshot import take_snapshot
+
     project = load_project(args.config)
     summary = take_snapshot(project, Path(args.out), sample=args.sample, redact=args.redact)
     print(render_rehearsal.snapshot_text(summary))
@@ -206,6 +205,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
     """`revrules rehearse [--snapshot DIR]`: replay a run against an emulator of the snapshot; 1 if anything fails."""
+    from revrules.cli import render_rehearsal
+    from revrules.rehearsal.rehearse import rehearse
+
     project = load_project(args.config)
     print(render_rehearsal.first_line(project.config.model.crm.kind), flush=True)
     folder = Path(args.snapshot) if args.snapshot else project.config.resolve("snapshots/latest")
@@ -259,7 +261,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """`revrules report [-o PATH] [--format html|json|csv] [--suggest-icp] [--compare REF]`."""
-    # The report's statistics and page load only when a report is asked for: every other command starts faster.
+    # Like the rehearsal's, the scheduler's and the online check's, the report's modules load only when
+    # their command runs: every other command starts faster.
     from revrules.report.compare import evaluate_at
     from revrules.report.export import write_csv_tables
     from revrules.report.html import render_html
@@ -303,12 +306,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     """`revrules schedule`: every problem in the config is reported before the first slot."""
+    from revrules.schedule.jobs import run_job
+    from revrules.schedule.scheduler import Scheduler
+
     project = load_project(args.config)
     return Scheduler(project.config, lambda job: run_job(args.config, job)).run()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """`revrules status`."""
+    from revrules.schedule.status import job_status, scheduler_status
+
     config = load_config(args.config)
     path = config.state_dir / "ledger.db"
     runs: dict[int, Any] = {}

@@ -16,15 +16,6 @@ from revrules.project import Project, load_project
 from revrules.run import operations
 
 
-def add_explain_options(parser: argparse.ArgumentParser) -> None:
-    """`explain`'s `--why-not` and `--format`."""
-    parser.add_argument("--why-not", metavar="DECISION=VALUE",
-                        help="the fewest input changes that would give DECISION this VALUE; for the territory "
-                             "owner output (e.g. owner=USERID, with a record ID), why that person was not chosen")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                        help="text (default), json, or markdown a rep can read")
-
-
 def cmd_explain(args: argparse.Namespace) -> int:
     """`revrules explain ID | --account JSON [--why-not DECISION=VALUE] [--format text|json|markdown]`."""
     fmt = "json" if args.json else args.format

@@ -17,14 +17,6 @@ from revrules.run.plan import Plan
 log = logging.getLogger(__name__)
 
 
-def add_handoff_options(p: argparse.ArgumentParser) -> None:
-    """`revrules handoff [PLAN | --run N] [-o DIR]`."""
-    p.add_argument("plan", nargs="?", metavar="PLAN", help="a plan saved with `plan -o`")
-    p.add_argument("--run", type=int, metavar="N", help="an applied run in the ledger (see `revrules history`)")
-    p.add_argument("-o", "--out", default="handoff", metavar="DIR",
-                   help="the folder for one Markdown and one CSV file per owner and a summary (default: handoff)")
-
-
 def cmd_handoff(args: argparse.Namespace) -> int:
     """Write the digests of a saved plan or an applied run, and list them."""
     project = load_project(args.config)

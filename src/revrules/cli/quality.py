@@ -20,29 +20,6 @@ from revrules.report.coverage import coverage as rule_coverage
 from revrules.run import operations
 from revrules.run.online import check_online, output_picklists
 
-ONLINE_HELP = ("also read the configured source, the CRM or the config's CSV: values outside an output's "
-               "picklist (RR108; Salesforce and HubSpot only, a CSV has no picklists) and findings on the "
-               "records read (RR201 never holds, RR202 never decides, RR203 unmapped values)")
-
-FORMATS = ("text", "json", "github")
-
-
-def add_format_option(parser: argparse.ArgumentParser) -> None:
-    """`--format text|json|github` (github: workflow annotations)."""
-    parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="text (default), json (one document on stdout) or github (workflow annotations)")
-
-
-def add_test_options(parser: argparse.ArgumentParser) -> None:
-    """`test`'s quality options: `--format`, `--coverage`, `--mutate`, `--fail-under`."""
-    add_format_option(parser)
-    parser.add_argument("--coverage", action="store_true",
-                        help="report which rules, defaults, territory leaves and lists the tests exercise")
-    parser.add_argument("--mutate", action="store_true",
-                        help="mutation testing: report each change to the rulebook that no test notices")
-    parser.add_argument("--fail-under", type=float, metavar="PERCENT",
-                        help="with --coverage or --mutate: fail when the score is under PERCENT")
-
 
 def output_format(args: argparse.Namespace) -> str:
     """The chosen format; `--json` is `--format json`."""

@@ -39,12 +39,6 @@ def render(kind: str) -> str:
     return json.dumps(schema(kind), indent=2, sort_keys=True) + "\n"
 
 
-def add_schema_options(parser: argparse.ArgumentParser) -> None:
-    """`schema [KIND] [-o DIR]`."""
-    parser.add_argument("kind", nargs="?", choices=KINDS, help="one schema only (default: all three)")
-    parser.add_argument("-o", "--out", metavar="DIR", help="write <kind>.schema.json files into DIR")
-
-
 def cmd_schema(args: argparse.Namespace) -> int:
     """`revrules schema [KIND] [-o DIR]`."""
     kinds = [args.kind] if args.kind else list(KINDS)

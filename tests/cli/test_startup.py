@@ -1,0 +1,44 @@
+"""Start-up: the parser names each command's handler, and a command imports only what it runs (issue 18)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from revrules.cli.arguments import build_parser
+from revrules.cli.main import load_handler
+
+HEAVY = ("polars", "numpy", "pydantic", "z3", "apscheduler")
+
+
+def _loaded_after(code: str, cwd: Path | None = None) -> list[str]:
+    """Which of HEAVY a fresh interpreter has imported after running `code`."""
+    probe = f"import sys\n{code}\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=cwd)
+    return done.stdout.split()
+
+
+def test_every_command_names_a_handler_that_exists() -> None:
+    """A misspelt handler would otherwise only fail when a user runs that command."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"plan", "apply", "lint", "rehearse", "schedule", "status"} <= set(commands.choices)
+    for name, sub in commands.choices.items():
+        assert callable(load_handler(sub.get_default("handler"))), name
+
+
+def test_help_and_argument_errors_load_no_engine() -> None:
+    """`revrules --help` answers without importing polars, numpy, pydantic or the lint's solver."""
+    parsed = "from revrules.cli.arguments import build_parser\nbuild_parser().parse_args(['plan', '-o', 'p.json'])"
+    assert _loaded_after(parsed) == []
+
+
+def test_a_plan_loads_neither_the_solver_nor_the_scheduler(tmp_path: Path) -> None:
+    """z3 (the lint) and APScheduler (the scheduler) load only for the commands that use them."""
+    subprocess.run([sys.executable, "-m", "revrules", "init", str(tmp_path)], check=True, capture_output=True)
+    loaded = _loaded_after("from revrules.cli.main import main\nmain(['plan'])", cwd=tmp_path)
+    assert "polars" in loaded
+    assert "z3" not in loaded
+    assert "apscheduler" not in loaded
