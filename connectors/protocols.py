@@ -169,7 +169,15 @@ class ApiBudget(Protocol):
         """Refuse (raise `RefusedError`) a write the remaining allowance cannot afford.
 
         `other_calls` are the calls the write makes besides writing the records: the
-        related records an owner change carries, written and read by id.
+        related records an owner change carries, written and read by id, and the list
+        membership writes (`list_write_calls`).
+        """
+        ...
+
+    def list_write_calls(self, list_id: str, name: str, adds: int, removes: int, members: int) -> int:
+        """About the calls adding `adds` and removing `removes` members of one list costs, its reads included.
+
+        `members` is how many the list has now. Makes no call.
         """
         ...
 

@@ -256,6 +256,10 @@ class HubspotConnector:
         """Add and remove members of the MANUAL list named `name` (see `HubspotLists.write_list_changes`)."""
         return self._lists.write_list_changes(list_id, name, adds, removes)
 
+    def list_write_calls(self, list_id: str, name: str, adds: int, removes: int, members: int) -> int:
+        """About the calls `write_list_changes` makes (see `HubspotLists.write_calls`)."""
+        return self._lists.write_calls(list_id, name, adds, removes, members)
+
     # ------------------------------------------------------- checks and schema
 
     def api_calls(self) -> dict[tuple[str, str], int]:

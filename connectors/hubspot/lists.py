@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote
@@ -107,6 +108,33 @@ class HubspotLists:
         if self._syncs_contacts(list_id) and results:
             results += self._sync_contacts(list_id, name, hubspot_id, results)
         return results
+
+    def write_calls(self, list_id: str, name: str, adds: int, removes: int, members: int) -> int:
+        """About the calls `write_list_changes` makes, without making any.
+
+        Add-and-remove calls of `membership_chunk` ids; a list not found yet is looked up
+        again and created. A contact list that follows companies also costs reads of the
+        company list's members (pages of `MEMBERSHIP_PAGE`), of their contacts (batches of
+        `ASSOCIATION_BATCH`) and of its own members, counted as one contact per company:
+        the contacts are not known before they are read.
+        """
+        changes = adds + removes
+        if changes <= 0:
+            return 0
+        chunk = max(self.membership_chunk, 1)
+        calls = math.ceil(changes / chunk) + self._lookups(name, self._object_type_id())
+        if self._syncs_contacts(list_id):
+            after = max(members - removes, 0) + adds
+            calls += (math.ceil(max(after, 1) / MEMBERSHIP_PAGE)  # the company list, after the change
+                      + math.ceil((after + removes) / ASSOCIATION_BATCH)  # their contacts
+                      + math.ceil(max(after, 1) / MEMBERSHIP_PAGE)  # the contact list
+                      + math.ceil(changes / chunk)
+                      + self._lookups(name + CONTACT_LIST_SUFFIX, OBJECT_TYPE_IDS["contacts"]))
+        return calls
+
+    def _lookups(self, name: str, object_type_id: str) -> int:
+        """Calls to find a list not found yet (a miss is not kept) and create it: none once found."""
+        return 0 if (object_type_id, name) in self._ids else 2
 
     def _members(self, found: str) -> set[str]:
         """The record ids in the HubSpot list with id `found`."""

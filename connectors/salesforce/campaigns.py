@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from revrules.connectors.base import ListWrite
 from revrules.connectors.salesforce.errors import ALREADY_DELETED, Failure, collection_error
 from revrules.connectors.salesforce.read import query, query_chunks
 from revrules.connectors.salesforce.session import SalesforceSession
-from revrules.connectors.salesforce.soql import RECORD_ID_RE, record_ids, soql_string
+from revrules.connectors.salesforce.soql import ID_CHUNK, RECORD_ID_RE, record_ids, soql_string
 from revrules.connectors.salesforce.write import COLLECTION_SIZE, collection_insert
 from revrules.errors import CrmError, InvalidInputError, RevrulesError
 
@@ -151,6 +152,19 @@ class Campaigns:
                 results.append(ListWrite(list_id, account, "add" if action == "add" else "remove",
                                          problem is None, problem))
         return results
+
+    def write_calls(self, name: str, adds: int, removes: int) -> int:
+        """About the calls `write_list_changes` makes, without making any, counting one contact per account.
+
+        The accounts' contacts, then those contacts' CampaignMembers, are read `ID_CHUNK` ids a
+        query; members are created and deleted `COLLECTION_SIZE` a call; the remembered accounts
+        may be updated once; a Campaign not found yet is looked up again and created.
+        """
+        accounts = adds + removes
+        if accounts <= 0:
+            return 0
+        return (2 * math.ceil(accounts / ID_CHUNK) + math.ceil(adds / COLLECTION_SIZE)
+                + math.ceil(removes / COLLECTION_SIZE) + 1 + (0 if name in self._cache else 2))
 
     def check_lists(self, names: Mapping[str, str]) -> list[str]:
         """Problems with the Campaigns the rulebook's lists map to (list id -> display name)."""

@@ -262,6 +262,10 @@ class SalesforceConnector:
         """Add and remove member accounts of the Campaign named `name` (see `Campaigns.write_list_changes`)."""
         return self._campaigns.write_list_changes(list_id, name, adds, removes)
 
+    def list_write_calls(self, list_id: str, name: str, adds: int, removes: int, members: int) -> int:  # noqa: ARG002
+        """About the calls `write_list_changes` makes (see `Campaigns.write_calls`); the Campaign's size costs none."""
+        return self._campaigns.write_calls(name, adds, removes)
+
     def check_lists(self, names: Mapping[str, str]) -> list[str]:
         """Problems with the Campaigns the rulebook's lists map to (list id -> display name)."""
         return self._campaigns.check_lists(names)

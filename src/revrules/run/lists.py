@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
-from revrules.connectors.protocols import Connector, ListSync
+import polars as pl
+
+from revrules.connectors.protocols import ApiBudget, Connector, ListSync
 from revrules.project import Project
 from revrules.state.files import replace_private
 
@@ -18,6 +21,18 @@ def current_lists(project: Project, connector: Connector) -> dict[str, set[str]]
     if not project.book.lists or not isinstance(connector, ListSync):
         return {}
     return {item.id: connector.list_members(item.id, item.name) for item in project.book.lists}
+
+
+def list_calls(connector: ApiBudget, list_changes: pl.DataFrame, names: Mapping[str, str],
+               members: Mapping[str, set[str]]) -> int:
+    """About the API calls writing `list_changes` costs, for the budget guard (see `ApiBudget.list_write_calls`).
+
+    A list whose name is unknown is not counted: the apply refuses it before any call.
+    """
+    counts = list_changes.group_by("list", maintain_order=True).agg(
+        adds=(pl.col("action") == "add").sum(), removes=(pl.col("action") == "remove").sum())
+    return sum(connector.list_write_calls(list_id, names[list_id], adds, removes, len(members.get(list_id, ())))
+               for list_id, adds, removes in counts.iter_rows() if list_id in names)
 
 
 def list_names(project: Project) -> dict[str, str]:

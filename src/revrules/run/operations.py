@@ -27,7 +27,7 @@ from revrules.run.apply import ApplyReport, FollowUp, recover, run_apply
 from revrules.run.balance import pool_balance
 from revrules.run.changes import Changes
 from revrules.run.guards import changed_records_refusal, list_guard
-from revrules.run.lists import current_lists, known_list_names, remember_list_names, report_renamed_lists
+from revrules.run.lists import current_lists, known_list_names, list_calls, remember_list_names, report_renamed_lists
 from revrules.run.plan import Plan, PlanMeta, build_plan
 from revrules.run.read import Snapshot, read_all, read_modified
 from revrules.run.rollback import rollback_changes, rollback_lists
@@ -327,10 +327,12 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         ledger.update_run(run_id, records_read=plan.meta.records_read)
         ledger.finish_run(run_id, SUCCEEDED, "nothing to change")
         return None
-    if isinstance(connector, ApiBudget) and not (plan.changes.is_empty() and plan.related.is_empty()):
+    names = known_list_names(project)
+    if isinstance(connector, ApiBudget) and not plan.is_empty:
         try:
             connector.check_budget(plan.changed_records,
-                                   cascade.related_calls(connector, plan.related, saved=saved))
+                                   cascade.related_calls(connector, plan.related, saved=saved)
+                                   + list_calls(connector, plan.list_changes, names, members))
         except RevrulesError as exc:
             ledger.finish_run(run_id, REFUSED if isinstance(exc, RefusedError) else ERROR, str(exc))
             raise
@@ -341,8 +343,7 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         except RevrulesError as exc:
             ledger.finish_run(run_id, REFUSED, str(exc))
             raise
-    report = run_apply(ledger, connector, run_id, plan, saved=saved, list_names=known_list_names(project),
-                       follow=follow)
+    report = run_apply(ledger, connector, run_id, plan, saved=saved, list_names=names, follow=follow)
     if command == "apply":
         remember_list_names(project)
     return report
