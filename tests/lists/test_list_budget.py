@@ -126,3 +126,25 @@ def test_salesforce_campaign_writes_fit_the_estimate(cli: Cli, tmp_path: Path) -
             spent = len([r for r in org.request_log if r.call is not None and r.call > budget_read])
             assert 0 < spent <= needed(applied.err) <= spent + 4, (threshold, spent, needed(applied.err))
         assert not org.campaign_members
+
+
+def test_an_apply_reads_each_lists_members_once(cli: Cli, tmp_path: Path) -> None:
+    """The plan an apply makes has just read every list's members; the `max_list_change` guard and the
+    budget take their sizes from it rather than reading every page of every list again. A saved plan's
+    lists are read again, as time has passed since it was made."""
+    companies = [{"id": str(1000 + i), "name": f"C{i}", "numberofemployees": str(i * 100)} for i in range(8)]
+    with HubSpotEmulator(companies) as portal:
+        rules = HUBSPOT_RULES.replace(", include_contacts: true", "")
+        config = write_project(tmp_path, rules, HUBSPOT_CONFIG.format(url=portal.url, reserve=0))
+        assert cli("apply", "--yes", "-c", config).code == 0
+        (tmp_path / "rules.yaml").write_text(rules.replace("300", "500"))
+        portal.reset_log()
+        applied = cli("apply", "--yes", "-c", config)
+        assert applied.code == 0, applied.err
+        assert len(portal.requests("GET", "/memberships")) == 2  # one page of each list
+
+        (tmp_path / "rules.yaml").write_text(rules)
+        assert cli("plan", "-o", tmp_path / "plan.json", "-c", config).code == 0
+        portal.reset_log()
+        assert cli("apply", tmp_path / "plan.json", "--yes", "-c", config).code == 0
+        assert len(portal.requests("GET", "/memberships")) == 2

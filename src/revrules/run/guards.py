@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from revrules.project import Project
@@ -27,13 +29,13 @@ def changed_records_refusal(project: Project, plan: Plan) -> str | None:
             f"allows ({limit:,}); review it and pass --force to apply anyway")
 
 
-def list_guard(project: Project, plan: Plan, current: dict[str, set[str]]) -> str | None:
-    """Why `safety.max_list_change` refuses the plan's list changes, or None."""
+def list_guard(project: Project, plan: Plan, sizes: Mapping[str, int]) -> str | None:
+    """Why `safety.max_list_change` refuses the plan's list changes, or None; `sizes`: each list's members now."""
     limit = project.config.model.safety.max_list_change
     if limit is None or plan.list_changes.is_empty():
         return None
     for (list_id,), group in plan.list_changes.group_by("list", maintain_order=True):
-        before = len(current.get(str(list_id), set()))
+        before = sizes.get(str(list_id), 0)
         adds = group.filter(pl.col("action") == "add").height
         removes = group.height - adds
         if isinstance(limit, str):

@@ -23,15 +23,20 @@ def current_lists(project: Project, connector: Connector) -> dict[str, set[str]]
     return {item.id: connector.list_members(item.id, item.name) for item in project.book.lists}
 
 
+def list_sizes(project: Project, connector: Connector) -> dict[str, int]:
+    """How many members each rulebook list has in the CRM (see `current_lists`)."""
+    return {key: len(ids) for key, ids in current_lists(project, connector).items()}
+
+
 def list_calls(connector: ApiBudget, list_changes: pl.DataFrame, names: Mapping[str, str],
-               members: Mapping[str, set[str]]) -> int:
+               sizes: Mapping[str, int]) -> int:
     """About the API calls writing `list_changes` costs, for the budget guard (see `ApiBudget.list_write_calls`).
 
     A list whose name is unknown is not counted: the apply refuses it before any call.
     """
     counts = list_changes.group_by("list", maintain_order=True).agg(
         adds=(pl.col("action") == "add").sum(), removes=(pl.col("action") == "remove").sum())
-    return sum(connector.list_write_calls(list_id, names[list_id], adds, removes, len(members.get(list_id, ())))
+    return sum(connector.list_write_calls(list_id, names[list_id], adds, removes, sizes.get(list_id, 0))
                for list_id, adds, removes in counts.iter_rows() if list_id in names)
 
 

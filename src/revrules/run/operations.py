@@ -27,7 +27,14 @@ from revrules.run.apply import ApplyReport, FollowUp, recover, run_apply
 from revrules.run.balance import pool_balance
 from revrules.run.changes import Changes
 from revrules.run.guards import changed_records_refusal, list_guard
-from revrules.run.lists import current_lists, known_list_names, list_calls, remember_list_names, report_renamed_lists
+from revrules.run.lists import (
+    current_lists,
+    known_list_names,
+    list_calls,
+    list_sizes,
+    remember_list_names,
+    report_renamed_lists,
+)
 from revrules.run.plan import Plan, PlanMeta, build_plan
 from revrules.run.read import Snapshot, read_all, read_modified
 from revrules.run.rollback import rollback_changes, rollback_lists
@@ -318,8 +325,11 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
     too_many = changed_records_refusal(project, plan) if guarded else None
     if too_many is not None:
         raise _refuse(ledger, run_id, plan, too_many)
-    members = current_lists(project, connector) if not plan.list_changes.is_empty() else {}
-    list_refusal = list_guard(project, plan, members) if guarded else None
+    # A plan made in this run has just read the lists; a saved plan's are read again.
+    sizes = plan.list_sizes
+    if sizes is None:
+        sizes = list_sizes(project, connector) if not plan.list_changes.is_empty() else {}
+    list_refusal = list_guard(project, plan, sizes) if guarded else None
     if list_refusal is not None:
         raise _refuse(ledger, run_id, plan, list_refusal)
     # Values held back as too long are failures of this run, even when nothing else changes.
@@ -332,7 +342,7 @@ def _apply_plan(project: Project, connector: Connector, ledger: Ledger, plan: Pl
         try:
             connector.check_budget(plan.changed_records,
                                    cascade.related_calls(connector, plan.related, saved=saved)
-                                   + list_calls(connector, plan.list_changes, names, members))
+                                   + list_calls(connector, plan.list_changes, names, sizes))
         except RevrulesError as exc:
             ledger.finish_run(run_id, REFUSED if isinstance(exc, RefusedError) else ERROR, str(exc))
             raise

@@ -72,6 +72,9 @@ class Plan:
     families_moved: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FAMILY_SCHEMA))
     """With `families: together`: per family (its ultimate parent's id) re-routed as one unit, the accounts whose
     territory or owner changes and where the family goes (null: that field does not change)."""
+    list_sizes: Mapping[str, int] | None = None
+    """Members each rulebook list had in the CRM when the plan was made (not saved: a saved plan's lists are read
+    again before it is applied)."""
 
     @property
     def changed_records(self) -> int:
@@ -272,6 +275,7 @@ def build_plan(
         meta=meta,
         changes=changes,
         list_changes=_list_changes(project, evaluated, current_lists or {}),
+        list_sizes=None if current_lists is None else {key: len(ids) for key, ids in current_lists.items()},
         conflicts=_conflicts(project, evaluated),
         unassigned=_unassigned(project, evaluated),
         quality=snapshot.quality,
