@@ -29,6 +29,16 @@ def test_unknown_name_points_at_the_name_and_suggests_the_closest(tmp_path: Path
     ]
 
 
+def test_positions_count_characters_after_non_ascii_text(tmp_path: Path) -> None:
+    """libyaml scans the file; its marks count characters, as Python's string indices do, so a
+    position after `Zürich` or `日本` still points at the right column of the right line."""
+    text = ('version: 1\n# Zürich, 日本\ndecisions:\n  segment:\n    rules:\n'
+            '      - {id: dach, when: "country == \'Zürich\' and employes >= 2", then: Big}\n')
+    assert problems(tmp_path, text) == [
+        "book.yaml:6:51: decisions.segment.rules[0].when: unknown name 'employes' (did you mean 'employees'?)"
+    ]
+
+
 def test_type_mismatch_is_a_load_error(tmp_path: Path) -> None:
     text = "version: 1\ndecisions:\n  segment:\n    rules:\n      - {when: \"employees == 'many'\", then: Big}\n"
     assert problems(tmp_path, text) == [
