@@ -1,0 +1,93 @@
+"""Small projects for the tests and benchmarks: a config per CRM kind, and the folder that holds it.
+
+A config function writes the lines every test of that CRM needs and takes what a test varies
+as keywords: `fields`, `outputs` and `rules` are the YAML of those sections on one line,
+`extra` is further top-level YAML, and any other keyword is one more line of `crm:`
+(`max_retries=2` gives `max_retries: 2`). The result is plain text, so a test can still
+`.replace()` one line of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from revrules.testing.hubspot.protocol import DEFAULT_ACCESS_TOKEN
+
+SESSION: Mapping[str, object] = {"auth": "session", "session_id": "${SF_SESSION}"}
+"""Log in to the Salesforce emulator with the session id in `SF_SESSION` (its `session_id`)."""
+
+SEGMENT_RULES = """\
+version: 1
+decisions:
+  segment:
+    hit: first
+    rules:
+      - {id: big, when: "employees >= 100", then: Big}
+    default: Small
+"""
+"""One decision: 100 employees or more is Big, the rest Small."""
+
+
+def salesforce_config(
+    url: str = "${SF_URL}",
+    *,
+    auth: Mapping[str, object] = SESSION,
+    fields: str = "{employees: {source: NumberOfEmployees, type: number}}",
+    rules: str = "rules.yaml",
+    outputs: str | None = "{segment: Segment__c}",
+    extra: str = "",
+    **crm: object,
+) -> str:
+    """A config for the Salesforce emulator at `url`, logged in by `auth`, with no API reserve."""
+    return _config({"kind": "salesforce", **auth, "instance_url": url, "api_reserve": 0, **crm},
+                   fields=fields, rules=rules, outputs=outputs, extra=extra)
+
+
+def hubspot_config(
+    url: str = "${HS_URL}",
+    *,
+    token: str = DEFAULT_ACCESS_TOKEN,
+    fields: str = "{employees: {source: numberofemployees, type: number}}",
+    rules: str = "rules.yaml",
+    outputs: str | None = "{segment: revrules_segment}",
+    extra: str = "",
+    **crm: object,
+) -> str:
+    """A config for the HubSpot emulator at `url` with the access token `token` (the emulator's own by default)."""
+    return _config({"kind": "hubspot", "access_token": token, "base_url": url, **crm},
+                   fields=fields, rules=rules, outputs=outputs, extra=extra)
+
+
+def csv_config(
+    *,
+    fields: str = "{employees: {source: Emp, type: number}}",
+    rules: str = "rules/",
+    outputs: str | None = "{segment: Segment__c}",
+    extra: str = "",
+    **crm: object,
+) -> str:
+    """A config that reads `accounts.csv` (its ids in column `Id`) and writes `out.csv`."""
+    return _config({"kind": "csv", "path": "accounts.csv", "id_column": "Id", "output": "out.csv", **crm},
+                   fields=fields, rules=rules, outputs=outputs, extra=extra)
+
+
+def write_project(folder: Path, config: str, rulebook: str, *, at: str = "rules.yaml") -> Path:
+    """Write `config` as `folder/revrules.yaml` and `rulebook` at `folder/at`; returns the config's path.
+
+    `at` must be what the config's `rules` names: the file itself, or the folder it is in.
+    """
+    (folder / at).parent.mkdir(parents=True, exist_ok=True)
+    (folder / at).write_text(rulebook, encoding="utf-8")
+    path = folder / "revrules.yaml"
+    path.write_text(config, encoding="utf-8")
+    return path
+
+
+def _config(crm: Mapping[str, object], *, fields: str, rules: str, outputs: str | None, extra: str) -> str:
+    lines = ["version: 1", "crm:", *(f"  {key}: {value}" for key, value in crm.items()),
+             f"fields: {fields}", f"rules: [{rules}]"]
+    if outputs is not None:
+        lines.append(f"outputs: {outputs}")
+    lines.append("state_dir: .revrules")
+    return "\n".join(lines) + "\n" + extra
