@@ -29,6 +29,18 @@ decisions:
 """One decision: 100 employees or more is Big, the rest Small."""
 
 
+def list_rules(threshold: int, *, name: str, include_contacts: bool = False) -> str:
+    """A rulebook of one list, `big`, named `name`: the accounts of `threshold` employees or more."""
+    rules = f"""\
+version: 1
+lists:
+  - id: big
+    name: {name}
+    when: "employees >= {threshold}"
+"""
+    return rules + ("    include_contacts: true\n" if include_contacts else "")
+
+
 def salesforce_config(
     url: str = "${SF_URL}",
     *,
