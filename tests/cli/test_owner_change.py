@@ -34,10 +34,10 @@ territories:
 """
 
 SALESFORCE = projects.salesforce_config(
-    fields="{name: Name}", rules="rules/", outputs="{territory: Territory__c, owner: OwnerId}",
+    fields={"name": "Name"}, rules="rules/", outputs={"territory": "Territory__c", "owner": "OwnerId"},
     extra="owner_change: {contacts: true, open_opportunities: true}\n", retry_backoff_seconds=0.001)
 HUBSPOT = projects.hubspot_config(
-    fields="{name: name}", rules="rules/", outputs="{owner: hubspot_owner_id}",
+    fields={"name": "name"}, rules="rules/", outputs={"owner": "hubspot_owner_id"},
     extra="owner_change: {contacts: true, open_deals: true}\n", retry_backoff_seconds=0.001)
 HS_OLD, HS_NEW, HS_OTHER = "101", "202", "303"
 

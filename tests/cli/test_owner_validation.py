@@ -26,9 +26,9 @@ territories:
 """
 
 SALESFORCE = projects.salesforce_config(
-    fields="{name: Name}", rules="rules/", outputs="{territory: Territory__c, owner: OwnerId}",
+    fields={"name": "Name"}, rules="rules/", outputs={"territory": "Territory__c", "owner": "OwnerId"},
     retry_backoff_seconds=0.001)
-HUBSPOT = projects.hubspot_config(fields="{name: name}", rules="rules/", outputs="{owner: hubspot_owner_id}")
+HUBSPOT = projects.hubspot_config(fields={"name": "name"}, rules="rules/", outputs={"owner": "hubspot_owner_id"})
 
 ACTIVE, INACTIVE, UNKNOWN = "005Dn000000AAAAAAA", "005Dn000000BBBBAAA", "005Dn000000CCCCAAA"
 

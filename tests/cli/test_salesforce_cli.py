@@ -69,8 +69,9 @@ def make_org(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Salesfor
 
 
 def project(folder: Path, *, auth: Mapping[str, object] = SESSION, **crm: object) -> Path:
-    config = salesforce_config(auth=auth, fields="{employees: {source: NumberOfEmployees, type: number}, name: Name}",
-                               rules="rules/", retry_backoff_seconds=0.001, max_retries=2, **crm)
+    fields = {"employees": "{source: NumberOfEmployees, type: number}", "name": "Name"}
+    config = salesforce_config(auth=auth, fields=fields, rules="rules/", retry_backoff_seconds=0.001, max_retries=2,
+                               **crm)
     return write_project(folder, config, RULES, at="rules/segments.yaml")
 
 

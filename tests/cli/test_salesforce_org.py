@@ -461,7 +461,7 @@ def test_the_readme_emulator_command_serves_the_sample_and_refuses_unknown_owner
         monkeypatch.setenv("SF_URL", url)
         monkeypatch.setenv("SF_SESSION", "00DEM0000000001!rehearsal")
         config = project(tmp_path)
-        config.write_text(config.read_text().replace("outputs: {segment: Segment__c}", "outputs: {owner: OwnerId}"))
+        config.write_text(config.read_text().replace("outputs:\n  segment: Segment__c", "outputs:\n  owner: OwnerId"))
         (tmp_path / "rules" / "segments.yaml").write_text(OWNER_RULES)
         applied = cli("apply", "-c", config, "--yes", "--json")
     finally:

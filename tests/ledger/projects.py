@@ -61,15 +61,16 @@ class Crm:
             self.emulator = SalesforceEmulator(
                 [{"Id": sf_id(i), "Name": f"A{i}", "NumberOfEmployees": 500 if i % 2 else 10, "Segment__c": "SMB",
                   "Size__c": None} for i in range(count)], picklists={"Segment__c": SEGMENTS}).start()
-            config = salesforce_config(self.emulator.url, auth=auth, outputs="{segment: Segment__c, size: Size__c}",
-                                       extra=safety, retry_backoff_seconds=0.001, max_retries=2, timeout_seconds=0.5,
-                                       **crm)
+            config = salesforce_config(
+                self.emulator.url, auth=auth, outputs={"segment": "Segment__c", "size": "Size__c"}, extra=safety,
+                retry_backoff_seconds=0.001, max_retries=2, timeout_seconds=0.5, **crm)
         else:
             self.emulator = HubSpotEmulator([{"id": hs_id(i), "name": f"C{i}",
                                               "numberofemployees": "500" if i % 2 else "10"} for i in range(count)]
                                             ).start()
-            config = hubspot_config(self.emulator.url, outputs="{segment: revrules_segment, size: revrules_size}",
-                                    extra=safety, retry_backoff_seconds=0.01, timeout_seconds=0.5, **crm)
+            config = hubspot_config(
+                self.emulator.url, outputs={"segment": "revrules_segment", "size": "revrules_size"}, extra=safety,
+                retry_backoff_seconds=0.01, timeout_seconds=0.5, **crm)
         self.config = write_project(folder, config, RULES)
         self.state = folder / ".revrules"
         if isinstance(self.emulator, SalesforceEmulator):

@@ -7,7 +7,7 @@ from pathlib import Path
 from revrules.testing.harness import Cli, ledger_rows
 from revrules.testing.projects import csv_config, list_rules, write_project
 
-CONFIG = csv_config(fields="{employees: {source: Employees, type: number}}", rules="rules.yaml", outputs=None,
+CONFIG = csv_config(fields={"employees": "{source: Employees, type: number}"}, rules="rules.yaml", outputs={},
                     extra='safety: {max_list_change: "20%"}\n', lists_dir="lists")
 
 

@@ -35,7 +35,7 @@ def emu() -> Iterator[HubSpotEmulator]:
 @pytest.fixture
 def config(tmp_path: Path, emu: HubSpotEmulator, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
-    config = hubspot_config(emu.url, token="${HUBSPOT_TOKEN}", outputs=None, retry_backoff_seconds=0.01, max_retries=0)
+    config = hubspot_config(emu.url, token="${HUBSPOT_TOKEN}", outputs={}, retry_backoff_seconds=0.01, max_retries=0)
     return write_project(tmp_path, config, list_rules(2000, name="Big Companies"))
 
 

@@ -44,7 +44,7 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[SalesforceEmulator]:
 
 @pytest.fixture
 def config(tmp_path: Path, emu: SalesforceEmulator) -> Path:
-    config = salesforce_config(emu.url, outputs=None, retry_backoff_seconds=0.001, max_retries=1)
+    config = salesforce_config(emu.url, outputs={}, retry_backoff_seconds=0.001, max_retries=1)
     return write_project(tmp_path, config, list_rules(1500, name=NAME))
 
 

@@ -1,10 +1,10 @@
 """Small projects for the tests and benchmarks: a config per CRM kind, and the folder that holds it.
 
 A config function writes the lines every test of that CRM needs and takes what a test varies
-as keywords: `fields`, `outputs` and `rules` are the YAML of those sections on one line,
-`extra` is further top-level YAML, and any other keyword is one more line of `crm:`
-(`max_retries=2` gives `max_retries: 2`). The result is plain text, so a test can still
-`.replace()` one line of it.
+as keywords: `fields` and `outputs` map a name to its YAML (one line each), `rules` is the one
+entry of `rules:`, `extra` is further top-level YAML, and any other keyword is one more line
+of `crm:` (`max_retries=2` gives `max_retries: 2`). The result is plain text laid out as a user
+would write it, so a test can still `.replace()` a line of it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,13 @@ from revrules.testing.hubspot.protocol import DEFAULT_ACCESS_TOKEN
 
 SESSION: Mapping[str, object] = {"auth": "session", "session_id": "${SF_SESSION}"}
 """Log in to the Salesforce emulator with the session id in `SF_SESSION` (its `session_id`)."""
+
+# What most tests read and write: the number of employees, and one output `segment`.
+_SALESFORCE_FIELDS: Mapping[str, str] = {"employees": "{source: NumberOfEmployees, type: number}"}
+_HUBSPOT_FIELDS: Mapping[str, str] = {"employees": "{source: numberofemployees, type: number}"}
+_CSV_FIELDS: Mapping[str, str] = {"employees": "{source: Emp, type: number}"}
+_SEGMENT: Mapping[str, str] = {"segment": "Segment__c"}
+_HUBSPOT_SEGMENT: Mapping[str, str] = {"segment": "revrules_segment"}
 
 SEGMENT_RULES = """\
 version: 1
@@ -45,13 +52,17 @@ def salesforce_config(
     url: str = "${SF_URL}",
     *,
     auth: Mapping[str, object] = SESSION,
-    fields: str = "{employees: {source: NumberOfEmployees, type: number}}",
+    fields: Mapping[str, str] = _SALESFORCE_FIELDS,
     rules: str = "rules.yaml",
-    outputs: str | None = "{segment: Segment__c}",
+    outputs: Mapping[str, str] = _SEGMENT,
     extra: str = "",
     **crm: object,
 ) -> str:
-    """A config for the Salesforce emulator at `url`, logged in by `auth`, with no API reserve."""
+    """A config for the Salesforce emulator at `url`, logged in by `auth`, with no API reserve.
+
+    By default it reads `employees` from NumberOfEmployees and writes `segment` to Segment__c;
+    `outputs={}` writes none.
+    """
     return _config({"kind": "salesforce", **auth, "instance_url": url, "api_reserve": 0, **crm},
                    fields=fields, rules=rules, outputs=outputs, extra=extra)
 
@@ -60,26 +71,33 @@ def hubspot_config(
     url: str = "${HS_URL}",
     *,
     token: str = DEFAULT_ACCESS_TOKEN,
-    fields: str = "{employees: {source: numberofemployees, type: number}}",
+    fields: Mapping[str, str] = _HUBSPOT_FIELDS,
     rules: str = "rules.yaml",
-    outputs: str | None = "{segment: revrules_segment}",
+    outputs: Mapping[str, str] = _HUBSPOT_SEGMENT,
     extra: str = "",
     **crm: object,
 ) -> str:
-    """A config for the HubSpot emulator at `url` with the access token `token` (the emulator's own by default)."""
+    """A config for the HubSpot emulator at `url` with the access token `token` (the emulator's own by default).
+
+    By default it reads `employees` from numberofemployees and writes `segment` to revrules_segment;
+    `outputs={}` writes none.
+    """
     return _config({"kind": "hubspot", "access_token": token, "base_url": url, **crm},
                    fields=fields, rules=rules, outputs=outputs, extra=extra)
 
 
 def csv_config(
     *,
-    fields: str = "{employees: {source: Emp, type: number}}",
+    fields: Mapping[str, str] = _CSV_FIELDS,
     rules: str = "rules/",
-    outputs: str | None = "{segment: Segment__c}",
+    outputs: Mapping[str, str] = _SEGMENT,
     extra: str = "",
     **crm: object,
 ) -> str:
-    """A config that reads `accounts.csv` (its ids in column `Id`) and writes `out.csv`."""
+    """A config that reads `accounts.csv` (its ids in column `Id`) and writes `out.csv`.
+
+    By default it reads `employees` from column Emp and writes `segment` to Segment__c.
+    """
     return _config({"kind": "csv", "path": "accounts.csv", "id_column": "Id", "output": "out.csv", **crm},
                    fields=fields, rules=rules, outputs=outputs, extra=extra)
 
@@ -96,10 +114,15 @@ def write_project(folder: Path, config: str, rulebook: str, *, at: str = "rules.
     return path
 
 
-def _config(crm: Mapping[str, object], *, fields: str, rules: str, outputs: str | None, extra: str) -> str:
-    lines = ["version: 1", "crm:", *(f"  {key}: {value}" for key, value in crm.items()),
-             f"fields: {fields}", f"rules: [{rules}]"]
-    if outputs is not None:
-        lines.append(f"outputs: {outputs}")
-    lines.append("state_dir: .revrules")
-    return "\n".join(lines) + "\n" + extra
+def _config(crm: Mapping[str, object], *, fields: Mapping[str, str], rules: str, outputs: Mapping[str, str],
+            extra: str) -> str:
+    lines = ["version: 1", "crm:", *_block(crm), "fields:", *_block(fields), f"rules: [{rules}]"]
+    if outputs:
+        lines += ["outputs:", *_block(outputs)]
+    if extra:
+        lines.append(extra.rstrip("\n"))
+    return "\n".join([*lines, "state_dir: .revrules"]) + "\n"
+
+
+def _block(mapping: Mapping[str, object]) -> list[str]:
+    return [f"  {key}: {value}" for key, value in mapping.items()]
