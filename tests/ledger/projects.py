@@ -49,6 +49,17 @@ def hs_id(n: int) -> str:
     return str(1000 + n)
 
 
+def connect(emulator: Emulator[Any, Any], config: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    """Ready the CRM under a project: Salesforce's session id in SF_SESSION, or HubSpot's output
+    properties created; then an empty request log."""
+    if isinstance(emulator, SalesforceEmulator):
+        monkeypatch.setenv("SF_SESSION", emulator.session_id)
+    else:
+        created = cli("check", "-c", config, "--online", "--create-properties")
+        assert created.code == 0, created.err
+    emulator.reset_log()
+
+
 class Crm:
     """One emulated CRM under a project: what it holds, its write requests, its config."""
 
@@ -73,12 +84,7 @@ class Crm:
                 retry_backoff_seconds=0.01, timeout_seconds=0.5, **crm)
         self.config = write_project(folder, config, RULES)
         self.state = folder / ".revrules"
-        if isinstance(self.emulator, SalesforceEmulator):
-            monkeypatch.setenv("SF_SESSION", self.emulator.session_id)
-        else:
-            created = cli("check", "-c", self.config, "--online", "--create-properties")
-            assert created.code == 0, created.err
-        self.emulator.reset_log()
+        connect(self.emulator, self.config, monkeypatch, cli)
 
     def values(self) -> dict[tuple[str, str], str | None]:
         """What the CRM holds in the output fields: (record id, field) -> value."""

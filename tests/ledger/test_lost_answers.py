@@ -24,6 +24,7 @@ from revrules.testing.harness import Cli, ledger_rows
 from revrules.testing.hubspot import HubSpotEmulator
 from revrules.testing.projects import hubspot_config, salesforce_config, write_project
 from revrules.testing.salesforce import SalesforceEmulator
+from tests.ledger.projects import connect
 
 RULES = """\
 version: 1
@@ -61,12 +62,7 @@ class Crm:
             config = hubspot_config(self.emulator.url, retry_backoff_seconds=0.01, timeout_seconds=0.5)
         self.config = write_project(folder, config, RULES)
         self.state = folder / ".revrules"
-        if isinstance(self.emulator, SalesforceEmulator):
-            monkeypatch.setenv("SF_SESSION", self.emulator.session_id)
-        else:
-            created = cli("check", "-c", self.config, "--online", "--create-properties")
-            assert created.code == 0, created.err
-        self.emulator.reset_log()
+        connect(self.emulator, self.config, monkeypatch, cli)
 
     def segments(self) -> dict[str, str | None]:
         if isinstance(self.emulator, SalesforceEmulator):
