@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,7 +69,7 @@ def make_org(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Salesfor
         emulator.stop()
 
 
-def project(folder: Path, *, auth: Mapping[str, object] = SESSION, **crm: object) -> Path:
+def project(folder: Path, *, auth: Mapping[str, object] = SESSION, **crm: Any) -> Path:
     fields = {"employees": "{source: NumberOfEmployees, type: number}", "name": "Name"}
     config = salesforce_config(auth=auth, fields=fields, rules="rules/", retry_backoff_seconds=0.001, max_retries=2,
                                **crm)
@@ -437,8 +438,7 @@ def test_benchmark_50000_accounts(
 ) -> None:
     count = 50_000
     emulator = make_org(count=count, changing=count)
-    collections = {"bulk_write_threshold": 100000} if mode == "collections" else {}
-    config = project(tmp_path, **collections)
+    config = project(tmp_path, bulk_write_threshold=100000) if mode == "collections" else project(tmp_path)
 
     started = time.perf_counter()
     plan = cli("plan", "-c", config, "--json")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def make_org(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Salesfor
         emulator.stop()
 
 
-def project(folder: Path, *, auth: Mapping[str, object] = SESSION, **crm: object) -> Path:
+def project(folder: Path, *, auth: Mapping[str, object] = SESSION, **crm: Any) -> Path:
     config = salesforce_config(auth=auth, rules="rules/", retry_backoff_seconds=0.001, max_retries=2, **crm)
     return write_project(folder, config, RULES, at="rules/segments.yaml")
 

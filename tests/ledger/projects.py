@@ -64,7 +64,7 @@ class Crm:
     """One emulated CRM under a project: what it holds, its write requests, its config."""
 
     def __init__(self, kind: str, folder: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, count: int, *,
-                 auth: Mapping[str, object] = SESSION, safety: str = "", **crm: object) -> None:
+                 auth: Mapping[str, object] = SESSION, safety: str = "", **crm: Any) -> None:
         self.kind = kind
         self.ids = [sf_id(n) if kind == "salesforce" else hs_id(n) for n in range(count)]
         self.emulator: Emulator[Any, Any]
