@@ -22,45 +22,26 @@ import polars as pl
 
 from revrules.cli.main import main as revrules_main
 from revrules.state.ledger import Ledger
+from revrules.testing import projects
 
-RULES = """\
-version: 1
-decisions:
-  segment:
-    hit: first
-    rules:
-      - {id: big, when: "employees >= 100", then: Big}
-    default: Small
+RULES = projects.SEGMENT_RULES + """\
   tier:
     hit: first
     rules:
       - {id: gold, when: "employees >= 1000", then: Gold}
     default: Silver
 """
-
-CONFIG = """\
-version: 1
-crm: {kind: csv, path: accounts.csv, id_column: Id, output: out.csv}
-fields:
-  employees: {source: Emp, type: number}
-rules: [rules/]
-outputs:
-  segment: Segment__c
-  tier: Tier__c
-safety: {max_changed_records: 100%}
-"""
+CONFIG = projects.csv_config(outputs={"segment": "Segment__c", "tier": "Tier__c"},
+                             extra="safety: {max_changed_records: 100%}\n")
 
 
 def write_project(folder: Path, records: int) -> Path:
     """A CSV project of `records` accounts, every one of which gets two new values."""
-    (folder / "rules").mkdir(parents=True)
-    (folder / "rules" / "book.yaml").write_text(RULES)
+    config = projects.write_project(folder, CONFIG, RULES, at="rules/book.yaml")
     pl.DataFrame({
         "Id": [f"A{n:09d}" for n in range(records)],
         "Emp": [n % 5000 for n in range(records)],
     }).write_csv(folder / "accounts.csv")
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG)
     return config
 
 

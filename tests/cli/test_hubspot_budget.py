@@ -17,6 +17,7 @@ import pytest
 
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.projects import hubspot_config, write_project
 
 BATCH_UPDATE = "/crm/objects/2026-03/companies/batch/update"
 COMPANIES = "/crm/objects/2026-03/companies"
@@ -31,23 +32,6 @@ decisions:
     default: SMB
 """
 
-CONFIG = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: test-token
-  base_url: ${{HS_URL}}
-  retry_backoff_seconds: 0.01
-  api_reserve: {reserve}
-fields:
-  employees: {{source: numberofemployees, type: number}}
-rules: [rules.yaml]
-outputs:
-  segment: revrules_segment
-state_dir: .revrules
-"""
-
-
 @pytest.fixture
 def portal(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotEmulator]:
     """250 SMB companies of 500 employees: all become Mid-Market, three batch updates of 100."""
@@ -58,10 +42,7 @@ def portal(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotEmulator]:
 
 
 def project(folder: Path, *, reserve: int) -> Path:
-    (folder / "rules.yaml").write_text(RULES)
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG.format(reserve=reserve))
-    return config
+    return write_project(folder, hubspot_config(retry_backoff_seconds=0.01, api_reserve=reserve), RULES)
 
 
 def budget_read(portal: HubSpotEmulator) -> int:
@@ -164,22 +145,9 @@ territories:
     - {id: ALL, when: "true", owners: [{id: "202"}]}
 """
 
-OWNER_CONFIG = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: test-token
-  base_url: ${HS_URL}
-  retry_backoff_seconds: 0.01
-  api_reserve: 0
-fields:
-  name: name
-rules: [rules.yaml]
-outputs:
-  owner: hubspot_owner_id
-owner_change: {contacts: true, open_deals: true}
-state_dir: .revrules
-"""
+OWNER_CONFIG = hubspot_config(fields={"name": "name"}, outputs={"owner": "hubspot_owner_id"},
+                              extra="owner_change: {contacts: true, open_deals: true}\n", retry_backoff_seconds=0.01,
+                              api_reserve=0)
 
 
 def test_the_records_that_follow_an_owner_change_count_in_the_budget(

@@ -13,6 +13,7 @@ import pytest
 
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.projects import hubspot_config, write_project
 
 TOKEN = "test-token"
 LIST = "/crm/objects/2026-03/companies"
@@ -50,27 +51,6 @@ tests:
     expect: {segment: Enterprise, territory: NA, fit: 15}
 """
 
-CONFIG = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: ${{HUBSPOT_TOKEN}}
-  base_url: {url}
-  retry_backoff_seconds: 0.01
-fields:
-  name: name
-  employees: {{source: numberofemployees, type: number}}
-  country: country
-rules: [rules.yaml]
-outputs:
-  segment: revrules_segment
-  fit: revrules_fit
-  territory: revrules_territory
-  owner: hubspot_owner_id
-provenance: revrules_reason
-"""
-
-
 def companies(count: int) -> list[dict[str, str]]:
     return [
         {
@@ -91,10 +71,13 @@ def emu() -> Iterator[HubSpotEmulator]:
 
 def project(folder: Path, emulator: HubSpotEmulator, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
-    (folder / "rules.yaml").write_text(RULES)
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG.format(url=emulator.url))
-    return config
+    config = hubspot_config(
+        emulator.url, token="${HUBSPOT_TOKEN}",
+        fields={"name": "name", "employees": "{source: numberofemployees, type: number}", "country": "country"},
+        outputs={"segment": "revrules_segment", "fit": "revrules_fit", "territory": "revrules_territory",
+                 "owner": "hubspot_owner_id"},
+        extra="provenance: revrules_reason\n", retry_backoff_seconds=0.01)
+    return write_project(folder, config, RULES)
 
 
 @pytest.fixture

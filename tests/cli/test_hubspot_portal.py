@@ -19,6 +19,7 @@ from hubspot.crm.lists import ListCreateRequest
 from hubspot.crm.owners import ApiException as OwnersApiException
 
 import revrules.testing.hubspot as emulator_module
+from revrules.testing import projects
 from revrules.testing.harness import Cli
 
 TOKEN = "test-token"
@@ -46,23 +47,6 @@ lists:
     when: "segment == 'Enterprise'"
 """
 
-CONFIG = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: ${{HUBSPOT_TOKEN}}
-  base_url: {url}
-  retry_backoff_seconds: 0.01
-fields:
-  employees: {{source: numberofemployees, type: number}}
-rules: [rules.yaml]
-outputs:
-  segment: revrules_segment
-  territory: revrules_territory
-  owner: hubspot_owner_id
-"""
-
-
 @contextmanager
 def emulator_process(*args: str) -> Iterator[str]:
     """`python -m revrules.testing.hubspot ARGS` as a process; yields its URL."""
@@ -81,10 +65,11 @@ def emulator_process(*args: str) -> Iterator[str]:
 
 def write_project(folder: Path, url: str, monkeypatch: pytest.MonkeyPatch, rules: str = RULES) -> Path:
     monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
-    (folder / "rules.yaml").write_text(rules)
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG.format(url=url))
-    return config
+    config = projects.hubspot_config(
+        url, token="${HUBSPOT_TOKEN}",
+        outputs={"segment": "revrules_segment", "territory": "revrules_territory", "owner": "hubspot_owner_id"},
+        retry_backoff_seconds=0.01)
+    return projects.write_project(folder, config, rules)
 
 
 def test_check_online_lists_each_missing_owner_and_list_scope_on_its_own_line(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from revrules.run import cascade
+from revrules.testing import projects
 from revrules.testing.harness import Result
 from revrules.testing.hubspot import HubSpotEmulator
 from revrules.testing.hubspot.scopes import ALL_SCOPES
@@ -32,49 +33,17 @@ territories:
     - {{id: ALL, when: "true", owners: [{{id: "{NEW}"}}]}}
 """
 
-SALESFORCE = """\
-version: 1
-crm:
-  kind: salesforce
-  auth: session
-  session_id: ${SF_SESSION}
-  instance_url: ${SF_URL}
-  retry_backoff_seconds: 0.001
-  api_reserve: 0
-fields:
-  name: Name
-rules: [rules/]
-outputs:
-  territory: Territory__c
-  owner: OwnerId
-owner_change: {contacts: true, open_opportunities: true}
-state_dir: .revrules
-"""
-
-
-HUBSPOT = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: test-token
-  base_url: ${HS_URL}
-  retry_backoff_seconds: 0.001
-fields:
-  name: name
-rules: [rules/]
-outputs:
-  owner: hubspot_owner_id
-owner_change: {contacts: true, open_deals: true}
-state_dir: .revrules
-"""
+SALESFORCE = projects.salesforce_config(
+    fields={"name": "Name"}, rules="rules/", outputs={"territory": "Territory__c", "owner": "OwnerId"},
+    extra="owner_change: {contacts: true, open_opportunities: true}\n", retry_backoff_seconds=0.001)
+HUBSPOT = projects.hubspot_config(
+    fields={"name": "name"}, rules="rules/", outputs={"owner": "hubspot_owner_id"},
+    extra="owner_change: {contacts: true, open_deals: true}\n", retry_backoff_seconds=0.001)
 HS_OLD, HS_NEW, HS_OTHER = "101", "202", "303"
 
 
 def write_project(folder: Path, config: str) -> Path:
-    (folder / "rules").mkdir(parents=True, exist_ok=True)
-    (folder / "rules" / "routing.yaml").write_text(ROUTING)
-    (folder / "revrules.yaml").write_text(config)
-    return folder / "revrules.yaml"
+    return projects.write_project(folder, config, ROUTING, at="rules/routing.yaml")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from revrules.testing import projects
 from revrules.testing.harness import Result
 from revrules.testing.hubspot import HubSpotEmulator
 from revrules.testing.salesforce import SalesforceEmulator
@@ -24,46 +25,17 @@ territories:
       owners: [{{id: "{a}"}}, {{id: "{b}"}}, {{id: "{c}"}}]
 """
 
-SALESFORCE = """\
-version: 1
-crm:
-  kind: salesforce
-  auth: session
-  session_id: ${SF_SESSION}
-  instance_url: ${SF_URL}
-  retry_backoff_seconds: 0.001
-  api_reserve: 0
-fields:
-  name: Name
-rules: [rules/]
-outputs:
-  territory: Territory__c
-  owner: OwnerId
-state_dir: .revrules
-"""
-
-HUBSPOT = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: test-token
-  base_url: ${HS_URL}
-fields:
-  name: name
-rules: [rules/]
-outputs:
-  owner: hubspot_owner_id
-state_dir: .revrules
-"""
+SALESFORCE = projects.salesforce_config(
+    fields={"name": "Name"}, rules="rules/", outputs={"territory": "Territory__c", "owner": "OwnerId"},
+    retry_backoff_seconds=0.001)
+HUBSPOT = projects.hubspot_config(fields={"name": "name"}, rules="rules/", outputs={"owner": "hubspot_owner_id"})
 
 ACTIVE, INACTIVE, UNKNOWN = "005Dn000000AAAAAAA", "005Dn000000BBBBAAA", "005Dn000000CCCCAAA"
 
 
 def write_project(folder: Path, config: str, owners: tuple[str, str, str]) -> Path:
-    (folder / "rules").mkdir(parents=True, exist_ok=True)
-    (folder / "rules" / "routing.yaml").write_text(ROUTING.format(a=owners[0], b=owners[1], c=owners[2]))
-    (folder / "revrules.yaml").write_text(config)
-    return folder / "revrules.yaml"
+    routing = ROUTING.format(a=owners[0], b=owners[1], c=owners[2])
+    return projects.write_project(folder, config, routing, at="rules/routing.yaml")
 
 
 @pytest.fixture

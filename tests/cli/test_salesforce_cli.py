@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from revrules.testing.harness import Result, ledger_rows
+from revrules.testing.projects import SESSION, salesforce_config, write_project
 from revrules.testing.salesforce import SalesforceEmulator
 
 Cli = Callable[..., Result]
@@ -27,33 +29,8 @@ decisions:
     default: SMB
 """
 
-CONFIG = """\
-version: 1
-crm:
-  kind: salesforce
-{auth}
-  instance_url: ${{SF_URL}}
-  retry_backoff_seconds: 0.001
-  max_retries: 2
-  api_reserve: 0
-{extra}
-fields:
-  employees: {{source: NumberOfEmployees, type: number}}
-  name: Name
-rules: [rules/]
-outputs:
-  segment: Segment__c
-state_dir: .revrules
-"""
-
-SESSION = """\
-  auth: session
-  session_id: ${SF_SESSION}"""
-CLIENT_CREDENTIALS = """\
-  auth: client_credentials
-  consumer_key: 3MVG9example
-  consumer_secret: ${SF_SECRET}
-  domain: acme.my"""
+CLIENT_CREDENTIALS = {"auth": "client_credentials", "consumer_key": "3MVG9example",
+                      "consumer_secret": "${SF_SECRET}", "domain": "acme.my"}
 
 
 def account_id(n: int) -> str:
@@ -92,12 +69,11 @@ def make_org(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Salesfor
         emulator.stop()
 
 
-def project(folder: Path, *, auth: str = SESSION, extra: str = "") -> Path:
-    (folder / "rules").mkdir(parents=True, exist_ok=True)
-    (folder / "rules" / "segments.yaml").write_text(RULES, encoding="utf-8")
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG.format(auth=auth, extra=extra), encoding="utf-8")
-    return config
+def project(folder: Path, *, auth: Mapping[str, object] = SESSION, **crm: Any) -> Path:
+    fields = {"employees": "{source: NumberOfEmployees, type: number}", "name": "Name"}
+    config = salesforce_config(auth=auth, fields=fields, rules="rules/", retry_backoff_seconds=0.001, max_retries=2,
+                               **crm)
+    return write_project(folder, config, RULES, at="rules/segments.yaml")
 
 
 def segments(emulator: SalesforceEmulator) -> dict[str, str]:
@@ -196,7 +172,7 @@ def test_a_large_plan_is_written_as_one_bulk_job(
     cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
 ) -> None:
     emulator = make_org(count=450, changing=401, page_size=200)
-    config = project(tmp_path, extra="  bulk_write_threshold: 300\n  bulk_read_threshold: 300")
+    config = project(tmp_path, bulk_write_threshold=300, bulk_read_threshold=300)
 
     result = cli("apply", "-c", config, "--yes", "--json")
 
@@ -248,7 +224,7 @@ def test_expired_session_mid_bulk_job_logs_in_again(
     cli: Cli, make_org: Callable[..., SalesforceEmulator], tmp_path: Path
 ) -> None:
     emulator = make_org(count=40, changing=30)
-    config = project(tmp_path, auth=CLIENT_CREDENTIALS, extra="  bulk_write_threshold: 20")
+    config = project(tmp_path, auth=CLIENT_CREDENTIALS, bulk_write_threshold=20)
     # describe, query, limits, job create, upload, close, then the first poll expires.
     emulator.faults.expire_session_on_call = 7
 
@@ -388,8 +364,8 @@ def test_jwt_auth_plans_against_the_token_endpoint(
     emulator = make_org()
     config = project(
         tmp_path,
-        auth="  auth: jwt\n  username: rev@example.com\n"
-        "  consumer_key: 3MVG9example\n  private_key_file: jwt.key",
+        auth={"auth": "jwt", "username": "rev@example.com", "consumer_key": "3MVG9example",
+              "private_key_file": "jwt.key"},
     )
 
     result = cli("plan", "-c", config, "--json")
@@ -462,8 +438,7 @@ def test_benchmark_50000_accounts(
 ) -> None:
     count = 50_000
     emulator = make_org(count=count, changing=count)
-    extra = "  bulk_write_threshold: 100000" if mode == "collections" else ""
-    config = project(tmp_path, extra=extra)
+    config = project(tmp_path, bulk_write_threshold=100000) if mode == "collections" else project(tmp_path)
 
     started = time.perf_counter()
     plan = cli("plan", "-c", config, "--json")

@@ -6,12 +6,14 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from revrules.testing.harness import Result, ledger_rows
+from revrules.testing.projects import SESSION, salesforce_config, write_project
 from revrules.testing.salesforce import SalesforceEmulator
 
 Cli = Callable[..., Result]
@@ -26,27 +28,6 @@ decisions:
       - {id: mid-market, when: "employees >= 100", then: Mid-Market}
     default: SMB
 """
-
-CONFIG = """\
-version: 1
-crm:
-  kind: salesforce
-{auth}
-  instance_url: ${{SF_URL}}
-  retry_backoff_seconds: 0.001
-  max_retries: 2
-  api_reserve: 0
-{extra}
-fields:
-  employees: {{source: NumberOfEmployees, type: number}}
-rules: [rules/]
-outputs:
-  segment: Segment__c
-state_dir: .revrules
-"""
-
-SESSION = "  auth: session\n  session_id: ${SF_SESSION}"
-
 
 def account_id(n: int) -> str:
     return f"001Dn0000{n:06d}AAA"
@@ -70,12 +51,9 @@ def make_org(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Salesfor
         emulator.stop()
 
 
-def project(folder: Path, *, auth: str = SESSION, extra: str = "") -> Path:
-    (folder / "rules").mkdir(parents=True, exist_ok=True)
-    (folder / "rules" / "segments.yaml").write_text(RULES, encoding="utf-8")
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG.format(auth=auth, extra=extra), encoding="utf-8")
-    return config
+def project(folder: Path, *, auth: Mapping[str, object] = SESSION, **crm: Any) -> Path:
+    config = salesforce_config(auth=auth, rules="rules/", retry_backoff_seconds=0.001, max_retries=2, **crm)
+    return write_project(folder, config, RULES, at="rules/segments.yaml")
 
 
 def mid_market(emulator: SalesforceEmulator) -> int:
@@ -92,8 +70,8 @@ def test_jwt_with_a_my_domain_in_domain_is_a_clear_config_error(
     https://test.salesforce.com, never a My Domain (OAuth 2.0 JWT Bearer Flow; simple-salesforce
     #672); My Domain belongs in instance_url."""
     emulator = make_org()
-    config = project(tmp_path, auth="  auth: jwt\n  username: rev@example.com\n  consumer_key: 3MVG9\n"
-                                     "  private_key_file: jwt.key\n  domain: acme.my")
+    config = project(tmp_path, auth={"auth": "jwt", "username": "rev@example.com", "consumer_key": "3MVG9",
+                                     "private_key_file": "jwt.key", "domain": "acme.my"})
 
     result = cli("plan", "-c", config)
 
@@ -112,7 +90,7 @@ def test_client_credentials_needs_a_my_domain_and_takes_it_from_instance_url(
     from revrules.connectors.salesforce.session import Credentials, my_domain
 
     make_org()
-    config = project(tmp_path, auth="  auth: client_credentials\n  consumer_key: k\n  consumer_secret: s")
+    config = project(tmp_path, auth={"auth": "client_credentials", "consumer_key": "k", "consumer_secret": "s"})
 
     result = cli("plan", "-c", config)
 
@@ -223,7 +201,7 @@ def test_enforced_duplicate_rules_fail_alerted_records(
     """With `duplicate_rules: enforce` no header is sent, so an alerting rule refuses the save."""
     emulator = make_org()
     emulator.faults.duplicate_alerts = {account_id(0)}
-    config = project(tmp_path, extra="  duplicate_rules: enforce")
+    config = project(tmp_path, duplicate_rules="enforce")
 
     result = cli("apply", "-c", config, "--yes", "--json")
 
@@ -238,7 +216,7 @@ def test_duplicate_alerts_in_a_bulk_job_are_saved_through_collections(
     sObject Collections with allowSave=true."""
     emulator = make_org(count=40, changing=30)
     emulator.faults.duplicate_alerts = {account_id(3)}
-    config = project(tmp_path, extra="  bulk_write_threshold: 10")
+    config = project(tmp_path, bulk_write_threshold=10)
 
     result = cli("apply", "-c", config, "--yes", "--json")
 
@@ -260,7 +238,7 @@ def test_a_bulk_write_larger_than_one_upload_is_split_into_jobs_and_joined(
     emulator.faults.bulk_upload_max_bytes = 2_000
     emulator.faults.lock_rows = {account_id(7): 1}
     emulator.faults.record_errors = {account_id(300): "No"}
-    config = project(tmp_path, extra="  bulk_write_threshold: 300\n  bulk_upload_bytes: 2000")
+    config = project(tmp_path, bulk_write_threshold=300, bulk_upload_bytes=2000)
 
     result = cli("apply", "-c", config, "--yes", "--json")
     replan = cli("plan", "-c", config, "--json")
@@ -303,8 +281,8 @@ def shipped_org(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tup
     monkeypatch.setenv("SF_URL", emulator.url)
     monkeypatch.setenv("SF_SESSION", emulator.session_id)
     config = (REPO / "config.example.yaml").read_text()
-    config = re.sub(r"crm:\n  kind: csv\n(  .*\n)+", "crm:\n" + SESSION.replace("  auth", "  kind: salesforce\n  auth")
-                    + "\n  instance_url: ${SF_URL}\n", config, count=1)
+    config = re.sub(r"crm:\n  kind: csv\n(  .*\n)+", "crm:\n  kind: salesforce\n  auth: session\n"
+                    "  session_id: ${SF_SESSION}\n  instance_url: ${SF_URL}\n", config, count=1)
     (tmp_path / "revrules.yaml").write_text(config)
     yield emulator, tmp_path / "revrules.yaml"
     emulator.stop()
@@ -407,7 +385,7 @@ def test_multi_currency_orgs_read_amounts_in_the_corporate_currency(
                                   currencies={"USD": 1.0, "EUR": 0.92, "JPY": 150.0}).start()
     monkeypatch.setenv("SF_URL", emulator.url)
     monkeypatch.setenv("SF_SESSION", emulator.session_id)
-    config = project(tmp_path, extra=f"  currency: {mode}")
+    config = project(tmp_path, currency=mode)
     config.write_text(config.read_text().replace("employees: {source: NumberOfEmployees, type: number}",
                                                  "revenue: {source: AnnualRevenue, type: number}"))
     (tmp_path / "rules" / "segments.yaml").write_text(CURRENCY_RULES)

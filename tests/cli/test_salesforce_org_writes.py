@@ -67,7 +67,7 @@ def test_a_currency_output_is_refused_in_corporate_currency_mode(
         {"name": "Quota__c", "type": "currency"}], currencies={"USD": 1.0, "EUR": 0.92}).start()
     monkeypatch.setenv("SF_URL", emulator.url)
     monkeypatch.setenv("SF_SESSION", emulator.session_id)
-    config = project(tmp_path, extra=f"  currency: {mode}")
+    config = project(tmp_path, currency=mode)
     config.write_text(config.read_text().replace("segment: Segment__c", "quota: Quota__c"))
     (tmp_path / "rules" / "segments.yaml").write_text(QUOTA_RULES)
     try:

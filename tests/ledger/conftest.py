@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ def two_field_crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> 
     """Make a `Crm` (stopped at the end of the test): `two_field_crm(kind, name="project", count=20, **config)`."""
     made: list[Crm] = []
 
-    def make(kind: str, name: str = "project", count: int = 20, **config: str) -> Crm:
+    def make(kind: str, name: str = "project", count: int = 20, **config: Any) -> Crm:
         crm = Crm(kind, tmp_path / name, monkeypatch, cli, count, **config)
         made.append(crm)
         return crm

@@ -7,6 +7,7 @@ which lets a test refuse one of them and watch the other land.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from revrules.testing.emulator import Emulator
 from revrules.testing.harness import Cli, ledger_rows
 from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.projects import SESSION, hubspot_config, salesforce_config, write_project
 from revrules.testing.salesforce import SalesforceEmulator
 
 RULES = """\
@@ -31,47 +33,8 @@ decisions:
       - {id: large, when: "employees >= 100", then: Large}
     default: Small
 """
-SESSION = "  auth: session\n  session_id: ${SF_SESSION}"
-CLIENT_CREDENTIALS = ("  auth: client_credentials\n  consumer_key: 3MVG9example\n  consumer_secret: s3cret\n"
-                      "  domain: acme.my")
-SF_CONFIG = """\
-version: 1
-crm:
-  kind: salesforce
-{auth}
-  instance_url: {url}
-  retry_backoff_seconds: 0.001
-  max_retries: 2
-  api_reserve: 0
-  timeout_seconds: 0.5
-{extra}
-fields:
-  employees: {{source: NumberOfEmployees, type: number}}
-rules: [rules.yaml]
-outputs:
-  segment: Segment__c
-  size: Size__c
-state_dir: .revrules
-{safety}
-"""
-HS_CONFIG = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: test-token
-  base_url: {url}
-  retry_backoff_seconds: 0.01
-  timeout_seconds: 0.5
-{extra}
-fields:
-  employees: {{source: numberofemployees, type: number}}
-rules: [rules.yaml]
-outputs:
-  segment: revrules_segment
-  size: revrules_size
-state_dir: .revrules
-{safety}
-"""
+CLIENT_CREDENTIALS = {"auth": "client_credentials", "consumer_key": "3MVG9example", "consumer_secret": "s3cret",
+                      "domain": "acme.my"}
 SEGMENTS = ["SMB", "Mid-Market", "Enterprise"]
 FIELDS = {"salesforce": ("Segment__c", "Size__c"), "hubspot": ("revrules_segment", "revrules_size")}
 
@@ -86,11 +49,22 @@ def hs_id(n: int) -> str:
     return str(1000 + n)
 
 
+def connect(emulator: Emulator[Any, Any], config: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    """Ready the CRM under a project: Salesforce's session id in SF_SESSION, or HubSpot's output
+    properties created; then an empty request log."""
+    if isinstance(emulator, SalesforceEmulator):
+        monkeypatch.setenv("SF_SESSION", emulator.session_id)
+    else:
+        created = cli("check", "-c", config, "--online", "--create-properties")
+        assert created.code == 0, created.err
+    emulator.reset_log()
+
+
 class Crm:
     """One emulated CRM under a project: what it holds, its write requests, its config."""
 
     def __init__(self, kind: str, folder: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, count: int, *,
-                 auth: str = SESSION, extra: str = "", safety: str = "") -> None:
+                 auth: Mapping[str, object] = SESSION, safety: str = "", **crm: Any) -> None:
         self.kind = kind
         self.ids = [sf_id(n) if kind == "salesforce" else hs_id(n) for n in range(count)]
         self.emulator: Emulator[Any, Any]
@@ -98,22 +72,19 @@ class Crm:
             self.emulator = SalesforceEmulator(
                 [{"Id": sf_id(i), "Name": f"A{i}", "NumberOfEmployees": 500 if i % 2 else 10, "Segment__c": "SMB",
                   "Size__c": None} for i in range(count)], picklists={"Segment__c": SEGMENTS}).start()
+            config = salesforce_config(
+                self.emulator.url, auth=auth, outputs={"segment": "Segment__c", "size": "Size__c"}, extra=safety,
+                retry_backoff_seconds=0.001, max_retries=2, timeout_seconds=0.5, **crm)
         else:
             self.emulator = HubSpotEmulator([{"id": hs_id(i), "name": f"C{i}",
                                               "numberofemployees": "500" if i % 2 else "10"} for i in range(count)]
                                             ).start()
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "rules.yaml").write_text(RULES)
-        self.config = folder / "revrules.yaml"
-        template = SF_CONFIG if kind == "salesforce" else HS_CONFIG
-        self.config.write_text(template.format(auth=auth, url=self.emulator.url, extra=extra, safety=safety))
+            config = hubspot_config(
+                self.emulator.url, outputs={"segment": "revrules_segment", "size": "revrules_size"}, extra=safety,
+                retry_backoff_seconds=0.01, timeout_seconds=0.5, **crm)
+        self.config = write_project(folder, config, RULES)
         self.state = folder / ".revrules"
-        if isinstance(self.emulator, SalesforceEmulator):
-            monkeypatch.setenv("SF_SESSION", self.emulator.session_id)
-        else:
-            created = cli("check", "-c", self.config, "--online", "--create-properties")
-            assert created.code == 0, created.err
-        self.emulator.reset_log()
+        connect(self.emulator, self.config, monkeypatch, cli)
 
     def values(self) -> dict[tuple[str, str], str | None]:
         """What the CRM holds in the output fields: (record id, field) -> value."""

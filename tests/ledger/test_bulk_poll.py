@@ -15,15 +15,16 @@ the plan is empty afterwards.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pytest
 
 from revrules.testing.harness import Cli
+from revrules.testing.projects import SESSION
 from revrules.testing.salesforce import SalesforceEmulator
-from tests.ledger.projects import CLIENT_CREDENTIALS, SESSION, Crm, changed, results, written
+from tests.ledger.projects import CLIENT_CREDENTIALS, Crm, changed, results, written
 
-BULK = "  bulk_write_threshold: 5"
+BULK = {"bulk_write_threshold": 5}
 """Every apply of the 20-account project takes the Bulk path."""
 POLLS_BEFORE_COMPLETE = 2
 _JOB_POLL = re.compile(r"/jobs/ingest/[^/]+$")
@@ -34,9 +35,9 @@ def job_polls(crm: Crm) -> list[int]:
     return [e.call for e in crm.emulator.requests("GET", "jobs/ingest/") if _JOB_POLL.search(e.path)]
 
 
-def second_poll(two_field_crm: Callable[..., Crm], cli: Cli, auth: str) -> int:
+def second_poll(two_field_crm: Callable[..., Crm], cli: Cli, auth: Mapping[str, object]) -> int:
     """The call number of the apply's second job poll, found by rehearsing it on a twin org."""
-    twin = two_field_crm("salesforce", "rehearsal", auth=auth, extra=BULK)
+    twin = two_field_crm("salesforce", "rehearsal", auth=auth, **BULK)
     twin.emulator.faults.bulk_polls_before_complete = POLLS_BEFORE_COMPLETE
     assert cli("apply", "-c", twin.config, "--yes").code == 0
     polls = job_polls(twin)
@@ -48,7 +49,7 @@ def test_a_401_while_polling_a_bulk_job_logs_in_again_and_records_every_landed_w
     two_field_crm: Callable[..., Crm], cli: Cli
 ) -> None:
     poll = second_poll(two_field_crm, cli, CLIENT_CREDENTIALS)
-    crm = two_field_crm("salesforce", auth=CLIENT_CREDENTIALS, extra=BULK)
+    crm = two_field_crm("salesforce", auth=CLIENT_CREDENTIALS, **BULK)
     assert isinstance(crm.emulator, SalesforceEmulator)
     crm.emulator.faults.bulk_polls_before_complete = POLLS_BEFORE_COMPLETE
     crm.emulator.faults.expire_session_on_call = poll
@@ -82,7 +83,7 @@ def test_a_401_while_polling_a_bulk_job_that_cannot_log_in_again_is_settled_by_t
     two_field_crm: Callable[..., Crm], cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     poll = second_poll(two_field_crm, cli, SESSION)
-    crm = two_field_crm("salesforce", extra=BULK)
+    crm = two_field_crm("salesforce", **BULK)
     assert isinstance(crm.emulator, SalesforceEmulator)
     crm.emulator.faults.bulk_polls_before_complete = POLLS_BEFORE_COMPLETE
     crm.emulator.faults.expire_session_on_call = poll

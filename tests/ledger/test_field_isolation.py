@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from revrules.testing.harness import Cli, ledger_rows
+from revrules.testing.projects import salesforce_config, write_project
 from revrules.testing.salesforce import SalesforceEmulator
-from tests.ledger.test_lost_answers import RULES, SF_CONFIG, salesforce
-
-CONFIG = SF_CONFIG.replace("state_dir:", "provenance: Note__c\nstate_dir:")
+from tests.ledger.test_lost_answers import RULES, salesforce
 
 
 @pytest.fixture
@@ -27,10 +26,9 @@ def org(monkeypatch: pytest.MonkeyPatch) -> Iterator[SalesforceEmulator]:
 
 
 def project(folder: Path, org: SalesforceEmulator) -> Path:
-    (folder / "rules.yaml").write_text(RULES)
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG.format(url=org.url))
-    return config
+    config = salesforce_config(org.url, extra="provenance: Note__c\n", retry_backoff_seconds=0.001, max_retries=2,
+                               timeout_seconds=0.5)
+    return write_project(folder, config, RULES)
 
 
 def deactivate(org: SalesforceEmulator, value: str) -> None:

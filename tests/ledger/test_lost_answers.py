@@ -22,7 +22,9 @@ import pytest
 from revrules.testing.emulator import Emulator
 from revrules.testing.harness import Cli, ledger_rows
 from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.projects import hubspot_config, salesforce_config, write_project
 from revrules.testing.salesforce import SalesforceEmulator
+from tests.ledger.projects import connect
 
 RULES = """\
 version: 1
@@ -32,39 +34,6 @@ decisions:
     rules:
       - {id: big, when: "employees >= 100", then: Mid-Market}
     default: SMB
-"""
-SF_CONFIG = """\
-version: 1
-crm:
-  kind: salesforce
-  auth: session
-  session_id: ${{SF_SESSION}}
-  instance_url: {url}
-  retry_backoff_seconds: 0.001
-  max_retries: 2
-  api_reserve: 0
-  timeout_seconds: 0.5
-fields:
-  employees: {{source: NumberOfEmployees, type: number}}
-rules: [rules.yaml]
-outputs:
-  segment: Segment__c
-state_dir: .revrules
-"""
-HS_CONFIG = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: test-token
-  base_url: {url}
-  retry_backoff_seconds: 0.01
-  timeout_seconds: 0.5
-fields:
-  employees: {{source: numberofemployees, type: number}}
-rules: [rules.yaml]
-outputs:
-  segment: revrules_segment
-state_dir: .revrules
 """
 SEGMENTS = ["SMB", "Mid-Market", "Enterprise"]
 
@@ -86,18 +55,14 @@ class Crm:
     def __init__(self, kind: str, folder: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, count: int) -> None:
         self.kind = kind
         self.emulator: Emulator[Any, Any] = (salesforce if kind == "salesforce" else hubspot)(count).start()
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "rules.yaml").write_text(RULES)
-        self.config = folder / "revrules.yaml"
-        template = SF_CONFIG if kind == "salesforce" else HS_CONFIG
-        self.config.write_text(template.format(url=self.emulator.url))
-        self.state = folder / ".revrules"
-        if isinstance(self.emulator, SalesforceEmulator):
-            monkeypatch.setenv("SF_SESSION", self.emulator.session_id)
+        if kind == "salesforce":
+            config = salesforce_config(self.emulator.url, retry_backoff_seconds=0.001, max_retries=2,
+                                       timeout_seconds=0.5)
         else:
-            created = cli("check", "-c", self.config, "--online", "--create-properties")
-            assert created.code == 0, created.err
-        self.emulator.reset_log()
+            config = hubspot_config(self.emulator.url, retry_backoff_seconds=0.01, timeout_seconds=0.5)
+        self.config = write_project(folder, config, RULES)
+        self.state = folder / ".revrules"
+        connect(self.emulator, self.config, monkeypatch, cli)
 
     def segments(self) -> dict[str, str | None]:
         if isinstance(self.emulator, SalesforceEmulator):

@@ -13,6 +13,7 @@ import pytest
 from revrules.engine.lint.witness import reproduces
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator, default_company_properties
+from revrules.testing.projects import hubspot_config, salesforce_config, write_project
 from revrules.testing.salesforce import ACCOUNT_FIELDS, SalesforceEmulator
 
 SEGMENT_RULES = """\
@@ -24,25 +25,6 @@ decisions:
       - {id: enterprise, when: "employees >= 2000", then: Enterprise}
       - {id: mid-market, when: "employees >= 200", then: Mid-Market}
     default: Unclassified
-"""
-
-SALESFORCE = """\
-version: 1
-crm: {{kind: salesforce, auth: session, session_id: "${{SF_SESSION}}", instance_url: "{url}", api_reserve: 0}}
-fields:
-  employees: {{source: NumberOfEmployees, type: number}}
-rules: [rules.yaml]
-outputs: {{segment: Segment__c}}
-"""
-
-HUBSPOT = """\
-version: 1
-crm: {{kind: hubspot, access_token: "${{HUBSPOT_TOKEN}}", base_url: "{url}", retry_backoff_seconds: 0.01}}
-fields:
-  employees: {{source: numberofemployees, type: number}}
-  country: country
-rules: [rules.yaml]
-outputs: {{segment: revrules_segment, territory: revrules_territory}}
 """
 
 CSV = """\
@@ -79,12 +61,6 @@ def enumeration(name: str, *values: str) -> dict[str, Any]:
             "options": [{"label": v, "value": v, "displayOrder": i, "hidden": False} for i, v in enumerate(values)]}
 
 
-def write_project(folder: Path, config: str, rules: str) -> Path:
-    (folder / "rules.yaml").write_text(rules)
-    (folder / "revrules.yaml").write_text(config)
-    return folder / "revrules.yaml"
-
-
 def assert_witnesses_reproduce(cli: Cli, config: Path, findings: list[dict[str, Any]]) -> None:
     for finding in findings:
         explained = cli("explain", "-c", config, "--account", json.dumps(finding["witness"]), "--json")
@@ -99,7 +75,7 @@ def test_salesforce_values_outside_the_active_picklist_values_are_rr108(
     where Account.Type is `restrictedPicklist: false`). An inactive value and one not listed are both RR108,
     on the rule's line and on the `default:` line; `check --online` passes its field checks (the picklist is
     unrestricted, so the org would take the value) and fails on the findings."""
-    config = write_project(tmp_path, SALESFORCE.format(url=org.url), SEGMENT_RULES)
+    config = write_project(tmp_path, salesforce_config(org.url), SEGMENT_RULES)
 
     result = cli("lint", "-c", config, "--online", "--format", "json")
 
@@ -124,7 +100,7 @@ def test_salesforce_values_among_the_active_options_are_not_rr108(
 ) -> None:
     """Only active `picklistValues` count (sObject Describe, PicklistEntry.active)."""
     rules = SEGMENT_RULES.replace("then: Enterprise", "then: Mid-Market").replace("Unclassified", "SMB")
-    config = write_project(tmp_path, SALESFORCE.format(url=org.url), rules)
+    config = write_project(tmp_path, salesforce_config(org.url), rules)
 
     result = cli("lint", "-c", config, "--online", "--format", "json")
 
@@ -151,7 +127,11 @@ territories:
                   enumeration("revrules_territory", "NA", "EMEA")]
     properties[-2]["options"][0]["hidden"] = True
     with HubSpotEmulator(companies, properties=properties, access_token="test-token") as emulator:
-        config = write_project(tmp_path, HUBSPOT.format(url=emulator.url), rules)
+        settings = hubspot_config(
+            emulator.url, token="${HUBSPOT_TOKEN}", retry_backoff_seconds=0.01,
+            fields={"employees": "{source: numberofemployees, type: number}", "country": "country"},
+            outputs={"segment": "revrules_segment", "territory": "revrules_territory"})
+        config = write_project(tmp_path, settings, rules)
         result = cli("lint", "-c", config, "--online", "--format", "json")
 
     found = [f for f in result.json()["findings"] if f["code"] == "RR108"]
@@ -195,7 +175,7 @@ def test_check_online_reads_the_orgs_records_once(cli: Cli, org: SalesforceEmula
     (tmp_path / "named.csv").write_text("name,tier\nAccount 1,Strategic\nGone Inc,Strategic\n")
     rules = SEGMENT_RULES.replace("decisions:", "lookups:\n  named: {file: named.csv, key: name}\n"
                                   "derive:\n  tier: {lookup: named, key: name, column: tier}\ndecisions:")
-    settings = SALESFORCE.format(url=org.url).replace("fields:\n", "fields:\n  name: Name\n")
+    settings = salesforce_config(org.url).replace("fields:\n", "fields:\n  name: Name\n")
     config = write_project(tmp_path, settings, rules)
     org.reset_log()
 

@@ -5,30 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from revrules.testing.harness import Cli, ledger_rows
+from revrules.testing.projects import csv_config, list_rules, write_project
 
-CONFIG = """\
-version: 1
-crm: {kind: csv, path: accounts.csv, output: out.csv, lists_dir: lists}
-fields:
-  employees: {source: Employees, type: number}
-rules: [rules.yaml]
-safety: {max_list_change: "20%"}
-"""
-
-RULES = """\
-version: 1
-lists:
-  - {id: big, name: Big, when: "employees >= THRESHOLD"}
-"""
+CONFIG = csv_config(fields={"employees": "{source: Employees, type: number}"}, rules="rules.yaml", outputs={},
+                    extra='safety: {max_list_change: "20%"}\n', lists_dir="lists")
 
 
 def project(folder: Path, threshold: int) -> Path:
     rows = "\n".join(f"{i},{i * 10}" for i in range(1, 21))
     (folder / "accounts.csv").write_text(f"Id,Employees\n{rows}\n")
-    (folder / "rules.yaml").write_text(RULES.replace("THRESHOLD", str(threshold)))
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG)
-    return config
+    return write_project(folder, CONFIG, list_rules(threshold, name="Big"))
 
 
 def members(config: Path) -> list[str]:
@@ -40,7 +26,7 @@ def test_a_new_list_is_not_limited_by_a_percentage_but_emptying_it_is(tmp_path: 
     assert cli("apply", "-c", config, "--yes").code == 0
     assert len(members(config)) == 20
 
-    (tmp_path / "rules.yaml").write_text(RULES.replace("THRESHOLD", "1000"))
+    (tmp_path / "rules.yaml").write_text(list_rules(1000, name="Big"))
     refused = cli("apply", "-c", config, "--yes")
     assert refused.code == 3
     assert "removes 20 member(s) of list big (20 now)" in refused.err
@@ -48,7 +34,7 @@ def test_a_new_list_is_not_limited_by_a_percentage_but_emptying_it_is(tmp_path: 
     assert ledger_rows(
         config.parent / ".revrules", "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == [("refused",)]
 
-    (tmp_path / "rules.yaml").write_text(RULES.replace("THRESHOLD", "30"))  # removes 2 of 20: within 20%
+    (tmp_path / "rules.yaml").write_text(list_rules(30, name="Big"))  # removes 2 of 20: within 20%
     assert cli("apply", "-c", config, "--yes").code == 0
     assert len(members(config)) == 18
     assert cli("plan", "-c", config, "--json").json()["list_changes"] == []

@@ -9,32 +9,11 @@ import pytest
 
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.projects import hubspot_config, list_rules, write_project
 
 TOKEN = "test-token"
 CHANGE = "add-and-remove"
 CONTACT_LIST = "Big Companies (contacts)"
-
-RULES = """\
-version: 1
-lists:
-  - id: big
-    name: Big Companies
-    when: "employees >= {threshold}"
-    include_contacts: true
-"""
-
-CONFIG = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: ${{HUBSPOT_TOKEN}}
-  base_url: {url}
-  retry_backoff_seconds: 0.01
-  max_retries: 0
-fields:
-  employees: {{source: numberofemployees, type: number}}
-rules: [rules.yaml]
-"""
 
 
 def companies(count: int) -> list[dict[str, str]]:
@@ -70,14 +49,12 @@ def emu() -> Iterator[HubSpotEmulator]:
 @pytest.fixture
 def config(tmp_path: Path, emu: HubSpotEmulator, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
-    path = tmp_path / "revrules.yaml"
-    path.write_text(CONFIG.format(url=emu.url))
-    rulebook(path, threshold=500)
-    return path
+    config = hubspot_config(emu.url, token="${HUBSPOT_TOKEN}", outputs={}, retry_backoff_seconds=0.01, max_retries=0)
+    return write_project(tmp_path, config, list_rules(500, name="Big Companies", include_contacts=True))
 
 
 def rulebook(config: Path, *, threshold: int) -> None:
-    (config.parent / "rules.yaml").write_text(RULES.format(threshold=threshold))
+    (config.parent / "rules.yaml").write_text(list_rules(threshold, name="Big Companies", include_contacts=True))
 
 
 def synced(emu: HubSpotEmulator, name: str, object_type: str) -> set[str]:
@@ -156,7 +133,7 @@ def test_contact_failures_are_reported_per_company(config: Path, emu: HubSpotEmu
 def test_csv_style_lists_without_include_contacts_make_no_contact_list(
     config: Path, emu: HubSpotEmulator, cli: Cli
 ) -> None:
-    (config.parent / "rules.yaml").write_text(RULES.format(threshold=500).replace("    include_contacts: true\n", ""))
+    (config.parent / "rules.yaml").write_text(list_rules(500, name="Big Companies"))
     assert cli("apply", "-c", config, "--yes").code == 0
     assert [entry["name"] for entry in emu.lists.values()] == ["Big Companies"]
     assert emu.count("POST", "/crm/associations/2026-03/companies/contacts/batch/read") == 0

@@ -12,31 +12,10 @@ import pytest
 from revrules.connectors.hubspot import HubspotConnector
 from revrules.testing.harness import Cli, ledger_rows
 from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.projects import hubspot_config, list_rules, write_project
 
 TOKEN = "test-token"
 CHANGE = "add-and-remove"
-
-RULES = """\
-version: 1
-lists:
-  - id: big
-    name: {name}
-    when: "employees >= {threshold}"
-"""
-
-CONFIG = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: ${{HUBSPOT_TOKEN}}
-  base_url: {url}
-  retry_backoff_seconds: 0.01
-  max_retries: 0
-fields:
-  employees: {{source: numberofemployees, type: number}}
-rules: [rules.yaml]
-{extra}
-"""
 
 
 def companies(count: int) -> list[dict[str, str]]:
@@ -56,14 +35,12 @@ def emu() -> Iterator[HubSpotEmulator]:
 @pytest.fixture
 def config(tmp_path: Path, emu: HubSpotEmulator, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
-    path = tmp_path / "revrules.yaml"
-    path.write_text(CONFIG.format(url=emu.url, extra=""))
-    rulebook(path, threshold=2000)
-    return path
+    config = hubspot_config(emu.url, token="${HUBSPOT_TOKEN}", outputs={}, retry_backoff_seconds=0.01, max_retries=0)
+    return write_project(tmp_path, config, list_rules(2000, name="Big Companies"))
 
 
 def rulebook(config: Path, *, threshold: int, name: str = "Big Companies") -> None:
-    (config.parent / "rules.yaml").write_text(RULES.format(threshold=threshold, name=name))
+    (config.parent / "rules.yaml").write_text(list_rules(threshold, name=name))
 
 
 def synced(emu: HubSpotEmulator, name: str = "Big Companies") -> set[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from revrules.testing.harness import Cli
 from revrules.testing.hubspot import HubSpotEmulator
+from revrules.testing.projects import hubspot_config, salesforce_config, write_project
 from revrules.testing.salesforce import SalesforceEmulator
 
 HUBSPOT_RULES = """\
@@ -25,39 +26,10 @@ lists:
   - {id: small, name: Small Companies, when: "employees < 300"}
 """
 
-HUBSPOT_CONFIG = """\
-version: 1
-crm:
-  kind: hubspot
-  access_token: test-token
-  base_url: {url}
-  retry_backoff_seconds: 0.01
-  api_reserve: {reserve}
-fields:
-  employees: {{source: numberofemployees, type: number}}
-rules: [rules.yaml]
-state_dir: .revrules
-"""
-
 SALESFORCE_RULES = """\
 version: 1
 lists:
   - {id: big, name: Big Accounts, when: "employees >= 300"}
-"""
-
-SALESFORCE_CONFIG = """\
-version: 1
-crm:
-  kind: salesforce
-  auth: session
-  session_id: {session}
-  instance_url: {url}
-  retry_backoff_seconds: 0.001
-  api_reserve: 0
-fields:
-  employees: {{source: NumberOfEmployees, type: number}}
-rules: [rules.yaml]
-state_dir: .revrules
 """
 
 
@@ -68,11 +40,9 @@ def needed(err: str) -> int:
     return int((found.group(1) or found.group(2)).replace(",", ""))
 
 
-def write_project(folder: Path, rules: str, config: str) -> Path:
-    (folder / "rules.yaml").write_text(rules)
-    path = folder / "revrules.yaml"
-    path.write_text(config)
-    return path
+def hubspot(url: str) -> str:
+    """The config of the portal at `url`: lists only, no API reserve."""
+    return hubspot_config(url, outputs={}, retry_backoff_seconds=0.01, api_reserve=0)
 
 
 def test_hubspot_list_writes_and_the_contact_list_they_carry_fit_the_estimate(cli: Cli, tmp_path: Path) -> None:
@@ -83,7 +53,7 @@ def test_hubspot_list_writes_and_the_contact_list_they_carry_fit_the_estimate(cl
     people = [{"id": str(2000 + i), "email": f"p{i}@example.com", "associatedcompanyid": str(1000 + i)}
               for i in range(8)]
     with HubSpotEmulator(companies, contacts=people) as portal:
-        config = write_project(tmp_path, HUBSPOT_RULES, HUBSPOT_CONFIG.format(url=portal.url, reserve=0))
+        config = write_project(tmp_path, hubspot(portal.url), HUBSPOT_RULES)
         portal.faults.daily_limit_after = 1_000
         first = cli("apply", "--yes", "-c", config)
         assert first.code == 0, first.err
@@ -95,7 +65,7 @@ def test_hubspot_list_writes_and_the_contact_list_they_carry_fit_the_estimate(cl
         assert 0 < spent <= estimate <= spent + 4, (spent, estimate)
 
     with HubSpotEmulator(companies, contacts=people) as portal:
-        config.write_text(HUBSPOT_CONFIG.format(url=portal.url, reserve=0))
+        config.write_text(hubspot(portal.url))
         (tmp_path / ".revrules" / "ledger.db").unlink()
         portal.faults.daily_limit_after = budget_read + estimate - 1
         refused = cli("apply", "--yes", "-c", config)
@@ -114,8 +84,9 @@ def test_salesforce_campaign_writes_fit_the_estimate(cli: Cli, tmp_path: Path) -
     contacts = [{"Id": f"003Dn000{i:06d}0AAA", "AccountId": f"001Dn0000{i:06d}AAA", "LastName": f"P{i}"}
                 for i in range(8)]
     with SalesforceEmulator(accounts, contacts=contacts) as org:
-        config = write_project(tmp_path, SALESFORCE_RULES,
-                               SALESFORCE_CONFIG.format(session=org.session_id, url=org.url))
+        session = {"auth": "session", "session_id": org.session_id}
+        settings = salesforce_config(org.url, auth=session, outputs={}, retry_backoff_seconds=0.001)
+        config = write_project(tmp_path, settings, SALESFORCE_RULES)
         for threshold in (300, 1_000_000):
             (tmp_path / "rules.yaml").write_text(SALESFORCE_RULES.replace("300", str(threshold)))
             org.reset_log()
@@ -135,7 +106,7 @@ def test_an_apply_reads_each_lists_members_once(cli: Cli, tmp_path: Path) -> Non
     companies = [{"id": str(1000 + i), "name": f"C{i}", "numberofemployees": str(i * 100)} for i in range(8)]
     with HubSpotEmulator(companies) as portal:
         rules = HUBSPOT_RULES.replace(", include_contacts: true", "")
-        config = write_project(tmp_path, rules, HUBSPOT_CONFIG.format(url=portal.url, reserve=0))
+        config = write_project(tmp_path, hubspot(portal.url), rules)
         assert cli("apply", "--yes", "-c", config).code == 0
         (tmp_path / "rules.yaml").write_text(rules.replace("300", "500"))
         portal.reset_log()

@@ -10,31 +10,8 @@ import pytest
 import revrules.testing.salesforce as salesforce_emulator
 from revrules.connectors.salesforce import MEMBER_MARKER, _soql_string
 from revrules.testing.harness import Cli, ledger_rows
+from revrules.testing.projects import list_rules, salesforce_config, write_project
 from revrules.testing.salesforce import SalesforceEmulator
-
-RULES = """\
-version: 1
-lists:
-  - id: big
-    name: {name}
-    when: "employees >= {threshold}"
-"""
-
-CONFIG = """\
-version: 1
-crm:
-  kind: salesforce
-  auth: session
-  session_id: ${{SF_SESSION}}
-  instance_url: {url}
-  retry_backoff_seconds: 0.001
-  max_retries: 1
-  api_reserve: 0
-fields:
-  employees: {{source: NumberOfEmployees, type: number}}
-rules: [rules.yaml]
-state_dir: .revrules
-"""
 
 NAME = "Big Accounts"
 COUNT = 20
@@ -67,14 +44,12 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[SalesforceEmulator]:
 
 @pytest.fixture
 def config(tmp_path: Path, emu: SalesforceEmulator) -> Path:
-    path = tmp_path / "revrules.yaml"
-    path.write_text(CONFIG.format(url=emu.url))
-    rulebook(path, threshold=1500)
-    return path
+    config = salesforce_config(emu.url, outputs={}, retry_backoff_seconds=0.001, max_retries=1)
+    return write_project(tmp_path, config, list_rules(1500, name=NAME))
 
 
 def rulebook(config: Path, *, threshold: int, name: str = NAME) -> None:
-    (config.parent / "rules.yaml").write_text(RULES.format(threshold=threshold, name=name))
+    (config.parent / "rules.yaml").write_text(list_rules(threshold, name=name))
 
 
 def campaign(emu: SalesforceEmulator, name: str = NAME) -> dict[str, object]:

@@ -8,36 +8,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-RULES = """\
-version: 1
-decisions:
-  segment:
-    hit: first
-    rules:
-      - {id: big, when: "employees >= 100", then: Big}
-    default: Small
-"""
-
-CONFIG = """\
-version: 1
-crm: {{kind: csv, path: accounts.csv, id_column: Id, output: out.csv, batch_size: {batch}}}
-fields:
-  employees: {{source: Emp, type: number}}
-rules: [rules/]
-outputs:
-  segment: Segment__c
-{extra}"""
+from revrules.testing import projects
 
 
 def write_project(folder: Path, *, rows: int = 200, batch: int = 10_000, extra: str = "") -> Path:
-    """A CSV project of `rows` accounts; returns its config path."""
-    (folder / "rules").mkdir(parents=True, exist_ok=True)
-    (folder / "rules" / "book.yaml").write_text(RULES, encoding="utf-8")
+    """A CSV project of `rows` accounts (`segment` Big from 100 employees, else Small); returns its config path."""
+    config = projects.write_project(folder, projects.csv_config(extra=extra, batch_size=batch),
+                                    projects.SEGMENT_RULES, at="rules/book.yaml")
     rng = random.Random(3)
     lines = "".join(f"A{i:06d},{rng.randint(0, 500)}\n" for i in range(rows))
     (folder / "accounts.csv").write_text("Id,Emp\n" + lines, encoding="utf-8")
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG.format(batch=batch, extra=extra), encoding="utf-8")
     return config
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from revrules.testing import projects
 from revrules.testing.harness import Cli
 from revrules.testing.salesforce import SalesforceEmulator
 from tests.schedule.projects import rows, write_project
@@ -21,22 +22,7 @@ decisions:
       - {id: enterprise, when: "employees >= THRESHOLD", then: Enterprise}
     default: SMB
 """
-CONFIG = """\
-version: 1
-crm:
-  kind: salesforce
-  auth: session
-  session_id: ${SF_SESSION}
-  instance_url: ${SF_URL}
-  api_reserve: 0
-fields:
-  employees: {source: NumberOfEmployees, type: number}
-rules: [rules/]
-outputs:
-  segment: Segment__c
-schedule:
-  incremental_lag_seconds: 1
-"""
+CONFIG = projects.salesforce_config(rules="rules/", extra="schedule:\n  incremental_lag_seconds: 1\n")
 OLD = "2024-01-01T00:00:00.000+0000"
 COUNT = 30
 
@@ -53,11 +39,7 @@ def org(monkeypatch: pytest.MonkeyPatch) -> Iterator[SalesforceEmulator]:
 
 
 def _project(folder: Path, threshold: int) -> Path:
-    (folder / "rules").mkdir(parents=True, exist_ok=True)
-    (folder / "rules" / "book.yaml").write_text(RULES.replace("THRESHOLD", str(threshold)), encoding="utf-8")
-    config = folder / "revrules.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
-    return config
+    return projects.write_project(folder, CONFIG, RULES.replace("THRESHOLD", str(threshold)), at="rules/book.yaml")
 
 
 def _edit(emulator: SalesforceEmulator, record_id: str, employees: int) -> None:
