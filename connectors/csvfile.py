@@ -319,30 +319,43 @@ class CsvConnector:
                 f"{self.path}: id column {self.id_column!r} is not in the header"
                 f"{did_you_mean(self.id_column, header)}"
             )
-        frame = _read_text_csv(self.path)
+        written = self._written_columns(header)
+        # The input's cells of the columns written to `output` are read only if some record needs them.
+        frame = _read_text_csv(self.path, [column for column in header if column not in written])
         _check_ids(self.path, frame[self.id_column])
-        if self.output != self.path and self.output.exists():
-            frame = self._overlay_output(frame)
+        if written:
+            frame = self._overlay_output(frame, header, written)
         return _State(frame, signature, bom)
 
-    def _overlay_output(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Take written columns from `output`; records it lacks keep the input's values."""
-        header, _ = _read_header(self.output)
-        if self.id_column not in header:
+    def _written_columns(self, header: Sequence[str]) -> list[str]:
+        """The columns `output` holds that are taken from it: written ones, and those the input lacks."""
+        if self.output == self.path or not self.output.exists():
+            return []
+        written, _ = _read_header(self.output)
+        if self.id_column not in written:
             raise CrmError(f"{self.output}: id column {self.id_column!r} is not in the header")
-        overlaid = [
-            column
-            for column in header
-            if column != self.id_column
-            and (column in self.write_fields or column not in frame.columns)
-        ]
-        if not overlaid:
-            return frame
+        return [column for column in written
+                if column != self.id_column and (column in self.write_fields or column not in header)]
+
+    def _overlay_output(self, frame: pl.DataFrame, header: Sequence[str], overlaid: Sequence[str]) -> pl.DataFrame:
+        """Take the `overlaid` columns from `output`; records it lacks keep the input's values.
+
+        `frame` is the input without the `overlaid` columns; the result has the input's
+        columns in its order, then those only `output` has.
+        """
+        order = [*header, *(column for column in overlaid if column not in header)]
         written = _read_text_csv(self.output, [self.id_column, *overlaid]).select(self.id_column, *overlaid)
         if written[self.id_column].equals(frame[self.id_column]):
             # The output holds these very records in the same order (written by the last apply):
-            # its columns are taken as they are, without a join.
-            return frame.with_columns(written[column] for column in overlaid)
+            # its columns are taken as they are, without a join, and the input's are never read.
+            return frame.with_columns(written[column] for column in overlaid).select(order)
+        skipped = [column for column in header if column in overlaid]
+        if skipped:
+            # Some record may keep the input's values: they are read after all.
+            kept = _read_text_csv(self.path, skipped).select(skipped)
+            if kept.height != frame.height:
+                raise CrmError(f"cannot read {self.path}: the file changed while it was read")
+            frame = pl.concat([frame, kept], how="horizontal")
         written = (
             written
             .unique(subset=self.id_column, keep="first", maintain_order=True)
@@ -354,10 +367,10 @@ class CsvConnector:
         return joined.with_columns(
             pl.when(present)
             .then(pl.col(f"\x00written\x00{column}"))
-            .otherwise(pl.col(column) if column in frame.columns else pl.lit(None, pl.String))
+            .otherwise(pl.col(column) if column in header else pl.lit(None, pl.String))
             .alias(column)
             for column in overlaid
-        ).select(*frame.columns, *(column for column in overlaid if column not in frame.columns))
+        ).select(order)
 
 
 def _apply_changes(frame: pl.DataFrame, rows: pl.Series, changes: pl.DataFrame) -> pl.DataFrame:

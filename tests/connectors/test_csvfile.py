@@ -198,6 +198,48 @@ def test_fields_not_written_always_come_from_the_input(export: Path, tmp_path: P
     assert frame["Name"][1] == "Globex Corp"
 
 
+def test_a_second_apply_to_a_separate_output_keeps_the_input_column_order(export: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out.csv"
+    fields = ["Segment__c", "Territory__c"]
+    connector(export, output=output, write_fields=fields).write(
+        [RecordUpdate("001A", {"Segment__c": "Enterprise", "Territory__c": "NA"})])
+    # A fresh connector reads the input without its written columns and takes them from the output.
+    connector(export, output=output, write_fields=fields).write([RecordUpdate("001B", {"Territory__c": "EMEA"})])
+    assert output.read_text(encoding="utf-8") == (
+        "Id,Name,NumberOfEmployees,AnnualRevenue,Segment__c,Territory__c\n"
+        '001A,"Acme, Inc",1200,950000000.0,Enterprise,NA\n'
+        "001B,Globex,,1.50E+3,,EMEA\n"
+        '001C,"Initech ""Labs""",00042,"",Mid-Market,\n'
+    )
+
+
+def test_records_the_output_lacks_keep_the_input_values_of_written_columns(export: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out.csv"
+    connector(export, output=output, write_fields=["Segment__c"]).write(
+        [RecordUpdate("001A", {"Segment__c": "Enterprise"})])
+    # The export comes back in another order with a record more: the output no longer lines up.
+    lines = EXPORT.splitlines(keepends=True)
+    export.write_text(lines[0] + "001D,Hooli,5,,SMB\n" + "".join(reversed(lines[1:])), encoding="utf-8")
+    frame = connector(export, output=output, write_fields=["Segment__c"]).read(["Name", "Segment__c"])
+    assert frame.rows() == [
+        ("001D", "Hooli", "SMB"),
+        ("001C", 'Initech "Labs"', "Mid-Market"),
+        ("001B", "Globex", None),
+        ("001A", "Acme, Inc", "Enterprise"),
+    ]
+
+
+def test_a_bom_input_with_a_separate_output_reads_its_ids(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + EXPORT.encode())
+    output = tmp_path / "out.csv"
+    connector(path, output=output, write_fields=["Segment__c"]).write([RecordUpdate("001B", {"Segment__c": "SMB"})])
+    frame = connector(path, output=output, write_fields=["Segment__c"]).read(["Name", "Segment__c"])
+    assert frame["__id"].to_list() == ["001A", "001B", "001C"]
+    assert frame["Segment__c"].to_list() == ["SMB", "SMB", "Mid-Market"]
+    assert output.read_bytes().startswith(b"\xef\xbb\xbfId,Name,")
+
+
 def test_successive_batches_accumulate_in_the_output(export: Path, tmp_path: Path) -> None:
     output = tmp_path / "out.csv"
     source = connector(export, output=output, write_fields=["Segment__c"])
