@@ -513,3 +513,10 @@ def test_a_long_column_without_values_converts_to_nulls() -> None:
     assert frame["x"].null_count() == frame["y"].null_count() == 30_000
     assert frame.schema["y"] == pl.List(pl.String)
     assert issues == []
+
+
+@pytest.mark.parametrize("value", ["x ", " x", "x\u00a0", "\u2003x", "x\n", ""])
+def test_a_text_column_with_one_value_to_trim_is_trimmed(value: str) -> None:
+    raw = pl.DataFrame({"__id": ["a", "b", "c"], "X": ["clean", value, "also clean"]})
+    frame, _ = convert_frame(raw, [FieldSpec("x", "X", FieldType.STRING)])
+    assert frame["x"].to_list() == ["clean", value.strip() or None, "also clean"]
