@@ -82,6 +82,9 @@ _BY_VALUE_FROM = 20_000
 """Records from which a column of repeating values is converted once per distinct value."""
 _BY_VALUE_SHARE = 0.25
 """A column repeats when at most this share of its values are distinct."""
+_BY_VALUE_SAMPLE = 5_000
+_BY_VALUE_SAMPLE_SHARE = 0.9
+"""A column whose sample of about `_BY_VALUE_SAMPLE` values has a larger share distinct is converted row by row."""
 
 
 def convert_frame(
@@ -163,6 +166,10 @@ def _repeating(column: pl.Series) -> pl.Series | None:
     This only chooses how the column is converted: both ways give the same values.
     """
     if column.len() < _BY_VALUE_FROM:
+        return None
+    # A sample first: finding every distinct value of a column of different values costs as much as converting it.
+    sample = column.gather_every(column.len() // _BY_VALUE_SAMPLE)
+    if sample.n_unique() > sample.len() * _BY_VALUE_SAMPLE_SHARE:
         return None
     distinct = column.drop_nulls().unique()
     return distinct if distinct.len() <= column.len() * _BY_VALUE_SHARE else None
