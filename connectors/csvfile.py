@@ -319,10 +319,17 @@ class CsvConnector:
                 f"{self.path}: id column {self.id_column!r} is not in the header"
                 f"{did_you_mean(self.id_column, header)}"
             )
-        written = self._written_columns(header)
+        try:
+            written = self._written_columns(header)
+        except (CrmError, InvalidInputError) as error:
+            written, problem = [], error
+        else:
+            problem = None
         # The input's cells of the columns written to `output` are read only if some record needs them.
         frame = _read_text_csv(self.path, [column for column in header if column not in written])
         _check_ids(self.path, frame[self.id_column])
+        if problem is not None:
+            raise problem  # after the input's own problems, which are reported first
         if written:
             frame = self._overlay_output(frame, header, written)
         return _State(frame, signature, bom)

@@ -240,6 +240,17 @@ def test_a_bom_input_with_a_separate_output_reads_its_ids(tmp_path: Path) -> Non
     assert output.read_bytes().startswith(b"\xef\xbb\xbfId,Name,")
 
 
+def test_the_input_problems_are_reported_before_the_output_ones(export: Path, tmp_path: Path) -> None:
+    export.write_text(EXPORT + "001A,Again,1,,\n", encoding="utf-8")
+    output = tmp_path / "out.csv"
+    output.write_text("Name,Segment__c\nAcme,SMB\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="duplicate id"):
+        connector(export, output=output, write_fields=["Segment__c"]).read(["Segment__c"])
+    export.write_text(EXPORT, encoding="utf-8")
+    with pytest.raises(CrmError, match="id column 'Id' is not in the header"):
+        connector(export, output=output, write_fields=["Segment__c"]).read(["Segment__c"])
+
+
 def test_successive_batches_accumulate_in_the_output(export: Path, tmp_path: Path) -> None:
     output = tmp_path / "out.csv"
     source = connector(export, output=output, write_fields=["Segment__c"])
