@@ -25,6 +25,15 @@ _LIST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _NOT_FOUND = "record not found"
 _ID_NOT_WRITABLE = "the id column cannot be written"
 _NEW_FILE_MODE = 0o644
+_SHARED_FROM = 20_000
+"""Records from which a column of long texts that repeat is held once per distinct text."""
+_SHARED_LENGTH = 64
+"""Bytes a column's texts take on average, from which they count as long."""
+_SHARED_SHARE = 0.25
+_SHARED_SAMPLE = 5_000
+_SHARED_SAMPLE_SHARE = 0.9
+"""A column repeats when at most `_SHARED_SHARE` of its values are distinct; a column whose sample of
+about `_SHARED_SAMPLE` values has more than `_SHARED_SAMPLE_SHARE` distinct is taken not to."""
 
 
 @dataclass(frozen=True)
@@ -450,12 +459,14 @@ def _read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataF
 
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
-    """The same cells held in less memory: one piece per column, and a column with no value as one null.
+    """The same cells held in less memory: in one piece, without empty cells, long texts held once.
 
     The reader hands back each column in many pieces, which every later step would copy
     into one (and keep both). A cell takes 16 bytes even when empty, and exports carry
     columns nobody fills (and the output fields before a first apply): those cost nothing
-    as a single null. Columns are replaced one by one, so each one's pieces can go once it is made.
+    as a single null. A long text that recurs (the provenance line revrules wrote, some
+    450 bytes a record) is held once and each cell refers to it. Columns are replaced one
+    by one, so each one's pieces can go once it is made.
     """
     height = frame.height
     columns = frame.get_columns()
@@ -463,10 +474,30 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     for index, column in enumerate(columns):
         if height and column.null_count() == height:
             columns[index] = pl.repeat(None, height, dtype=pl.String, eager=True).alias(column.name)
+        elif (distinct := _long_and_repeating(column)) is not None:
+            places = pl.int_range(distinct.len(), dtype=pl.UInt32, eager=True)
+            columns[index] = distinct.gather(column.replace_strict(distinct, places, return_dtype=pl.UInt32))
         else:
             columns[index] = column.rechunk()
         del column
     return pl.DataFrame(columns)
+
+
+def _long_and_repeating(column: pl.Series) -> pl.Series | None:
+    """A column's distinct values (nulls left out) when its texts are long and few distinct, else None.
+
+    Finding the distinct values costs a pass over every byte: it is done only for long
+    texts, and only when a sample of them repeats.
+    """
+    if column.len() < _SHARED_FROM or column.dtype != pl.String:
+        return None
+    if (column.str.len_bytes().mean() or 0) < _SHARED_LENGTH:
+        return None
+    sample = column.gather_every(column.len() // _SHARED_SAMPLE)
+    if sample.n_unique() > sample.len() * _SHARED_SAMPLE_SHARE:
+        return None
+    distinct = column.drop_nulls().unique()
+    return distinct.alias(column.name) if distinct.len() <= column.len() * _SHARED_SHARE else None
 
 
 def _unreadable(path: Path, fallback: str = "not a CSV file") -> InvalidInputError:

@@ -498,6 +498,24 @@ def test_every_record_of_a_large_file_is_read_and_written(tmp_path: Path) -> Non
     _assert_all_written(path, results, n)
 
 
+def test_long_texts_that_repeat_read_and_write_back_as_they_were(tmp_path: Path) -> None:
+    n = 30_000
+    path = tmp_path / "large.csv"
+    lines = pl.select(
+        pl.format("001{}", pl.int_range(n).cast(pl.String).str.pad_start(12, "0")).alias("Id"),
+        pl.format("segment=smb, territory=NA-{} @rulebook:abc1234 " + "x" * 80,
+                  (pl.int_range(n) % 40).cast(pl.String)).alias("Reason__c"),
+        pl.when(pl.int_range(n) % 3 == 0).then(pl.lit("t" * 100 + ", quoted \"too\"")).alias("Note"),
+    )
+    lines.write_csv(path)
+    source = CsvConnector(path, "Id", output=path.with_name("out.csv"), write_fields=["Reason__c"])
+    assert source.read(["Reason__c", "Note"]).drop("__id").equals(lines.drop("Id"))
+    source.write([RecordUpdate("001000000000001", {"Reason__c": "changed"})])
+    expected = lines.with_columns(pl.when(pl.col("Id") == "001000000000001").then(pl.lit("changed"))
+                                  .otherwise(pl.col("Reason__c")).alias("Reason__c"))
+    assert pl.read_csv(path.with_name("out.csv"), infer_schema=False).equals(expected)
+
+
 @pytest.mark.benchmark
 def test_a_large_file_reads_and_writes_in_seconds(tmp_path: Path) -> None:
     n = 200_000
