@@ -328,12 +328,11 @@ class CsvConnector:
                 f"{self.path}: id column {self.id_column!r} is not in the header"
                 f"{did_you_mean(self.id_column, header)}"
             )
+        problem: CrmError | InvalidInputError | None = None
         try:
             written = self._written_columns(header)
         except (CrmError, InvalidInputError) as error:
             written, problem = [], error
-        else:
-            problem = None
         # The input's cells of the columns written to `output` are read only if some record needs them.
         frame = _read_text_csv(self.path, [column for column in header if column not in written])
         _check_ids(self.path, frame[self.id_column])
@@ -491,7 +490,7 @@ def _long_and_repeating(column: pl.Series) -> pl.Series | None:
     """
     if column.len() < _SHARED_FROM or column.dtype != pl.String:
         return None
-    if (column.str.len_bytes().mean() or 0) < _SHARED_LENGTH:
+    if column.str.len_bytes().sum() < (column.len() - column.null_count()) * _SHARED_LENGTH:
         return None
     sample = column.gather_every(column.len() // _SHARED_SAMPLE)
     if sample.n_unique() > sample.len() * _SHARED_SAMPLE_SHARE:
