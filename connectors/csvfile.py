@@ -25,6 +25,15 @@ _LIST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _NOT_FOUND = "record not found"
 _ID_NOT_WRITABLE = "the id column cannot be written"
 _NEW_FILE_MODE = 0o644
+_SHARED_FROM = 20_000
+"""Records from which a column of long texts that repeat is held once per distinct text."""
+_SHARED_LENGTH = 64
+"""Bytes a column's texts take on average, from which they count as long."""
+_SHARED_SHARE = 0.25
+_SHARED_SAMPLE = 5_000
+_SHARED_SAMPLE_SHARE = 0.9
+"""A column repeats when at most `_SHARED_SHARE` of its values are distinct; a column whose sample of
+about `_SHARED_SAMPLE` values has more than `_SHARED_SAMPLE_SHARE` distinct is taken not to."""
 
 
 @dataclass(frozen=True)
@@ -319,30 +328,49 @@ class CsvConnector:
                 f"{self.path}: id column {self.id_column!r} is not in the header"
                 f"{did_you_mean(self.id_column, header)}"
             )
-        frame = _read_text_csv(self.path)
+        problem: CrmError | InvalidInputError | None = None
+        try:
+            written = self._written_columns(header)
+        except (CrmError, InvalidInputError) as error:
+            written, problem = [], error
+        # The input's cells of the columns written to `output` are read only if some record needs them.
+        frame = _read_text_csv(self.path, [column for column in header if column not in written])
         _check_ids(self.path, frame[self.id_column])
-        if self.output != self.path and self.output.exists():
-            frame = self._overlay_output(frame)
+        if problem is not None:
+            raise problem  # after the input's own problems, which are reported first
+        if written:
+            frame = self._overlay_output(frame, header, written)
         return _State(frame, signature, bom)
 
-    def _overlay_output(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Take written columns from `output`; records it lacks keep the input's values."""
-        header, _ = _read_header(self.output)
-        if self.id_column not in header:
+    def _written_columns(self, header: Sequence[str]) -> list[str]:
+        """The columns `output` holds that are taken from it: written ones, and those the input lacks."""
+        if self.output == self.path or not self.output.exists():
+            return []
+        written, _ = _read_header(self.output)
+        if self.id_column not in written:
             raise CrmError(f"{self.output}: id column {self.id_column!r} is not in the header")
-        overlaid = [
-            column
-            for column in header
-            if column != self.id_column
-            and (column in self.write_fields or column not in frame.columns)
-        ]
-        if not overlaid:
-            return frame
+        return [column for column in written
+                if column != self.id_column and (column in self.write_fields or column not in header)]
+
+    def _overlay_output(self, frame: pl.DataFrame, header: Sequence[str], overlaid: Sequence[str]) -> pl.DataFrame:
+        """Take the `overlaid` columns from `output`; records it lacks keep the input's values.
+
+        `frame` is the input without the `overlaid` columns; the result has the input's
+        columns in its order, then those only `output` has.
+        """
+        order = [*header, *(column for column in overlaid if column not in header)]
         written = _read_text_csv(self.output, [self.id_column, *overlaid]).select(self.id_column, *overlaid)
         if written[self.id_column].equals(frame[self.id_column]):
             # The output holds these very records in the same order (written by the last apply):
-            # its columns are taken as they are, without a join.
-            return frame.with_columns(written[column] for column in overlaid)
+            # its columns are taken as they are, without a join, and the input's are never read.
+            return frame.with_columns(written[column] for column in overlaid).select(order)
+        skipped = [column for column in header if column in overlaid]
+        if skipped:
+            # Some record may keep the input's values: they are read after all.
+            kept = _read_text_csv(self.path, skipped).select(skipped)
+            if kept.height != frame.height:
+                raise CrmError(f"cannot read {self.path}: the file changed while it was read")
+            frame = pl.concat([frame, kept], how="horizontal")
         written = (
             written
             .unique(subset=self.id_column, keep="first", maintain_order=True)
@@ -354,10 +382,10 @@ class CsvConnector:
         return joined.with_columns(
             pl.when(present)
             .then(pl.col(f"\x00written\x00{column}"))
-            .otherwise(pl.col(column) if column in frame.columns else pl.lit(None, pl.String))
+            .otherwise(pl.col(column) if column in header else pl.lit(None, pl.String))
             .alias(column)
             for column in overlaid
-        ).select(*frame.columns, *(column for column in overlaid if column not in frame.columns))
+        ).select(order)
 
 
 def _apply_changes(frame: pl.DataFrame, rows: pl.Series, changes: pl.DataFrame) -> pl.DataFrame:
@@ -430,12 +458,14 @@ def _read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataF
 
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
-    """The same cells held in less memory: one piece per column, and a column with no value as one null.
+    """The same cells held in less memory: in one piece, without empty cells, long texts held once.
 
     The reader hands back each column in many pieces, which every later step would copy
     into one (and keep both). A cell takes 16 bytes even when empty, and exports carry
     columns nobody fills (and the output fields before a first apply): those cost nothing
-    as a single null. Columns are replaced one by one, so each one's pieces can go once it is made.
+    as a single null. A long text that recurs (the provenance line revrules wrote, some
+    450 bytes a record) is held once and each cell refers to it. Columns are replaced one
+    by one, so each one's pieces can go once it is made.
     """
     height = frame.height
     columns = frame.get_columns()
@@ -443,10 +473,30 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     for index, column in enumerate(columns):
         if height and column.null_count() == height:
             columns[index] = pl.repeat(None, height, dtype=pl.String, eager=True).alias(column.name)
+        elif (distinct := _long_and_repeating(column)) is not None:
+            places = pl.int_range(distinct.len(), dtype=pl.UInt32, eager=True)
+            columns[index] = distinct.gather(column.replace_strict(distinct, places, return_dtype=pl.UInt32))
         else:
             columns[index] = column.rechunk()
         del column
     return pl.DataFrame(columns)
+
+
+def _long_and_repeating(column: pl.Series) -> pl.Series | None:
+    """A column's distinct values (nulls left out) when its texts are long and few distinct, else None.
+
+    Finding the distinct values costs a pass over every byte: it is done only for long
+    texts, and only when a sample of them repeats.
+    """
+    if column.len() < _SHARED_FROM or column.dtype != pl.String:
+        return None
+    if column.str.len_bytes().sum() < (column.len() - column.null_count()) * _SHARED_LENGTH:
+        return None
+    sample = column.gather_every(column.len() // _SHARED_SAMPLE)
+    if sample.n_unique() > sample.len() * _SHARED_SAMPLE_SHARE:
+        return None
+    distinct = column.drop_nulls().unique()
+    return distinct.alias(column.name) if distinct.len() <= column.len() * _SHARED_SHARE else None
 
 
 def _unreadable(path: Path, fallback: str = "not a CSV file") -> InvalidInputError:

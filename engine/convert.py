@@ -78,6 +78,13 @@ _SALESFORCE_DATETIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}
 _EPOCH_MS_RE = r"^\d{12,13}$"
 _BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 _INT64_LIMIT = 2.0**63
+_BY_VALUE_FROM = 20_000
+"""Records from which a column of repeating values is converted once per distinct value."""
+_BY_VALUE_SHARE = 0.25
+"""A column repeats when at most this share of its values are distinct."""
+_BY_VALUE_SAMPLE = 5_000
+_BY_VALUE_SAMPLE_SHARE = 0.9
+"""A column whose sample of about `_BY_VALUE_SAMPLE` values has a larger share distinct is converted row by row."""
 
 
 def convert_frame(
@@ -125,13 +132,63 @@ def _already_clean(raw: pl.DataFrame, sources: Sequence[str]) -> set[str]:
     text = [source for source in dict.fromkeys(sources) if raw.schema[source] == pl.String]
     if not text:
         return set()
-    # `\s` is Unicode whitespace, as `strip_chars` strips it.
-    untidy = raw.select(pl.col(source).str.contains(r"^\s|\s$|^$").any() for source in text).row(0)
+    # A value to trim is one that trimming shortens: measuring lengths is cheaper than a regex search,
+    # which looks for whitespace at the end of a value by scanning all of it.
+    untidy = raw.select(
+        (pl.col(source).str.strip_chars().str.len_bytes().ne(pl.col(source).str.len_bytes())
+         | pl.col(source).eq("")).any()
+        for source in text
+    ).row(0)
     return {source for source, found in zip(text, untidy, strict=True) if not found}
 
 
 def _converted(raw: pl.DataFrame, specs: Sequence[FieldSpec]) -> pl.DataFrame:
-    """`__id`, each spec's converted column and its failure flags (`_failed`), computed in one go."""
+    """`__id`, each spec's converted column and its failure flags (`_failed`).
+
+    A text column whose values repeat (picklists, flags, scores, the values revrules wrote)
+    is converted once per distinct value, and each record takes its value's result: parsing
+    costs several times more than looking a value up. Other columns are converted row by row.
+    """
+    by_value = [spec for spec in specs if spec.source != ID and raw.schema[spec.source] == pl.String]
+    distinct = {source: values for source in dict.fromkeys(spec.source for spec in by_value)
+                if (values := _repeating(raw.get_column(source))) is not None}
+    converted = _converted_rows(raw, [spec for spec in specs if spec.source not in distinct])
+    for source, values in distinct.items():
+        mine = [spec for spec in specs if spec.source == source]
+        converted = converted.with_columns(_converted_by_value(raw.get_column(source), values, mine))
+    failed_names = [_failed(spec.name) for spec in specs]
+    return converted.select(ID, *(spec.name for spec in specs), *failed_names)
+
+
+def _repeating(column: pl.Series) -> pl.Series | None:
+    """A long column's distinct values (nulls left out) when they are few for its length, else None.
+
+    This only chooses how the column is converted: both ways give the same values.
+    """
+    if column.len() < _BY_VALUE_FROM:
+        return None
+    # A sample first: finding every distinct value of a column of different values costs as much as converting it.
+    sample = column.gather_every(column.len() // _BY_VALUE_SAMPLE)
+    if sample.n_unique() > sample.len() * _BY_VALUE_SAMPLE_SHARE:
+        return None
+    distinct = column.drop_nulls().unique()
+    return distinct if distinct.len() <= column.len() * _BY_VALUE_SHARE else None
+
+
+def _converted_by_value(column: pl.Series, distinct: pl.Series, specs: Sequence[FieldSpec]) -> list[pl.Series]:
+    """Each spec's converted column and failure flags, each of the `distinct` values of `column` converted once."""
+    values = _converted_rows(pl.DataFrame([distinct.alias(ID), distinct.alias(specs[0].source)]), specs)
+    # Each record's value's place among the distinct values (null for an empty cell, whose results are null).
+    index = (column.replace_strict(distinct, pl.int_range(distinct.len(), dtype=pl.UInt32, eager=True),
+                                   return_dtype=pl.UInt32)
+             if distinct.len() else pl.repeat(None, column.len(), dtype=pl.UInt32, eager=True))
+    made = [values.get_column(spec.name).gather(index) for spec in specs]
+    failed = [values.get_column(_failed(spec.name)).gather(index).fill_null(False) for spec in specs]
+    return [*made, *failed]
+
+
+def _converted_rows(raw: pl.DataFrame, specs: Sequence[FieldSpec]) -> pl.DataFrame:
+    """`__id`, each spec's converted column and its failure flags (`_failed`), computed in one go, row by row."""
     sources = list(dict.fromkeys(spec.source for spec in specs))
     cleaned_names = {source: f"\x00raw\x00{source}" for source in sources}
     failed_names = {spec.name: _failed(spec.name) for spec in specs}

@@ -198,6 +198,59 @@ def test_fields_not_written_always_come_from_the_input(export: Path, tmp_path: P
     assert frame["Name"][1] == "Globex Corp"
 
 
+def test_a_second_apply_to_a_separate_output_keeps_the_input_column_order(export: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out.csv"
+    fields = ["Segment__c", "Territory__c"]
+    connector(export, output=output, write_fields=fields).write(
+        [RecordUpdate("001A", {"Segment__c": "Enterprise", "Territory__c": "NA"})])
+    # A fresh connector reads the input without its written columns and takes them from the output.
+    connector(export, output=output, write_fields=fields).write([RecordUpdate("001B", {"Territory__c": "EMEA"})])
+    assert output.read_text(encoding="utf-8") == (
+        "Id,Name,NumberOfEmployees,AnnualRevenue,Segment__c,Territory__c\n"
+        '001A,"Acme, Inc",1200,950000000.0,Enterprise,NA\n'
+        "001B,Globex,,1.50E+3,,EMEA\n"
+        '001C,"Initech ""Labs""",00042,"",Mid-Market,\n'
+    )
+
+
+def test_records_the_output_lacks_keep_the_input_values_of_written_columns(export: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out.csv"
+    connector(export, output=output, write_fields=["Segment__c"]).write(
+        [RecordUpdate("001A", {"Segment__c": "Enterprise"})])
+    # The export comes back in another order with a record more: the output no longer lines up.
+    lines = EXPORT.splitlines(keepends=True)
+    export.write_text(lines[0] + "001D,Hooli,5,,SMB\n" + "".join(reversed(lines[1:])), encoding="utf-8")
+    frame = connector(export, output=output, write_fields=["Segment__c"]).read(["Name", "Segment__c"])
+    assert frame.rows() == [
+        ("001D", "Hooli", "SMB"),
+        ("001C", 'Initech "Labs"', "Mid-Market"),
+        ("001B", "Globex", None),
+        ("001A", "Acme, Inc", "Enterprise"),
+    ]
+
+
+def test_a_bom_input_with_a_separate_output_reads_its_ids(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + EXPORT.encode())
+    output = tmp_path / "out.csv"
+    connector(path, output=output, write_fields=["Segment__c"]).write([RecordUpdate("001B", {"Segment__c": "SMB"})])
+    frame = connector(path, output=output, write_fields=["Segment__c"]).read(["Name", "Segment__c"])
+    assert frame["__id"].to_list() == ["001A", "001B", "001C"]
+    assert frame["Segment__c"].to_list() == ["SMB", "SMB", "Mid-Market"]
+    assert output.read_bytes().startswith(b"\xef\xbb\xbfId,Name,")
+
+
+def test_the_input_problems_are_reported_before_the_output_ones(export: Path, tmp_path: Path) -> None:
+    export.write_text(EXPORT + "001A,Again,1,,\n", encoding="utf-8")
+    output = tmp_path / "out.csv"
+    output.write_text("Name,Segment__c\nAcme,SMB\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="duplicate id"):
+        connector(export, output=output, write_fields=["Segment__c"]).read(["Segment__c"])
+    export.write_text(EXPORT, encoding="utf-8")
+    with pytest.raises(CrmError, match="id column 'Id' is not in the header"):
+        connector(export, output=output, write_fields=["Segment__c"]).read(["Segment__c"])
+
+
 def test_successive_batches_accumulate_in_the_output(export: Path, tmp_path: Path) -> None:
     output = tmp_path / "out.csv"
     source = connector(export, output=output, write_fields=["Segment__c"])
@@ -443,6 +496,24 @@ def test_every_record_of_a_large_file_is_read_and_written(tmp_path: Path) -> Non
     path = tmp_path / "large.csv"
     results, _, _ = _write_all(_large_export(path, n))
     _assert_all_written(path, results, n)
+
+
+def test_long_texts_that_repeat_read_and_write_back_as_they_were(tmp_path: Path) -> None:
+    n = 30_000
+    path = tmp_path / "large.csv"
+    lines = pl.select(
+        pl.format("001{}", pl.int_range(n).cast(pl.String).str.pad_start(12, "0")).alias("Id"),
+        pl.format("segment=smb, territory=NA-{} @rulebook:abc1234 " + "x" * 80,
+                  (pl.int_range(n) % 40).cast(pl.String)).alias("Reason__c"),
+        pl.when(pl.int_range(n) % 3 == 0).then(pl.lit("t" * 100 + ", quoted \"too\"")).alias("Note"),
+    )
+    lines.write_csv(path)
+    source = CsvConnector(path, "Id", output=path.with_name("out.csv"), write_fields=["Reason__c"])
+    assert source.read(["Reason__c", "Note"]).drop("__id").equals(lines.drop("Id"))
+    source.write([RecordUpdate("001000000000001", {"Reason__c": "changed"})])
+    expected = lines.with_columns(pl.when(pl.col("Id") == "001000000000001").then(pl.lit("changed"))
+                                  .otherwise(pl.col("Reason__c")).alias("Reason__c"))
+    assert pl.read_csv(path.with_name("out.csv"), infer_schema=False).equals(expected)
 
 
 @pytest.mark.benchmark

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from revrules.engine import convert as convert_module
 from revrules.engine.convert import (
     POLARS_TYPES,
     FieldSpec,
@@ -482,3 +483,48 @@ def test_a_million_rows_of_ten_columns_convert_in_seconds() -> None:
     assert issues == []
     assert frame.drop("teams").null_count().row(0) == (0,) * 10
     assert frame["modified"].unique().to_list() == [TEN_UTC]
+
+
+# -- columns of repeating values ----------------------------------------------------------
+
+_REPEATED = ["1", " 2 ", "$1,000", "x", "", "  ", "true", "No", "a; b", "b;a", ";", "2024-01-31",
+             "2019-10-15T06:22:00.000+0000", "1700000000000", "1e400", "nan"]
+
+
+@pytest.mark.parametrize("type_", list(FieldType))
+def test_a_column_of_repeating_values_converts_as_row_by_row(monkeypatch: pytest.MonkeyPatch,
+                                                              type_: FieldType) -> None:
+    values = [None, *_REPEATED] * 2_000
+    raw = pl.DataFrame({"__id": [f"id{i:06d}" for i in range(len(values))], "X": values},
+                       schema={"__id": pl.String, "X": pl.String})
+    specs = [FieldSpec("x", "X", type_), FieldSpec("text", "X", FieldType.STRING)]
+    by_value, by_value_issues = convert_frame(raw, specs)
+    monkeypatch.setattr(convert_module, "_BY_VALUE_FROM", len(values) + 1)
+    by_row, by_row_issues = convert_frame(raw, specs)
+    assert by_value.equals(by_row)
+    assert by_value.schema == by_row.schema
+    assert by_value_issues == by_row_issues
+
+
+def test_a_long_column_without_values_converts_to_nulls() -> None:
+    raw = pl.DataFrame({"__id": [str(i) for i in range(30_000)], "X": [None] * 30_000},
+                       schema={"__id": pl.String, "X": pl.String})
+    frame, issues = convert_frame(raw, [FieldSpec("x", "X", FieldType.NUMBER), FieldSpec("y", "X", FieldType.LIST)])
+    assert frame["x"].null_count() == frame["y"].null_count() == 30_000
+    assert frame.schema["y"] == pl.List(pl.String)
+    assert issues == []
+
+
+@pytest.mark.parametrize("value", ["x ", " x", "x\u00a0", "\u2003x", "x\n", ""])
+def test_a_text_column_with_one_value_to_trim_is_trimmed(value: str) -> None:
+    raw = pl.DataFrame({"__id": ["a", "b", "c"], "X": ["clean", value, "also clean"]})
+    frame, _ = convert_frame(raw, [FieldSpec("x", "X", FieldType.STRING)])
+    assert frame["x"].to_list() == ["clean", value.strip() or None, "also clean"]
+
+
+def test_a_long_column_of_different_values_converts_each_one() -> None:
+    values = [f"${i * 1000:,}" if i % 7 else "junk" for i in range(30_000)]
+    raw = pl.DataFrame({"__id": [f"id{i:05d}" for i in range(30_000)], "N": values})
+    frame, issues = convert_frame(raw, [FieldSpec("n", "N", FieldType.INTEGER)])
+    assert frame["n"].to_list() == [i * 1000 if i % 7 else None for i in range(30_000)]
+    assert issues == [QualityIssue("n", "N", count=len(range(0, 30_000, 7)), example_id="id00000")]
