@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import math
 import os
@@ -17,23 +16,13 @@ from pathlib import Path
 import polars as pl
 
 from revrules.connectors.base import ID, CrmValue, ListWrite, RecordUpdate, WriteResult
+from revrules.connectors.csvread import blank_as_null, check_ids, read_header, read_text_csv
 from revrules.errors import CrmError, InvalidInputError, did_you_mean
 
-_BOM = b"\xef\xbb\xbf"
-_MAX_LISTED_DUPLICATES = 10
 _LIST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _NOT_FOUND = "record not found"
 _ID_NOT_WRITABLE = "the id column cannot be written"
 _NEW_FILE_MODE = 0o644
-_SHARED_FROM = 20_000
-"""Records from which a column of long texts that repeat is held once per distinct text."""
-_SHARED_LENGTH = 64
-"""Bytes a column's texts take on average, from which they count as long."""
-_SHARED_SHARE = 0.25
-_SHARED_SAMPLE = 5_000
-_SHARED_SAMPLE_SHARE = 0.9
-"""A column repeats when at most `_SHARED_SHARE` of its values are distinct; a column whose sample of
-about `_SHARED_SAMPLE` values has more than `_SHARED_SAMPLE_SHARE` distinct is taken not to."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +87,7 @@ class CsvConnector:
             CrmError: The file is missing or unreadable.
             InvalidInputError: The header names a column twice.
         """
-        header, _ = _read_header(self.path)
+        header, _ = read_header(self.path)
         return header
 
     def read(self, fields: Sequence[str]) -> pl.DataFrame:
@@ -243,7 +232,7 @@ class CsvConnector:
         if not path.exists():
             return set()
         try:
-            return set(_read_text_csv(path).to_series(0).drop_nulls().to_list())
+            return set(read_text_csv(path).to_series(0).drop_nulls().to_list())
         except (OSError, pl.exceptions.PolarsError) as error:
             raise CrmError(f"cannot read {path}: {type(error).__name__}") from error
 
@@ -296,7 +285,7 @@ class CsvConnector:
         blanks = frame.select((pl.col(field) == "").any() for field in present).row(0) if present else ()
         has_blank = dict(zip(present, blanks, strict=True))
         return [
-            (_blank_as_null(pl.col(field)) if has_blank[field] else pl.col(field)).alias(field)
+            (blank_as_null(pl.col(field)) if has_blank[field] else pl.col(field)).alias(field)
             if field in frame.columns
             else pl.lit(None, pl.String).alias(field)
             for field in dict.fromkeys(fields)
@@ -322,7 +311,7 @@ class CsvConnector:
 
     def _load(self, signature: tuple[tuple[int, int, int] | None, ...]) -> _State:
         """Read the input file, validate ids, and overlay what was written to `output`."""
-        header, bom = _read_header(self.path)
+        header, bom = read_header(self.path)
         if self.id_column not in header:
             raise InvalidInputError(
                 f"{self.path}: id column {self.id_column!r} is not in the header"
@@ -334,8 +323,8 @@ class CsvConnector:
         except (CrmError, InvalidInputError) as error:
             written, problem = [], error
         # The input's cells of the columns written to `output` are read only if some record needs them.
-        frame = _read_text_csv(self.path, [column for column in header if column not in written])
-        _check_ids(self.path, frame[self.id_column])
+        frame = read_text_csv(self.path, [column for column in header if column not in written])
+        check_ids(self.path, frame[self.id_column])
         if problem is not None:
             raise problem  # after the input's own problems, which are reported first
         if written:
@@ -346,7 +335,7 @@ class CsvConnector:
         """The columns `output` holds that are taken from it: written ones, and those the input lacks."""
         if self.output == self.path or not self.output.exists():
             return []
-        written, _ = _read_header(self.output)
+        written, _ = read_header(self.output)
         if self.id_column not in written:
             raise CrmError(f"{self.output}: id column {self.id_column!r} is not in the header")
         return [column for column in written
@@ -359,7 +348,7 @@ class CsvConnector:
         columns in its order, then those only `output` has.
         """
         order = [*header, *(column for column in overlaid if column not in header)]
-        written = _read_text_csv(self.output, [self.id_column, *overlaid]).select(self.id_column, *overlaid)
+        written = read_text_csv(self.output, [self.id_column, *overlaid]).select(self.id_column, *overlaid)
         if written[self.id_column].equals(frame[self.id_column]):
             # The output holds these very records in the same order (written by the last apply):
             # its columns are taken as they are, without a join, and the input's are never read.
@@ -367,7 +356,7 @@ class CsvConnector:
         skipped = [column for column in header if column in overlaid]
         if skipped:
             # Some record may keep the input's values: they are read after all.
-            kept = _read_text_csv(self.path, skipped).select(skipped)
+            kept = read_text_csv(self.path, skipped).select(skipped)
             if kept.height != frame.height:
                 raise CrmError(f"cannot read {self.path}: the file changed while it was read")
             frame = pl.concat([frame, kept], how="horizontal")
@@ -420,159 +409,6 @@ def _apply_held(frame: pl.DataFrame, held: dict[str, list[pl.DataFrame]]) -> pl.
         current = columns.get(field, pl.repeat(None, frame.height, dtype=pl.String, eager=True))
         columns[field] = current.clone().scatter(cells["row"], cells["value"]).alias(field)
     return pl.DataFrame(list(columns.values()))
-
-
-def _read_header(path: Path) -> tuple[list[str], bool]:
-    """The header row of a CSV file and whether the file starts with a BOM."""
-    try:
-        with path.open("rb") as raw:
-            start = raw.read(8192)
-            bom = start.startswith(_BOM)
-            if b"\x00" in start:
-                raise _unreadable(path)
-            raw.seek(0)
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            header = next(csv.reader(text, strict=True), None)
-    except OSError as error:
-        raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
-    except (UnicodeDecodeError, csv.Error):
-        raise _unreadable(path) from None
-    if not header:
-        raise InvalidInputError(f"{path}: line 1: the file is empty; a CSV export starts with a header row")
-    repeated = sorted({column for column in header if header.count(column) > 1})
-    if repeated:
-        raise InvalidInputError(f"{path}: the header repeats column(s) {', '.join(repeated)}")
-    return header, bom
-
-
-def _read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
-    """Read every cell (of `columns`, default all) as text, exactly as written, so untouched values round-trip."""
-    try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns)
-    except OSError as error:
-        raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
-    except pl.exceptions.PolarsError as error:
-        # The polars message may quote a cell; the file is read again to say where and what, without cells.
-        raise _unreadable(path, type(error).__name__) from None
-    return _compact(frame)
-
-
-def _compact(frame: pl.DataFrame) -> pl.DataFrame:
-    """The same cells held in less memory: in one piece, without empty cells, long texts held once.
-
-    The reader hands back each column in many pieces, which every later step would copy
-    into one (and keep both). A cell takes 16 bytes even when empty, and exports carry
-    columns nobody fills (and the output fields before a first apply): those cost nothing
-    as a single null. A long text that recurs (the provenance line revrules wrote, some
-    450 bytes a record) is held once and each cell refers to it. Columns are replaced one
-    by one, so each one's pieces can go once it is made.
-    """
-    height = frame.height
-    columns = frame.get_columns()
-    del frame
-    for index, column in enumerate(columns):
-        if height and column.null_count() == height:
-            columns[index] = pl.repeat(None, height, dtype=pl.String, eager=True).alias(column.name)
-        elif (distinct := _long_and_repeating(column)) is not None:
-            places = pl.int_range(distinct.len(), dtype=pl.UInt32, eager=True)
-            columns[index] = distinct.gather(column.replace_strict(distinct, places, return_dtype=pl.UInt32))
-        else:
-            columns[index] = column.rechunk()
-        del column
-    return pl.DataFrame(columns)
-
-
-def _long_and_repeating(column: pl.Series) -> pl.Series | None:
-    """A column's distinct values (nulls left out) when its texts are long and few distinct, else None.
-
-    Finding the distinct values costs a pass over every byte: it is done only for long
-    texts, and only when a sample of them repeats.
-    """
-    if column.len() < _SHARED_FROM or column.dtype != pl.String:
-        return None
-    if column.str.len_bytes().sum() < (column.len() - column.null_count()) * _SHARED_LENGTH:
-        return None
-    sample = column.gather_every(column.len() // _SHARED_SAMPLE)
-    if sample.n_unique() > sample.len() * _SHARED_SAMPLE_SHARE:
-        return None
-    distinct = column.drop_nulls().unique()
-    return distinct.alias(column.name) if distinct.len() <= column.len() * _SHARED_SHARE else None
-
-
-def _unreadable(path: Path, fallback: str = "not a CSV file") -> InvalidInputError:
-    """Where and why a CSV file cannot be read, as one line that quotes no cell."""
-    data = path.read_bytes()
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        return InvalidInputError(f"{path}: line {line}: contains a NUL byte; this looks like a binary file, "
-                                 "not a CSV export")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        byte = data[error.start]
-        return InvalidInputError(f"{path}: line {line}, byte {column}: not valid UTF-8 (0x{byte:02X}); "
-                                 "export the file as UTF-8")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    width, started = None, 1
-    try:
-        for row in reader:
-            if width is None:
-                width = len(row)
-            elif len(row) > width:
-                return InvalidInputError(f"{path}: line {started}: {len(row)} fields, but the header has {width}")
-            started = reader.line_num + 1
-    except csv.Error as error:
-        what = "a quoted field is never closed" if "end of data" in str(error) else f"malformed CSV ({error})"
-        return InvalidInputError(f"{path}: line {started}: {what}")
-    return InvalidInputError(f"{path}: cannot read the file as CSV ({fallback})")
-
-
-def _check_ids(path: Path, ids: pl.Series) -> None:
-    """Refuse empty or duplicate record ids, naming them and their count."""
-    if not ids.has_nulls() and not (ids == "").any() and _surely_unique(ids):
-        return
-    column = ids.name
-    problems: list[str] = []
-    empty = ids.to_frame().with_row_index("row").filter(_blank_as_null(pl.col(column)).is_null())
-    if not empty.is_empty():
-        lines = ", ".join(str(row + 2) for row in empty["row"].head(_MAX_LISTED_DUPLICATES))
-        more = ", ..." if empty.height > _MAX_LISTED_DUPLICATES else ""
-        problems.append(
-            f"{path}: id column {column!r} is empty on {empty.height} row(s) (lines {lines}{more})"
-        )
-    present = ids.filter(ids != "")
-    duplicates = present.filter(present.is_duplicated()).unique(maintain_order=True)
-    if not duplicates.is_empty():
-        listed = ", ".join(duplicates.head(_MAX_LISTED_DUPLICATES).to_list())
-        more = ", ..." if duplicates.len() > _MAX_LISTED_DUPLICATES else ""
-        problems.append(
-            f"{path}: id column {column!r} has {duplicates.len()} duplicate id(s): {listed}{more}"
-        )
-    if problems:
-        raise InvalidInputError("\n".join(problems))
-
-
-def _surely_unique(ids: pl.Series) -> bool:
-    """True when no id repeats, found quickly; which ids repeat is worked out only when some do.
-
-    Exports are mostly sorted by id, and in a sorted column equal ids are neighbours:
-    comparing each with the next is far cheaper than hashing every id.
-    """
-    if ids.len() < 2:
-        return True
-    if ids.is_sorted():
-        return not (ids.slice(1) == ids.slice(0, ids.len() - 1)).any()
-    return ids.n_unique() == ids.len()
-
-
-def _blank_as_null(column: pl.Expr) -> pl.Expr:
-    """An empty cell is a missing value, whether written as `,,` or `,"",`."""
-    return pl.when(column != "").then(column)
-
-
 
 
 def _format_cell(value: CrmValue) -> str | None:
