@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from revrules.engine.arithmetic import clean_expr
@@ -36,7 +35,7 @@ from revrules.engine.routing import (
     capacity_left,
     owner_loads,
     rebalance_pool,
-    route_pool,
+    route_pools,
     route_shared,
     sharing_groups,
 )
@@ -455,6 +454,9 @@ def _route(
     output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
     leaves = {path[-1].id: path[-1] for path in territories.leaves()}
     pool_of = {leaf_id: leaf.pool.id for leaf_id, leaf in leaves.items() if leaf.pool}
+    queues = {leaf_id: leaf.overflow_owner for leaf_id, leaf in leaves.items() if leaf.overflow_owner is not None}
+    spills = {leaf_id: leaf.overflow_pool.id for leaf_id, leaf in leaves.items()
+              if leaf.overflow_pool is not None and leaf.overflow_owner is None}
     current = pl.col(current_owner).cast(pl.String) if current_owner else pl.lit(None, dtype=pl.String)
     balance = sorted({p.balance_by for p in pools.values() if p.balance_by})
     balance += [_SIZE] if _SIZE in frame.columns else []
@@ -469,63 +471,74 @@ def _route(
     size = pl.col(_SIZE) if _SIZE in work.columns else pl.lit(1.0)
     held: dict[str, float] = dict(chosen.group_by("manual").agg(size.sum().cast(pl.Float64)).iter_rows())
     parts.append(chosen.select("row", pl.col("manual").alias(output), pl.lit(OVERRIDE).alias(reason)))
-    overflow: dict[str, list[pl.DataFrame]] = {}
-    groups = {str(key[0]): group for key, group in work.filter(pl.col("pool").is_not_null()).group_by("pool")}
-    routed_groups: list[tuple[pl.DataFrame, pl.Series, pl.Series]] = []
-    for sharing in sharing_groups(list(groups), pools):
-        if len(sharing) == 1:
-            group = groups[sharing[0]]
-            owners, why = _route_group(group, pools[sharing[0]], held, today)
-            routed_groups.append((group, owners, why))
-            continue
-        batches = [(groups[p][ID], groups[p]["current"], pools[p], _sizes(groups[p], pools[p])) for p in sharing]
+    present = work.filter(pl.col("pool").is_not_null())
+    sharing = sharing_groups(present["pool"].unique().to_list(), pools)
+    alone = [group[0] for group in sharing if len(group) == 1]
+    routed = [pl.DataFrame(schema={"row": pl.Int64, "territory": pl.String, output: pl.String, reason: pl.String})]
+    if alone:
+        routed.append(_route_group(present.filter(pl.col("pool").is_in(alone)), {p: pools[p] for p in alone}, held,
+                                   today, output=output, reason=reason))
+    for shared in (group for group in sharing if len(group) > 1):
+        groups = [present.filter(pl.col("pool") == p) for p in shared]
+        batches = [(group[ID], group["current"], pools[p], _sizes(group, {p: pools[p]})[0])
+                   for p, group in zip(shared, groups, strict=True)]
         results, held = route_shared(batches, held, today)
-        routed_groups += [(groups[p], o, w) for p, (o, w) in zip(sharing, results, strict=True)]
-    for group, owners, why in routed_groups:
-        routed = group.select("row", "territory").with_columns(owners.alias(output), why.alias(reason))
-        full = routed.filter(pl.col(reason).is_in([FULL, NOBODY]))
-        parts.append(routed.filter(~pl.col(reason).is_in([FULL, NOBODY])))
-        for (territory,), spilled in full.group_by("territory"):
-            leaf = leaves[str(territory)]
-            if leaf.overflow_owner is not None:
-                queue = pl.lit(leaf.overflow_owner).alias(output)
-                parts.append(spilled.with_columns(queue, pl.lit(OVERFLOW).alias(reason)))
-            elif leaf.overflow_pool is not None:
-                overflow.setdefault(leaf.overflow_pool.id, []).append(work.join(spilled.select("row"), on="row"))
-            else:
-                parts.append(spilled)
-    for pool_id in sorted(overflow):
-        group = pl.concat(overflow[pool_id])
-        owners, why = _route_group(group, pools[pool_id], held, today)
-        why = pl.select(pl.when(why.is_in([FULL, NOBODY])).then(why).otherwise(pl.lit(OVERFLOW))).to_series()
-        parts.append(group.select("row").with_columns(owners.alias(output), why.alias(reason)))
-    routed = pl.concat(parts, how="diagonal")
+        routed += [group.select("row", "territory").with_columns(o.alias(output), w.alias(reason))
+                   for group, (o, w) in zip(groups, results, strict=True)]
+    unrouted = pl.col(reason).is_in([FULL, NOBODY])
+    spilling = pl.concat(routed).filter(unrouted).with_columns(
+        pl.col("territory").replace_strict(queues, default=None, return_dtype=pl.String).alias("queue"),
+        pl.col("territory").replace_strict(spills, default=None, return_dtype=pl.String).alias("spill"))
+    parts += [frame.filter(~unrouted) for frame in routed]
+    parts.append(spilling.filter(pl.col("queue").is_not_null()).select(
+        "row", pl.col("queue").alias(output), pl.lit(OVERFLOW).alias(reason)))
+    parts.append(spilling.filter(pl.col("queue").is_null() & pl.col("spill").is_null()).select("row", output, reason))
+    spilled = work.join(spilling.select("row", "spill").drop_nulls("spill"), on="row", maintain_order="left")
+    for pool_id in sorted(spilled["spill"].unique().to_list()):
+        overflowing = _route_group(spilled.filter(pl.col("spill") == pool_id).with_columns(pool=pl.lit(pool_id)),
+                                   {pool_id: pools[pool_id]}, held, today, output=output, reason=reason)
+        parts.append(overflowing.with_columns(
+            pl.when(unrouted).then(reason).otherwise(pl.lit(OVERFLOW)).alias(reason)))
+    done = pl.concat(parts, how="diagonal")
     return (
         frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"),
                            current.alias(previous_column(output)))
-        .join(routed.select("row", output, reason), left_on="__row", right_on="row", how="left",
+        .join(done.select("row", output, reason), left_on="__row", right_on="row", how="left",
               maintain_order="left")
         .drop("__row")
     )
 
 
-def _sizes(group: pl.DataFrame, pool: Pool) -> pl.Series | None:
-    """What each routed row weighs: its `balance_by` value, else the records it carries (a family), else None (one)."""
-    if pool.balance_by:
-        return group[pool.balance_by]
-    # Families of one weigh one: the count-based routing (much faster than by size) then applies.
-    return group[_SIZE] if _SIZE in group.columns and (group[_SIZE] != 1).any() else None
+def _sizes(group: pl.DataFrame, pools: Mapping[str, Pool]) -> tuple[pl.Series | None, set[str]]:
+    """What each routed row weighs, and the pools whose load sums it instead of counting rows.
+
+    A row weighs its pool's `balance_by` value, else the records it carries (a family).
+    Pools whose families are all of one count rows: the count-based routing (much faster
+    than by size) then applies.
+    """
+    by_field: dict[str, list[str]] = {}
+    for pool_id, pool in pools.items():
+        if pool.balance_by:
+            by_field.setdefault(pool.balance_by, []).append(pool_id)
+    families = (set(group.filter(pl.col(_SIZE) != 1)["pool"].unique().to_list()) if _SIZE in group.columns
+                else set())
+    if not by_field and not families:
+        return None, set()
+    size = pl.col(_SIZE).cast(pl.Float64) if _SIZE in group.columns else pl.lit(1.0)
+    for field, pool_ids in by_field.items():
+        size = pl.when(pl.col("pool").is_in(pool_ids)).then(pl.col(field).cast(pl.Float64)).otherwise(size)
+    return group.select(size).to_series(), families.union(*by_field.values())
 
 
 def _route_group(
-    group: pl.DataFrame, pool: Pool, held: dict[str, float], today: dt.date
-) -> tuple[pl.Series, pl.Series]:
-    """Route one pool's accounts, starting from and updating the loads owners `held` in the run."""
-    before = np.array([held.get(o.id, 0.0) for o in pool.active], dtype=np.float64)
-    owners, why, after = route_pool(group[ID], group["current"], pool, sizes=_sizes(group, pool), load=before,
-                                    today=today)
-    held.update(zip((o.id for o in pool.active), (float(x) for x in after), strict=True))
-    return owners, why
+    group: pl.DataFrame, pools: Mapping[str, Pool], held: dict[str, float], today: dt.date, *, output: str, reason: str,
+) -> pl.DataFrame:
+    """Route the accounts of pools that share no owner, starting from and updating the loads owners `held`."""
+    sizes, by_size = _sizes(group, pools)
+    owners, why, after = route_pools(group[ID], group["current"], group["pool"], pools, sizes=sizes, by_size=by_size,
+                                     held=held, today=today)
+    held.update(after)
+    return group.select("row", "territory").with_columns(owners.alias(output), why.alias(reason))
 
 
 def _rebalance(

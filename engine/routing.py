@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,77 +24,100 @@ GONE, UNAVAILABLE = "owner-gone", "owner-unavailable"
 Loads = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def route_pool(
+def route_pools(
     ids: pl.Series,
     current: pl.Series,
-    pool: Pool,
+    pool: pl.Series,
+    pools: Mapping[str, Pool],
     *,
     sizes: pl.Series | None = None,
-    load: Loads | None = None,
+    by_size: Collection[str] = (),
+    held: Mapping[str, float] | None = None,
     today: dt.date | None = None,
-) -> tuple[pl.Series, pl.Series, Loads]:
-    """Owners and reasons for accounts routed through one pool, in the order given.
+) -> tuple[pl.Series, pl.Series, dict[str, float]]:
+    """Owners and reasons for accounts routed through pools that share no active owner, in the order given.
 
-    An account whose current owner is an active member keeps it. The rest, in
-    ascending order of id, each go to the active member with the lowest
-    load/weight that stays within capacity (ties by pool order); the others are
-    left without an owner (`capacity-full`, or `no-available-owner` when no member
-    can receive at all). Load counts accounts, or sums `sizes` when the pool
-    balances by a field such as ARR. A member away on `today` keeps their accounts
-    but receives none; a returned member with `catch_up: none` starts level with
-    the least loaded other member instead of catching up.
+    An account whose current owner is an active member of its pool keeps it. The
+    rest of each pool, in ascending order of id, each go to the active member with
+    the lowest load/weight that stays within capacity (ties by pool order); the
+    others are left without an owner (`capacity-full`, or `no-available-owner` when
+    no member can receive at all). Load counts accounts, or sums `sizes` in the pools
+    routed `by_size` (`balance_by`, or families). A member away on `today` keeps their
+    accounts but receives none; a returned member with `catch_up: none` starts level
+    with the least loaded other member instead of catching up.
+
+    The pools are routed together, one pass over the accounts, because they are
+    independent: only the choice of each next owner runs pool by pool.
 
     Args:
         ids: Record ids.
         current: Each record's current owner (null when none).
-        pool: The pool.
-        sizes: Each record's balance_by value; None balances by count.
-        load: Loads the members already carry in this run (for overflow into a pool).
+        pool: Each record's pool id, a key of `pools`.
+        pools: The pools; no two share an active owner.
+        sizes: Each record's size (balance_by value or family size); None: one each.
+        by_size: Pools whose load sums `sizes` instead of counting accounts.
+        held: Loads owners already carry in this run (for overflow into a pool).
         today: The day the run is for (who is away); None: nobody is away.
 
     Returns:
-        Owners, reasons, and the members' loads afterwards (in `pool.active` order).
+        Owners, reasons, and every member's load afterwards.
     """
-    members = pool.active
-    names = [owner.id for owner in members]
-    if not names:
-        nobody = pl.Series([None] * len(ids), dtype=pl.String)
-        return nobody, pl.Series([NOBODY] * len(ids), dtype=pl.String), np.zeros(0)
-    weights = np.array([owner.weight for owner in members], dtype=np.float64)
-    away = np.array([today is not None and o.away_on(today) for o in members])
+    order = list(pools)
+    members = [o for p in order for o in pools[p].active]
+    names = [o.id for o in members]
+    first = np.cumsum([0] + [len(pools[p].active) for p in order])
+    of_pool = np.repeat(np.arange(len(order)), np.diff(first))
+    weight = np.array([o.weight for o in members], dtype=np.float64)
+    away = np.array([today is not None and o.away_on(today) for o in members], dtype=bool)
     # An away member's capacity for new accounts is nothing; what they keep is not capped.
     capacity = np.array([np.inf if o.capacity is None else o.capacity for o in members], dtype=np.float64)
     capacity = np.where(away, -np.inf, capacity)
+    loads = np.array([(held or {}).get(name, 0.0) for name in names], dtype=np.float64)
     size = np.ones(len(ids)) if sizes is None else sizes.cast(pl.Float64).fill_null(0.0).clip(0).to_numpy()
-    kept = current.is_in(names).fill_null(False).to_numpy()
-    index = current.replace_strict(names, list(range(len(names))), default=None, return_dtype=pl.Int64)
-    loads = np.zeros(len(names)) if load is None else load.astype(np.float64).copy()
-    np.add.at(loads, index.filter(pl.Series(kept)).to_numpy(), size[kept])
-    others = _others_level(members, loads, away, today)
-    head_start = np.array([_head_start(o, float(loads[i]) / o.weight, others, today) for i, o in enumerate(members)])
+    in_pool = pool.replace_strict(order, list(range(len(order))), return_dtype=pl.Int64).to_numpy()
+    # Names are unique across independent pools, so a name finds its member directly.
+    member = (current.replace_strict(names, list(range(len(names))), default=-1, return_dtype=pl.Int64)
+              .fill_null(-1).to_numpy() if names else np.full(len(ids), -1))
+    kept = member >= 0
+    kept[kept] = of_pool[member[kept]] == in_pool[kept]
+    np.add.at(loads, member[kept], size[kept])
+    head_start = np.zeros(len(names))
+    for p, pool_id in enumerate(order):
+        at = slice(first[p], first[p + 1])
+        others = _others_level(pools[pool_id].active, loads[at], away[at], today)
+        head_start[at] = [_head_start(o, float(loads[first[p] + i]) / o.weight, others, today)
+                          for i, o in enumerate(pools[pool_id].active)]
     loads += head_start
     capacity = capacity + head_start
     waiting = np.flatnonzero(~kept)
-    if len(waiting):
-        waiting = waiting[ids.gather(waiting).arg_sort().to_numpy()]
+    waiting = waiting[pl.DataFrame({"pool": in_pool[waiting], "id": ids.gather(waiting)}).select(
+        pl.arg_sort_by("pool", "id")).to_series().to_numpy()]
+    ends = np.cumsum(np.bincount(in_pool[waiting], minlength=len(order)))
     chosen = np.full(len(ids), len(names), dtype=np.int64)  # len(names) means "no owner"
-    if sizes is None:
-        sequence = _greedy_sequence(weights, capacity, loads, len(waiting))
-        chosen[waiting[: len(sequence)]] = sequence
-        np.add.at(loads, sequence, 1.0)
-    else:
-        chosen[waiting] = _greedy_by_size(weights, capacity, loads, size[waiting])
+    for p, pool_id in enumerate(order):
+        rows, at = waiting[ends[p - 1] if p else 0:ends[p]], slice(first[p], first[p + 1])
+        if not len(rows) or first[p] == first[p + 1]:
+            continue
+        if pool_id in by_size:
+            picks = _greedy_by_size(weight[at], capacity[at], loads[at], size[rows])
+            chosen[rows] = np.where(picks < first[p + 1] - first[p], picks + first[p], len(names))
+        else:
+            picks = _greedy_sequence(weight[at], capacity[at], loads[at], len(rows))
+            chosen[rows[: len(picks)]] = picks + first[p]
+            np.add.at(loads, picks + first[p], 1.0)
     loads -= head_start
-    picked = pl.Series([*names, None], dtype=pl.String).gather(pl.Series(chosen))
-    frame = pl.DataFrame({"kept": kept, "current": current, "picked": picked})
-    unrouted = NOBODY if away.all() else FULL
+    unrouted = [NOBODY if away[first[p]:first[p + 1]].all() else FULL for p in range(len(order))]
+    frame = pl.DataFrame({
+        "kept": kept, "current": current, "picked": pl.Series([*names, None], dtype=pl.String).gather(chosen),
+        "unrouted": pl.Series(unrouted, dtype=pl.String).gather(in_pool),
+    })
     routed = frame.select(
         pl.when("kept").then("current").otherwise("picked").alias("owner"),
         pl.when("kept").then(pl.lit(KEPT))
         .when(pl.col("picked").is_not_null()).then(pl.lit(ASSIGNED))
-        .otherwise(pl.lit(unrouted)).alias("reason"),
+        .otherwise("unrouted").alias("reason"),
     )
-    return routed["owner"], routed["reason"], loads
+    return routed["owner"], routed["reason"], dict(zip(names, loads.tolist(), strict=True))
 
 
 def _others_level(members: Sequence[Owner], loads: Loads, away: np.ndarray[Any, Any], today: dt.date | None) -> float:
