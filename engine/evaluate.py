@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from revrules.engine.arithmetic import clean_expr
@@ -546,45 +547,69 @@ def _rebalance(
 ) -> pl.DataFrame:
     """Rebalance each pool's routed accounts; moved accounts get the reason `rebalance`.
 
-    Records are split by pool once, so each pool touches only its own records; what an
-    owner holds outside a pool is its total (kept up to date as accounts move) less what
-    it holds inside.
+    Every pool's books are sorted in one pass; only the moves run pool by pool. What an
+    owner holds outside a pool (for capacity) is its total, kept up to date as accounts
+    move, less what it holds inside.
     """
     output, reason = territories.owner_output or "", rule_column(territories.owner_output or "")
     pool_of = {path[-1].id: path[-1].pool.id for path in territories.leaves() if path[-1].pool is not None}
-    owners, reasons = frame[output].clone(), frame[reason].clone()
+    used = sorted(set(pool_of.values()))
+    members = pl.DataFrame({"pool": [p for p in used for _ in pools[p].active],
+                            "owner": [o.id for p in used for o in pools[p].active]},
+                           schema={"pool": pl.String, "owner": pl.String}).with_row_index("member")
+    first = np.cumsum([0] + [len(pools[p].active) for p in used])
     placed = frame.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), pl.col(ID).alias("id"), pl.col(output).alias("owner"),
         pl.col(territories.output).replace_strict(pool_of, default=None, return_dtype=pl.String).alias("pool"),
-    ).filter(pl.col("pool").is_not_null() & frame[reason].is_in([KEPT, ASSIGNED, *DEPARTURES]))
-    rows_of = {str(key): group["row"] for (key,), group in placed.group_by("pool")}
-    sizes: dict[str | None, pl.Series] = {}
+        pl.col(reason), *{f for f in (territories.value, *(pools[p].balance_by for p in used)) if f},
+    ).filter(pl.col("pool").is_not_null() & pl.col(reason).is_in([KEPT, ASSIGNED, *DEPARTURES]))
+    held = placed.join(members, on=["pool", "owner"], how="inner", maintain_order="left").select(
+        "row", "id", "member",
+        _per_pool({p: pools[p].balance_by or territories.value for p in used}, pl.lit(0.0)).alias("value"),
+        _per_pool({p: pools[p].balance_by for p in used}, pl.lit(1.0)).alias("size"))
+    member = held["member"].to_numpy()
+    # Summed in row order, as each pool's own bincount would.
+    load = np.bincount(member, weights=held["size"].to_numpy(), minlength=len(members)).astype(np.float64)
+    # Each member's book, most valuable first (then the highest id), so that its last account
+    # is the one given first: the least valuable, then the lowest id.
+    ordered = held.sort(["member", "value", "id"], descending=[False, True, True])["row"].to_numpy()
+    books = np.split(ordered, np.cumsum(np.bincount(member, minlength=len(members)))[:-1])
+    owners, reasons = frame[output].clone(), frame[reason].clone()
+    measured = {f: frame.select(_measure(f)).to_series().to_numpy() for f in {pools[p].balance_by for p in used}}
     totals: dict[str | None, dict[str, float]] = {}
-    for pool_id in sorted(rows_of):
-        pool, rows = pools[pool_id], rows_of[pool_id]
-        measure = pool.balance_by
-        if measure not in sizes:
-            sizes[measure] = (frame[measure].cast(pl.Float64).fill_null(0.0) if measure
-                              else pl.repeat(1.0, frame.height, eager=True))
+    for p, pool_id in enumerate(used):
+        pool, at = pools[pool_id], slice(first[p], first[p + 1])
         if any(o.capacity is not None for o in pool.owners):
-            if measure not in totals:
-                totals[measure] = owner_loads(owners, sizes[measure])
-            inside = owner_loads(owners.gather(rows), sizes[measure].gather(rows))
-            pool = capacity_left(pool, {o: total - inside.get(o, 0.0) for o, total in totals[measure].items()})
-        value_column = pool.balance_by or territories.value
-        values = frame[value_column].gather(rows) if value_column else None
-        before = owners.gather(rows)
-        moved = rebalance_pool(frame[ID].gather(rows), before, pool, tolerance, values)
-        changed = (moved != before).fill_null(False)
-        if not changed.any():
+            if pool.balance_by not in totals:
+                totals[pool.balance_by] = owner_loads(owners, pl.Series(measured[pool.balance_by]))
+            inside = dict(zip(members["owner"][at], load[at].tolist(), strict=True))
+            outside = {o: total - inside.get(o, 0.0) for o, total in totals[pool.balance_by].items()}
+            pool = capacity_left(pool, outside)
+        moves = rebalance_pool(books[at], load[at].copy(), measured[pool.balance_by], pool, tolerance)
+        if not moves:
             continue
-        where = rows.filter(changed)
-        givers, takers = before.filter(changed).to_list(), moved.filter(changed).to_list()
-        for kind, held in totals.items():
+        where = pl.Series(list(moves), dtype=pl.Int64)
+        givers = owners.gather(where).to_list()
+        takers = [pool.active[m].id for m in moves.values()]
+        for kind, carried in totals.items():
             # Moves are few: the totals follow them one by one.
-            for giver, taker, size in zip(givers, takers, sizes[kind].gather(where).to_list(), strict=True):
-                held[giver] = held.get(giver, 0.0) - size
-                held[taker] = held.get(taker, 0.0) + size
-        owners = owners.scatter(where, moved.filter(changed))
+            for giver, taker, amount in zip(givers, takers, measured[kind][list(moves)].tolist(), strict=True):
+                carried[giver] = carried.get(giver, 0.0) - amount
+                carried[taker] = carried.get(taker, 0.0) + amount
+        owners = owners.scatter(where, pl.Series(takers, dtype=pl.String))
         reasons = reasons.scatter(where, REBALANCE)
     return frame.with_columns(owners.alias(output), reasons.alias(reason))
+
+
+def _measure(field: str | None) -> pl.Expr:
+    """What an account weighs in a pool balanced by `field` (None: one)."""
+    return pl.col(field).cast(pl.Float64).fill_null(0.0) if field else pl.repeat(1.0, pl.len())
+
+
+def _per_pool(field_of: Mapping[str, str | None], otherwise: pl.Expr) -> pl.Expr:
+    """Each row's value of its pool's field (by the `pool` column), nulls as 0; `otherwise` where it has none."""
+    value = otherwise
+    for field in sorted({f for f in field_of.values() if f}):
+        pool_ids = [p for p, f in field_of.items() if f == field]
+        value = pl.when(pl.col("pool").is_in(pool_ids)).then(_measure(field)).otherwise(value)
+    return value.cast(pl.Float64)

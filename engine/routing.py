@@ -73,7 +73,8 @@ def route_pools(
     capacity = np.array([np.inf if o.capacity is None else o.capacity for o in members], dtype=np.float64)
     capacity = np.where(away, -np.inf, capacity)
     loads = np.array([(held or {}).get(name, 0.0) for name in names], dtype=np.float64)
-    size = np.ones(len(ids)) if sizes is None else sizes.cast(pl.Float64).fill_null(0.0).clip(0).to_numpy()
+    size = (np.ones(len(ids)) if sizes is None
+            else sizes.cast(pl.Float64).fill_null(0.0).fill_nan(0.0).clip(0).to_numpy())
     in_pool = pool.replace_strict(order, list(range(len(order))), return_dtype=pl.Int64).to_numpy()
     # Names are unique across independent pools, so a name finds its member directly.
     member = (current.replace_strict(names, list(range(len(names))), default=-1, return_dtype=pl.Int64)
@@ -89,22 +90,28 @@ def route_pools(
                           for i, o in enumerate(pools[pool_id].active)]
     loads += head_start
     capacity = capacity + head_start
+    # The waiting accounts of each pool in ascending order of id: ids first (a string sort, quick
+    # when they come sorted), then a stable sort by pool.
     waiting = np.flatnonzero(~kept)
-    waiting = waiting[pl.DataFrame({"pool": in_pool[waiting], "id": ids.gather(waiting)}).select(
-        pl.arg_sort_by("pool", "id")).to_series().to_numpy()]
+    waiting = waiting[ids.gather(waiting).arg_sort().to_numpy()]
+    waiting = waiting[np.argsort(in_pool[waiting], kind="stable")]
     ends = np.cumsum(np.bincount(in_pool[waiting], minlength=len(order)))
     chosen = np.full(len(ids), len(names), dtype=np.int64)  # len(names) means "no owner"
+    sized: list[tuple[np.ndarray[Any, Any], slice]] = []
     for p, pool_id in enumerate(order):
         rows, at = waiting[ends[p - 1] if p else 0:ends[p]], slice(first[p], first[p + 1])
         if not len(rows) or first[p] == first[p + 1]:
             continue
         if pool_id in by_size:
-            picks = _greedy_by_size(weight[at], capacity[at], loads[at], size[rows])
-            chosen[rows] = np.where(picks < first[p + 1] - first[p], picks + first[p], len(names))
+            sized.append((rows, at))
         else:
             picks = _greedy_sequence(weight[at], capacity[at], loads[at], len(rows))
             chosen[rows[: len(picks)]] = picks + first[p]
             np.add.at(loads, picks + first[p], 1.0)
+    spans = [at for _rows, at in sized]
+    for (rows, at), picks in zip(sized, _greedy_by_size_pools(weight, capacity, loads, [size[r] for r, _ in sized],
+                                                              spans), strict=True):
+        chosen[rows] = np.where(picks < at.stop - at.start, picks + at.start, len(names))
     loads -= head_start
     unrouted = [NOBODY if away[first[p]:first[p + 1]].all() else FULL for p in range(len(order))]
     frame = pl.DataFrame({
@@ -260,6 +267,64 @@ def _greedy_by_size(weight: Loads, capacity: Loads, load: Loads, sizes: Loads) -
     return np.array(chosen, dtype=np.int64)
 
 
+_LOCKSTEP_POOLS = 16
+"""While this many pools still choose, numpy over all of them beats a heap per pool (each step costs the same)."""
+
+
+def _greedy_by_size_pools(weight: Loads, capacity: Loads, load: Loads, sizes: Sequence[Loads], spans: Sequence[slice],
+                          *, lockstep_from: int = _LOCKSTEP_POOLS) -> list[np.ndarray[Any, Any]]:
+    """`_greedy_by_size` for independent pools at once; `load` (of every member) is updated in place.
+
+    Step k gives every pool that has one its k-th account, as numpy over a table of pools by
+    members; once fewer than `lockstep_from` pools remain, each finishes with its own heap.
+    The picks are the same as pool by pool: the same sums, and argmin keeps the first of ties.
+
+    Args:
+        weight: Of every member.
+        capacity: Of every member (less for none, -inf while away).
+        load: Of every member.
+        sizes: Per pool, its waiting accounts' sizes in the order they choose.
+        spans: Per pool, its members' positions in `weight`, `capacity` and `load`.
+        lockstep_from: Fewest pools still choosing for a step to run over all of them.
+
+    Returns:
+        Per pool, the member each account goes to, counted within the pool (the pool's size: none).
+    """
+    if not sizes:
+        return []
+    by_length = np.argsort([-len(s) for s in sizes], kind="stable")
+    lengths = np.array([len(sizes[p]) for p in by_length])
+    widths = np.array([spans[p].stop - spans[p].start for p in by_length])
+    widest = int(widths.max())
+    weights, room, held = np.ones((len(sizes), widest)), np.full((len(sizes), widest), -np.inf), np.zeros(
+        (len(sizes), widest))
+    for r, p in enumerate(by_length):
+        weights[r, :widths[r]], room[r, :widths[r]], held[r, :widths[r]] = (
+            weight[spans[p]], capacity[spans[p]], load[spans[p]])
+    flat = np.concatenate([sizes[p] for p in by_length])
+    start = np.cumsum(lengths) - lengths
+    picks = np.empty(len(flat), dtype=np.int64)
+    step, active = 0, int(np.count_nonzero(lengths))
+    while active >= lockstep_from:
+        at = start[:active] + step
+        size, now = flat[at], held[:active]
+        fits = now + size[:, None] <= room[:active]
+        best = np.where(fits, now / weights[:active], np.inf).argmin(axis=1)
+        taken = fits[np.arange(active), best]
+        picks[at] = np.where(taken, best, widths[:active])
+        now[taken, best[taken]] += size[taken]
+        step += 1
+        active = int(np.count_nonzero(lengths > step))
+    for r in range(active):
+        rest = slice(start[r] + step, start[r] + lengths[r])
+        picks[rest] = _greedy_by_size(weights[r, :widths[r]], room[r, :widths[r]], held[r, :widths[r]], flat[rest])
+    chosen: list[np.ndarray[Any, Any]] = [np.empty(0)] * len(sizes)
+    for r, p in enumerate(by_length):
+        load[spans[p]] = held[r, :widths[r]]
+        chosen[p] = picks[start[r]:start[r] + lengths[r]]
+    return chosen
+
+
 REBALANCE = "rebalance"
 
 
@@ -269,40 +334,38 @@ def size_of(books: Sequence[np.ndarray[Any, Any]], size: np.ndarray[Any, Any]) -
 
 
 def rebalance_pool(
-    ids: pl.Series, owners: pl.Series, pool: Pool, tolerance: float, values: pl.Series | None = None
-) -> pl.Series:
-    """Owners after the fewest moves that bring every active member within `tolerance` of its share.
+    books: Sequence[np.ndarray[Any, Any]], load: Loads, size: Loads, pool: Pool, tolerance: float
+) -> dict[int, int]:
+    """The fewest moves that bring every active member within `tolerance` of its share.
 
     A member's share is the pool's load times its weight over the total weight; load
-    counts accounts, or sums `values` when the pool balances by a field. Moves go from
-    the most loaded member to the least loaded, and never push a member past capacity.
-    By count, the donor gives its least valuable account first (then the lowest id).
-    With `balance_by`, it gives the account whose value comes closest to what the
-    receiver lacks, so value is balanced with the fewest accounts moved. One move at
-    a time, in Python: moves are few, and each is vectorised over the donor's book.
+    counts accounts, or sums their values when the pool balances by a field. Moves go
+    from the most loaded member to the least loaded, and never push a member past
+    capacity. A member gives the last account of its book first (the caller orders
+    books most valuable first, then by highest id). With `balance_by`, it gives the
+    account whose value comes closest to what the receiver lacks, so value is balanced
+    with the fewest accounts moved. One move at a time, in Python: moves are few, and
+    each is vectorised over the donor's book.
+
+    Args:
+        books: Per active member (in `pool.active` order), the rows it holds.
+        load: Per active member, its load; updated in place.
+        size: What each row weighs.
+        pool: The pool.
+        tolerance: How far from its share a member may stay, as a fraction.
+
+    Returns:
+        Moved rows and the member each goes to.
     """
-    members = pool.active
-    names = [owner.id for owner in members]
-    if not names:
-        return owners
-    value = np.zeros(len(ids)) if values is None else values.cast(pl.Float64).fill_null(0.0).to_numpy()
-    size = value if pool.balance_by else np.ones(len(ids))
-    weight = np.array([o.weight for o in members])
-    capacity = np.array([np.inf if o.capacity is None else o.capacity for o in members])
-    member = owners.replace_strict(names, list(range(len(names))), default=None, return_dtype=pl.Int64)
-    load = np.bincount(member.drop_nulls().to_numpy(), weights=size[member.is_not_null().to_numpy()],
-                       minlength=len(names)).astype(np.float64)
-    # Each member's book, most valuable first (then the highest id), so that its last account
-    # is the one given first: the least valuable, then the lowest id. Sorted once, in polars.
-    ordered = pl.DataFrame({"member": member, "value": value, "id": ids,
-                            "row": pl.int_range(len(ids), eager=True)}).drop_nulls("member").sort(
-        ["member", "value", "id"], descending=[False, True, True])
-    ends = np.cumsum(np.bincount(ordered["member"].to_numpy(), minlength=len(names)))
-    books = np.split(ordered["row"].to_numpy(), ends[:-1])
+    if not pool.active:
+        return {}
+    books = list(books)
+    weight = np.array([o.weight for o in pool.active])
+    capacity = np.array([np.inf if o.capacity is None else o.capacity for o in pool.active])
     moves: dict[int, int] = {}
     share = load.sum() * weight / weight.sum()
     low, high = share * (1 - tolerance), share * (1 + tolerance)
-    for _ in range(len(ids)):  # every move fixes a unit of excess or deficit; this bound is loose
+    for _ in range(sum(len(book) for book in books)):  # every move fixes a unit of excess or deficit
         over, under = load > high + 1e-9, load < low - 1e-9
         if not over.any() and not under.any():
             break
@@ -327,10 +390,7 @@ def rebalance_pool(
         load[donor] -= size[row]
         load[receiver] += size[row]
         moves[row] = receiver
-    if not moves:
-        return owners
-    moved = pl.Series([names[receiver] for receiver in moves.values()], dtype=pl.String)
-    return owners.clone().scatter(list(moves), moved)
+    return moves
 
 
 def _closest_fit(sizes: Loads, load: Loads, share: Loads, *, high: Loads, capacity: Loads, donor: int,

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revrules.engine.convert import FieldType
-from revrules.engine.definitions import Rulebook
+from revrules.engine.definitions import Owner, Pool, Rulebook
 from revrules.engine.evaluate import evaluate, rule_column
+from revrules.engine.routing import _greedy_by_size, _greedy_by_size_pools, route_pools
 from revrules.engine.rulebook import load_rulebook
 from revrules.errors import InvalidInputError
 
+OWNERS = ["o0", "o1", "o2", "o3", "o4", "o5", "elsewhere"]
 FIELDS = {"country": FieldType.STRING, "arr": FieldType.NUMBER}
 
 
@@ -246,3 +249,57 @@ def test_rebalance_never_fills_an_owner_past_the_capacity_shared_across_territor
     # A already holds its two accounts in DE, so UK's rebalance cannot give it a third.
     assert owners.count("A") == 2
     assert owners[:4] == ["B"] * 4
+
+
+pool_members = st.lists(st.tuples(st.sampled_from([1.0, 2.0, 0.5]),
+                                   st.one_of(st.none(), st.sampled_from([0.0, 3.0, 8.0])),
+                                   st.sampled_from([0.0, 1.0, 2.5])), min_size=1, max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(pool_members, st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0]), max_size=12)),
+                min_size=1, max_size=6),
+       st.integers(1, 7))
+def test_pools_choosing_in_lockstep_pick_as_each_pool_alone(
+    pools: list[tuple[list[tuple[float, float | None, float]], list[float]]], lockstep_from: int
+) -> None:
+    """Stepping independent pools together in numpy gives the picks and loads of one heap per pool."""
+    weight = np.array([w for members, _ in pools for w, _c, _l in members])
+    capacity = np.array([np.inf if c is None else c for members, _ in pools for _w, c, _l in members])
+    load = np.array([held for members, _ in pools for _w, _c, held in members])
+    ends = np.cumsum([len(members) for members, _ in pools])
+    spans = [slice(end - len(members), end) for end, (members, _) in zip(ends, pools, strict=True)]
+    chosen = [(spans[p], np.array(sizes)) for p, (_, sizes) in enumerate(pools) if sizes]
+    alone = load.copy()
+    expected = [_greedy_by_size(weight[at], capacity[at], alone[at], sizes) for at, sizes in chosen]
+    together = _greedy_by_size_pools(weight, capacity, load, [s for _, s in chosen], [at for at, _ in chosen],
+                                     lockstep_from=lockstep_from)
+    assert [list(p) for p in together] == [list(p) for p in expected]
+    assert load.tolist() == alone.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["p0", "p1", "p2"]), st.one_of(st.none(), st.sampled_from(OWNERS)),
+                          st.sampled_from([0.0, 1.0, 4.0, 9.5])), max_size=40),
+       st.booleans())
+def test_pools_routed_together_route_as_each_pool_alone(
+    rows: list[tuple[str, str | None, float]], by_size: bool
+) -> None:
+    """Routing independent pools in one pass gives each account the owner and reason its pool alone gives it."""
+    pools = {"p0": Pool("p0", (Owner("o0", 1.0, 5.0), Owner("o1", 2.0))),
+             "p1": Pool("p1", (Owner("o2", 1.0, 2.0), Owner("o3", 1.0, 1.0))),
+             "p2": Pool("p2", (Owner("o4", 1.0), Owner("o5", 1.0, active=False)))}
+    frame = pl.DataFrame({"id": [f"a{i:02d}" for i in range(len(rows))], "pool": [r[0] for r in rows],
+                          "current": [r[1] for r in rows], "size": [r[2] for r in rows]},
+                         schema={"id": pl.String, "pool": pl.String, "current": pl.String, "size": pl.Float64})
+    weighed = set(pools) if by_size else set()
+    owners, reasons, loads = route_pools(frame["id"], frame["current"], frame["pool"], pools, sizes=frame["size"],
+                                         by_size=weighed, held={"o1": 1.0})
+    for pool_id, pool in pools.items():
+        part = frame.with_row_index().filter(pl.col("pool") == pool_id)
+        alone, why, after = route_pools(part["id"], part["current"], part["pool"], {pool_id: pool},
+                                        sizes=part["size"], by_size=weighed, held={"o1": 1.0})
+        rows_of = part["index"].to_list()
+        assert owners.gather(rows_of).to_list() == alone.to_list()
+        assert reasons.gather(rows_of).to_list() == why.to_list()
+        assert all(loads[o] == load for o, load in after.items())
