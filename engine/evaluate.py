@@ -345,7 +345,22 @@ def _lit(value: object, decision: Decision) -> pl.Expr:
     return pl.lit(value, dtype=POLARS_TYPES[decision.kind])
 
 
+_BUILT: dict[tuple[int, str | None], tuple[Decision, list[pl.Expr]]] = {}
+"""Each decision's expressions, by the decision's identity and override column. Building them runs
+small polars queries (the tables of literals), which cost more than evaluating a rulebook test's one record."""
+
+
 def _decision(decision: Decision, override: str | None) -> list[pl.Expr]:
+    key = (id(decision), override)
+    built = _BUILT.get(key)
+    if built is None or built[0] is not decision:
+        if len(_BUILT) >= 4096:  # rulebooks loaded again and again (a long-running scheduler): start afresh
+            _BUILT.clear()
+        built = _BUILT[key] = (decision, _build_decision(decision, override))
+    return built[1]
+
+
+def _build_decision(decision: Decision, override: str | None) -> list[pl.Expr]:
     holds = [rule.when.compiled.fill_null(False) for rule in decision.rules]
     ids = [rule.id for rule in decision.rules]
     value, rule = _HIT_POLICIES[decision.hit](decision, holds, ids)

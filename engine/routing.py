@@ -207,6 +207,10 @@ def _capacity(capacity: float | None) -> float:
     return np.inf if capacity is None else capacity
 
 
+_FEW_SLOTS = 4096
+"""Up to this many slots in all, every member's first slots are merged without searching for a threshold."""
+
+
 def _greedy_sequence(weight: Loads, capacity: Loads, load: Loads, count: int) -> np.ndarray[Any, Any]:
     """Member indexes in the order the count-based greedy rule picks them, at most `count` long.
 
@@ -224,14 +228,17 @@ def _greedy_sequence(weight: Loads, capacity: Loads, load: Loads, count: int) ->
         slots: np.ndarray[Any, np.dtype[np.int64]] = np.clip(fitting, 0, room).astype(np.int64)
         return slots
 
-    low, high = 0.0, float(((load + count) / weight).max())
-    for _ in range(100):
-        middle = (low + high) / 2
-        if slots_up_to(middle, 0).sum() >= count:
-            high = middle
-        else:
-            low = middle
-    taken = slots_up_to(high, 2)
+    if count * len(weight) <= _FEW_SLOTS:
+        taken = room  # each member's first `count` slots hold the picks: merged alike, no search needed
+    else:
+        low, high = 0.0, float(((load + count) / weight).max())
+        for _ in range(100):
+            middle = (low + high) / 2
+            if slots_up_to(middle, 0).sum() >= count:
+                high = middle
+            else:
+                low = middle
+        taken = slots_up_to(high, 2)
     member = np.repeat(np.arange(len(weight)), taken)
     first = np.repeat(np.cumsum(taken) - taken, taken)
     k = np.arange(taken.sum()) - first

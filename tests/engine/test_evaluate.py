@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import heapq
 from pathlib import Path
+from unittest.mock import patch
 
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from revrules.engine import routing
 from revrules.engine.convert import FieldType
 from revrules.engine.definitions import Owner, Pool, Rulebook
 from revrules.engine.evaluate import evaluate, list_column, rule_column
-from revrules.engine.routing import route_pools
 from revrules.engine.rulebook import load_rulebook
 
 FIELDS = {"employees": FieldType.NUMBER, "country": FieldType.STRING, "ltv": FieldType.NUMBER,
@@ -233,6 +234,8 @@ def test_vectorised_routing_equals_the_one_by_one_rule(
     pool = [Owner(f"o{i}", weight, capacity) for i, (weight, capacity) in enumerate(members)]
     ids = [f"id{i:03d}" for i in range(len(current))]
     owners = [None if c is None else f"o{c}" for c in current]
-    got, _, _ = route_pools(pl.Series(ids, dtype=pl.String), pl.Series(owners, dtype=pl.String),
-                            pl.Series(["p"] * len(ids), dtype=pl.String), {"p": Pool("p", tuple(pool))})
-    assert got.to_list() == naive_route(ids, owners, pool)
+    for few_slots in (routing._FEW_SLOTS, 0):  # every slot merged, and the threshold searched for first
+        with patch.object(routing, "_FEW_SLOTS", few_slots):
+            got, _, _ = routing.route_pools(pl.Series(ids, dtype=pl.String), pl.Series(owners, dtype=pl.String),
+                                            pl.Series(["p"] * len(ids), dtype=pl.String), {"p": Pool("p", tuple(pool))})
+        assert got.to_list() == naive_route(ids, owners, pool)
