@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -345,19 +345,26 @@ def _lit(value: object, decision: Decision) -> pl.Expr:
     return pl.lit(value, dtype=POLARS_TYPES[decision.kind])
 
 
-_BUILT: dict[tuple[int, str | None], tuple[Decision, list[pl.Expr]]] = {}
-"""Each decision's expressions, by the decision's identity and override column. Building them runs
-small polars queries (the tables of literals), which cost more than evaluating a rulebook test's one record."""
+_BUILT: dict[tuple[int, str | None], tuple[object, list[pl.Expr]]] = {}
+
+
+def _built(source: object, variant: str | None, build: Callable[[], list[pl.Expr]]) -> list[pl.Expr]:
+    """`build()` made once per `source` (by identity) and `variant`, then reused.
+
+    Building a decision's or a territory tree's expressions runs small polars queries (the
+    tables of literals), which cost more than evaluating a rulebook test's one record.
+    """
+    key = (id(source), variant)
+    built = _BUILT.get(key)
+    if built is None or built[0] is not source:
+        if len(_BUILT) >= 4096:  # rulebooks loaded again and again (a long-running scheduler): start afresh
+            _BUILT.clear()
+        built = _BUILT[key] = (source, build())
+    return built[1]
 
 
 def _decision(decision: Decision, override: str | None) -> list[pl.Expr]:
-    key = (id(decision), override)
-    built = _BUILT.get(key)
-    if built is None or built[0] is not decision:
-        if len(_BUILT) >= 4096:  # rulebooks loaded again and again (a long-running scheduler): start afresh
-            _BUILT.clear()
-        built = _BUILT[key] = (decision, _build_decision(decision, override))
-    return built[1]
+    return _built(decision, override, lambda: _build_decision(decision, override))
 
 
 def _build_decision(decision: Decision, override: str | None) -> list[pl.Expr]:
@@ -450,6 +457,10 @@ _HIT_POLICIES = {"first": _first, "unique": _unique, "collect": _collect, "sum":
 
 
 def _territory(territories: Territories) -> list[pl.Expr]:
+    return _built(territories, None, lambda: _build_territory(territories))
+
+
+def _build_territory(territories: Territories) -> list[pl.Expr]:
     leaves = territories.leaves()
     holds = [pl.all_horizontal([node.when.compiled.fill_null(False) for node in path]) for path in leaves]
     ids = [pl.lit(path[-1].id) for path in leaves]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 
 import polars as pl
 
@@ -46,6 +44,10 @@ def send_digests(found: Digests, notify: NotifyModel, title: str) -> int:
 
 
 def _post(notify: NotifyModel, body: bytes, owner: str) -> bool:
+    # Imported here: the HTTP client (and ssl) would otherwise load with every command.
+    import urllib.error
+    import urllib.request
+
     for attempt in range(notify.retries + 1):
         request = urllib.request.Request(notify.url, data=body, method="POST",  # noqa: S310 - http(s) only, by schema
                                          headers={"Content-Type": "application/json"})
