@@ -506,12 +506,8 @@ def _route(
         routed.append(_route_group(present.filter(pl.col("pool").is_in(alone)), {p: pools[p] for p in alone}, held,
                                    today, output=output, reason=reason))
     for shared in (group for group in sharing if len(group) > 1):
-        groups = [present.filter(pl.col("pool") == p) for p in shared]
-        batches = [(group[ID], group["current"], pools[p], _sizes(group, {p: pools[p]})[0])
-                   for p, group in zip(shared, groups, strict=True)]
-        results, held = route_shared(batches, held, today)
-        routed += [group.select("row", "territory").with_columns(o.alias(output), w.alias(reason))
-                   for group, (o, w) in zip(groups, results, strict=True)]
+        routed.append(_route_group(present.filter(pl.col("pool").is_in(shared)), {p: pools[p] for p in shared}, held,
+                                   today, output=output, reason=reason, shared=True))
     unrouted = pl.col(reason).is_in([FULL, NOBODY])
     spilling = pl.concat(routed).filter(unrouted).with_columns(
         pl.col("territory").replace_strict(queues, default=None, return_dtype=pl.String).alias("queue"),
@@ -559,11 +555,13 @@ def _sizes(group: pl.DataFrame, pools: Mapping[str, Pool]) -> tuple[pl.Series | 
 
 def _route_group(
     group: pl.DataFrame, pools: Mapping[str, Pool], held: dict[str, float], today: dt.date, *, output: str, reason: str,
+    shared: bool = False,
 ) -> pl.DataFrame:
-    """Route the accounts of pools that share no owner, starting from and updating the loads owners `held`."""
+    """Route the accounts of `pools` (which share owners, or none), starting from and updating what owners `held`."""
     sizes, by_size = _sizes(group, pools)
-    owners, why, after = route_pools(group[ID], group["current"], group["pool"], pools, sizes=sizes, by_size=by_size,
-                                     held=held, today=today)
+    route = route_shared if shared else route_pools
+    owners, why, after = route(group[ID], group["current"], group["pool"], pools, sizes=sizes, by_size=by_size,
+                               held=held, today=today)
     held.update(after)
     return group.select("row", "territory").with_columns(owners.alias(output), why.alias(reason))
 

@@ -151,56 +151,91 @@ def _head_start(owner: Owner, level: float, others: float, today: dt.date | None
 
 
 def route_shared(
-    batches: Sequence[tuple[pl.Series, pl.Series, Pool, pl.Series | None]], held: Mapping[str, float],
+    ids: pl.Series,
+    current: pl.Series,
+    pool: pl.Series,
+    pools: Mapping[str, Pool],
+    *,
+    sizes: pl.Series | None = None,
+    by_size: Collection[str] = (),
+    held: Mapping[str, float] | None = None,
     today: dt.date | None = None,
-) -> tuple[list[tuple[pl.Series, pl.Series]], dict[str, float]]:
-    """Owners and reasons for pools that share owners, routed together as SPEC §3 orders it.
+) -> tuple[pl.Series, pl.Series, dict[str, float]]:
+    """Owners and reasons for accounts of pools that share owners, routed together as SPEC §3 orders it.
 
     An owner listed in several pools has one load and one capacity. Kept accounts
     of every pool count first; then the other accounts of all the pools, in
     ascending order of id, each go to the member of its own pool with the lowest
     load/weight that stays within capacity (ties by pool order). Away members keep
-    and do not receive, and returned ones catch up, as in `route_pool`.
+    and do not receive, and returned ones catch up, as in `route_pools`. One account
+    at a time, since each choice moves loads that the next account of any of the
+    pools compares; the loop holds only plain numbers.
 
     Args:
-        batches: Per pool: record ids, current owners, the pool, balance_by sizes or None.
+        ids: Record ids.
+        current: Each record's current owner (null when none).
+        pool: Each record's pool id, a key of `pools`.
+        pools: The pools.
+        sizes: Each record's size (balance_by value or family size); None: one each.
+        by_size: Pools whose load sums `sizes` instead of counting accounts.
         held: Loads owners already carry in this run.
         today: The day the run is for (who is away); None: nobody is away.
 
     Returns:
-        Owners and reasons per batch, in the order given, and every owner's load afterwards.
+        Owners, reasons, and every owner's load afterwards.
     """
-    load = dict(held)
-    owners: list[list[str | None]] = [[None] * len(ids) for ids, *_ in batches]
-    reasons: list[list[str]] = [[FULL] * len(ids) for ids, *_ in batches]
-    waiting: list[tuple[str, int, int]] = []
-    sizes = [np.ones(len(ids)) if size is None else size.cast(pl.Float64).fill_null(0.0).clip(0).to_numpy()
-             for ids, _current, _pool, size in batches]
-    for b, (ids, current, pool, _size) in enumerate(batches):
-        names = {owner.id for owner in pool.active}
-        for i, (record, owner) in enumerate(zip(ids.to_list(), current.to_list(), strict=True)):
-            if owner in names:
-                owners[b][i], reasons[b][i] = owner, KEPT
-                load[owner] = load.get(owner, 0.0) + float(sizes[b][i])
-            else:
-                waiting.append((record, b, i))
-    receiving = {o.id: o for _i, _c, pool, _s in batches for o in pool.active if not (today and o.away_on(today))}
-    others = min((load.get(o.id, 0.0) / o.weight for o in receiving.values()
+    order = list(pools)
+    names = list(dict.fromkeys(o.id for p in order for o in pools[p].active))
+    index = {name: i for i, name in enumerate(names)}
+    in_pool = pool.replace_strict(order, list(range(len(order))), return_dtype=pl.Int64).to_numpy()
+    weighed = np.isin(in_pool, [p for p, pool_id in enumerate(order) if pool_id in by_size])
+    size = np.ones(len(ids)) if sizes is None else np.where(
+        weighed, sizes.cast(pl.Float64).fill_null(0.0).fill_nan(0.0).clip(0).to_numpy(), 1.0)
+    owner = (current.replace_strict(names, list(range(len(names))), default=-1, return_dtype=pl.Int64)
+             .fill_null(-1).to_numpy() if names else np.full(len(ids), -1))
+    listed = np.zeros((len(order), len(names) + 1), dtype=bool)  # the last column: no owner
+    for p, pool_id in enumerate(order):
+        listed[p, [index[o.id] for o in pools[pool_id].active]] = True
+    kept = listed[in_pool, owner]
+    # Kept loads added pool by pool, each in record order: the sums one account at a time makes.
+    adding = np.flatnonzero(kept)
+    adding = adding[np.argsort(in_pool[adding], kind="stable")]
+    loads = np.array([(held or {}).get(name, 0.0) for name in names], dtype=np.float64)
+    np.add.at(loads, owner[adding], size[adding])
+    load = loads.tolist()
+    receiving = {o.id: o for p in order for o in pools[p].active if not (today and o.away_on(today))}
+    others = min((load[index[o.id]] / o.weight for o in receiving.values()
                   if not _returned_without_catch_up(o, today)), default=0.0)
-    head_start = {o.id: _head_start(o, load.get(o.id, 0.0) / o.weight, others, today) for o in receiving.values()}
-    for _record, b, i in sorted(waiting):
-        size = float(sizes[b][i])
-        members = [o for o in batches[b][2].active if o.id in receiving]
-        room = [o for o in members if load.get(o.id, 0.0) + size <= _capacity(o.capacity)]
-        if room:  # min keeps the first of ties
-            best = min(room, key=lambda o: (load.get(o.id, 0.0) + head_start[o.id]) / o.weight)
-            owners[b][i], reasons[b][i] = best.id, ASSIGNED
-            load[best.id] = load.get(best.id, 0.0) + size
-        elif not members:
-            reasons[b][i] = NOBODY
-    routed = [(pl.Series(o, dtype=pl.String), pl.Series(r, dtype=pl.String))
-              for o, r in zip(owners, reasons, strict=True)]
-    return routed, load
+    head = [0.0] * len(names)
+    for o in receiving.values():
+        head[index[o.id]] = _head_start(o, load[index[o.id]] / o.weight, others, today)
+    # Per pool, its receiving members as (owner, weight, capacity), in pool order.
+    members = [[(index[o.id], o.weight, _capacity(o.capacity)) for o in pools[p].active if o.id in receiving]
+               for p in order]
+    waiting = np.flatnonzero(~kept)
+    waiting = waiting[pl.DataFrame({"id": ids.gather(waiting), "pool": in_pool[waiting]}).select(
+        pl.arg_sort_by("id", "pool", maintain_order=True)).to_series().to_numpy()]
+    chosen = np.full(len(ids), len(names), dtype=np.int64)  # len(names) means "no owner"
+    for row, p, amount in zip(waiting.tolist(), in_pool[waiting].tolist(), size[waiting].tolist(), strict=True):
+        best, lowest = -1, np.inf
+        for member, weight, room in members[p]:
+            if load[member] + amount <= room and (key := (load[member] + head[member]) / weight) < lowest:
+                best, lowest = member, key
+        if best >= 0:
+            chosen[row] = best
+            load[best] += amount
+    unrouted = [FULL if receivers else NOBODY for receivers in members]
+    frame = pl.DataFrame({
+        "kept": kept, "current": current, "picked": pl.Series([*names, None], dtype=pl.String).gather(chosen),
+        "unrouted": pl.Series(unrouted, dtype=pl.String).gather(in_pool),
+    })
+    routed = frame.select(
+        pl.when("kept").then("current").otherwise("picked").alias("owner"),
+        pl.when("kept").then(pl.lit(KEPT))
+        .when(pl.col("picked").is_not_null()).then(pl.lit(ASSIGNED))
+        .otherwise("unrouted").alias("reason"),
+    )
+    return routed["owner"], routed["reason"], {**(held or {}), **dict(zip(names, load, strict=True))}
 
 
 def _capacity(capacity: float | None) -> float:

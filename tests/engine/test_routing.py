@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from revrules.engine.convert import FieldType
 from revrules.engine.definitions import Owner, Pool, Rulebook
 from revrules.engine.evaluate import evaluate, rule_column
-from revrules.engine.routing import _greedy_by_size, _greedy_by_size_pools, route_pools
+from revrules.engine.routing import _greedy_by_size, _greedy_by_size_pools, route_pools, route_shared
 from revrules.engine.rulebook import load_rulebook
 from revrules.errors import InvalidInputError
 
@@ -303,3 +303,47 @@ def test_pools_routed_together_route_as_each_pool_alone(
         assert owners.gather(rows_of).to_list() == alone.to_list()
         assert reasons.gather(rows_of).to_list() == why.to_list()
         assert all(loads[o] == load for o, load in after.items())
+
+
+def one_at_a_time(ids: list[str], current: list[str | None], pool_of: list[str], sizes: list[float],
+                  pools: dict[str, Pool]) -> tuple[list[str | None], dict[str, float]]:
+    """SPEC §3 for pools sharing owners, written plainly: kept accounts count first, then the rest by id."""
+    load: dict[str, float] = {}
+    owners: list[str | None] = [None] * len(ids)
+    for pool_id, pool in pools.items():
+        for row in (r for r in range(len(ids)) if pool_of[r] == pool_id):
+            if current[row] in {o.id for o in pool.active}:
+                owners[row] = current[row]
+                load[current[row]] = load.get(current[row], 0.0) + sizes[row]
+    for row in sorted((r for r in range(len(ids)) if owners[r] is None), key=lambda r: ids[r]):
+        room = [o for o in pools[pool_of[row]].active
+                if load.get(o.id, 0.0) + sizes[row] <= (np.inf if o.capacity is None else o.capacity)]
+        if room:
+            best = min(room, key=lambda o: load.get(o.id, 0.0) / o.weight)
+            owners[row] = best.id
+            load[best.id] = load.get(best.id, 0.0) + sizes[row]
+    return owners, load
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["p0", "p1", "p2"]), st.one_of(st.none(), st.sampled_from(OWNERS)),
+                          st.sampled_from([0.5, 1.0, 4.0, 9.5])), max_size=40),
+       st.booleans(), st.permutations(["o0", "o1", "o2", "o3"]))
+def test_pools_sharing_owners_route_as_one_account_at_a_time(
+    rows: list[tuple[str, str | None, float]], by_size: bool, names: list[str]
+) -> None:
+    """Shared pools: one load and one capacity per owner across pools, accounts in id order, ties by pool order."""
+    a, b, c, d = names
+    pools = {"p0": Pool("p0", (Owner(a, 1.0, 6.0), Owner(b, 2.0))),
+             "p1": Pool("p1", (Owner(b, 1.0), Owner(c, 1.0, 3.0))),
+             "p2": Pool("p2", (Owner(c, 0.5, 3.0), Owner(d, 1.0, 2.0), Owner("o5", 1.0, active=False)))}
+    ids = [f"a{(i * 7) % 41:02d}" for i in range(len(rows))]
+    frame = pl.DataFrame({"id": ids, "pool": [r[0] for r in rows], "current": [r[1] for r in rows],
+                          "size": [r[2] if by_size else 1.0 for r in rows]},
+                         schema={"id": pl.String, "pool": pl.String, "current": pl.String, "size": pl.Float64})
+    owners, _, loads = route_shared(frame["id"], frame["current"], frame["pool"], pools, sizes=frame["size"],
+                                    by_size=set(pools) if by_size else set())
+    expected, expected_loads = one_at_a_time(ids, frame["current"].to_list(), frame["pool"].to_list(),
+                                             frame["size"].to_list(), pools)
+    assert owners.to_list() == expected
+    assert {o: x for o, x in loads.items() if x} == {o: x for o, x in expected_loads.items() if x}
