@@ -312,9 +312,9 @@ def one_at_a_time(ids: list[str], current: list[str | None], pool_of: list[str],
     owners: list[str | None] = [None] * len(ids)
     for pool_id, pool in pools.items():
         for row in (r for r in range(len(ids)) if pool_of[r] == pool_id):
-            if current[row] in {o.id for o in pool.active}:
-                owners[row] = current[row]
-                load[current[row]] = load.get(current[row], 0.0) + sizes[row]
+            if (owner := current[row]) is not None and owner in {o.id for o in pool.active}:
+                owners[row] = owner
+                load[owner] = load.get(owner, 0.0) + sizes[row]
     for row in sorted((r for r in range(len(ids)) if owners[r] is None), key=lambda r: ids[r]):
         room = [o for o in pools[pool_of[row]].active
                 if load.get(o.id, 0.0) + sizes[row] <= (np.inf if o.capacity is None else o.capacity)]
