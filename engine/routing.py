@@ -113,10 +113,22 @@ def route_pools(
                                                               spans), strict=True):
         chosen[rows] = np.where(picks < at.stop - at.start, picks + at.start, len(names))
     loads -= head_start
-    unrouted = [NOBODY if away[first[p]:first[p + 1]].all() else FULL for p in range(len(order))]
+    unrouted = pl.Series([NOBODY if away[first[p]:first[p + 1]].all() else FULL for p in range(len(order))],
+                         dtype=pl.String)
+    owners, reasons = _outcome(current, kept, chosen, names=names, unrouted=unrouted.gather(in_pool))
+    return owners, reasons, dict(zip(names, loads.tolist(), strict=True))
+
+
+def _outcome(current: pl.Series, kept: np.ndarray[Any, Any], chosen: np.ndarray[Any, Any], *, names: list[str],
+             unrouted: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Owners and reasons of routed records.
+
+    The current owner where kept, else the chosen member (`len(names)`: none), else
+    no owner, for the record's reason of routing nobody (`unrouted`).
+    """
     frame = pl.DataFrame({
         "kept": kept, "current": current, "picked": pl.Series([*names, None], dtype=pl.String).gather(chosen),
-        "unrouted": pl.Series(unrouted, dtype=pl.String).gather(in_pool),
+        "unrouted": unrouted,
     })
     routed = frame.select(
         pl.when("kept").then("current").otherwise("picked").alias("owner"),
@@ -124,7 +136,7 @@ def route_pools(
         .when(pl.col("picked").is_not_null()).then(pl.lit(ASSIGNED))
         .otherwise("unrouted").alias("reason"),
     )
-    return routed["owner"], routed["reason"], dict(zip(names, loads.tolist(), strict=True))
+    return routed["owner"], routed["reason"]
 
 
 def _others_level(members: Sequence[Owner], loads: Loads, away: np.ndarray[Any, Any], today: dt.date | None) -> float:
@@ -224,18 +236,9 @@ def route_shared(
         if best >= 0:
             chosen[row] = best
             load[best] += amount
-    unrouted = [FULL if receivers else NOBODY for receivers in members]
-    frame = pl.DataFrame({
-        "kept": kept, "current": current, "picked": pl.Series([*names, None], dtype=pl.String).gather(chosen),
-        "unrouted": pl.Series(unrouted, dtype=pl.String).gather(in_pool),
-    })
-    routed = frame.select(
-        pl.when("kept").then("current").otherwise("picked").alias("owner"),
-        pl.when("kept").then(pl.lit(KEPT))
-        .when(pl.col("picked").is_not_null()).then(pl.lit(ASSIGNED))
-        .otherwise("unrouted").alias("reason"),
-    )
-    return routed["owner"], routed["reason"], {**(held or {}), **dict(zip(names, load, strict=True))}
+    unrouted = pl.Series([FULL if receivers else NOBODY for receivers in members], dtype=pl.String)
+    owners, reasons = _outcome(current, kept, chosen, names=names, unrouted=unrouted.gather(in_pool))
+    return owners, reasons, {**(held or {}), **dict(zip(names, load, strict=True))}
 
 
 def _capacity(capacity: float | None) -> float:
