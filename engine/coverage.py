@@ -8,10 +8,10 @@ from typing import Any
 import polars as pl
 from rule_engine import ast
 
+from revrules.engine.columns import DEFAULT, list_column, rule_column
 from revrules.engine.compile import UnsupportedError, compile_expression
 from revrules.engine.convert import FieldType
 from revrules.engine.definitions import Expression, Rulebook
-from revrules.engine.evaluate import DEFAULT, list_column, rule_column
 from revrules.engine.testcases import evaluate_account
 
 DECIDED, HELD, FAILED, MEMBER, NOT_MEMBER = "decided", "held", "failed", "member", "not member"

@@ -6,8 +6,8 @@ from typing import Any
 
 import polars as pl
 
+from revrules.engine.columns import OVERRIDE, conflict_column, list_column, rule_column
 from revrules.engine.definitions import Derive, Expression, Rulebook
-from revrules.engine.evaluate import OVERRIDE, conflict_column, list_column, rule_column
 from revrules.engine.hierarchy import ULTIMATE, family_path
 from revrules.engine.people import moved_because, previous_column, status_column
 from revrules.engine.routing import FAMILY

@@ -11,11 +11,12 @@ import polars as pl
 import rule_engine
 import z3
 
+from revrules.engine.columns import list_column
 from revrules.engine.compile import UnsupportedError, compile_expression
 from revrules.engine.convert import ID, FieldType
 from revrules.engine.coverage import evaluate_tests, split_operands
 from revrules.engine.definitions import Decision, Expression, Rule, Rulebook
-from revrules.engine.evaluate import evaluate, list_column
+from revrules.engine.evaluate import evaluate
 from revrules.engine.lint.symbolic import Model
 from revrules.engine.testcases import CURRENT_OWNER
 from revrules.engine.threevalued import row_fallback

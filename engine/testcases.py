@@ -7,9 +7,10 @@ from typing import Any
 
 import polars as pl
 
+from revrules.engine.columns import list_column
 from revrules.engine.convert import ID, FieldType, convert_values
 from revrules.engine.definitions import Rulebook, TestCase
-from revrules.engine.evaluate import evaluate, list_column
+from revrules.engine.evaluate import evaluate
 from revrules.engine.explain import explain_record
 
 CURRENT_OWNER = "__current_owner"

@@ -9,9 +9,9 @@ from typing import Any
 import polars as pl
 import z3
 
+from revrules.engine.columns import rule_column
 from revrules.engine.convert import ID, FieldType
 from revrules.engine.definitions import Owner, Pool, Rulebook, Territories
-from revrules.engine.evaluate import rule_column
 from revrules.engine.lint.symbolic import Collected, Model, Truth, Value, _literal
 from revrules.engine.routing import KEPT
 

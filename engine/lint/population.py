@@ -7,9 +7,9 @@ from typing import Any
 
 import polars as pl
 
+from revrules.engine.columns import DEFAULT, OVERRIDE, rule_column
 from revrules.engine.convert import ID
 from revrules.engine.definitions import Decision, Rule, Rulebook
-from revrules.engine.evaluate import DEFAULT, OVERRIDE, rule_column
 from revrules.engine.lint.findings import Finding, location
 
 BLANK = "(blank)"

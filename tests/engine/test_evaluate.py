@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revrules.engine import routing
+from revrules.engine.columns import list_column, rule_column
 from revrules.engine.convert import FieldType
 from revrules.engine.definitions import Owner, Pool, Rulebook
-from revrules.engine.evaluate import evaluate, list_column, rule_column
+from revrules.engine.evaluate import evaluate
 from revrules.engine.rulebook import load_rulebook
 
 FIELDS = {"employees": FieldType.NUMBER, "country": FieldType.STRING, "ltv": FieldType.NUMBER,

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from revrules.engine.columns import rule_column
 from revrules.engine.convert import FieldType
 from revrules.engine.definitions import Owner, Pool, Rulebook
-from revrules.engine.evaluate import evaluate, rule_column
+from revrules.engine.evaluate import evaluate
 from revrules.engine.routing import _greedy_by_size, _greedy_by_size_pools, route_pools, route_shared
 from revrules.engine.rulebook import load_rulebook
 from revrules.errors import InvalidInputError

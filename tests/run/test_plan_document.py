@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from revrules.connectors.base import ID
+from revrules.engine.columns import CONFLICT, rule_column
 from revrules.engine.convert import FieldSpec, FieldType, convert_frame
-from revrules.engine.evaluate import CONFLICT, rule_column
 from revrules.project import Project, load_project
 from revrules.run import operations
 from revrules.run.changes import CHANGE_SCHEMA, Changes

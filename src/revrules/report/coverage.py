@@ -6,9 +6,9 @@ from typing import Any
 
 import polars as pl
 
+from revrules.engine.columns import CONFLICT, DEFAULT, OVERRIDE, conflict_column, list_column, rule_column
 from revrules.engine.convert import ID, FieldType
 from revrules.engine.definitions import Decision, Rulebook
-from revrules.engine.evaluate import CONFLICT, DEFAULT, OVERRIDE, conflict_column, list_column, rule_column
 from revrules.report.kpis import NONE_LABEL, label
 
 BLANK_LABEL = "(blank)"

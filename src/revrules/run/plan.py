@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 
 from revrules.connectors.base import ID
+from revrules.engine.columns import CONFLICT, OVERRIDE, conflict_column, list_column, rule_column
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
-from revrules.engine.evaluate import CONFLICT, OVERRIDE, conflict_column, list_column, rule_column
 from revrules.engine.hierarchy import ULTIMATE
 from revrules.project import Project
 from revrules.run.balance import BALANCE_SCHEMA

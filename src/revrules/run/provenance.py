@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from revrules.engine.evaluate import rule_column
+from revrules.engine.columns import rule_column
 from revrules.project import Project
 
 CUT_MARKER = " +"
