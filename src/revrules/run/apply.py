@@ -16,6 +16,7 @@ from revrules.run.changes import CHANGE_SCHEMA, Changes
 from revrules.run.landing import landing
 from revrules.run.plan import Plan
 from revrules.run.settle import current_values, same_value, send_batch
+from revrules.runtime.prefetch import prefetched
 from revrules.runtime.progress import Progress
 from revrules.runtime.shutdown import StopRequested, deferred, requested
 from revrules.state.ledger import (
@@ -148,8 +149,8 @@ def apply_changes(
     size = max(connector.batch_size, 1)
     records = changes.changed_records
     count = -(-records // size)
-    # Batches are made one at a time: a large plan is never held as a row per change.
-    batches = changes.slices(size)
+    # Batches are made one at a time, the next while this one is sent: a large plan is never held as a row per change.
+    batches = prefetched(changes.slices(size))
     # A stop signal lets the batch in flight land; it is checked before each next batch.
     with Progress("writing", records) as bar, deferred(), landing(ledger, connector) as land:
         for number, batch in enumerate(batches):

@@ -23,6 +23,7 @@ from revrules.run.changes import CHANGE_SCHEMA, POSITION, Changes, column
 from revrules.run.policy import HELD_SCHEMA
 from revrules.run.provenance import TOO_LONG_SCHEMA, provenance_line
 from revrules.run.read import Snapshot
+from revrules.runtime.prefetch import prefetched
 
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
@@ -107,7 +108,7 @@ class Plan:
         }
         sink.write(b'{\n "meta": ' + json.dumps(vars(self.meta), default=str).encode())
         sink.write(b',\n "changes": ')
-        _write_rows(sink, self.changes.slices(_SLICE))
+        _write_rows(sink, prefetched(self.changes.slices(_SLICE)))
         for key, frame in frames.items():
             sink.write(f',\n "{key}": '.encode())
             _write_rows(sink, [frame])
@@ -144,18 +145,17 @@ def _write_rows(sink: IO[bytes], frames: Iterable[pl.DataFrame]) -> None:
 
     Each row is encoded by polars as one JSON text, and written as one line of a CSV file
     with no quoting whose line ends are the array's commas: no part of a plan of millions
-    of changes becomes a Python string. A frame is written once the next one is seen, so
-    that the last row can close the array instead of ending with a comma.
+    of changes becomes a Python string. Each frame is encoded by a thread of its own while
+    the one before is written, and written once the next one is seen, so that the last row
+    can close the array instead of ending with a comma.
     """
     last = None
-    for frame in frames:
-        if frame.is_empty():
-            continue
+    for encoded in prefetched(_encoded(frame) for frame in frames if not frame.is_empty()):
         if last is None:
             sink.write(b"[\n  ")
         else:
             _write_lines(sink, last, _ROW_SEPARATOR)
-        last = frame
+        last = encoded
     if last is None:
         sink.write(b"[]")
         return
@@ -163,10 +163,14 @@ def _write_rows(sink: IO[bytes], frames: Iterable[pl.DataFrame]) -> None:
     _write_lines(sink, last.tail(1), "\n ]")
 
 
-def _write_lines(sink: IO[bytes], frame: pl.DataFrame, end: str) -> None:
-    """Each row of `frame` as a JSON object, followed by `end`."""
-    encoded = frame.lazy().select(pl.struct(pl.all()).struct.json_encode())
-    encoded.collect().write_csv(sink, include_header=False, quote_style="never", line_terminator=end)
+def _encoded(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each row of `frame` as the text of a JSON object."""
+    return frame.lazy().select(pl.struct(pl.all()).struct.json_encode()).collect()
+
+
+def _write_lines(sink: IO[bytes], encoded: pl.DataFrame, end: str) -> None:
+    """Each text of `encoded`, followed by `end`."""
+    encoded.write_csv(sink, include_header=False, quote_style="never", line_terminator=end)
 
 
 def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
