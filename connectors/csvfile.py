@@ -172,12 +172,10 @@ class CsvConnector:
         state = self._state if self._unflushed and self._state is not None else self._current()
         if changes.is_empty():
             return pl.Series("error", [], dtype=pl.String)
-        rows = changes.select(ID).join(
-            state.frame.select(pl.col(self.id_column).alias(ID)).with_row_index("row"),
-            on=ID,
-            how="left",
-            maintain_order="left",
-        )["row"]
+        # The batch's few records are found first: a join against every record hashes them all, batch after batch.
+        found = (state.frame.lazy().select(pl.col(self.id_column).alias(ID)).with_row_index("row")
+                 .filter(pl.col(ID).is_in(changes[ID].unique().implode())).collect())
+        rows = changes.select(ID).join(found, on=ID, how="left", maintain_order="left")["row"]
         errors = changes.select(
             pl.when(rows.is_null())
             .then(pl.lit(_NOT_FOUND))
