@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,18 @@ def test_a_plan_loads_neither_the_solver_nor_the_scheduler(tmp_path: Path) -> No
     assert "polars" in loaded
     assert "z3" not in loaded
     assert "apscheduler" not in loaded
+
+
+def _allocator_setting(environment: dict[str, str]) -> str:
+    """The allocator setting `python -m revrules --version` runs under, given `environment`."""
+    probe = ("import os, sys\nsys.argv = ['revrules', '--version']\nfrom revrules.cli.main import entry\n"
+             "try:\n    entry()\nexcept SystemExit:\n    print(os.environ.get('_RJEM_MALLOC_CONF'))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=environment)
+    return done.stdout.split()[-1]
+
+
+def test_polars_hands_freed_memory_back_soon_unless_the_user_says_otherwise() -> None:
+    """The command sets polars' allocator (jemalloc) to return freed pages within 250 ms; a user's own setting wins."""
+    environment = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    assert _allocator_setting(environment) == "dirty_decay_ms:250,muzzy_decay_ms:0"
+    assert _allocator_setting({**environment, "_RJEM_MALLOC_CONF": "dirty_decay_ms:0"}) == "dirty_decay_ms:0"
