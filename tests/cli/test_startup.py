@@ -54,7 +54,14 @@ def _allocator_setting(environment: dict[str, str]) -> str:
 
 
 def test_polars_hands_freed_memory_back_soon_unless_the_user_says_otherwise() -> None:
-    """The command sets polars' allocator (jemalloc) to return freed pages within 250 ms; a user's own setting wins."""
+    """The command sets polars' allocator (jemalloc) to return freed pages within 250 ms; a user's own setting wins.
+
+    jemalloc reads `_RJEM_MALLOC_CONF` when polars loads; polars appends a user's setting to its own defaults.
+    """
     environment = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     assert _allocator_setting(environment) == "dirty_decay_ms:250,muzzy_decay_ms:0"
     assert _allocator_setting({**environment, "_RJEM_MALLOC_CONF": "dirty_decay_ms:0"}) == "dirty_decay_ms:0"
+    # What `import polars` puts in a parent's environment (polars/__init__.py) is not a user's choice.
+    inherited = subprocess.run([sys.executable, "-c", "import os, polars; print(os.environ['_RJEM_MALLOC_CONF'])"],
+                               capture_output=True, text=True, check=True, env=environment).stdout.strip()
+    assert _allocator_setting({**environment, "_RJEM_MALLOC_CONF": inherited}) == "dirty_decay_ms:250,muzzy_decay_ms:0"
