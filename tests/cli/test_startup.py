@@ -64,4 +64,6 @@ def test_polars_hands_freed_memory_back_soon_unless_the_user_says_otherwise() ->
     # What `import polars` puts in a parent's environment (polars/__init__.py) is not a user's choice.
     inherited = subprocess.run([sys.executable, "-c", "import os, polars; print(os.environ['_RJEM_MALLOC_CONF'])"],
                                capture_output=True, text=True, check=True, env=environment).stdout.strip()
-    assert _allocator_setting({**environment, "_RJEM_MALLOC_CONF": inherited}) == "dirty_decay_ms:250,muzzy_decay_ms:0"
+    ours = "dirty_decay_ms:250,muzzy_decay_ms:0"
+    for parents in (inherited, f"{inherited},{inherited}"):  # pytest imported polars, then a benchmark script did
+        assert _allocator_setting({**environment, "_RJEM_MALLOC_CONF": parents}) == ours

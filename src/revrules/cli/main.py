@@ -20,7 +20,7 @@ from revrules.runtime.shutdown import StopRequested
 
 log = logging.getLogger("revrules")
 _ALLOCATOR = "_RJEM_MALLOC_CONF"
-_POLARS_ALLOCATOR_DEFAULTS = "dirty_decay_ms:500,muzzy_decay_ms:1000"
+_POLARS_ALLOCATOR_DEFAULTS = {"dirty_decay_ms:500", "muzzy_decay_ms:1000"}
 
 
 def load_handler(name: str) -> Callable[[argparse.Namespace], int]:
@@ -68,7 +68,8 @@ def entry() -> None:
     """Console-script entry point."""
     # Polars' allocator keeps freed memory for a second or more, so a command's peak counted slices of a plan
     # long written; handed back within a quarter second, the peak is near what is alive. A user's setting
-    # wins; polars' defaults, which it puts in the environment of a parent that imported it, do not.
-    if os.environ.get(_ALLOCATOR) in (None, _POLARS_ALLOCATOR_DEFAULTS):
+    # wins; polars' defaults, which it puts in the environment of a parent that imported it (once per
+    # generation of processes that did), do not.
+    if set(os.environ.get(_ALLOCATOR, "").split(",")) <= {"", *_POLARS_ALLOCATOR_DEFAULTS}:
         os.environ[_ALLOCATOR] = "dirty_decay_ms:250,muzzy_decay_ms:0"
     sys.exit(main())
