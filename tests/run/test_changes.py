@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from revrules.run.changes import CHANGE_SCHEMA, Changes
+from revrules.run.changes import CHANGE_SCHEMA, POSITION, Changes, column
 
 FIELDS = ["Name", "Segment__c", "Territory__c"]
 _cells = st.tuples(st.booleans(), st.sampled_from([None, "", "SMB", "Mid-Market", "a\nb"]),
@@ -50,6 +50,24 @@ def test_changes_of_some_fields_and_of_one_record() -> None:
     assert changes.of_fields(["Segment__c"])["id"].to_list() == ["1", "2"]
     assert changes.of_record("1")["field"].to_list() == ["Name", "Segment__c"]
     assert changes.of_record("3").is_empty()
+
+
+def test_the_positions_of_records_changing_some_fields_are_those_of_their_rows() -> None:
+    """`positions` reads the keep flags alone; `of_fields` makes the rows: the same records either way."""
+    fields = ["Segment__c", "Territory__c"]
+    records = pl.DataFrame({
+        "id": ["a", "b", "c", "d"], POSITION: pl.Series([5, 3, 9, 1], dtype=pl.UInt32),
+        **{column(q, i): v for i in range(2) for q, v in (("before", [None, "x", "y", None]),
+                                                          ("after", ["p", "x", "q", "r"]),
+                                                          ("rule", ["r", "r", "r", "r"]))},
+        column("keep", 0): [True, False, None, True], column("keep", 1): [False, False, True, True],
+    })
+    changes = Changes.of(fields, records, [pl.col(column("after", i)) for i in range(2)],
+                         [pl.col(column("rule", i)) for i in range(2)])
+    for some in (["Segment__c"], ["Territory__c"], fields, ["Name"]):
+        expected = changes.of_fields(some)[POSITION].unique(maintain_order=True).to_list()
+        assert changes.positions(some).to_list() == expected
+    assert changes.positions(fields).to_list() == [5, 9, 1]
 
 
 def test_a_later_change_of_the_same_field_stands() -> None:

@@ -112,6 +112,13 @@ class Changes:
             found = found.with_columns(self.records[POSITION].gather(found[_ROW]))
         return found.drop(_ROW, _FIELD)
 
+    def positions(self, fields: Sequence[str]) -> pl.Series:
+        """The `POSITION` of each record that changes any of these fields, read from the keep flags alone."""
+        keeps = [pl.col(column("keep", i)) for i, field in enumerate(self.fields) if field in fields]
+        if not keeps:
+            return pl.Series(POSITION, [], dtype=pl.UInt32)
+        return self.records.lazy().filter(pl.any_horizontal(keeps)).select(POSITION).collect().to_series()
+
     def of_record(self, record_id: str) -> pl.DataFrame:
         """One record's changes, a row each."""
         return self._rows(self.records.lazy().filter(pl.col("id") == record_id).collect()).drop(_ROW, _FIELD)

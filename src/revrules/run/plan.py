@@ -304,7 +304,7 @@ def _families_moved(project: Project, evaluated: pl.DataFrame, changes: Changes)
         return pl.DataFrame(schema=FAMILY_SCHEMA)
     outputs = {name: field for name in (territories.output, territories.owner_output or "")
                if (field := project.outputs.get(name))}
-    changed = changes.of_fields(list(outputs.values()))[POSITION]
+    changed = changes.positions(list(outputs.values()))
     if changed.is_empty():
         return pl.DataFrame(schema=FAMILY_SCHEMA)
     marked = np.zeros(evaluated.height, dtype=bool)
