@@ -108,16 +108,17 @@ class Plan:
         }
         sink.write(b'{\n "meta": ' + json.dumps(vars(self.meta), default=str).encode())
         sink.write(b',\n "changes": ')
-        _write_rows(sink, prefetched(self.changes.slices(_SLICE)))
+        # A pipeline: one thread makes the next slice's rows, one encodes them, this one writes the slice before.
+        _write_rows(sink, prefetched(map(_encoded, prefetched(self.changes.slices(_SLICE)))))
         for key, frame in frames.items():
             sink.write(f',\n "{key}": '.encode())
-            _write_rows(sink, [frame])
+            _write_rows(sink, [_encoded(frame)])
         sink.write(b',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str).encode())
         for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
                            ("too_long", self.too_long), ("balance", self.balance),
                            ("held_by_policy", self.held), ("families_moved", self.families_moved)):
             sink.write(f',\n "{key}": '.encode())
-            _write_rows(sink, [frame])
+            _write_rows(sink, [_encoded(frame)])
         sink.write(b"\n}\n")
 
     @classmethod
@@ -140,17 +141,18 @@ class Plan:
         )
 
 
-def _write_rows(sink: IO[bytes], frames: Iterable[pl.DataFrame]) -> None:
-    """Frames' rows as one JSON array of row objects, one per line, encoded and written by polars.
+def _write_rows(sink: IO[bytes], encoded_frames: Iterable[pl.DataFrame]) -> None:
+    """Frames' rows (`_encoded`) as one JSON array of row objects, one per line, written by polars.
 
-    Each row is encoded by polars as one JSON text, and written as one line of a CSV file
-    with no quoting whose line ends are the array's commas: no part of a plan of millions
-    of changes becomes a Python string. Each frame is encoded by a thread of its own while
-    the one before is written, and written once the next one is seen, so that the last row
-    can close the array instead of ending with a comma.
+    Each row, encoded by polars as one JSON text, is written as one line of a CSV file with
+    no quoting whose line ends are the array's commas: no part of a plan of millions of
+    changes becomes a Python string. A frame is written once the next one is seen, so that
+    the last row can close the array instead of ending with a comma.
     """
     last = None
-    for encoded in prefetched(_encoded(frame) for frame in frames if not frame.is_empty()):
+    for encoded in encoded_frames:
+        if encoded.is_empty():
+            continue
         if last is None:
             sink.write(b"[\n  ")
         else:
