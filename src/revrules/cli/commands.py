@@ -25,6 +25,7 @@ from revrules.run.apply import ApplyReport
 from revrules.run.lookup_usage import unmatched_lookup_rows
 from revrules.run.plan import Plan
 from revrules.run.read import read_all
+from revrules.runtime.writeback import DropBehind
 from revrules.state.ledger import Ledger, private_file, summary_line
 from revrules.state.lock import holder
 
@@ -138,7 +139,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         # A saved plan holds CRM values: readable by its owner only.
-        with private_file(out).open("wb") as sink:
+        with DropBehind(io.FileIO(private_file(out), "w")) as sink:
             plan.write_json(sink)
         log.info("saved the plan to %s", out)
     if args.json:
@@ -156,11 +157,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _write_plan_document(plan: Plan) -> None:
     """The plan's JSON document on stdout: as bytes under a real stdout, as text under a captured one."""
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.flush()  # after any text already printed
-        plan.write_json(sys.stdout.buffer)
-    else:
+    if not isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.write(plan.dumps())
+        return
+    sys.stdout.flush()  # after any text already printed
+    try:
+        descriptor = sys.stdout.fileno()
+    except io.UnsupportedOperation:  # held in memory
+        plan.write_json(sys.stdout.buffer)
+        return
+    with DropBehind(io.FileIO(descriptor, "w", closefd=False)) as sink:
+        plan.write_json(sink)
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
