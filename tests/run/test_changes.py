@@ -81,3 +81,20 @@ def test_no_fields_no_changes() -> None:
     changes = Changes.from_frame(pl.DataFrame(schema=CHANGE_SCHEMA))
     assert (changes.height, changes.changed_records, changes.frame().height) == (0, 0, 0)
     assert list(changes.slices(10)) == []
+
+
+def test_transitions_count_records_whose_different_values_make_the_same_text() -> None:
+    """The after text is made per distinct source values; records whose values differ but whose text is the same
+    are one transition."""
+    records = pl.DataFrame({
+        "id": ["a", "b", "c", "d", "e"],
+        column("keep", 0): [True, True, True, True, False],
+        column("before", 0): ["SMB", "SMB", "SMB", None, "SMB"],
+        "employees": [10, 20, 5000, 30, 40],
+        "rule": ["r"] * 5,
+    })
+    size = pl.when(pl.col("employees") < 1000).then(pl.lit("SMB")).otherwise(pl.lit("Enterprise"))
+    changes = Changes.of(["Segment__c"], records, [pl.concat_str(size, pl.lit(" tier"))], [pl.col("rule")])
+    found = changes.transitions().sort("before", "after", nulls_last=True)
+    assert found.rows() == [("Segment__c", "SMB", "Enterprise tier", 1), ("Segment__c", "SMB", "SMB tier", 2),
+                            ("Segment__c", None, "SMB tier", 1)]

@@ -124,13 +124,22 @@ class Changes:
         return self._rows(self.records.lazy().filter(pl.col("id") == record_id).collect()).drop(_ROW, _FIELD)
 
     def transitions(self) -> pl.DataFrame:
-        """Per field, each (before, after) and how many records make it: `field, before, after, len`."""
-        counted = [
-            self.records.lazy().filter(pl.col(column("keep", i)))
-            .group_by(pl.col(column("before", i)).alias("before"), self.after[i].cast(pl.String).alias("after"))
-            .len().select(pl.lit(field, pl.String).alias("field"), "before", "after", "len")
-            for i, field in enumerate(self.fields)
-        ]
+        """Per field, each (before, after) and how many records make it: `field, before, after, len`.
+
+        The records are counted per before and per values of the columns the after text is
+        made from first, and the text is made for those few rows alone: made for every
+        record (a provenance line is some 450 characters) and grouped, it took a second at
+        1,000,000 records.
+        """
+        counted = []
+        for i, field in enumerate(self.fields):
+            before = column("before", i)
+            sources = [name for name in dict.fromkeys(self.after[i].meta.root_names()) if name != before]
+            counted.append(
+                self.records.lazy().filter(pl.col(column("keep", i))).group_by(before, *sources).len()
+                .group_by(pl.col(before).alias("before"), self.after[i].cast(pl.String).alias("after"))
+                .agg(pl.col("len").sum().cast(pl.UInt32))
+                .select(pl.lit(field, pl.String).alias("field"), "before", "after", "len"))
         empty = pl.DataFrame(schema={"field": pl.String, "before": pl.String, "after": pl.String, "len": pl.UInt32})
         return pl.concat([empty, *pl.collect_all(counted)])
 
