@@ -1,4 +1,4 @@
-"""A plan's changes held a row per record: rows made a slice at a time are the rows made at once."""
+"""A plan's changes held a row per record: rows made a slice at a time, or as JSON, are the rows made at once."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def test_changes_come_in_id_then_field_order_whether_made_at_once_or_by_slices(
     expected = given_rows.sort(["id", "field"])
     assert changes.frame().equals(expected)
     assert pl.concat([pl.DataFrame(schema=CHANGE_SCHEMA), *changes.slices(records)]).equals(expected)
+    # As JSON, a text per record: each change's object as polars encodes its row, in the same order.
+    objects = expected.select(pl.struct(pl.all()).struct.json_encode()).to_series()
+    assert "\n".join(changes.json_texts("\n").collect().to_series()) == "\n".join(objects)
     assert changes.height == given_rows.height
     assert changes.changed_records == given_rows["id"].n_unique()
     counted = (given_rows.group_by("field", "before", "after").len()

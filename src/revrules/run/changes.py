@@ -101,6 +101,21 @@ class Changes:
         for start in range(0, self.records.height, records):
             yield self._rows(self.records.slice(start, records)).drop(_ROW, _FIELD)
 
+    def json_texts(self, separator: str) -> pl.LazyFrame:
+        """The changes as JSON objects (`CHANGE_SCHEMA`'s keys) in order: a text per record, its objects joined.
+
+        Lazy, so that polars' streaming engine makes and writes it a slice of records at a
+        time. Each field's objects are encoded straight from the records' columns, and a
+        record's joined by `separator`: no row is made for each change, as `slices` makes them.
+        """
+        if not self.fields:
+            return pl.LazyFrame(schema={"text": pl.String})
+        objects = [pl.when(pl.col(column("keep", i))).then(pl.struct(
+            "id", pl.lit(field, pl.String).alias("field"), pl.col(column("before", i)).cast(pl.String).alias("before"),
+            self.after[i].cast(pl.String).alias("after"), self.rule[i].cast(pl.String).alias("rule"),
+        ).struct.json_encode()) for i, field in enumerate(self.fields)]
+        return self.records.lazy().select(pl.concat_str(objects, separator=separator, ignore_nulls=True).alias("text"))
+
     def frame(self) -> pl.DataFrame:
         """Every change, a row each (`CHANGE_SCHEMA`): for small plans and tests; large ones go by `slices`."""
         return self._rows(self.records).drop(_ROW, _FIELD)

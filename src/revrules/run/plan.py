@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -23,7 +23,6 @@ from revrules.run.changes import CHANGE_SCHEMA, POSITION, Changes, column
 from revrules.run.policy import HELD_SCHEMA
 from revrules.run.provenance import TOO_LONG_SCHEMA, provenance_line
 from revrules.run.read import Snapshot
-from revrules.runtime.prefetch import prefetched
 
 LIST_SCHEMA = pl.Schema({"list": pl.String, "id": pl.String, "action": pl.String})
 CONFLICT_SCHEMA = pl.Schema({"id": pl.String(), "decision": pl.String(), "rules": pl.List(pl.String())})
@@ -36,7 +35,10 @@ _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROW_SEPARATOR = ",\n  "
 _SLICE = 10_000
-"""Records whose changes are made into rows at a time when a plan is written."""
+"""Records whose provenance line is made at a time to compare with the CRM's."""
+_WRITTEN_SLICE = 2_500
+"""Records whose changes polars' streaming engine makes into JSON at a time when a plan is written: a few MB
+each, so that writing adds little to the memory the plan holds."""
 
 
 @dataclass(frozen=True)
@@ -108,17 +110,16 @@ class Plan:
         }
         sink.write(b'{\n "meta": ' + json.dumps(vars(self.meta), default=str).encode())
         sink.write(b',\n "changes": ')
-        # A pipeline: one thread makes the next slice's rows, one encodes them, this one writes the slice before.
-        _write_rows(sink, prefetched(map(_encoded, prefetched(self.changes.slices(_SLICE)))))
+        _write_array(sink, self.changes.json_texts(_ROW_SEPARATOR), self.changes.changed_records)
         for key, frame in frames.items():
             sink.write(f',\n "{key}": '.encode())
-            _write_rows(sink, [_encoded(frame)])
+            _write_array(sink, _encoded(frame), frame.height)
         sink.write(b',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str).encode())
         for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
                            ("too_long", self.too_long), ("balance", self.balance),
                            ("held_by_policy", self.held), ("families_moved", self.families_moved)):
             sink.write(f',\n "{key}": '.encode())
-            _write_rows(sink, [_encoded(frame)])
+            _write_array(sink, _encoded(frame), frame.height)
         sink.write(b"\n}\n")
 
     @classmethod
@@ -141,38 +142,26 @@ class Plan:
         )
 
 
-def _write_rows(sink: IO[bytes], encoded_frames: Iterable[pl.DataFrame]) -> None:
-    """Frames' rows (`_encoded`) as one JSON array of row objects, one per line, written by polars.
+def _write_array(sink: IO[bytes], texts: pl.LazyFrame, count: int) -> None:
+    """`count` JSON texts, each one or more items, as one JSON array.
 
-    Each row, encoded by polars as one JSON text, is written as one line of a CSV file with
-    no quoting whose line ends are the array's commas: no part of a plan of millions of
-    changes becomes a Python string. A frame is written once the next one is seen, so that
-    the last row can close the array instead of ending with a comma.
+    Each text is written as one line of a CSV file with no quoting whose line ends are the
+    array's commas: no part of a plan of millions of changes becomes a Python string.
+    Polars' streaming engine makes and writes the texts `_WRITTEN_SLICE` records at a time
+    on every core, in order; the last, which closes the array, is made on its own.
     """
-    last = None
-    for encoded in encoded_frames:
-        if encoded.is_empty():
-            continue
-        if last is None:
-            sink.write(b"[\n  ")
-        else:
-            _write_lines(sink, last, _ROW_SEPARATOR)
-        last = encoded
-    if last is None:
+    if not count:
         sink.write(b"[]")
         return
-    _write_lines(sink, last.head(-1), _ROW_SEPARATOR)
-    _write_lines(sink, last.tail(1), "\n ]")
+    sink.write(b"[\n  ")
+    with pl.Config(streaming_chunk_size=_WRITTEN_SLICE):
+        texts.head(count - 1).sink_csv(sink, include_header=False, quote_style="never", line_terminator=_ROW_SEPARATOR)
+    texts.tail(1).collect().write_csv(sink, include_header=False, quote_style="never", line_terminator="\n ]")
 
 
-def _encoded(frame: pl.DataFrame) -> pl.DataFrame:
+def _encoded(frame: pl.DataFrame) -> pl.LazyFrame:
     """Each row of `frame` as the text of a JSON object."""
-    return frame.lazy().select(pl.struct(pl.all()).struct.json_encode()).collect()
-
-
-def _write_lines(sink: IO[bytes], encoded: pl.DataFrame, end: str) -> None:
-    """Each text of `encoded`, followed by `end`."""
-    encoded.write_csv(sink, include_header=False, quote_style="never", line_terminator=end)
+    return frame.lazy().select(pl.struct(pl.all()).struct.json_encode())
 
 
 def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
