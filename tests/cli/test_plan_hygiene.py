@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from revrules.testing.harness import Cli
 
@@ -118,3 +122,33 @@ def test_plan_json_into_a_pipe_nobody_reads_ends_quietly(starter: Path) -> None:
         os.close(write)
     assert done.returncode == 1, done.stderr
     assert b"Traceback" not in done.stderr and b"Exception ignored" not in done.stderr, done.stderr
+
+
+def test_a_plan_that_cannot_be_saved_is_one_line_and_leaves_the_old_plan_whole(starter: Path) -> None:
+    """A write that fails part way (here the file size limit, as a full disk would) is a one-line error
+    and exit 1; the plan is written to a temporary sibling, so the plan saved before stays as it was and
+    no part of the new one is left behind (SPEC §4: no traceback unless --debug)."""
+    saved = starter.parent / "review.plan.json"
+    saved.write_text("the plan saved before")
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    done = subprocess.run([sys.executable, "-m", "revrules", "plan", "-o", str(saved), "-c", str(starter)],
+                          preexec_fn=small_files, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == f"error: cannot write the plan to {saved}: File too large"
+    assert "Traceback" not in done.stderr
+    assert saved.read_text() == "the plan saved before"
+    assert not [path.name for path in starter.parent.iterdir() if path.name.endswith(".tmp")]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this platform")
+def test_plan_json_into_a_full_disk_is_one_line(starter: Path) -> None:
+    """`revrules plan --json > file` on a full disk (/dev/full answers every write with ENOSPC)."""
+    with Path("/dev/full").open("wb") as full:
+        done = subprocess.run([sys.executable, "-m", "revrules", "plan", "--json", "-c", str(starter)],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == "error: cannot write the plan to stdout: No space left on device"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -136,12 +138,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     project = load_project(args.config)
     plan = operations.make_plan(project, project.connector(), rebalance=args.tolerance if args.rebalance else None)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # A saved plan holds CRM values: readable by its owner only.
-        with DropBehind(io.FileIO(private_file(out), "w")) as sink:
-            plan.write_json(sink)
-        log.info("saved the plan to %s", out)
+        _save_plan(plan, Path(args.out))
+        log.info("saved the plan to %s", args.out)
     if args.json:
         _write_plan_document(plan)
     elif args.show:
@@ -155,6 +153,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _save_plan(plan: Plan, out: Path) -> None:
+    """Save the plan document to `out`, readable by its owner only, as it holds CRM values.
+
+    It is written to a temporary sibling that then replaces `out`: a reader never sees
+    half a plan, and a write that fails (a full disk) leaves no part of one behind. A pipe
+    or a device (`-o /dev/stdout`) is written as it is.
+    """
+    if out.exists() and not out.is_file():
+        _write_document(plan, io.FileIO(out, "w"), out)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temporary = private_file(out.with_name(f".{out.name}.{os.getpid()}.tmp"))
+    except OSError as error:
+        raise RevrulesError(f"cannot save the plan to {out}: {error.strerror or error}") from error
+    try:
+        _write_document(plan, io.FileIO(temporary, "w"), out)
+        temporary.replace(out)
+    except OSError as error:
+        raise RevrulesError(f"cannot save the plan to {out}: {error.strerror or error}") from error
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def _write_plan_document(plan: Plan) -> None:
     """The plan's JSON document on stdout: as bytes under a real stdout, as text under a captured one."""
     if not isinstance(sys.stdout, io.TextIOWrapper):
@@ -166,8 +188,21 @@ def _write_plan_document(plan: Plan) -> None:
     except io.UnsupportedOperation:  # held in memory
         plan.write_json(sys.stdout.buffer)
         return
-    with DropBehind(io.FileIO(descriptor, "w", closefd=False)) as sink:
-        plan.write_json(sink)
+    _write_document(plan, io.FileIO(descriptor, "w", closefd=False), "stdout")
+
+
+def _write_document(plan: Plan, raw: io.FileIO, where: Path | str) -> None:
+    """Write the plan document into `raw` and close it; a failed write is one line naming `where`.
+
+    A reader that went away (EPIPE) is not a failure to report: `main` ends quietly on it.
+    """
+    try:
+        with DropBehind(raw) as sink:
+            plan.write_json(sink)
+    except OSError as error:
+        if error.errno == errno.EPIPE:
+            raise
+        raise RevrulesError(f"cannot write the plan to {where}: {error.strerror or error}") from error
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
