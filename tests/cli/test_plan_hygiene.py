@@ -47,6 +47,25 @@ def test_apply_refuses_a_saved_plan_from_another_rulebook_or_config_unless_force
     assert "applying it anyway (--force)" in forced.err
 
 
+def test_a_saved_plan_with_a_broken_change_is_refused_in_one_line_that_quotes_no_value(
+        cli: Cli, starter: Path) -> None:
+    """A saved plan's changes are read by polars; a line that is not a change is one error (exit 2), and the
+    message names no CRM value from the line (polars' own message would quote it)."""
+    saved = starter.parent / "review.plan.json"
+    assert cli("plan", "-o", saved, "-c", starter).code == 0
+    lines = saved.read_text().splitlines(keepends=True)
+    broken = next(i for i, line in enumerate(lines) if '"field":"Segment__c"' in line)
+    value = json.loads(lines[broken].strip().rstrip(","))["after"]
+    lines[broken] = lines[broken].replace('"after":', '"after" ', 1)
+    saved.write_text("".join(lines))
+    refused = cli("apply", saved, "--yes", "-c", starter)
+    assert refused.code == 2
+    assert refused.err.strip().splitlines() == [
+        f"error: {saved}: not a readable revrules plan (a change is not a JSON object of id, field, before, "
+        "after and rule)"]
+    assert value not in refused.err
+
+
 def test_the_human_plan_shows_every_frequent_transition_and_counts_the_rest(cli: Cli, starter: Path) -> None:
     accounts = starter.parent / "accounts.csv"
     header, *rows = accounts.read_text().splitlines()

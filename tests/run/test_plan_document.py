@@ -155,6 +155,26 @@ def test_the_written_document_has_the_spec_shape_and_parses_back(project: Projec
     again = Plan.from_json(document)
     assert again.changes.frame().equals(plan.changes.frame())
     assert again.list_changes.equals(plan.list_changes)
+    loaded = Plan.load(tmp_path / "plan.json")  # its changes read by polars, not `json`
+    assert loaded.changes.frame().equals(plan.changes.frame())
+    assert loaded.list_changes.equals(plan.list_changes) and loaded.meta == plan.meta
+
+
+def test_a_saved_plan_is_read_back_a_piece_at_a_time_or_whole_when_reformatted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values holding what the writer's layout is made of (commas, escaped line ends, quotes, brackets) come
+    back as they were, read in pieces of a few lines; a document another tool laid out is read by `json`."""
+    awkward = ['a,\n  {"b"}', "two\nlines ]", 'x "q" \\', "é\u2028", None, "},\n  {"]
+    changes = pl.DataFrame({"id": [f"{i:03}" for i in range(60)], "field": "Name", "before": awkward * 10,
+                            "after": list(reversed(awkward)) * 10, "rule": "r"}, schema=CHANGE_SCHEMA)
+    plan = Plan(meta=PlanMeta("now", "csv", "c", "r", 60), changes=Changes.from_frame(changes))
+    saved = tmp_path / "plan.json"
+    with saved.open("wb") as sink:
+        plan.write_json(sink)
+    monkeypatch.setattr("revrules.run.plan._READ_PIECE", 300)
+    assert Plan.load(saved).changes.frame().equals(changes)
+    saved.write_text(json.dumps(json.loads(saved.read_text()), indent=4))
+    assert Plan.load(saved).changes.frame().equals(changes)
 
 
 def test_values_with_line_breaks_and_quotes_survive_the_writer() -> None:

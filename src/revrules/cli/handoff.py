@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -11,8 +10,7 @@ from revrules.errors import ExitCode, InvalidInputError
 from revrules.project import Project, load_project
 from revrules.run.handoff import Digests, digests, run_changes, run_related, write_digests
 from revrules.run.notify import send_digests
-from revrules.run.operations import open_ledger
-from revrules.run.plan import Plan
+from revrules.run.operations import load_saved_plan, open_ledger
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +24,7 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         found = run_digests(project, args.run)
         title = f"run {args.run}"
     else:
-        plan = Plan.from_json(json.loads(Path(args.plan).read_text(encoding="utf-8")))
+        plan = load_saved_plan(Path(args.plan), project)
         found = digests(project, plan.changes.frame(), plan.related)
         title = f"plan of {plan.meta.created_at}"
     files = write_digests(found, Path(args.out), title)

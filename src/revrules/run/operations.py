@@ -6,7 +6,6 @@ CLI renders it and the scheduler records it. Nothing here reads arguments or pri
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -139,9 +138,13 @@ def explain_among(project: Project, record_id: str) -> Explained:
 def load_saved_plan(path: Path, project: Project) -> Plan:
     """A plan saved by `plan -o`, checked to be for this project's CRM."""
     try:
-        plan = Plan.from_json(json.loads(path.read_text()))
+        plan = Plan.load(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError(f"{path}: not a readable revrules plan ({exc})") from None
+    except pl.exceptions.PolarsError:
+        # Polars' message may quote the line, which holds CRM values.
+        raise InvalidInputError(f"{path}: not a readable revrules plan (a change is not a JSON object "
+                                "of id, field, before, after and rule)") from None
     if plan.meta.crm != project.config.model.crm.kind:
         kind = project.config.model.crm.kind
         raise InvalidInputError(f"{path}: the plan is for a {plan.meta.crm} CRM, the config is for {kind}")

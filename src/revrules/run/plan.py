@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -34,6 +35,9 @@ FAMILY_SCHEMA = pl.Schema({"family": pl.String, "accounts": pl.Int64, "territory
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
 _ROW_SEPARATOR = ",\n  "
+_CHANGES_OPEN, _CHANGES_CLOSE = b',\n "changes": [\n  ', b"\n ]"
+"""Where `write_json` opens and closes the array of changes, when it has any."""
+_READ_PIECE = 64 << 20
 _SLICE = 10_000
 """Records whose provenance line is made at a time to compare with the CRM's."""
 _WRITTEN_SLICE = 2_500
@@ -123,11 +127,29 @@ class Plan:
         sink.write(b"\n}\n")
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Plan:
-        """Read a saved plan back."""
+    def load(cls, path: Path) -> Plan:
+        """Read a saved plan; its changes are read by polars, never made into Python objects.
+
+        A plan `write_json` wrote holds each change on a line of its own: that array is cut
+        out of the document and read as NDJSON, a piece at a time, and the rest (small) by
+        `json`. A document laid out otherwise (reformatted by another tool) is read whole.
+        """
+        data = path.read_bytes()
+        begin = data.find(_CHANGES_OPEN)
+        end = data.find(_CHANGES_CLOSE, begin)
+        if begin < 0 or end < 0:
+            return cls.from_json(json.loads(data))
+        rest = json.loads(data[:begin] + b',\n "changes": []' + data[end + len(_CHANGES_CLOSE):])
+        return cls.from_json(rest, _read_changes(data, begin + len(_CHANGES_OPEN), end))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], changes: pl.DataFrame | None = None) -> Plan:
+        """Read a saved plan back from its document, or from the rest of it and its `changes`."""
+        if changes is None:
+            changes = pl.DataFrame(data.get("changes", []), schema=CHANGE_SCHEMA)
         return cls(
             meta=PlanMeta(**data["meta"]),
-            changes=Changes.from_frame(pl.DataFrame(data.get("changes", []), schema=CHANGE_SCHEMA)),
+            changes=Changes.from_frame(changes),
             list_changes=pl.DataFrame(data.get("list_changes", []), schema=LIST_SCHEMA),
             conflicts=pl.DataFrame(data.get("conflicts", []), schema=CONFLICT_SCHEMA),
             unassigned=pl.DataFrame(data.get("unassigned_owners", []), schema=UNASSIGNED_SCHEMA),
@@ -140,6 +162,23 @@ class Plan:
             related=pl.DataFrame(data.get("related_changes", []), schema=RELATED_SCHEMA),
             families_moved=pl.DataFrame(data.get("families_moved", []), schema=FAMILY_SCHEMA),
         )
+
+
+def _read_changes(data: bytes, begin: int, end: int) -> pl.DataFrame:
+    """The changes `write_json` wrote between `begin` and `end` of `data`, an object a line, read by polars.
+
+    A piece of about `_READ_PIECE` bytes at a time is made NDJSON by dropping the commas
+    that end its lines (a line end inside a JSON string is escaped, so each one found
+    ends a change).
+    """
+    frames = [pl.DataFrame(schema=CHANGE_SCHEMA)]
+    while begin < end:
+        stop = data.find(b"\n", min(begin + _READ_PIECE, end), end)
+        stop = end if stop < 0 else stop
+        lines = data[begin:stop].replace(_ROW_SEPARATOR.encode(), b"\n").removesuffix(b",")
+        frames.append(pl.read_ndjson(io.BytesIO(lines), schema=CHANGE_SCHEMA))
+        begin = stop + len(_ROW_SEPARATOR) - 1
+    return pl.concat(frames)
 
 
 def _write_array(sink: IO[bytes], texts: pl.LazyFrame, count: int) -> None:
