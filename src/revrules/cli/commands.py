@@ -7,7 +7,6 @@ import errno
 import io
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,8 @@ from revrules.run.lookup_usage import unmatched_lookup_rows
 from revrules.run.plan import Plan
 from revrules.run.read import read_all
 from revrules.runtime.writeback import DropBehind
-from revrules.state.ledger import Ledger, private_file, summary_line
+from revrules.state.files import replaced
+from revrules.state.ledger import Ledger, summary_line
 from revrules.state.lock import holder
 
 log = logging.getLogger("revrules")
@@ -165,16 +165,9 @@ def _save_plan(plan: Plan, out: Path) -> None:
         return
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = private_file(out.with_name(f".{out.name}.{os.getpid()}.tmp"))
+        replaced(out, lambda temporary: _write_document(plan, io.FileIO(temporary, "w"), out))
     except OSError as error:
         raise RevrulesError(f"cannot save the plan to {out}: {error.strerror or error}") from error
-    try:
-        _write_document(plan, io.FileIO(temporary, "w"), out)
-        temporary.replace(out)
-    except OSError as error:
-        raise RevrulesError(f"cannot save the plan to {out}: {error.strerror or error}") from error
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _write_plan_document(plan: Plan) -> None:

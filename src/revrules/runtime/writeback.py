@@ -19,8 +19,9 @@ class DropBehind(io.BufferedWriter):
     time for 2 GB on a 2-core VM; 1.2 s written this way). So, as PostgreSQL's
     `*_flush_after` settings and `dd oflag=nocache` do: each time a window has been
     written its writeback is started, and the window before the one before, on disk by
-    then, is dropped; the next windows reuse those pages. POSIX_FADV_DONTNEED never drops a page that is not on
-    disk yet, so nothing written is lost. A pipe or a terminal is written as it is.
+    then, is dropped; the next windows reuse those pages. POSIX_FADV_DONTNEED never drops
+    a page that is not on disk yet, so nothing written is lost. A pipe or a terminal is
+    written as it is.
     """
 
     def __init__(self, raw: io.FileIO, window: int = _WINDOW) -> None:
