@@ -50,7 +50,13 @@ def read_header(path: Path) -> tuple[list[str], bool]:
 def read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """Read every cell (of `columns`, default all) as text, exactly as written, so untouched values round-trip."""
     try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns)
+        head = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns, n_rows=_SHARED_SAMPLE)
+        if head.height < _SHARED_SAMPLE:
+            return _compact(head)  # the whole file
+        # Long texts that repeat in the first records are read as categories: each distinct text is
+        # held once from the start, never once per record (the provenance line: 450 MB a million).
+        shared = {column: pl.Categorical for column in head.columns if _long(head[column]) and _repeats(head[column])}
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns, schema_overrides=shared)
     except OSError as error:
         raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
     except pl.exceptions.PolarsError as error:
@@ -60,7 +66,7 @@ def read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataFr
 
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
-    """The same cells held in less memory: in one piece, without empty cells, long texts held once.
+    """The same cells, as text, in less memory: in one piece, without empty cells, long texts held once.
 
     The reader hands back each column in many pieces, which every later step would copy
     into one (and keep both). A cell takes 16 bytes even when empty, and exports carry
@@ -75,13 +81,37 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     for index, column in enumerate(columns):
         if height and column.null_count() == height:
             columns[index] = pl.repeat(None, height, dtype=pl.String, eager=True).alias(column.name)
+        elif column.dtype == pl.Categorical:
+            columns[index] = _texts(column)
         elif (distinct := _long_and_repeating(column)) is not None:
-            places = pl.int_range(distinct.len(), dtype=pl.UInt32, eager=True)
-            columns[index] = distinct.gather(column.replace_strict(distinct, places, return_dtype=pl.UInt32))
+            columns[index] = distinct.gather(_places(column, distinct))
         else:
             columns[index] = column.rechunk()
         del column
     return pl.DataFrame(columns)
+
+
+def _texts(column: pl.Series) -> pl.Series:
+    """A categorical column as text, each distinct text held once and referred to by every cell holding it."""
+    categories = column.drop_nulls().unique()
+    places = _places(column.to_physical(), categories.to_physical())
+    return categories.cast(pl.String).gather(places).alias(column.name)
+
+
+def _places(column: pl.Series, distinct: pl.Series) -> pl.Series:
+    """Each cell's place among the `distinct` values (null for an empty cell)."""
+    return column.replace_strict(distinct, pl.int_range(distinct.len(), dtype=pl.UInt32, eager=True),
+                                 return_dtype=pl.UInt32)
+
+
+def _long(column: pl.Series) -> bool:
+    """Whether a text column's values take `_SHARED_LENGTH` bytes or more on average."""
+    return column.str.len_bytes().sum() >= max(column.len() - column.null_count(), 1) * _SHARED_LENGTH
+
+
+def _repeats(sample: pl.Series) -> bool:
+    """Whether a sample of a column's values repeats enough to be worth finding all its distinct values."""
+    return sample.n_unique() <= sample.len() * _SHARED_SAMPLE_SHARE
 
 
 def _long_and_repeating(column: pl.Series) -> pl.Series | None:
@@ -90,12 +120,9 @@ def _long_and_repeating(column: pl.Series) -> pl.Series | None:
     Finding the distinct values costs a pass over every byte: it is done only for long
     texts, and only when a sample of them repeats.
     """
-    if column.len() < _SHARED_FROM or column.dtype != pl.String:
+    if column.len() < _SHARED_FROM or column.dtype != pl.String or not _long(column):
         return None
-    if column.str.len_bytes().sum() < (column.len() - column.null_count()) * _SHARED_LENGTH:
-        return None
-    sample = column.gather_every(column.len() // _SHARED_SAMPLE)
-    if sample.n_unique() > sample.len() * _SHARED_SAMPLE_SHARE:
+    if not _repeats(column.gather_every(column.len() // _SHARED_SAMPLE)):
         return None
     distinct = column.drop_nulls().unique()
     return distinct.alias(column.name) if distinct.len() <= column.len() * _SHARED_SHARE else None

@@ -516,6 +516,30 @@ def test_long_texts_that_repeat_read_and_write_back_as_they_were(tmp_path: Path)
     assert pl.read_csv(path.with_name("out.csv"), infer_schema=False).equals(expected)
 
 
+def test_long_texts_read_as_categories_keep_every_cell_as_written(tmp_path: Path) -> None:
+    """Long texts that repeat in the first records are read as categories and come back as the same text.
+
+    Cells hold line ends, quotes, commas, surrounding spaces, quoted and unquoted empty cells;
+    the second column repeats in its first records only, the rest of it all distinct.
+    """
+    n = 12_000
+    spaced = " " * 70
+    tricky = ["line\nend " + "x" * 70, 'a "quoted", text ' + "y" * 70, spaced, "\u00fcn\u00efc\u00f6d\u00e9 " * 12]
+    row = pl.int_range(n)
+    frame = pl.select(
+        pl.format("001{}", row.cast(pl.String).str.zfill(9)).alias("Id"),
+        pl.when(row % 7 == 0).then(None).otherwise(
+            pl.lit(pl.Series(tricky)).gather(row % len(tricky))).alias("Reason"),
+        pl.when(row < 6_000).then(pl.lit("z" * 90)).otherwise(pl.format("{}" + "w" * 80, row)).alias("Later"),
+    )
+    path = tmp_path / "reasons.csv"
+    frame.write_csv(path)
+    path.write_text(path.read_text().replace(f"001000000007,,{'z' * 90}", f'001000000007,"",{"z" * 90}'))
+    read = CsvConnector(path, "Id").read(["Reason", "Later"])
+    assert read.schema == {"__id": pl.String, "Reason": pl.String, "Later": pl.String}
+    assert read.drop("__id").equals(frame.drop("Id"))  # the quoted empty cell is null too
+
+
 @pytest.mark.benchmark
 def test_a_large_file_reads_and_writes_in_seconds(tmp_path: Path) -> None:
     n = 200_000
