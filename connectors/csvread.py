@@ -15,6 +15,8 @@ _BOM = b"\xef\xbb\xbf"
 _MAX_LISTED_DUPLICATES = 10
 _SHARED_FROM = 20_000
 """Records from which a column of long texts that repeat is held once per distinct text."""
+_SHARED_FROM_BYTES = 8 << 20
+"""File size from which long texts that repeat are looked for before the file is read."""
 _SHARED_LENGTH = 64
 """Bytes a column's texts take on average, from which they count as long."""
 _SHARED_SHARE = 0.25
@@ -50,12 +52,7 @@ def read_header(path: Path) -> tuple[list[str], bool]:
 def read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """Read every cell (of `columns`, default all) as text, exactly as written, so untouched values round-trip."""
     try:
-        head = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns, n_rows=_SHARED_SAMPLE)
-        if head.height < _SHARED_SAMPLE:
-            return _compact(head)  # the whole file
-        # Long texts that repeat in the first records are read as categories: each distinct text is
-        # held once from the start, never once per record (the provenance line: 450 MB a million).
-        shared = {column: pl.Categorical for column in head.columns if _long(head[column]) and _repeats(head[column])}
+        shared = _shared_columns(path, columns) if path.stat().st_size >= _SHARED_FROM_BYTES else {}
         frame = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns, schema_overrides=shared)
     except OSError as error:
         raise CrmError(f"cannot read {path}: {error.strerror or error}") from error
@@ -63,6 +60,16 @@ def read_text_csv(path: Path, columns: Sequence[str] | None = None) -> pl.DataFr
         # The polars message may quote a cell; the file is read again to say where and what, without cells.
         raise _unreadable(path, type(error).__name__) from None
     return _compact(frame)
+
+
+def _shared_columns(path: Path, columns: Sequence[str] | None) -> dict[str, pl.DataType]:
+    """The columns to read as categories: those whose texts are long and repeat in the file's first records.
+
+    Read so, each distinct text is held once from the start, never once per record (the
+    provenance line revrules writes: 450 MB at a million records).
+    """
+    head = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=columns, n_rows=_SHARED_SAMPLE)
+    return {column: pl.Categorical() for column in head.columns if _long(head[column]) and _repeats(head[column])}
 
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from revrules.connectors import csvread
 from revrules.connectors.base import RecordUpdate, WriteResult
 from revrules.connectors.csvfile import CsvConnector
 from revrules.errors import CrmError, InvalidInputError
@@ -516,12 +517,14 @@ def test_long_texts_that_repeat_read_and_write_back_as_they_were(tmp_path: Path)
     assert pl.read_csv(path.with_name("out.csv"), infer_schema=False).equals(expected)
 
 
-def test_long_texts_read_as_categories_keep_every_cell_as_written(tmp_path: Path) -> None:
+def test_long_texts_read_as_categories_keep_every_cell_as_written(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Long texts that repeat in the first records are read as categories and come back as the same text.
 
     Cells hold line ends, quotes, commas, surrounding spaces, quoted and unquoted empty cells;
     the second column repeats in its first records only, the rest of it all distinct.
     """
+    monkeypatch.setattr(csvread, "_SHARED_FROM_BYTES", 0)  # a file this small is otherwise read as text
     n = 12_000
     spaced = " " * 70
     tricky = ["line\nend " + "x" * 70, 'a "quoted", text ' + "y" * 70, spaced, "\u00fcn\u00efc\u00f6d\u00e9 " * 12]
@@ -535,6 +538,7 @@ def test_long_texts_read_as_categories_keep_every_cell_as_written(tmp_path: Path
     path = tmp_path / "reasons.csv"
     frame.write_csv(path)
     path.write_text(path.read_text().replace(f"001000000007,,{'z' * 90}", f'001000000007,"",{"z" * 90}'))
+    assert csvread._shared_columns(path, None) == {"Reason": pl.Categorical(), "Later": pl.Categorical()}
     read = CsvConnector(path, "Id").read(["Reason", "Later"])
     assert read.schema == {"__id": pl.String, "Reason": pl.String, "Later": pl.String}
     assert read.drop("__id").equals(frame.drop("Id"))  # the quoted empty cell is null too
