@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from revrules.errors import RevrulesError
 from revrules.schedule.heartbeat import SchedulerRecord, record_path, write_record
 from revrules.schedule.scheduler import JobState
 from revrules.state.ledger import Ledger
@@ -190,5 +191,85 @@ def test_a_version_1_ledger_reads_the_same_and_its_pending_writes_are_settled_by
     runs = {r["id"]: r for r in cli("history", "-c", crm.config, "--json").json()["runs"]}
     assert (runs[2]["status"], runs[2]["written"], runs[2]["failed"]) == ("interrupted", 2, 1)
     assert crm.values()[(big, "Size__c")] == "Large"  # written by the new run
-    assert ledger_rows(crm.state, "PRAGMA user_version") == [(2,)]
+    assert ledger_rows(crm.state, "PRAGMA user_version") == [(3,)]
     assert ledger_rows(crm.state, "SELECT type FROM sqlite_master WHERE name = 'writes'") == [("view",)]
+
+
+VERSION_2 = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, command TEXT NOT NULL, started_at TEXT NOT NULL,
+    finished_at TEXT, status TEXT NOT NULL, pid INTEGER, pid_start TEXT, crm TEXT, records_read INTEGER DEFAULT 0,
+    planned INTEGER DEFAULT 0, written INTEGER DEFAULT 0, failed INTEGER DEFAULT 0, skipped INTEGER DEFAULT 0,
+    unknown INTEGER DEFAULT 0, rulebook_hash TEXT, config_hash TEXT, message TEXT);
+CREATE TABLE batches (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
+    first_row INTEGER NOT NULL UNIQUE, last_row INTEGER NOT NULL, result TEXT NOT NULL, error TEXT, at TEXT NOT NULL);
+CREATE INDEX batches_of_run ON batches(run_id);
+CREATE TABLE write_rows (id INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL, field TEXT NOT NULL,
+    before TEXT, after TEXT, rule TEXT, object TEXT, result TEXT, error TEXT, at TEXT);
+CREATE INDEX write_rows_settled_alone ON write_rows(id) WHERE result IS NOT NULL;
+CREATE TABLE list_writes (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL REFERENCES runs(id),
+    list_id TEXT NOT NULL, record_id TEXT NOT NULL, action TEXT NOT NULL, result TEXT NOT NULL, error TEXT,
+    at TEXT NOT NULL);
+CREATE VIEW writes AS
+SELECT w.id AS id, b.run_id AS run_id, w.record_id AS record_id, w.field AS field, w.before AS before,
+       w.after AS after, w.rule AS rule, coalesce(w.result, b.result) AS result,
+       CASE WHEN w.result IS NULL THEN b.error ELSE w.error END AS error, coalesce(w.at, b.at) AS at,
+       w.object AS object
+FROM batches AS b CROSS JOIN write_rows AS w ON w.id BETWEEN b.first_row AND b.last_row;
+PRAGMA user_version = 2;
+"""
+"""The ledger's layout at version 2, where every write held its own field, before, after and rule."""
+
+
+def test_a_version_2_ledger_reads_the_same_and_its_pending_writes_are_settled_by_the_next_apply(
+    two_field_crm: Callable[..., Crm], cli: Cli
+) -> None:
+    """Version 3 holds the values writes of a batch share once; the writes made before it keep theirs.
+
+    Run 1 landed one batch, one of its writes refused; run 2 was killed with three writes in
+    flight, of which the two that set `SMB` had landed. Opening the ledger reads them the
+    same; the next apply reads them back (SPEC §5) and ledgers its own writes by kind.
+    """
+    crm = two_field_crm("salesforce")
+    big, small, other = crm.ids[1], crm.ids[2], crm.ids[4]
+    crm.state.mkdir(mode=0o700)
+    with sqlite3.connect(crm.state / "ledger.db") as db:
+        db.executescript(VERSION_2)
+        db.executemany("INSERT INTO runs (command, started_at, status, written, failed) VALUES (?, ?, ?, ?, ?)",
+                       [("apply", "2026-01-01", "partial", 1, 1), ("apply", "2026-01-02", "running", 0, 0)])
+        db.executemany("INSERT INTO batches (run_id, first_row, last_row, result, at) VALUES (?, ?, ?, ?, ?)",
+                       [(1, 1, 2, "written", "2026-01-01T00:00:01"), (2, 3, 5, "pending", "2026-01-02")])
+        db.executemany(
+            "INSERT INTO write_rows (record_id, field, before, after, rule, result, error, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(small, "Segment__c", "SMB", "Enterprise", "old", None, None, None),
+             (small, "Size__c", None, "Huge", "old", "failed", "locked", "2026-01-01T00:00:02"),
+             (small, "Segment__c", "Enterprise", "SMB", None, None, None, None),
+             (big, "Size__c", None, "Large", "large", None, None, None),
+             (other, "Segment__c", "Enterprise", "SMB", None, None, None, None)])
+    old = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
+
+    Ledger(crm.state / "ledger.db").close()  # opening it gives each write a kind column
+    seen = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
+    applied = cli("apply", "-c", crm.config, "--yes", "--json")
+
+    assert seen == old
+    assert applied.code == 0, applied.err
+    assert ledger_rows(crm.state, "SELECT result, error FROM writes WHERE run_id = 2 ORDER BY id") == [
+        ("written", None), ("not-written", "it had not landed when the CRM was read back"), ("written", None)]
+    assert ledger_rows(crm.state, "SELECT * FROM writes WHERE run_id = 1 ORDER BY id") == old[:2]
+    assert ledger_rows(crm.state, "PRAGMA user_version") == [(3,)]
+    new = ledger_rows(crm.state, "SELECT record_id, field, after FROM writes WHERE run_id = 3 ORDER BY id")
+    assert (big, "Size__c", "Large") in new  # written again by the new run, and read back through its kind
+
+
+def test_a_ledger_of_a_newer_layout_is_refused_untouched(tmp_path: Path) -> None:
+    """A ledger a newer revrules made is never read by the layout of this one, nor changed."""
+    path = tmp_path / "ledger.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(VERSION_2.replace("PRAGMA user_version = 2", "PRAGMA user_version = 9"))
+    before = path.read_bytes()
+
+    with pytest.raises(RevrulesError, match="layout 9, made by a newer revrules"):
+        Ledger(path)
+
+    assert path.read_bytes() == before

@@ -13,6 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from revrules.errors import RevrulesError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -47,6 +49,8 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE INDEX IF NOT EXISTS batches_of_run ON batches(run_id);
 -- One attempted write; result, error and at only for a write that did not simply take its batch's.
+-- A write of a kind that writes of its batch share names it (`kind`): its field is then '' and its
+-- before, after, rule and object are the kind's (layout 3).
 CREATE TABLE IF NOT EXISTS write_rows (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     record_id TEXT NOT NULL,
@@ -57,7 +61,17 @@ CREATE TABLE IF NOT EXISTS write_rows (
     object TEXT,
     result TEXT,
     error TEXT,
-    at TEXT
+    at TEXT,
+    kind INTEGER
+);
+-- A field, before, after, rule and object that writes of one batch share, held once for them all.
+CREATE TABLE IF NOT EXISTS write_kinds (
+    id INTEGER PRIMARY KEY,
+    field TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    rule TEXT,
+    object TEXT
 );
 -- Only the writes with a result of their own enter it: those that failed, were lost or settled later.
 CREATE INDEX IF NOT EXISTS write_rows_settled_alone ON write_rows(id) WHERE result IS NOT NULL;
@@ -87,16 +101,21 @@ RUN_FAILED = "failed"
 _UNSETTLED = (PENDING, UNKNOWN)
 _ADDED_COLUMNS = {"pid_start": "TEXT", "unknown": "INTEGER DEFAULT 0"}
 """Columns of `runs` added after the first release: a ledger made before them gains them on open."""
-_JOINED = "batches AS b CROSS JOIN write_rows AS w ON w.id BETWEEN b.first_row AND b.last_row"
-"""Each write beside its batch. CROSS JOIN makes SQLite go from the few batches (by run) into the
-writes by their id range, never the other way round, which would look up every write's batch."""
+_JOINED = ("batches AS b CROSS JOIN write_rows AS w ON w.id BETWEEN b.first_row AND b.last_row"
+           " LEFT JOIN write_kinds AS k ON k.id = w.kind")
+"""Each write beside its batch and its kind. CROSS JOIN makes SQLite go from the few batches (by run)
+into the writes by their id range, never the other way round, which would look up every write's batch."""
+_FIELD, _BEFORE, _AFTER, _RULE, _OBJECT = (f"coalesce(k.{c}, w.{c})" for c in ("field", "before", "after", "rule",
+                                                                               "object"))
+"""A write's values: its kind's, or its own. A write with a kind has '' and nulls of its own; one
+without a kind joins none."""
 _RESULT, _ERROR = "coalesce(w.result, b.result)", "CASE WHEN w.result IS NULL THEN b.error ELSE w.error END"
 """A write's result and error: its own if it has one, else its batch's."""
 _WRITES = f"""
 CREATE VIEW IF NOT EXISTS writes AS
-SELECT w.id AS id, b.run_id AS run_id, w.record_id AS record_id, w.field AS field, w.before AS before,
-       w.after AS after, w.rule AS rule, {_RESULT} AS result, {_ERROR} AS error, coalesce(w.at, b.at) AS at,
-       w.object AS object
+SELECT w.id AS id, b.run_id AS run_id, w.record_id AS record_id, {_FIELD} AS field, {_BEFORE} AS before,
+       {_AFTER} AS after, {_RULE} AS rule, {_RESULT} AS result, {_ERROR} AS error, coalesce(w.at, b.at) AS at,
+       {_OBJECT} AS object
 FROM {_JOINED}
 """  # noqa: S608
 """Every attempted write as one row, with the columns of the table it was before version 2.
@@ -104,12 +123,14 @@ FROM {_JOINED}
 `object` is null for the configured object's records, else the related object (`Contact`,
 `Opportunity`, `contacts`, `deals`) whose owner followed an account's owner change.
 """
-_PRIMARY, _RELATED = "w.object IS NULL", "w.object IS NOT NULL"
+_CHANGE = f"{_FIELD} AS field, {_BEFORE} AS before, {_AFTER} AS after, {_RULE} AS rule"
+_PRIMARY, _RELATED = f"{_OBJECT} IS NULL", f"{_OBJECT} IS NOT NULL"
 _CHANGE_COLUMNS = ("id", "field", "before", "after", "rule")
 """The columns of a change that every write records; `id` is the write's `record_id`."""
-_VERSION = 2
+_VERSION = 3
 """`PRAGMA user_version` of this ledger layout: 1 finds unsettled writes through their run, not an index;
-2 records a batch's result once, in `batches`, and a write's own only when it differs (`writes` is a view)."""
+2 records a batch's result once, in `batches`, and a write's own only when it differs (`writes` is a view);
+3 holds the field, before, after and rule that writes of a batch share once, in `write_kinds`."""
 _UNSETTLED_RUNS = "SELECT id FROM runs WHERE status = 'running' OR unknown > 0"
 """The runs that may hold unsettled writes: those still running (or killed), and those whose count of
 unknown writes (pending ones included, see `_counts`) is not zero. Every run that ends is counted
@@ -203,6 +224,11 @@ class Ledger:
         private_dir(path.parent)
         self.path = private_file(path)
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > _VERSION:
+            self.db.close()
+            raise RevrulesError(f"{path}: this ledger has layout {version}, made by a newer revrules than this one "
+                                f"(layout {_VERSION}); upgrade revrules to use it")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
@@ -210,13 +236,11 @@ class Ledger:
         self.db.execute("PRAGMA temp_store = MEMORY")
         for column in (*_CHANGE_COLUMNS, "object"):
             self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS change_{column} (position INTEGER PRIMARY KEY, value)")
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS change_kind (position INTEGER PRIMARY KEY, "
-                        + ", ".join((*_CHANGE_COLUMNS[1:], "object")) + ")")
         present = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
         for column, kind in _ADDED_COLUMNS.items():
             if column not in present:
                 self.db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
-        if self.db.execute("PRAGMA user_version").fetchone()[0] < _VERSION:
+        if version < _VERSION:
             self._upgrade()
         self.db.execute(_WRITES)
 
@@ -227,9 +251,12 @@ class Ledger:
         a run that ended before the `unknown` column existed may not count them yet: each run
         counts them once. Before version 2 every write was a row of the table `writes` with its
         own run and result: each run's consecutive rows become one batch, and every write keeps
-        its own result, error and time.
+        its own result, error and time. Version 3 gave each write a `kind` (none for those made
+        before it), and the view `writes` reads a write's values from its kind.
         """
         with self._transaction() as db:
+            if "kind" not in {row[1] for row in db.execute("PRAGMA table_info(write_rows)")}:
+                db.execute("ALTER TABLE write_rows ADD COLUMN kind INTEGER")
             if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'writes'").fetchone():
                 if db.execute("PRAGMA user_version").fetchone()[0] < 1:
                     db.execute(
@@ -237,6 +264,7 @@ class Ledger:
                         " writes.result IN (?, ?)) WHERE id IN (SELECT run_id FROM writes WHERE result IN (?, ?))",
                         _UNSETTLED * 2)
                 self._move_writes(db)
+            db.execute("DROP VIEW IF EXISTS writes")  # made again, reading kinds
             db.execute(f"PRAGMA user_version = {_VERSION}")
 
     @staticmethod
@@ -244,9 +272,9 @@ class Ledger:
         """Move the rows of a version-1 `writes` table into `batches` and `write_rows`, and drop it."""
         present = {row[1] for row in db.execute("PRAGMA table_info(writes)")}
         # A ledger made before related records has no `object`: all its writes are the configured object's.
-        kind = "object" if "object" in present else "NULL"
+        related = "object" if "object" in present else "NULL"
         db.execute("INSERT INTO write_rows (id, record_id, field, before, after, rule, object, result, error, at)"  # noqa: S608
-                   f" SELECT id, record_id, field, before, after, rule, {kind}, result, error, at FROM writes"
+                   f" SELECT id, record_id, field, before, after, rule, {related}, result, error, at FROM writes"
                    " ORDER BY id")
         # Gaps and islands: within a run, consecutive ids keep the same id minus their rank.
         db.execute(
@@ -408,9 +436,10 @@ class Ledger:
                         kinds: pl.DataFrame) -> None:
         """Insert a batch of few kinds of change (field, before, after, rule), as a rulebook's usually are.
 
-        SQLite is given each record once, each kind once, and each change as one number naming
-        its record and its kind: reading a number from a JSON array costs a fraction of reading
-        a text, and a change's texts are copied from the two small tables.
+        Each kind is held once, in `write_kinds`, and each write names its kind: SQLite is
+        given each record once, each kind once, and each change as one number naming its
+        record and its kind (reading a number from a JSON array costs a fraction of reading a
+        text, and a write then copies no text but its record's id).
         """
         records = changes.select(pl.col("id").unique(maintain_order=True))
         # The record's number times the kinds, plus the kind's: below 2^62 for any batch under 2^31 changes.
@@ -421,20 +450,20 @@ class Ledger:
         cls._fill(db, records, "id")
         for column in columns:
             cls._fill(db, kinds, column)
-        db.execute("INSERT INTO temp.change_kind (position, " + ", ".join(columns) + ")"  # noqa: S608
-                   " SELECT kind.key, " + ", ".join(f"change_{c}.value" for c in columns)
-                   + " FROM json_each(?, '$[0].field') AS kind "
-                   + " ".join(f"LEFT JOIN temp.change_{c} ON change_{c}.position = kind.key" for c in columns),
-                   (kinds.select(pl.col("field").implode()).write_json(),))
-        # CROSS JOIN reads the numbers first, then their record and kind by position.
+        kind = db.execute("SELECT coalesce(max(id), 0) + 1 FROM write_kinds").fetchone()[0]
+        db.execute("INSERT INTO write_kinds (id, " + ", ".join(columns) + ")"  # noqa: S608
+                   " SELECT :kind + position.key, " + ", ".join(f"change_{c}.value" for c in columns)
+                   + " FROM json_each(:kinds, '$[0].field') AS position "
+                   + " ".join(f"LEFT JOIN temp.change_{c} ON change_{c}.position = position.key" for c in columns),
+                   {"kind": kind, "kinds": kinds.select(pl.col("field").implode()).write_json()})
+        # CROSS JOIN reads the numbers first, then their record by position.
         db.execute(
-            "INSERT INTO write_rows (id, record_id, " + ", ".join(columns) + ")"  # noqa: S608
-            " SELECT :first + number.key, change_id.value, " + ", ".join(f"change_kind.{c}" for c in columns)
-            + " FROM json_each(:numbers, '$[0].number') AS number"
-            " CROSS JOIN temp.change_id ON change_id.position = number.value / :kinds"
-            " CROSS JOIN temp.change_kind ON change_kind.position = number.value % :kinds",
-            {"first": first, "numbers": numbers.write_json(), "kinds": kinds.height})
-        for column in ("id", *columns, "kind"):
+            "INSERT INTO write_rows (id, record_id, field, kind)"
+            " SELECT :first + number.key, change_id.value, '', :kind + number.value % :kinds"
+            " FROM json_each(:numbers, '$[0].number') AS number"
+            " CROSS JOIN temp.change_id ON change_id.position = number.value / :kinds",
+            {"first": first, "kind": kind, "numbers": numbers.write_json(), "kinds": kinds.height})
+        for column in ("id", *columns):
             db.execute(f"DELETE FROM temp.change_{column}")  # noqa: S608
 
     @classmethod
@@ -469,14 +498,14 @@ class Ledger:
 
     def related_pending(self) -> pl.DataFrame:
         """Like `pending`, for the related records (contacts, deals), with their `object`."""
-        return self._unsettled("w.object, ", _RELATED)
+        return self._unsettled(f"{_OBJECT} AS object, ", _RELATED)
 
     def _unsettled(self, columns: str, which: str) -> pl.DataFrame:
         # Through the runs that may hold them (`_UNSETTLED_RUNS`): no index on `result` for every write
         # to enter when recorded pending and leave when settled.
-        return self._frame(f"SELECT w.id AS row, b.run_id, {columns}w.record_id AS id, w.field, w.before, w.after,"  # noqa: S608
-                           f" w.rule FROM {_JOINED} WHERE b.run_id IN ({_UNSETTLED_RUNS}) AND {_RESULT} IN (?, ?)"
-                           f" AND {which} ORDER BY w.id", _UNSETTLED)
+        return self._frame(f"SELECT w.id AS row, b.run_id, {columns}w.record_id AS id, {_CHANGE} FROM {_JOINED}"  # noqa: S608
+                           f" WHERE b.run_id IN ({_UNSETTLED_RUNS}) AND {_RESULT} IN (?, ?) AND {which} ORDER BY w.id",
+                           _UNSETTLED)
 
     def writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
         """The writes of one run to the configured object, optionally only those with `result`."""
@@ -484,11 +513,11 @@ class Ledger:
 
     def related_writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
         """Like `writes`, for the related records that followed an owner change, with their `object`."""
-        return self._writes(run_id, result, "w.object, ", _RELATED)
+        return self._writes(run_id, result, f"{_OBJECT} AS object, ", _RELATED)
 
     def _writes(self, run_id: int, result: str | None, columns: str, which: str) -> pl.DataFrame:
-        query = (f"SELECT w.id AS row, {columns}w.record_id AS id, w.field, w.before, w.after, w.rule,"  # noqa: S608
-                 f" {_RESULT} AS result, {_ERROR} AS error FROM {_JOINED} WHERE b.run_id = ? AND {which}")
+        query = (f"SELECT w.id AS row, {columns}w.record_id AS id, {_CHANGE}, {_RESULT} AS result,"  # noqa: S608
+                 f" {_ERROR} AS error FROM {_JOINED} WHERE b.run_id = ? AND {which}")
         params: tuple[Any, ...] = (run_id,)
         if result:
             query += f" AND {_RESULT} = ?"
