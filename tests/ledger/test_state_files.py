@@ -134,6 +134,22 @@ CREATE TABLE list_writes (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER N
 """The ledger's layout at version 1, where every write was a row of the table `writes`."""
 
 
+def opened_then_applied(crm: Crm, cli: Cli) -> None:
+    """Open an older ledger, then apply: its writes read the same once opened, run 1's stay as they
+    were, and run 2's three pending writes are read back, the two that set `SMB` having landed."""
+    old = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
+
+    Ledger(crm.state / "ledger.db").close()
+    seen = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
+    applied = cli("apply", "-c", crm.config, "--yes", "--json")
+
+    assert seen == old
+    assert applied.code == 0, applied.err
+    assert ledger_rows(crm.state, "SELECT result, error FROM writes WHERE run_id = 2 ORDER BY id") == [
+        ("written", None), ("not-written", "it had not landed when the CRM was read back"), ("written", None)]
+    assert ledger_rows(crm.state, "SELECT * FROM writes WHERE run_id = 1 ORDER BY id") == old[:2]
+
+
 def test_a_ledger_that_found_unsettled_writes_by_index_still_finds_them(tmp_path: Path) -> None:
     """An older ledger's unsettled write of a run that counted none is found once the index is gone."""
     path = tmp_path / "ledger.db"
@@ -177,17 +193,9 @@ def test_a_version_1_ledger_reads_the_same_and_its_pending_writes_are_settled_by
              (2, small, "Segment__c", "Enterprise", "SMB", None, "pending", None, "2026-01-02"),
              (2, big, "Size__c", None, "Large", "large", "pending", None, "2026-01-02"),
              (2, other, "Segment__c", "Enterprise", "SMB", None, "pending", None, "2026-01-02")])
-    old = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
 
-    Ledger(crm.state / "ledger.db").close()  # opening it moves the writes
-    seen = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
-    applied = cli("apply", "-c", crm.config, "--yes", "--json")
+    opened_then_applied(crm, cli)  # opening it moves the writes
 
-    assert seen == old
-    assert applied.code == 0, applied.err
-    assert ledger_rows(crm.state, "SELECT result, error FROM writes WHERE run_id = 2 ORDER BY id") == [
-        ("written", None), ("not-written", "it had not landed when the CRM was read back"), ("written", None)]
-    assert ledger_rows(crm.state, "SELECT * FROM writes WHERE run_id = 1 ORDER BY id") == old[:2]
     runs = {r["id"]: r for r in cli("history", "-c", crm.config, "--json").json()["runs"]}
     assert (runs[2]["status"], runs[2]["written"], runs[2]["failed"]) == ("interrupted", 2, 1)
     assert crm.values()[(big, "Size__c")] == "Large"  # written by the new run
@@ -246,17 +254,9 @@ def test_a_version_2_ledger_reads_the_same_and_its_pending_writes_are_settled_by
              (small, "Segment__c", "Enterprise", "SMB", None, None, None, None),
              (big, "Size__c", None, "Large", "large", None, None, None),
              (other, "Segment__c", "Enterprise", "SMB", None, None, None, None)])
-    old = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
 
-    Ledger(crm.state / "ledger.db").close()  # opening it gives each write a kind column
-    seen = ledger_rows(crm.state, "SELECT * FROM writes ORDER BY id")
-    applied = cli("apply", "-c", crm.config, "--yes", "--json")
+    opened_then_applied(crm, cli)  # opening it gives each write a kind column
 
-    assert seen == old
-    assert applied.code == 0, applied.err
-    assert ledger_rows(crm.state, "SELECT result, error FROM writes WHERE run_id = 2 ORDER BY id") == [
-        ("written", None), ("not-written", "it had not landed when the CRM was read back"), ("written", None)]
-    assert ledger_rows(crm.state, "SELECT * FROM writes WHERE run_id = 1 ORDER BY id") == old[:2]
     assert ledger_rows(crm.state, "PRAGMA user_version") == [(3,)]
     new = ledger_rows(crm.state, "SELECT record_id, field, after FROM writes WHERE run_id = 3 ORDER BY id")
     assert (big, "Size__c", "Large") in new  # written again by the new run, and read back through its kind
