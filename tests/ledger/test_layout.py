@@ -27,3 +27,14 @@ def test_the_view_reads_writes_by_the_id_range_of_their_batch(tmp_path: Path, wh
     assert not any(step.startswith(("SCAN w", "SCAN k")) for step in plan)
     if "run_id" in where:
         assert plan[0] == "SEARCH b USING INDEX batches_of_run (run_id=?)"
+
+
+def test_the_kinds_of_related_records_writes_are_found_by_their_own_index(tmp_path: Path) -> None:
+    """A read of related writes starts from their kinds, a few among all: never a scan of every kind."""
+    ledger = Ledger(tmp_path / "ledger.db")
+    try:
+        plan = [row[3] for row in ledger.db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM write_kinds WHERE object IS NOT NULL")]
+    finally:
+        ledger.close()
+    assert plan == ["SCAN write_kinds USING INDEX write_kinds_related"]
