@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from revrules.run.changes import CHANGE_SCHEMA, POSITION, Changes, column
+from revrules.run.changes import CHANGE_SCHEMA, POSITION, Changes, column, in_change_order
 
 FIELDS = ["Name", "Segment__c", "Territory__c"]
 _cells = st.tuples(st.booleans(), st.sampled_from([None, "", "SMB", "Mid-Market", "a\nb"]),
@@ -78,6 +78,21 @@ def test_a_later_change_of_the_same_field_stands() -> None:
     rows = pl.DataFrame([("1", "Name", "a", "b", "r"), ("1", "Name", "a", "c", "r")], schema=CHANGE_SCHEMA,
                         orient="row")
     assert Changes.from_frame(rows).frame()["after"].to_list() == ["c"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_changes(), st.data())
+def test_the_last_of_repeated_changes_stands_in_any_order(given_rows: pl.DataFrame, data: st.DataObject) -> None:
+    """In change order (as plans and the ledger hold them) or not, with a change repeated or not: the same changes."""
+    ordered = given_rows.sort(["id", "field"])
+    last = given_rows.height - 1
+    repeated = data.draw(st.lists(st.integers(0, last), max_size=4)) if given_rows.height else []
+    again = ordered[repeated].with_columns(pl.format("{}!", "after").alias("after"))
+    for rows in (ordered, given_rows, pl.concat([given_rows, again]), pl.concat([ordered, again]).sort("id", "field")):
+        expected = rows.unique(["id", "field"], keep="last", maintain_order=True).sort(["id", "field"])
+        assert Changes.from_frame(rows).frame().equals(expected)
+    assert in_change_order(ordered)
+    assert not in_change_order(pl.concat([ordered, again])) or again.is_empty()
 
 
 def test_no_fields_no_changes() -> None:

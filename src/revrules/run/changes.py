@@ -24,6 +24,16 @@ def column(quantity: str, field: int) -> str:
     return f"{quantity}{field}"
 
 
+def in_change_order(changes: pl.DataFrame) -> bool:
+    """Whether each change (a row with `id` and `field`) comes after the one before: by id, then field; none repeats.
+
+    Plans and the ledger hold changes so: a check this cheap spares hashing every (id, field).
+    """
+    ids, fields = pl.col("id"), pl.col("field")
+    after_previous = (ids > ids.shift()) | ((ids == ids.shift()) & (fields > fields.shift()))
+    return bool(changes.select(after_previous.slice(1).all()).item())
+
+
 @dataclass(frozen=True, eq=False)
 class Changes:
     """Field changes, as one row per changing record and per field a keep flag, the CRM's text, the value and rule.
@@ -67,17 +77,33 @@ class Changes:
         """Changes given a row each (`CHANGE_SCHEMA`, as a saved plan or a rollback holds them).
 
         The last change of a (record, field) stands, as when they were written one by one.
+        Changes already in record and field order, as plans and the ledger hold them, are
+        taken as they are. Each change is then placed by two numbers, its record's and its
+        field's, never by joining texts.
         """
-        changes = changes.select(CHANGE_SCHEMA.names()).unique(["id", "field"], keep="last", maintain_order=True)
-        fields = changes["field"].unique().sort().to_list()
-        records = changes.select("id").unique().sort("id")
-        for i, field in enumerate(fields):
-            mine = changes.filter(pl.col("field") == field).select(
-                "id", pl.lit(True).alias(column("keep", i)),
-                *(pl.col(quantity).alias(column(quantity, i)) for quantity in ("before", "after", "rule")))
-            records = records.join(mine, on="id", how="left", maintain_order="left")
-        return cls.of(fields, records, [pl.col(column("after", i)) for i in range(len(fields))],
-                      [pl.col(column("rule", i)) for i in range(len(fields))])
+        changes = changes.select(CHANGE_SCHEMA.names())
+        ids, fields = pl.col("id"), pl.col("field")
+        if in_change_order(changes):
+            first = (ids != ids.shift()).fill_null(True)
+            records = changes.filter(first).select("id")
+            row = (first.cum_sum() - 1).cast(pl.UInt32)
+        else:
+            changes = changes.unique(["id", "field"], keep="last", maintain_order=True)
+            records = changes.select(ids.unique().sort())
+            row = pl.col(_ROW)
+            changes = changes.join(records.with_row_index(_ROW), on="id", how="left", maintain_order="left")
+        names = changes["field"].unique().sort().to_list()
+        located = changes.select(row.alias(_ROW),
+                                 fields.replace_strict(names, range(len(names)), return_dtype=pl.UInt32).alias(_FIELD),
+                                 "before", "after", "rule")
+        rows = records.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(_ROW))
+        spread = [rows.join(located.filter(pl.col(_FIELD) == i).select(
+            _ROW, pl.lit(True).alias(column("keep", i)),
+            *(pl.col(quantity).alias(column(quantity, i)) for quantity in ("before", "after", "rule"))),
+            on=_ROW, how="left", maintain_order="left").drop(_ROW) for i in range(len(names))]
+        return cls.of(names, pl.concat([records, *spread], how="horizontal"),
+                      [pl.col(column("after", i)) for i in range(len(names))],
+                      [pl.col(column("rule", i)) for i in range(len(names))])
 
     @cached_property
     def height(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from revrules.connectors.protocols import Connector
-from revrules.run.changes import CHANGE_SCHEMA
+from revrules.run.changes import CHANGE_SCHEMA, in_change_order
 from revrules.run.settle import current_values, same_value
 from revrules.state.ledger import WRITTEN, Ledger
 
@@ -16,7 +16,7 @@ def rollback_changes(ledger: Ledger, connector: Connector, target: int) -> tuple
     if written.is_empty():
         return pl.DataFrame(schema=CHANGE_SCHEMA), pl.DataFrame(schema=CHANGE_SCHEMA)
     # The last write of a field in the run wins; undo to the value before the first.
-    first = written.group_by(["id", "field"], maintain_order=True).agg(
+    first = written if in_change_order(written) else written.group_by(["id", "field"], maintain_order=True).agg(
         pl.col("before").first(), pl.col("after").last()
     )
     checked = current_values(connector, first)
