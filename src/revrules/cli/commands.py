@@ -8,8 +8,9 @@ import io
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 
@@ -59,7 +60,7 @@ def _finish(report: ApplyReport | None, args: argparse.Namespace) -> int:
             _print_json({"status": "succeeded", "written": 0, "failed": [], "skipped": []})
         return ExitCode.OK
     if args.json:
-        _print_json(report.to_json())
+        _write_json(report.write_json, "the report")
     else:
         print(render.apply_text(report))
     return ExitCode.FAILED if not report.failed.is_empty() else ExitCode.OK
@@ -141,7 +142,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         _save_plan(plan, Path(args.out))
         log.info("saved the plan to %s", args.out)
     if args.json:
-        _write_plan_document(plan)
+        _write_json(plan.write_json, "the plan")
     elif args.show:
         print(render.record_text(plan, args.show))
     elif args.format == "markdown":
@@ -161,41 +162,44 @@ def _save_plan(plan: Plan, out: Path) -> None:
     or a device (`-o /dev/stdout`) is written as it is.
     """
     if out.exists() and not out.is_file():
-        _write_document(plan, io.FileIO(out, "w"), out)
+        _write_document(plan.write_json, io.FileIO(out, "w"), f"the plan to {out}")
         return
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        replaced(out, lambda temporary: _write_document(plan, io.FileIO(temporary, "w"), out))
+        replaced(out, lambda temporary: _write_document(plan.write_json, io.FileIO(temporary, "w"),
+                                                        f"the plan to {out}"))
     except OSError as error:
         raise RevrulesError(f"cannot save the plan to {out}: {error.strerror or error}") from error
 
 
-def _write_plan_document(plan: Plan) -> None:
-    """The plan's JSON document on stdout: as bytes under a real stdout, as text under a captured one."""
+def _write_json(write_json: Callable[[IO[bytes]], None], what: str) -> None:
+    """A JSON document (a plan's, a report's) on stdout: as bytes under a real stdout, as text under a captured one."""
     if not isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.write(plan.dumps())
+        text = io.BytesIO()
+        write_json(text)
+        sys.stdout.write(text.getvalue().decode())
         return
     sys.stdout.flush()  # after any text already printed
     try:
         descriptor = sys.stdout.fileno()
     except io.UnsupportedOperation:  # held in memory
-        plan.write_json(sys.stdout.buffer)
+        write_json(sys.stdout.buffer)
         return
-    _write_document(plan, io.FileIO(descriptor, "w", closefd=False), "stdout")
+    _write_document(write_json, io.FileIO(descriptor, "w", closefd=False), f"{what} to stdout")
 
 
-def _write_document(plan: Plan, raw: io.FileIO, where: Path | str) -> None:
-    """Write the plan document into `raw` and close it; a failed write is one line naming `where`.
+def _write_document(write_json: Callable[[IO[bytes]], None], raw: io.FileIO, where: str) -> None:
+    """Write a JSON document into `raw` and close it; a failed write is one line naming what went `where`.
 
     A reader that went away (EPIPE) is not a failure to report: `main` ends quietly on it.
     """
     try:
         with DropBehind(raw) as sink:
-            plan.write_json(sink)
+            write_json(sink)
     except OSError as error:
         if error.errno == errno.EPIPE:
             raise
-        raise RevrulesError(f"cannot write the plan to {where}: {error.strerror or error}") from error
+        raise RevrulesError(f"cannot write {where}: {error.strerror or error}") from error
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -219,7 +223,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     def show(plan: Plan) -> None:
         if args.json and args.dry_run:
-            _print_json(plan.to_json())
+            _write_json(plan.write_json, "the plan")
         elif not args.json:
             print(render.plan_text(plan, project.source))
 

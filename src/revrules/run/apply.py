@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import IO, Protocol
 
 import polars as pl
 
 from revrules.connectors.protocols import Connector, ListSync
 from revrules.errors import CrmError, InvalidInputError, RevrulesError
+from revrules.run.arrays import encoded, write_array
 from revrules.run.changes import CHANGE_SCHEMA, Changes
 from revrules.run.landing import landing
 from revrules.run.plan import Plan
@@ -48,16 +50,14 @@ class ApplyReport:
     skipped: pl.DataFrame
     lists_written: int = 0
 
-    def to_json(self) -> dict[str, object]:
-        """The report as plain data."""
-        return {
-            "run": self.run_id,
-            "status": self.status,
-            "written": self.written,
-            "failed": self.failed.to_dicts(),
-            "skipped": self.skipped.to_dicts(),
-            "list_changes_written": self.lists_written,
-        }
+    def write_json(self, sink: IO[bytes]) -> None:
+        """Write the report as one JSON document in UTF-8, a failed or skipped field a line (never as Python rows)."""
+        sink.write(f'{{\n "run": {self.run_id},\n "status": {json.dumps(self.status)},\n'
+                   f' "written": {self.written},\n "failed": '.encode())
+        write_array(sink, encoded(self.failed), self.failed.height)
+        sink.write(b',\n "skipped": ')
+        write_array(sink, encoded(self.skipped), self.skipped.height)
+        sink.write(f',\n "list_changes_written": {self.lists_written}\n}}\n'.encode())
 
 
 def recover(ledger: Ledger, connector: Connector) -> int:

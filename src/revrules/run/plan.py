@@ -18,6 +18,7 @@ from revrules.engine.columns import CONFLICT, OVERRIDE, conflict_column, list_co
 from revrules.engine.convert import FieldSpec, FieldType, QualityIssue, convert_frame
 from revrules.engine.hierarchy import ULTIMATE
 from revrules.project import Project
+from revrules.run.arrays import ROW_SEPARATOR, encoded, write_array
 from revrules.run.balance import BALANCE_SCHEMA
 from revrules.run.books import OWNER_SCHEMA, TERRITORY_SCHEMA, owner_books, territory_books
 from revrules.run.changes import CHANGE_SCHEMA, POSITION, Changes, column
@@ -34,15 +35,11 @@ RELATED_SCHEMA = pl.Schema({"object": pl.String, "id": pl.String, "field": pl.St
 FAMILY_SCHEMA = pl.Schema({"family": pl.String, "accounts": pl.Int64, "territory": pl.String, "owner": pl.String})
 _FILTER_BELOW = 0.5
 """Share of records changing under which the diff first keeps only the records that change."""
-_ROW_SEPARATOR = ",\n  "
 _CHANGES_OPEN, _CHANGES_CLOSE = b',\n "changes": [\n  ', b"\n ]"
 """Where `write_json` opens and closes the array of changes, when it has any."""
 _READ_PIECE = 64 << 20
 _SLICE = 10_000
 """Records whose provenance line is made at a time to compare with the CRM's."""
-_WRITTEN_SLICE = 2_500
-"""Records whose changes polars' streaming engine makes into JSON at a time when a plan is written: a few MB
-each, so that writing adds little to the memory the plan holds."""
 
 
 @dataclass(frozen=True)
@@ -114,16 +111,16 @@ class Plan:
         }
         sink.write(b'{\n "meta": ' + json.dumps(vars(self.meta), default=str).encode())
         sink.write(b',\n "changes": ')
-        _write_array(sink, self.changes.json_texts(_ROW_SEPARATOR), self.changes.changed_records)
+        write_array(sink, self.changes.json_texts(ROW_SEPARATOR), self.changes.changed_records)
         for key, frame in frames.items():
             sink.write(f',\n "{key}": '.encode())
-            _write_array(sink, _encoded(frame), frame.height)
+            write_array(sink, encoded(frame), frame.height)
         sink.write(b',\n "data_quality": ' + json.dumps([vars(q) for q in self.quality], default=str).encode())
         for key, frame in (("owner_books", self.owner_books), ("territory_books", self.territory_books),
                            ("too_long", self.too_long), ("balance", self.balance),
                            ("held_by_policy", self.held), ("families_moved", self.families_moved)):
             sink.write(f',\n "{key}": '.encode())
-            _write_array(sink, _encoded(frame), frame.height)
+            write_array(sink, encoded(frame), frame.height)
         sink.write(b"\n}\n")
 
     @classmethod
@@ -175,32 +172,10 @@ def _read_changes(data: bytes, begin: int, end: int) -> pl.DataFrame:
     while begin < end:
         stop = data.find(b"\n", min(begin + _READ_PIECE, end), end)
         stop = end if stop < 0 else stop
-        lines = data[begin:stop].replace(_ROW_SEPARATOR.encode(), b"\n").removesuffix(b",")
+        lines = data[begin:stop].replace(ROW_SEPARATOR.encode(), b"\n").removesuffix(b",")
         frames.append(pl.read_ndjson(io.BytesIO(lines), schema=CHANGE_SCHEMA))
-        begin = stop + len(_ROW_SEPARATOR) - 1
+        begin = stop + len(ROW_SEPARATOR) - 1
     return pl.concat(frames)
-
-
-def _write_array(sink: IO[bytes], texts: pl.LazyFrame, count: int) -> None:
-    """`count` JSON texts, each one or more items, as one JSON array.
-
-    Each text is written as one line of a CSV file with no quoting whose line ends are the
-    array's commas: no part of a plan of millions of changes becomes a Python string.
-    Polars' streaming engine makes and writes the texts `_WRITTEN_SLICE` records at a time
-    on every core, in order; the last, which closes the array, is made on its own.
-    """
-    if not count:
-        sink.write(b"[]")
-        return
-    sink.write(b"[\n  ")
-    with pl.Config(streaming_chunk_size=_WRITTEN_SLICE):
-        texts.head(count - 1).sink_csv(sink, include_header=False, quote_style="never", line_terminator=_ROW_SEPARATOR)
-    texts.tail(1).collect().write_csv(sink, include_header=False, quote_style="never", line_terminator="\n ]")
-
-
-def _encoded(frame: pl.DataFrame) -> pl.LazyFrame:
-    """Each row of `frame` as the text of a JSON object."""
-    return frame.lazy().select(pl.struct(pl.all()).struct.json_encode())
 
 
 def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
