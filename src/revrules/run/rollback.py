@@ -16,19 +16,17 @@ def rollback_changes(ledger: Ledger, connector: Connector, target: int) -> tuple
     if written.is_empty():
         return pl.DataFrame(schema=CHANGE_SCHEMA), pl.DataFrame(schema=CHANGE_SCHEMA)
     # The last write of a field in the run wins; undo to the value before the first.
-    first = written if in_change_order(written) else written.group_by(["id", "field"], maintain_order=True).agg(
-        pl.col("before").first(), pl.col("after").last()
-    )
+    first = (written.select("id", "field", "before", "after") if in_change_order(written)
+             else written.group_by(["id", "field"], maintain_order=True).agg(pl.col("before").first(),
+                                                                             pl.col("after").last()))
+    del written
     checked = current_values(connector, first)
-    unchanged = same_value(pl.col("current"), pl.col("after"))
-    undo = checked.filter(unchanged).select(
-        "id", "field", pl.col("after").alias("before"), pl.col("before").alias("after"),
-        pl.lit(f"rollback:{target}").alias("rule"),
-    )
-    changed = checked.filter(~unchanged).select(
-        "id", "field", pl.col("current").alias("before"), pl.col("before").alias("after"),
-        pl.lit(f"rollback:{target}").alias("rule"),
-    )
+    unchanged = checked.select(same_value(pl.col("current"), pl.col("after"))).to_series()
+    rule = pl.lit(f"rollback:{target}").alias("rule")
+    undo = checked.filter(unchanged).select("id", "field", pl.col("after").alias("before"),
+                                            pl.col("before").alias("after"), rule)
+    changed = checked.filter(~unchanged).select("id", "field", pl.col("current").alias("before"),
+                                                pl.col("before").alias("after"), rule)
     return undo, changed
 
 

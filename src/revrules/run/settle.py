@@ -18,6 +18,7 @@ MAX_RESENDS = 2
 OUTCOME_SCHEMA = {"row": pl.Int64, "id": pl.String, "field": pl.String, "result": pl.String, "error": pl.String}
 """One settled write: its ledger row, record, field, result and the CRM's reason."""
 _NAMED = "named"
+_ROW = "__row"
 
 
 def same_value(left: pl.Expr, right: pl.Expr) -> pl.Expr:
@@ -30,13 +31,25 @@ def same_value(left: pl.Expr, right: pl.Expr) -> pl.Expr:
 
 
 def current_values(connector: Connector, changes: pl.DataFrame) -> pl.DataFrame:
-    """`changes` with a `current` column: what the CRM holds now for each (id, field)."""
+    """`changes` with a `current` column: what the CRM holds now for each (id, field).
+
+    The CRM is read once for all the records and fields. Each change finds its record's row
+    by one join on ids and takes its field's value from it, a field at a time: no table of
+    every (id, field) is made and joined (at a million records, 16 million rows and 11 GB).
+    """
     if changes.is_empty():
         return changes.with_columns(pl.lit(None, dtype=pl.String).alias("current"))
-    ids = changes["id"].unique().to_list()
-    fields = changes["field"].unique().to_list()
-    now = connector.read_records(ids, fields).unpivot(index=ID, variable_name="field", value_name="current")
-    return changes.join(now.rename({ID: "id"}), on=["id", "field"], how="left", maintain_order="left")
+    fields = changes["field"].unique().sort().to_list()
+    now = connector.read_records(changes["id"].unique().to_list(), fields)
+    row = changes.select("id").join(now.select(pl.col(ID).alias("id")).with_row_index(_ROW), on="id", how="left",
+                                    maintain_order="left")[_ROW]
+    # The fields' values one after another; a change's is at its field's start plus its record's row.
+    values = pl.concat([now[name].cast(pl.String) if name in now.columns
+                        else pl.repeat(None, now.height, dtype=pl.String, eager=True) for name in fields]).rechunk()
+    start = changes["field"].replace_strict(fields, range(0, len(fields) * now.height, now.height),
+                                            return_dtype=pl.UInt64)
+    current = values.gather(start + row)
+    return changes.with_columns(current.alias("current"))
 
 
 def send_batch(connector: Connector, batch: pl.DataFrame) -> tuple[pl.DataFrame, CrmError | None]:

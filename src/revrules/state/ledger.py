@@ -550,30 +550,37 @@ class Ledger:
             f" FROM {_BATCH_WRITES} WHERE {batches} AND w.kind IS NOT NULL AND w.result IS NULL{related_kinds}"
             f"{f' AND b.result IN ({wanted})' if results else ''} GROUP BY b.id ORDER BY b.id", params + results)
         arrays = {name: pl.List(kind) for name, kind in _SHARED.items() if name not in _BATCH}
-        parts = [pl.DataFrame(schema=_SHARED)]
+        parts = []
         while rows := shared.fetchmany(_READ_BATCHES):
-            parts.append(pl.DataFrame(rows, schema={**_BATCH, **dict.fromkeys(arrays, pl.String())}, orient="row")
-                         .with_columns(pl.col(name).str.json_decode(kind) for name, kind in arrays.items())
-                         .explode(list(arrays)))
+            writes = (pl.DataFrame(rows, schema={**_BATCH, **dict.fromkeys(arrays, pl.String())}, orient="row")
+                      .with_columns(pl.col(name).str.json_decode(kind) for name, kind in arrays.items())
+                      .explode(list(arrays)))
+            parts.append(self._valued(writes, columns, related=related))
         own = self._frame(
             f"SELECT b.run_id AS b_run_id, b.result AS b_result, b.error AS b_error, w.id AS w_id,"  # noqa: S608
             f" w.record_id AS w_record_id, w.kind AS w_kind, {', '.join(f'w.{c} AS w_{c}' for c in _OWN)}"
             f" FROM {_JOINED} WHERE {batches} AND (w.kind IS NULL OR w.result IS NOT NULL)"
             f" AND {_OBJECT} IS {'NOT ' if related else ''}NULL"
             f"{f' AND {_RESULT} IN ({wanted})' if results else ''}", params + results, _SHARED)
-        writes = pl.concat([*parts, own], how="diagonal")
+        frame = pl.concat([*parts, self._valued(own, columns, related=related)])
+        # The arrays of a batch are in the order SQLite read its writes, which their id range makes ascending.
+        return frame if frame["row"].is_sorted() else frame.sort("row")
+
+    def _valued(self, writes: pl.DataFrame, columns: tuple[str, ...], *, related: bool) -> pl.DataFrame:
+        """`writes` as read (`_SHARED`, maybe their own values) with their kinds' and batches' values, as `columns`."""
         kinds = self._frame(f"SELECT id AS w_kind, {', '.join(f'{c} AS k_{c}' for c in _KIND_COLUMNS)}"  # noqa: S608
                             " FROM write_kinds WHERE id IN (SELECT value FROM json_each(?, '$[0].w_kind'))",
                             (writes.select(pl.col("w_kind").drop_nulls().unique().implode()).write_json(),), _SHARED)
+        def own(value: str) -> pl.Expr:  # a write's own value, where some may have one
+            return pl.col(f"w_{value}") if f"w_{value}" in writes.columns else pl.lit(None, pl.String)
+
         values = {"row": pl.col("w_id"), "run_id": pl.col("b_run_id"), "id": pl.col("w_record_id"),
-                  **{c: pl.coalesce(f"k_{c}", f"w_{c}") for c in _KIND_COLUMNS},
-                  "result": pl.coalesce("w_result", "b_result"),
-                  "error": pl.when(pl.col("w_result").is_null()).then("b_error").otherwise("w_error")}
-        frame = (writes.lazy().join(kinds.lazy(), on="w_kind", how="left", maintain_order="left")
-                 .filter(values["object"].is_not_null() if related else values["object"].is_null())
-                 .select(values[column].alias(column) for column in columns).collect())
-        # The arrays of a batch are in the order SQLite read its writes, which their id range makes ascending.
-        return frame if frame["row"].is_sorted() else frame.sort("row")
+                  **{c: pl.coalesce(f"k_{c}", own(c)) for c in _KIND_COLUMNS},
+                  "result": pl.coalesce(own("result"), "b_result"),
+                  "error": pl.when(own("result").is_null()).then("b_error").otherwise(own("error"))}
+        return (writes.lazy().join(kinds.lazy(), on="w_kind", how="left", maintain_order="left")
+                .filter(values["object"].is_not_null() if related else values["object"].is_null())
+                .select(values[column].alias(column) for column in columns).collect())
 
     def list_writes(self, run_id: int) -> pl.DataFrame:
         """The list membership writes of one run."""
