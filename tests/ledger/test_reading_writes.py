@@ -10,6 +10,7 @@ record ids and values that JSON must carry exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -35,7 +36,7 @@ def _changes(copies: int) -> pl.DataFrame:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
     """Two runs: one settled every way a write can be, one killed with its batch in flight."""
     book = Ledger(tmp_path / "ledger.db")
     first = book.start_run("apply", crm="csv", rulebook_hash="r", config_hash="c")
@@ -62,9 +63,7 @@ def _view(ledger: Ledger, where: str, params: tuple[object, ...], columns: str) 
 @pytest.mark.parametrize("result", [None, WRITTEN, FAILED, UNKNOWN, SKIPPED, PENDING])
 @pytest.mark.parametrize("run", [1, 2])
 def test_a_runs_writes_are_the_views_rows(ledger: Ledger, run: int, result: str | None) -> None:
-    where, params = "run_id = ?", (run,)
-    if result:
-        where, params = f"{where} AND result = ?", (run, result)
+    where, params = ("run_id = ? AND result = ?", (run, result)) if result else ("run_id = ?", (run,))
     change = "id AS row, record_id AS id, field, before, after, rule, result, error"
     assert ledger.writes(run, result).equals(_view(ledger, f"{where} AND object IS NULL", params, change))
     assert ledger.related_writes(run, result).equals(
