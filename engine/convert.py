@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -107,10 +107,15 @@ def convert_frame(
             column is missing from `raw`.
     """
     _check_specs(raw, specs)
+    # A column whose values repeat (picklists, flags, scores, the values revrules wrote) is looked at
+    # through its distinct values: parsing or checking a value costs several times more than finding it.
+    distinct = {source: values for source in dict.fromkeys(spec.source for spec in specs)
+                if source != ID and raw.schema[source] == pl.String
+                and (values := _repeating(raw.get_column(source))) is not None}
     # A text field already trimmed and without empty values is taken as read: its values are shared, not copied.
-    taken = _already_clean(raw, [spec.source for spec in specs if spec.type == FieldType.STRING])
+    taken = _already_clean(raw, [spec.source for spec in specs if spec.type == FieldType.STRING], distinct)
     made = [spec for spec in specs if not (spec.type == FieldType.STRING and spec.source in taken)]
-    converted = _converted(raw, made)
+    converted = _converted(raw, made, distinct)
     issues = _quality_issues(converted, made, {spec.name: _failed(spec.name) for spec in made})
     built = {spec.name for spec in made}
     record_id = raw.get_column(ID) if raw.schema[ID] == pl.String else converted.get_column(ID)
@@ -127,31 +132,29 @@ def _failed(name: str) -> str:
     return f"\x00failed\x00{name}"
 
 
-def _already_clean(raw: pl.DataFrame, sources: Sequence[str]) -> set[str]:
-    """The text columns among `sources` with no value to trim and no empty value."""
+def _already_clean(raw: pl.DataFrame, sources: Sequence[str], distinct: Mapping[str, pl.Series]) -> set[str]:
+    """The text columns among `sources` with no value to trim and no empty value (`distinct` of some: their values)."""
     text = [source for source in dict.fromkeys(sources) if raw.schema[source] == pl.String]
     if not text:
         return set()
     # A value to trim is one that trimming shortens: measuring lengths is cheaper than a regex search,
     # which looks for whitespace at the end of a value by scanning all of it.
-    untidy = raw.select(
-        (pl.col(source).str.strip_chars().str.len_bytes().ne(pl.col(source).str.len_bytes())
-         | pl.col(source).eq("")).any()
-        for source in text
-    ).row(0)
-    return {source for source, found in zip(text, untidy, strict=True) if not found}
+    def untidy(values: pl.Expr) -> pl.Expr:
+        return (values.str.strip_chars().str.len_bytes().ne(values.str.len_bytes()) | values.eq("")).any()
+
+    found = dict(zip(text, raw.select(untidy(pl.col(source)) if source not in distinct
+                                      else untidy(pl.lit(distinct[source])) for source in text).row(0), strict=True))
+    return {source for source in text if not found[source]}
 
 
-def _converted(raw: pl.DataFrame, specs: Sequence[FieldSpec]) -> pl.DataFrame:
+def _converted(raw: pl.DataFrame, specs: Sequence[FieldSpec], distinct: Mapping[str, pl.Series]) -> pl.DataFrame:
     """`__id`, each spec's converted column and its failure flags (`_failed`).
 
-    A text column whose values repeat (picklists, flags, scores, the values revrules wrote)
-    is converted once per distinct value, and each record takes its value's result: parsing
-    costs several times more than looking a value up. Other columns are converted row by row.
+    A text column whose values repeat (`distinct` holds its values) is converted once per
+    distinct value, and each record takes its value's result. Other columns are converted
+    row by row.
     """
-    by_value = [spec for spec in specs if spec.source != ID and raw.schema[spec.source] == pl.String]
-    distinct = {source: values for source in dict.fromkeys(spec.source for spec in by_value)
-                if (values := _repeating(raw.get_column(source))) is not None}
+    distinct = {source: values for source, values in distinct.items() if any(spec.source == source for spec in specs)}
     converted = _converted_rows(raw, [spec for spec in specs if spec.source not in distinct])
     for source, values in distinct.items():
         mine = [spec for spec in specs if spec.source == source]

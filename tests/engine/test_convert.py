@@ -515,11 +515,13 @@ def test_a_long_column_without_values_converts_to_nulls() -> None:
     assert issues == []
 
 
+@pytest.mark.parametrize("copies", [1, 10_000], ids=["row-by-row", "by-distinct-value"])
 @pytest.mark.parametrize("value", ["x ", " x", "x\u00a0", "\u2003x", "x\n", ""])
-def test_a_text_column_with_one_value_to_trim_is_trimmed(value: str) -> None:
-    raw = pl.DataFrame({"__id": ["a", "b", "c"], "X": ["clean", value, "also clean"]})
+def test_a_text_column_with_one_value_to_trim_is_trimmed(value: str, copies: int) -> None:
+    """Also when the column repeats, and whether it needs trimming is seen in its distinct values."""
+    raw = pl.DataFrame({"__id": [str(i) for i in range(3 * copies)], "X": ["clean", value, "also clean"] * copies})
     frame, _ = convert_frame(raw, [FieldSpec("x", "X", FieldType.STRING)])
-    assert frame["x"].to_list() == ["clean", value.strip() or None, "also clean"]
+    assert frame["x"].to_list() == ["clean", value.strip() or None, "also clean"] * copies
 
 
 def test_a_long_column_of_different_values_converts_each_one() -> None:
