@@ -1,12 +1,14 @@
-"""Benchmark: the commands a user runs (plan, plan --json, apply, re-plan, start-up) against a hand-written floor.
+"""Benchmark: the commands a user runs (plan, plan --json, apply, re-plan, rollback, start-up) against a floor.
 
-Run with `python benchmarks/end_to_end.py [--records N] [--only plan,json,apply,replan,startup]`.
+Run with `python benchmarks/end_to_end.py [--records N] [--only plan,json,apply,replan,rollback,startup]`.
 It resamples the bundled accounts to N records (default 200,000) into a CSV whose
 output fields are all empty, so every record changes, and times each command as a
 separate process (wall seconds, CPU seconds, peak RSS). In the same run it times the
 floor: a hand-written polars script doing the same work with nothing in between
 (read the CSV, evaluate the rulebook, diff with one unpivot, write the changes as
-JSON; for apply, also write the CSV once and insert the changes into SQLite).
+JSON; for apply, also write the CSV once and insert the changes into SQLite). The rollback
+is that apply's, shown as a JSON plan (`--dry-run --json`): it reads every write back from
+the ledger and every record from the CRM; it has no floor.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from revrules.testing.timing import timed
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve()
-STEPS = ("plan", "json", "apply", "replan", "startup")
+STEPS = ("plan", "json", "apply", "replan", "rollback", "startup")
 
 
 def prepare(folder: Path, records: int) -> Path:
@@ -133,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures["plan"] = timed([*base, "plan", "-o", str(folder / "plan.json")])
         if "json" in steps:
             figures["plan_json"] = timed([*base, "plan", "--json"], stdout=folder / "stdout.json")
-        if steps & {"apply", "replan"}:
+        if steps & {"apply", "replan", "rollback"}:
             figures["floor_apply"] = timed([sys.executable, str(SCRIPT), "--floor", "apply", "--config", str(config),
                                             "--target", str(folder / "floor.csv")])
             reset(folder)
@@ -141,6 +143,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures["apply"]["us_per_record"] = round(figures["apply"]["wall_s"] / args.records * 1e6, 1)
         if "replan" in steps:
             figures["replan"] = timed([*base, "plan", "-o", str(folder / "empty.json")])
+        if "rollback" in steps:
+            figures["rollback"] = timed([*base, "rollback", "1", "--dry-run", "--json"],
+                                        stdout=folder / "rollback.json")
+            figures["rollback"]["us_per_record"] = round(figures["rollback"]["wall_s"] / args.records * 1e6, 1)
         if "startup" in steps:
             small = prepare(Path(tempfile.mkdtemp(dir=folder)), 1_000)
             figures["import_help_s"] = import_seconds(["-m", "revrules", "--help"])
