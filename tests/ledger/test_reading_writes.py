@@ -66,6 +66,7 @@ def test_a_runs_writes_are_the_views_rows(ledger: Ledger, run: int, result: str 
     where, params = ("run_id = ? AND result = ?", (run, result)) if result else ("run_id = ?", (run,))
     change = "id AS row, record_id AS id, field, before, after, rule, result, error"
     assert ledger.writes(run, result).equals(_view(ledger, f"{where} AND object IS NULL", params, change))
+    assert ledger.writes(run, result, ("id", "after")).equals(ledger.writes(run, result).select("id", "after"))
     assert ledger.related_writes(run, result).equals(
         _view(ledger, f"{where} AND object IS NOT NULL", params,
               "id AS row, object, record_id AS id, field, before, after, rule, result, error"))

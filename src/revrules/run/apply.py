@@ -17,7 +17,7 @@ from revrules.run.arrays import encoded, write_array
 from revrules.run.changes import CHANGE_SCHEMA, Changes
 from revrules.run.landing import landing
 from revrules.run.plan import Plan
-from revrules.run.settle import current_values, same_value, send_batch
+from revrules.run.settle import current_values, holds, send_batch, split
 from revrules.runtime.prefetch import prefetched
 from revrules.runtime.progress import Progress
 from revrules.runtime.shutdown import StopRequested, deferred, requested
@@ -77,7 +77,7 @@ def recover(ledger: Ledger, connector: Connector) -> int:
     pending = ledger.pending().filter(~pl.col("run_id").is_in(list(mine)))
     if not pending.is_empty():
         checked = current_values(connector, pending)
-        landed = same_value(pl.col("current"), pl.col("after"))
+        landed = holds(checked, "after")
         ledger.record_results(checked.select(
             "row", pl.when(landed).then(pl.lit(WRITTEN)).otherwise(pl.lit(NOT_WRITTEN)).alias("result"),
             pl.when(landed).then(None).otherwise(pl.lit("it had not landed when the CRM was read back"))
@@ -95,8 +95,8 @@ def recover(ledger: Ledger, connector: Connector) -> int:
 def drift(connector: Connector, changes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split saved-plan changes into (still valid, changed in the CRM since the plan)."""
     checked = current_values(connector, changes)
-    valid = same_value(pl.col("current"), pl.col("before"))
-    return checked.filter(valid).drop("current"), checked.filter(~valid).drop("current")
+    valid, changed = split(checked, holds(checked, "before"))
+    return valid.drop("current"), changed.drop("current")
 
 
 class Batched(Protocol):

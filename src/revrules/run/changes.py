@@ -97,10 +97,14 @@ class Changes:
                                  fields.replace_strict(names, range(len(names)), return_dtype=pl.UInt32).alias(_FIELD),
                                  "before", "after", "rule")
         rows = records.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(_ROW))
-        spread = [rows.join(located.filter(pl.col(_FIELD) == i).select(
-            _ROW, pl.lit(True).alias(column("keep", i)),
-            *(pl.col(quantity).alias(column(quantity, i)) for quantity in ("before", "after", "rule"))),
-            on=_ROW, how="left", maintain_order="left").drop(_ROW) for i in range(len(names))]
+        spread = []
+        for (i,), found in sorted(located.partition_by(_FIELD, as_dict=True, include_key=False).items()):
+            mine = found.select(_ROW, pl.lit(True).alias(column("keep", i)),
+                                *(pl.col(q).alias(column(q, i)) for q in ("before", "after", "rule")))
+            if mine.height < records.height or not mine[_ROW].is_sorted():
+                # Some records leave this field alone: each change goes to its record's row.
+                mine = rows.join(mine, on=_ROW, how="left", maintain_order="left")
+            spread.append(mine.drop(_ROW))
         return cls.of(names, pl.concat([records, *spread], how="horizontal"),
                       [pl.col(column("after", i)) for i in range(len(names))],
                       [pl.col(column("rule", i)) for i in range(len(names))])

@@ -30,6 +30,25 @@ def same_value(left: pl.Expr, right: pl.Expr) -> pl.Expr:
     return clean(left).eq_missing(clean(right))
 
 
+def holds(checked: pl.DataFrame, value: str) -> pl.Series:
+    """Whether the CRM's `current` value of each change is its `value` column's, by `same_value`.
+
+    Most are equal as they stand: only the others are trimmed and compared again.
+    """
+    exact = checked.select(pl.col("current").eq_missing(pl.col(value))).to_series()
+    if exact.all():
+        return exact
+    others = (~exact).arg_true()
+    return exact.scatter(others, checked[others].select(same_value(pl.col("current"), pl.col(value))).to_series())
+
+
+def split(frame: pl.DataFrame, mask: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows of `frame` where `mask` holds, and the others; when it holds for all, `frame` itself (no copy)."""
+    if mask.all():
+        return frame, frame.clear()
+    return frame.filter(mask), frame.filter(~mask)
+
+
 def current_values(connector: Connector, changes: pl.DataFrame) -> pl.DataFrame:
     """`changes` with a `current` column: what the CRM holds now for each (id, field).
 

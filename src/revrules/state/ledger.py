@@ -516,17 +516,22 @@ class Ledger:
         return self._write_frame(("row", "run_id", *columns, "id", *_CHANGE_COLUMNS[1:]),
                                  f"b.run_id IN ({_UNSETTLED_RUNS})", (), _UNSETTLED, related=related)
 
-    def writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
-        """The writes of one run to the configured object, optionally only those with `result`."""
-        return self._writes(run_id, result, related=False)
+    def writes(self, run_id: int, result: str | None = None, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The writes of one run to the configured object, optionally only those with `result`.
+
+        Their columns are row, id, field, before, after, rule, result and error, or only `columns` of them.
+        """
+        return self._writes(run_id, result, related=False, columns=columns)
 
     def related_writes(self, run_id: int, result: str | None = None) -> pl.DataFrame:
         """Like `writes`, for the related records that followed an owner change, with their `object`."""
         return self._writes(run_id, result, related=True)
 
-    def _writes(self, run_id: int, result: str | None, *, related: bool) -> pl.DataFrame:
-        columns = ("row", *(("object",) if related else ()), *_CHANGE_COLUMNS, "result", "error")
-        return self._write_frame(columns, "b.run_id = ?", (run_id,), (result,) if result else (), related=related)
+    def _writes(self, run_id: int, result: str | None, *, related: bool,
+                columns: Sequence[str] | None = None) -> pl.DataFrame:
+        every = ("row", *(("object",) if related else ()), *_CHANGE_COLUMNS, "result", "error")
+        return self._write_frame(tuple(columns or every), "b.run_id = ?", (run_id,), (result,) if result else (),
+                                 related=related)
 
     def _write_frame(self, columns: tuple[str, ...], batches: str, params: tuple[Any, ...], results: tuple[str, ...],
                      *, related: bool) -> pl.DataFrame:
@@ -564,10 +569,11 @@ class Ledger:
             f"{f' AND {_RESULT} IN ({wanted})' if results else ''}", params + results, _SHARED)
         frame = pl.concat([*parts, self._valued(own, columns, related=related)])
         # The arrays of a batch are in the order SQLite read its writes, which their id range makes ascending.
-        return frame if frame["row"].is_sorted() else frame.sort("row")
+        frame = frame if frame["row"].is_sorted() else frame.sort("row")
+        return frame if "row" in columns else frame.drop("row")
 
     def _valued(self, writes: pl.DataFrame, columns: tuple[str, ...], *, related: bool) -> pl.DataFrame:
-        """`writes` as read (`_SHARED`, maybe their own values) with their kinds' and batches' values, as `columns`."""
+        """`writes` as read (`_SHARED`, maybe values of their own) with their kinds' and batches': `row`, `columns`."""
         kinds = self._frame(f"SELECT id AS w_kind, {', '.join(f'{c} AS k_{c}' for c in _KIND_COLUMNS)}"  # noqa: S608
                             " FROM write_kinds WHERE id IN (SELECT value FROM json_each(?, '$[0].w_kind'))",
                             (writes.select(pl.col("w_kind").drop_nulls().unique().implode()).write_json(),), _SHARED)
@@ -580,7 +586,7 @@ class Ledger:
                   "error": pl.when(own("result").is_null()).then("b_error").otherwise(own("error"))}
         return (writes.lazy().join(kinds.lazy(), on="w_kind", how="left", maintain_order="left")
                 .filter(values["object"].is_not_null() if related else values["object"].is_null())
-                .select(values[column].alias(column) for column in columns).collect())
+                .select(values[column].alias(column) for column in dict.fromkeys(("row", *columns))).collect())
 
     def list_writes(self, run_id: int) -> pl.DataFrame:
         """The list membership writes of one run."""
