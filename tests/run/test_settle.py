@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from revrules.run.settle import holds, same_value, split
+from revrules.connectors.base import ID
+from revrules.connectors.protocols import Connector
+from revrules.run.settle import current_values, holds, same_value, split
 
 _texts = st.sampled_from([None, "", "  ", "SMB", " SMB", "SMB ", "smb", "Mid-Market", "é \"q\"", "a\nb"])
 
@@ -28,3 +33,30 @@ def test_split_gives_the_rows_that_hold_and_the_others_in_order(mask: list[bool]
     assert kept["id"].to_list() == [i for i, m in zip("abc", mask, strict=True) if m]
     assert others["id"].to_list() == [i for i, m in zip("abc", mask, strict=True) if not m]
     assert kept.schema == others.schema == frame.schema
+
+
+class _Crm:
+    """The records a CRM holds, read by id as a connector reads them (`Connector.read_records`)."""
+
+    kind = "test"
+
+    def __init__(self, records: dict[str, dict[str, str | None]]) -> None:
+        self.records = records
+
+    def read_records(self, ids: Sequence[str], fields: Sequence[str]) -> pl.DataFrame:
+        found = [i for i in ids if i in self.records]
+        return pl.DataFrame({ID: found, **{f: [self.records[i].get(f) for i in found] for f in fields}},
+                            schema={ID: pl.String, **dict.fromkeys(fields, pl.String)})
+
+
+@pytest.mark.parametrize("held", [{"a": {"Tier__c": "Gold", "Segment__c": " SMB"}, "b": {"Tier__c": None}}, {}],
+                         ids=["some-records-held", "none-held"])
+def test_current_values_are_each_changes_field_of_its_record_or_nothing(
+        held: dict[str, dict[str, str | None]]) -> None:
+    """Changes in any order; a record or field the CRM does not hold reads as null."""
+    changes = pl.DataFrame({"id": ["b", "a", "c", "a"], "field": ["Tier__c", "Tier__c", "Tier__c", "Segment__c"],
+                            "after": ["x", "y", "z", "w"]})
+    checked = current_values(cast(Connector, _Crm(held)), changes)
+    expected = [held.get(i, {}).get(f) for i, f in zip(changes["id"], changes["field"], strict=True)]
+    assert checked.drop("current").equals(changes)
+    assert checked["current"].to_list() == expected

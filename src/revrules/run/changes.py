@@ -78,8 +78,8 @@ class Changes:
 
         The last change of a (record, field) stands, as when they were written one by one.
         Changes already in record and field order, as plans and the ledger hold them, are
-        taken as they are. Each change is then placed by two numbers, its record's and its
-        field's, never by joining texts.
+        numbered as they come; others are first made unique and numbered by a join of their
+        ids. Each change is then placed by its record's and its field's number.
         """
         changes = changes.select(CHANGE_SCHEMA.names())
         ids, fields = pl.col("id"), pl.col("field")

@@ -90,11 +90,6 @@ class Plan:
         """True when applying would write nothing."""
         return self.changes.is_empty() and self.list_changes.is_empty() and self.related.is_empty()
 
-    def to_json(self) -> dict[str, Any]:
-        """The plan as one JSON document (SPEC §5), as Python values; `write_json` writes it without them."""
-        document: dict[str, Any] = json.loads(self.dumps())
-        return document
-
     def dumps(self) -> str:
         """The plan as the text of one JSON document (SPEC §5)."""
         text = io.BytesIO()

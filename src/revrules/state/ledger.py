@@ -577,6 +577,7 @@ class Ledger:
         kinds = self._frame(f"SELECT id AS w_kind, {', '.join(f'{c} AS k_{c}' for c in _KIND_COLUMNS)}"  # noqa: S608
                             " FROM write_kinds WHERE id IN (SELECT value FROM json_each(?, '$[0].w_kind'))",
                             (writes.select(pl.col("w_kind").drop_nulls().unique().implode()).write_json(),), _SHARED)
+
         def own(value: str) -> pl.Expr:  # a write's own value, where some may have one
             return pl.col(f"w_{value}") if f"w_{value}" in writes.columns else pl.lit(None, pl.String)
 
@@ -622,8 +623,8 @@ class Ledger:
         """The rows of `query`: a column of `types` as its type, `row` and `run_id` as integers, the rest as text.
 
         They are fetched `_READ_ROWS` at a time, each slice made a frame before the next is
-        fetched: a large run's writes are never all Python tuples at once (the 16 million of a
-        1,000,000-account apply took 6.8 GB that way, 3.0 GB this way).
+        fetched, so that a large answer is never all Python tuples at once (a run's writes are
+        read by `_write_frame`, without them).
         """
         cursor = self.db.execute(query, params)
         schema = {name: (types or {}).get(name, pl.Int64 if name in ("row", "run_id") else pl.String)
