@@ -122,17 +122,19 @@ class Plan:
     def load(cls, path: Path) -> Plan:
         """Read a saved plan; its changes are read by polars, never made into Python objects.
 
-        A plan `write_json` wrote holds each change on a line of its own: that array is cut
-        out of the document and read as NDJSON, a piece at a time, and the rest (small) by
-        `json`. A document laid out otherwise (reformatted by another tool) is read whole.
+        A plan `write_json` wrote holds each change on a line of its own: that array is read
+        from the file a piece at a time as NDJSON, and the rest of the document (small) by
+        `json`; the document is never held whole (a 1,000,000-account plan is 2.2 GB). One
+        laid out otherwise (reformatted by another tool) is read whole.
         """
-        data = path.read_bytes()
-        begin = data.find(_CHANGES_OPEN)
-        end = data.find(_CHANGES_CLOSE, begin)
-        if begin < 0 or end < 0:
-            return cls.from_json(json.loads(data))
-        rest = json.loads(data[:begin] + b',\n "changes": []' + data[end + len(_CHANGES_CLOSE):])
-        return cls.from_json(rest, _read_changes(data, begin + len(_CHANGES_OPEN), end))
+        with path.open("rb") as file:
+            head = file.read(_READ_PIECE)
+            begin = head.find(_CHANGES_OPEN)
+            read = _read_changes(file, head[begin + len(_CHANGES_OPEN):]) if begin >= 0 else None
+        if read is None:
+            return cls.from_json(json.loads(path.read_bytes()))
+        changes, tail = read
+        return cls.from_json(json.loads(head[:begin] + b',\n "changes": []' + tail), changes)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], changes: pl.DataFrame | None = None) -> Plan:
@@ -156,21 +158,27 @@ class Plan:
         )
 
 
-def _read_changes(data: bytes, begin: int, end: int) -> pl.DataFrame:
-    """The changes `write_json` wrote between `begin` and `end` of `data`, an object a line, read by polars.
+def _read_changes(file: IO[bytes], pending: bytes) -> tuple[pl.DataFrame, bytes] | None:
+    """The changes array `write_json` wrote, read on from `file` (`pending`: its start, read already), and the rest.
 
-    A piece of about `_READ_PIECE` bytes at a time is made NDJSON by dropping the commas
-    that end its lines (a line end inside a JSON string is escaped, so each one found
-    ends a change).
+    Pieces of about `_READ_PIECE` bytes are made NDJSON by turning the separators between
+    changes into line ends (a line end inside a JSON string is escaped, so each separator
+    found ends a change, and the array's close is found only at its end). None when the
+    array never closes so: the document is laid out otherwise.
     """
+    separator = ROW_SEPARATOR.encode()
     frames = [pl.DataFrame(schema=CHANGE_SCHEMA)]
-    while begin < end:
-        stop = data.find(b"\n", min(begin + _READ_PIECE, end), end)
-        stop = end if stop < 0 else stop
-        lines = data[begin:stop].replace(ROW_SEPARATOR.encode(), b"\n").removesuffix(b",")
-        frames.append(pl.read_ndjson(io.BytesIO(lines), schema=CHANGE_SCHEMA))
-        begin = stop + len(ROW_SEPARATOR) - 1
-    return pl.concat(frames)
+    while (close := pending.find(_CHANGES_CLOSE)) < 0:
+        more = file.read(_READ_PIECE)
+        if not more:
+            return None
+        cut = pending.rfind(separator)
+        if cut > 0:
+            frames.append(pl.read_ndjson(io.BytesIO(pending[:cut].replace(separator, b"\n")), schema=CHANGE_SCHEMA))
+            pending = pending[cut + len(separator):]
+        pending += more
+    frames.append(pl.read_ndjson(io.BytesIO(pending[:close].replace(separator, b"\n")), schema=CHANGE_SCHEMA))
+    return pl.concat(frames), pending[close + len(_CHANGES_CLOSE):] + file.read()
 
 
 def crm_text(value: pl.Expr, kind: FieldType) -> pl.Expr:
