@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -79,3 +80,28 @@ def test_unsettled_writes_are_the_views_pending_and_unknown_ones(ledger: Ledger)
     assert pending.equals(_view(ledger, where.format(""), (), change.format("")))
     assert ledger.related_pending().equals(_view(ledger, where.format("NOT "), (), change.format("object, ")))
     assert set(pending["run_id"]) == {1, 2} and pending.height > 12
+
+
+def test_a_read_sees_the_writes_as_they_were_when_it_began(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process recording writes of the same run while it is read (a report of an apply in flight):
+    the read's two statements see one state of the ledger, never a batch half-counted."""
+    before = ledger.writes(2)
+    valued = Ledger._valued
+    writer = Ledger(ledger.path)
+
+    recorded: list[int] = []
+
+    def record_meanwhile(self: Ledger, *args: Any, **kwargs: Any) -> pl.DataFrame:
+        if self is ledger and not recorded:  # once, between the read's statements
+            rows = writer.record_pending(2, _changes(3))
+            writer.record_outcome(rows, pl.DataFrame({"row": rows.gather([0]), "result": [FAILED], "error": ["x"]}))
+            recorded.append(rows.len())
+        return valued(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "_valued", record_meanwhile)
+    try:
+        assert ledger.writes(2).equals(before)
+    finally:
+        writer.close()
+    monkeypatch.undo()
+    assert ledger.writes(2).height > before.height

@@ -308,6 +308,18 @@ class Ledger:
             raise
         self.db.execute("COMMIT")
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction: the reads inside it see the ledger as it was at the first of them."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
     def start_run(self, command: str, *, crm: str, rulebook_hash: str, config_hash: str) -> int:
         """Record a new run as running; returns its id."""
         cursor = self.db.execute(
@@ -549,25 +561,26 @@ class Ledger:
         # The related records' writes are few: those are found by their kinds. The configured object's are
         # told from them once their kinds are joined, which costs less than looking for each write's in SQLite.
         related_kinds = " AND w.kind IN (SELECT id FROM write_kinds WHERE object IS NOT NULL)" if related else ""
-        shared = self.db.execute(
-            "SELECT b.run_id AS b_run_id, b.result AS b_result, b.error AS b_error, json_group_array(w.id) AS w_id,"  # noqa: S608
-            " json_group_array(w.record_id) AS w_record_id, json_group_array(w.kind) AS w_kind"
-            f" FROM {_BATCH_WRITES} WHERE {batches} AND w.kind IS NOT NULL AND w.result IS NULL{related_kinds}"
-            f"{f' AND b.result IN ({wanted})' if results else ''} GROUP BY b.id ORDER BY b.id", params + results)
-        arrays = {name: pl.List(kind) for name, kind in _SHARED.items() if name not in _BATCH}
-        parts = []
-        while rows := shared.fetchmany(_READ_BATCHES):
-            writes = (pl.DataFrame(rows, schema={**_BATCH, **dict.fromkeys(arrays, pl.String())}, orient="row")
-                      .with_columns(pl.col(name).str.json_decode(kind) for name, kind in arrays.items())
-                      .explode(list(arrays)))
-            parts.append(self._valued(writes, columns, related=related))
-        own = self._frame(
-            f"SELECT b.run_id AS b_run_id, b.result AS b_result, b.error AS b_error, w.id AS w_id,"  # noqa: S608
-            f" w.record_id AS w_record_id, w.kind AS w_kind, {', '.join(f'w.{c} AS w_{c}' for c in _OWN)}"
-            f" FROM {_JOINED} WHERE {batches} AND (w.kind IS NULL OR w.result IS NOT NULL)"
-            f" AND {_OBJECT} IS {'NOT ' if related else ''}NULL"
-            f"{f' AND {_RESULT} IN ({wanted})' if results else ''}", params + results, _SHARED)
-        frame = pl.concat([*parts, self._valued(own, columns, related=related)])
+        with self._snapshot():  # both reads see the same writes, though another process records more
+            shared = self.db.execute(
+                "SELECT b.run_id AS b_run_id, b.result AS b_result, b.error AS b_error, json_group_array(w.id) AS w_id,"  # noqa: S608
+                " json_group_array(w.record_id) AS w_record_id, json_group_array(w.kind) AS w_kind"
+                f" FROM {_BATCH_WRITES} WHERE {batches} AND w.kind IS NOT NULL AND w.result IS NULL{related_kinds}"
+                f"{f' AND b.result IN ({wanted})' if results else ''} GROUP BY b.id ORDER BY b.id", params + results)
+            arrays = {name: pl.List(kind) for name, kind in _SHARED.items() if name not in _BATCH}
+            parts = []
+            while rows := shared.fetchmany(_READ_BATCHES):
+                writes = (pl.DataFrame(rows, schema={**_BATCH, **dict.fromkeys(arrays, pl.String())}, orient="row")
+                          .with_columns(pl.col(name).str.json_decode(kind) for name, kind in arrays.items())
+                          .explode(list(arrays)))
+                parts.append(self._valued(writes, columns, related=related))
+            own = self._frame(
+                f"SELECT b.run_id AS b_run_id, b.result AS b_result, b.error AS b_error, w.id AS w_id,"  # noqa: S608
+                f" w.record_id AS w_record_id, w.kind AS w_kind, {', '.join(f'w.{c} AS w_{c}' for c in _OWN)}"
+                f" FROM {_JOINED} WHERE {batches} AND (w.kind IS NULL OR w.result IS NOT NULL)"
+                f" AND {_OBJECT} IS {'NOT ' if related else ''}NULL"
+                f"{f' AND {_RESULT} IN ({wanted})' if results else ''}", params + results, _SHARED)
+            frame = pl.concat([*parts, self._valued(own, columns, related=related)])
         # The arrays of a batch are in the order SQLite read its writes, which their id range makes ascending.
         frame = frame if frame["row"].is_sorted() else frame.sort("row")
         return frame if "row" in columns else frame.drop("row")
