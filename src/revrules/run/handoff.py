@@ -120,7 +120,7 @@ def _with_related_counts(project: Project, rows: pl.DataFrame, related: pl.DataF
 
 def run_changes(ledger: Ledger, run_id: int) -> pl.DataFrame:
     """The changes a run wrote (failed and skipped writes did not move anything)."""
-    return ledger.writes(run_id, WRITTEN).select("id", "field", "before", "after", "rule")
+    return ledger.writes(run_id, WRITTEN, ("id", "field", "before", "after", "rule"))
 
 
 def run_related(ledger: Ledger, run_id: int) -> pl.DataFrame:
