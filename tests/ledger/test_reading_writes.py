@@ -10,6 +10,7 @@ record ids and values that JSON must carry exactly.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from revrules.state import readback
 from revrules.state.ledger import FAILED, PENDING, SKIPPED, UNKNOWN, WRITTEN, Ledger
 
 _IDS = ['a"1', "b\\2", "c,3", "d\n4", "é5", "null", "[7]", "8"]
@@ -86,19 +88,19 @@ def test_a_read_sees_the_writes_as_they_were_when_it_began(ledger: Ledger, monke
     """Another process recording writes of the same run while it is read (a report of an apply in flight):
     the read's two statements see one state of the ledger, never a batch half-counted."""
     before = ledger.writes(2)
-    valued = Ledger._valued
+    valued = readback._valued
     writer = Ledger(ledger.path)
 
     recorded: list[int] = []
 
-    def record_meanwhile(self: Ledger, *args: Any, **kwargs: Any) -> pl.DataFrame:
-        if self is ledger and not recorded:  # once, between the read's statements
+    def record_meanwhile(db: sqlite3.Connection, *args: Any, **kwargs: Any) -> pl.DataFrame:
+        if db is ledger.db and not recorded:  # once, between the read's statements
             rows = writer.record_pending(2, _changes(3))
             writer.record_outcome(rows, pl.DataFrame({"row": rows.gather([0]), "result": [FAILED], "error": ["x"]}))
             recorded.append(rows.len())
-        return valued(self, *args, **kwargs)
+        return valued(db, *args, **kwargs)
 
-    monkeypatch.setattr(Ledger, "_valued", record_meanwhile)
+    monkeypatch.setattr(readback, "_valued", record_meanwhile)
     try:
         assert ledger.writes(2).equals(before)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from revrules.errors import RevrulesError
+from revrules.state.readback import WRITES_VIEW, read_writes, rows_frame
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -104,28 +105,6 @@ RUN_FAILED = "failed"
 _UNSETTLED = (PENDING, UNKNOWN)
 _ADDED_COLUMNS = {"pid_start": "TEXT", "unknown": "INTEGER DEFAULT 0"}
 """Columns of `runs` added after the first release: a ledger made before them gains them on open."""
-_BATCH_WRITES = "batches AS b CROSS JOIN write_rows AS w ON w.id BETWEEN b.first_row AND b.last_row"
-_JOINED = f"{_BATCH_WRITES} LEFT JOIN write_kinds AS k ON k.id = w.kind"
-"""Each write beside its batch and its kind. CROSS JOIN makes SQLite go from the few batches (by run)
-into the writes by their id range, never the other way round, which would look up every write's batch."""
-_FIELD, _BEFORE, _AFTER, _RULE, _OBJECT = (f"coalesce(k.{c}, w.{c})" for c in ("field", "before", "after", "rule",
-                                                                               "object"))
-"""A write's values: its kind's, or its own. A write with a kind has '' and nulls of its own; one
-without a kind joins none."""
-_RESULT, _ERROR = "coalesce(w.result, b.result)", "CASE WHEN w.result IS NULL THEN b.error ELSE w.error END"
-"""A write's result and error: its own if it has one, else its batch's."""
-_WRITES = f"""
-CREATE VIEW IF NOT EXISTS writes AS
-SELECT w.id AS id, b.run_id AS run_id, w.record_id AS record_id, {_FIELD} AS field, {_BEFORE} AS before,
-       {_AFTER} AS after, {_RULE} AS rule, {_RESULT} AS result, {_ERROR} AS error, coalesce(w.at, b.at) AS at,
-       {_OBJECT} AS object
-FROM {_JOINED}
-"""  # noqa: S608
-"""Every attempted write as one row, with the columns of the table it was before version 2.
-
-`object` is null for the configured object's records, else the related object (`Contact`,
-`Opportunity`, `contacts`, `deals`) whose owner followed an account's owner change.
-"""
 _CHANGE_COLUMNS = ("id", "field", "before", "after", "rule")
 """The columns of a change that every write records; `id` is the write's `record_id`."""
 _VERSION = 3
@@ -137,15 +116,6 @@ _UNSETTLED_RUNS = "SELECT id FROM runs WHERE status = 'running' OR unknown > 0"
 unknown writes (pending ones included, see `_counts`) is not zero. Every run that ends is counted
 (`finish_run`), and so is every run whose writes are settled later (`recount`)."""
 _STATE_DIR_MODE, _FILE_MODE = 0o700, 0o600
-_READ_ROWS = 50_000
-_READ_BATCHES = 8
-"""Batches of writes read at a time: each is some 16 bytes a write of JSON, up to a few MB."""
-_KIND_COLUMNS = ("field", "before", "after", "rule", "object")
-_OWN = (*_KIND_COLUMNS, "result", "error")
-"""The values a write may hold of its own, beside its id, record and kind."""
-_BATCH: dict[str, pl.DataType] = {"b_run_id": pl.Int64(), "b_result": pl.String(), "b_error": pl.String()}
-_SHARED: dict[str, pl.DataType] = {**_BATCH, "w_id": pl.Int64(), "w_record_id": pl.String(), "w_kind": pl.Int64()}
-"""A write that takes its values from its kind and its result from its batch, as read."""
 
 
 def outcome_status(written: int, failed: int) -> str:
@@ -252,7 +222,7 @@ class Ledger:
                 self.db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
         if version < _VERSION:
             self._upgrade()
-        self.db.execute(_WRITES)
+        self.db.execute(WRITES_VIEW)
 
     def _upgrade(self) -> None:
         """Bring a ledger of an older layout to this one, in one transaction: its writes read the same after.
@@ -307,18 +277,6 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
-
-    @contextmanager
-    def _snapshot(self) -> Iterator[None]:
-        """One read transaction: the reads inside it see the ledger as it was at the first of them."""
-        if self.db.in_transaction:
-            yield
-            return
-        self.db.execute("BEGIN")
-        try:
-            yield
-        finally:
-            self.db.execute("COMMIT")
 
     def start_run(self, command: str, *, crm: str, rulebook_hash: str, config_hash: str) -> int:
         """Record a new run as running; returns its id."""
@@ -525,7 +483,7 @@ class Ledger:
     def _unsettled(self, columns: tuple[str, ...], related: bool) -> pl.DataFrame:
         # Through the runs that may hold them (`_UNSETTLED_RUNS`): no index on `result` for every write
         # to enter when recorded pending and leave when settled.
-        return self._write_frame(("row", "run_id", *columns, "id", *_CHANGE_COLUMNS[1:]),
+        return read_writes(self.db, ("row", "run_id", *columns, "id", *_CHANGE_COLUMNS[1:]),
                                  f"b.run_id IN ({_UNSETTLED_RUNS})", (), _UNSETTLED, related=related)
 
     def writes(self, run_id: int, result: str | None = None, columns: Sequence[str] | None = None) -> pl.DataFrame:
@@ -542,70 +500,13 @@ class Ledger:
     def _writes(self, run_id: int, result: str | None, *, related: bool,
                 columns: Sequence[str] | None = None) -> pl.DataFrame:
         every = ("row", *(("object",) if related else ()), *_CHANGE_COLUMNS, "result", "error")
-        return self._write_frame(tuple(columns or every), "b.run_id = ?", (run_id,), (result,) if result else (),
+        return read_writes(self.db, tuple(columns or every), "b.run_id = ?", (run_id,), (result,) if result else (),
                                  related=related)
-
-    def _write_frame(self, columns: tuple[str, ...], batches: str, params: tuple[Any, ...], results: tuple[str, ...],
-                     *, related: bool) -> pl.DataFrame:
-        """The writes of the `batches` (a condition on `b`) with one of `results` (any if none), as `columns`.
-
-        The columns are those of the view `writes` (`row` is its `id`), the rows in the order
-        they were recorded: the configured object's writes, or the `related` records'.
-        Nearly every write has a kind and its batch's result: SQLite gives those of a batch
-        as three JSON arrays (ids, record ids, kinds) that polars decodes, so that no Python
-        object is made per write (as rows they took 3.5 µs a write: 11 s to read the run of
-        a rollback of 200,000 accounts), and their kinds are joined in polars, not looked up
-        per write in SQLite. The few others are read as rows.
-        """
-        wanted = ", ".join("?" * len(results))
-        # The related records' writes are few: those are found by their kinds. The configured object's are
-        # told from them once their kinds are joined, which costs less than looking for each write's in SQLite.
-        related_kinds = " AND w.kind IN (SELECT id FROM write_kinds WHERE object IS NOT NULL)" if related else ""
-        with self._snapshot():  # both reads see the same writes, though another process records more
-            shared = self.db.execute(
-                "SELECT b.run_id AS b_run_id, b.result AS b_result, b.error AS b_error, json_group_array(w.id) AS w_id,"  # noqa: S608
-                " json_group_array(w.record_id) AS w_record_id, json_group_array(w.kind) AS w_kind"
-                f" FROM {_BATCH_WRITES} WHERE {batches} AND w.kind IS NOT NULL AND w.result IS NULL{related_kinds}"
-                f"{f' AND b.result IN ({wanted})' if results else ''} GROUP BY b.id ORDER BY b.id", params + results)
-            arrays = {name: pl.List(kind) for name, kind in _SHARED.items() if name not in _BATCH}
-            parts = []
-            while rows := shared.fetchmany(_READ_BATCHES):
-                writes = (pl.DataFrame(rows, schema={**_BATCH, **dict.fromkeys(arrays, pl.String())}, orient="row")
-                          .with_columns(pl.col(name).str.json_decode(kind) for name, kind in arrays.items())
-                          .explode(list(arrays)))
-                parts.append(self._valued(writes, columns, related=related))
-            own = self._frame(
-                f"SELECT b.run_id AS b_run_id, b.result AS b_result, b.error AS b_error, w.id AS w_id,"  # noqa: S608
-                f" w.record_id AS w_record_id, w.kind AS w_kind, {', '.join(f'w.{c} AS w_{c}' for c in _OWN)}"
-                f" FROM {_JOINED} WHERE {batches} AND (w.kind IS NULL OR w.result IS NOT NULL)"
-                f" AND {_OBJECT} IS {'NOT ' if related else ''}NULL"
-                f"{f' AND {_RESULT} IN ({wanted})' if results else ''}", params + results, _SHARED)
-            frame = pl.concat([*parts, self._valued(own, columns, related=related)])
-        # The arrays of a batch are in the order SQLite read its writes, which their id range makes ascending.
-        frame = frame if frame["row"].is_sorted() else frame.sort("row")
-        return frame if "row" in columns else frame.drop("row")
-
-    def _valued(self, writes: pl.DataFrame, columns: tuple[str, ...], *, related: bool) -> pl.DataFrame:
-        """`writes` as read (`_SHARED`, maybe values of their own) with their kinds' and batches': `row`, `columns`."""
-        kinds = self._frame(f"SELECT id AS w_kind, {', '.join(f'{c} AS k_{c}' for c in _KIND_COLUMNS)}"  # noqa: S608
-                            " FROM write_kinds WHERE id IN (SELECT value FROM json_each(?, '$[0].w_kind'))",
-                            (writes.select(pl.col("w_kind").drop_nulls().unique().implode()).write_json(),), _SHARED)
-
-        def own(value: str) -> pl.Expr:  # a write's own value, where some may have one
-            return pl.col(f"w_{value}") if f"w_{value}" in writes.columns else pl.lit(None, pl.String)
-
-        values = {"row": pl.col("w_id"), "run_id": pl.col("b_run_id"), "id": pl.col("w_record_id"),
-                  **{c: pl.coalesce(f"k_{c}", own(c)) for c in _KIND_COLUMNS},
-                  "result": pl.coalesce(own("result"), "b_result"),
-                  "error": pl.when(own("result").is_null()).then("b_error").otherwise(own("error"))}
-        return (writes.lazy().join(kinds.lazy(), on="w_kind", how="left", maintain_order="left")
-                .filter(values["object"].is_not_null() if related else values["object"].is_null())
-                .select(values[column].alias(column) for column in dict.fromkeys(("row", *columns))).collect())
 
     def list_writes(self, run_id: int) -> pl.DataFrame:
         """The list membership writes of one run."""
-        return self._frame("SELECT list_id AS list, record_id AS id, action, result, error FROM list_writes"
-                           " WHERE run_id = ? ORDER BY id", (run_id,))
+        return rows_frame(self.db, "SELECT list_id AS list, record_id AS id, action, result, error FROM list_writes"
+                          " WHERE run_id = ? ORDER BY id", (run_id,))
 
     _RUN_COLUMNS = ", ".join(Run.__dataclass_fields__)
 
@@ -631,21 +532,6 @@ class Ledger:
         return [r for r in self.runs(limit=1000)
                 if r.status == RUNNING and (r.pid == os.getpid() or not alive(r.pid, r.pid_start))]
 
-    def _frame(self, query: str, params: tuple[Any, ...] = (), types: Mapping[str, pl.DataType] | None = None,
-               ) -> pl.DataFrame:
-        """The rows of `query`: a column of `types` as its type, `row` and `run_id` as integers, the rest as text.
-
-        They are fetched `_READ_ROWS` at a time, each slice made a frame before the next is
-        fetched, so that a large answer is never all Python tuples at once (a run's writes are
-        read by `_write_frame`, without them).
-        """
-        cursor = self.db.execute(query, params)
-        schema = {name: (types or {}).get(name, pl.Int64 if name in ("row", "run_id") else pl.String)
-                  for name, *_ in cursor.description}
-        parts = [pl.DataFrame(schema=schema)]
-        while rows := cursor.fetchmany(_READ_ROWS):
-            parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
-        return pl.concat(parts)
 
 
 def summary_line(run: Run) -> str:
