@@ -109,9 +109,8 @@ def convert_frame(
     _check_specs(raw, specs)
     # A column whose values repeat (picklists, flags, scores, the values revrules wrote) is looked at
     # through its distinct values: parsing or checking a value costs several times more than finding it.
-    distinct = {source: values for source in dict.fromkeys(spec.source for spec in specs)
-                if source != ID and raw.schema[source] == pl.String
-                and (values := _repeating(raw.get_column(source))) is not None}
+    distinct = _repeating(raw, [source for source in dict.fromkeys(spec.source for spec in specs)
+                                if source != ID and raw.schema[source] == pl.String])
     # A text field already trimmed and without empty values is taken as read: its values are shared, not copied.
     taken = _already_clean(raw, [spec.source for spec in specs if spec.type == FieldType.STRING], distinct)
     made = [spec for spec in specs if not (spec.type == FieldType.STRING and spec.source in taken)]
@@ -156,38 +155,51 @@ def _converted(raw: pl.DataFrame, specs: Sequence[FieldSpec], distinct: Mapping[
     """
     distinct = {source: values for source, values in distinct.items() if any(spec.source == source for spec in specs)}
     converted = _converted_rows(raw, [spec for spec in specs if spec.source not in distinct])
-    for source, values in distinct.items():
-        mine = [spec for spec in specs if spec.source == source]
-        converted = converted.with_columns(_converted_by_value(raw.get_column(source), values, mine))
+    converted = converted.with_columns(_by_value(raw, specs, distinct))
     failed_names = [_failed(spec.name) for spec in specs]
     return converted.select(ID, *(spec.name for spec in specs), *failed_names)
 
 
-def _repeating(column: pl.Series) -> pl.Series | None:
-    """A long column's distinct values (nulls left out) when they are few for its length, else None.
+def _repeating(raw: pl.DataFrame, sources: Sequence[str]) -> dict[str, pl.Series]:
+    """The distinct values (nulls left out) of those long `sources` columns whose values are few for their length.
 
-    This only chooses how the column is converted: both ways give the same values.
+    This only chooses how a column is converted: both ways give the same values.
     """
-    if column.len() < _BY_VALUE_FROM:
-        return None
+    if raw.height < _BY_VALUE_FROM or not sources:
+        return {}
     # A sample first: finding every distinct value of a column of different values costs as much as converting it.
-    sample = column.gather_every(column.len() // _BY_VALUE_SAMPLE)
-    if sample.n_unique() > sample.len() * _BY_VALUE_SAMPLE_SHARE:
-        return None
-    distinct = column.drop_nulls().unique()
-    return distinct if distinct.len() <= column.len() * _BY_VALUE_SHARE else None
+    sample = raw.select(sources).gather_every(raw.height // _BY_VALUE_SAMPLE)
+    counts = sample.select(pl.col(source).n_unique() for source in sources).row(0)
+    likely = [source for source, count in zip(sources, counts, strict=True)
+              if count <= sample.height * _BY_VALUE_SAMPLE_SHARE]
+    if not likely:
+        return {}
+    # Found for every column at once, so that columns are looked at side by side.
+    found = raw.select(pl.col(source).drop_nulls().unique().implode() for source in likely)
+    return {source: values.alias(source) for source in likely
+            if (values := found.get_column(source)[0]).len() <= raw.height * _BY_VALUE_SHARE}
 
 
-def _converted_by_value(column: pl.Series, distinct: pl.Series, specs: Sequence[FieldSpec]) -> list[pl.Series]:
-    """Each spec's converted column and failure flags, each of the `distinct` values of `column` converted once."""
-    values = _converted_rows(pl.DataFrame([distinct.alias(ID), distinct.alias(specs[0].source)]), specs)
-    # Each record's value's place among the distinct values (null for an empty cell, whose results are null).
-    index = (column.replace_strict(distinct, pl.int_range(distinct.len(), dtype=pl.UInt32, eager=True),
-                                   return_dtype=pl.UInt32)
-             if distinct.len() else pl.repeat(None, column.len(), dtype=pl.UInt32, eager=True))
-    made = [values.get_column(spec.name).gather(index) for spec in specs]
-    failed = [values.get_column(_failed(spec.name)).gather(index).fill_null(False) for spec in specs]
-    return [*made, *failed]
+def _by_value(raw: pl.DataFrame, specs: Sequence[FieldSpec], distinct: Mapping[str, pl.Series]) -> list[pl.Series]:
+    """Each spec's converted column and failure flags, each of the `distinct` values of its source converted once."""
+    columns: list[pl.Expr] = []
+    flags: list[pl.Expr] = []
+    for source, values in distinct.items():
+        mine = [spec for spec in specs if spec.source == source]
+        results = _converted_rows(pl.DataFrame([values.alias(ID), values.alias(source)]), mine)
+        # Each record's value's place among the distinct values (null for an empty cell, whose results are null).
+        index = (pl.col(source).replace_strict(values, pl.int_range(values.len(), dtype=pl.UInt32, eager=True),
+                                               return_dtype=pl.UInt32)
+                 if values.len() else pl.repeat(None, pl.len(), dtype=pl.UInt32))
+        for spec in mine:
+            columns.append(pl.lit(results.get_column(spec.name)).gather(index).alias(spec.name))
+            # Most columns have no value that fails: their flags need no look at the records.
+            failed = results.get_column(_failed(spec.name))
+            flags.append((pl.lit(failed).gather(index).fill_null(False) if failed.any()
+                          else pl.repeat(False, pl.len())).alias(_failed(spec.name)))
+    if not columns:
+        return []
+    return raw.lazy().select(*columns, *flags).collect().get_columns()
 
 
 def _converted_rows(raw: pl.DataFrame, specs: Sequence[FieldSpec]) -> pl.DataFrame:

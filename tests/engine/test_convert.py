@@ -506,6 +506,31 @@ def test_a_column_of_repeating_values_converts_as_row_by_row(monkeypatch: pytest
     assert by_value_issues == by_row_issues
 
 
+def test_columns_converted_together_by_value_match_each_alone_and_row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeating columns are found and converted side by side: one's failures never mark another's records."""
+    n = 30_000
+    raw = pl.DataFrame({
+        "__id": [f"id{i:06d}" for i in range(n)],
+        "A": ["1", "2", "x"] * (n // 3),  # repeats, one value fails
+        "B": ["10", " 20 "] * (n // 2),  # repeats, none fails
+        "C": [str(i) for i in range(n)],  # different values: row by row
+        "D": [None] * n,
+    }, schema=dict.fromkeys(("__id", "A", "B", "C", "D"), pl.String))
+    specs = [FieldSpec("a", "A", FieldType.NUMBER), FieldSpec("a_text", "A", FieldType.STRING),
+             FieldSpec("b", "B", FieldType.INTEGER), FieldSpec("c", "C", FieldType.NUMBER),
+             FieldSpec("d", "D", FieldType.BOOLEAN)]
+    together, issues = convert_frame(raw, specs)
+    for spec in specs:
+        alone, alone_issues = convert_frame(raw.select("__id", spec.source), [spec])
+        assert together[spec.name].equals(alone[spec.name])
+        assert [i for i in issues if i.field == spec.name] == alone_issues
+    assert issues == [QualityIssue("a", "A", count=n // 3, example_id="id000002")]
+    monkeypatch.setattr(convert_module, "_BY_VALUE_FROM", n + 1)
+    by_row, by_row_issues = convert_frame(raw, specs)
+    assert together.equals(by_row)
+    assert issues == by_row_issues
+
+
 def test_a_long_column_without_values_converts_to_nulls() -> None:
     raw = pl.DataFrame({"__id": [str(i) for i in range(30_000)], "X": [None] * 30_000},
                        schema={"__id": pl.String, "X": pl.String})
