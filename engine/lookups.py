@@ -15,7 +15,7 @@ from revrules.errors import Problem, did_you_mean
 
 KEY = "__key"
 LINE = "__line"
-_ROW, _RANK = "__lookup_row", "__lookup_rank"
+_PLACE = "__lookup_place"
 MAX_LISTED = 10
 Parse = Callable[[Document, PathKey, str, Mapping[str, FieldType]], Expression | None]
 
@@ -125,27 +125,27 @@ def lookup_join(doc: Document, path: PathKey, spec: model.LookupDeriveModel, tab
 
 
 def join_lookup(lazy: pl.LazyFrame, name: str, join: LookupJoin, which_column: str) -> pl.LazyFrame:
-    """A lookup derive as a left join: the matching row's value, and `which_column` = `<lookup>:<CSV line>`."""
+    """A lookup derive: the matching row's value, and `which_column` = `<lookup>:<CSV line>`.
+
+    Keys are unique (the loader refuses repeats), so a record's match is a place in the
+    table, found by one lookup of its key; the values are taken from that place, not joined.
+    """
     table = join.table
-    right = table.table.select(KEY, LINE, pl.col(join.column).alias(name))
+    keys = table.table.get_column(KEY)
+    places = pl.int_range(keys.len(), dtype=pl.UInt32, eager=True)
     key = normal_key(join.key.compiled)
-    if table.match == "keyword":
-        matched = _keyword_rows(lazy, key, right)
+    if keys.is_empty():
+        place = pl.lit(None, pl.UInt32)
+    elif table.match == "keyword":
+        # One Aho-Corasick pass finds every keyword a text contains; the table is sorted by priority,
+        # then line, so the first place among them is the best match.
+        found = key.str.extract_many(keys.to_list(), overlapping=True)
+        place = found.list.eval(pl.element().replace_strict(keys, places, return_dtype=pl.UInt32)).list.min()
     else:
-        matched = lazy.with_columns(key.alias(KEY)).join(right.lazy(), on=KEY, how="left", maintain_order="left")
-    which = pl.when(pl.col(LINE).is_not_null()).then(pl.format(f"{table.name}:{{}}", pl.col(LINE)))
-    return matched.with_columns(which.alias(which_column)).drop(KEY, LINE)
-
-
-def _keyword_rows(lazy: pl.LazyFrame, key: pl.Expr, right: pl.DataFrame) -> pl.LazyFrame:
-    """Each record's best keyword row: one Aho-Corasick pass finds every keyword its text contains."""
-    if right.is_empty():
-        keyless = lazy.with_columns(pl.lit(None, pl.String).alias(KEY))
-        return keyless.join(right.lazy(), on=KEY, how="left", maintain_order="left")
-    # The table is sorted by priority, then line, so the row index ranks the candidates.
-    ranked = right.with_row_index(_RANK).lazy()
-    indexed = lazy.with_row_index(_ROW)
-    found = (indexed.select(_ROW, key.str.extract_many(right[KEY].to_list(), overlapping=True).alias(KEY))
-             .explode(KEY).join(ranked, on=KEY, how="inner")
-             .group_by(_ROW).agg(pl.all().sort_by(_RANK).first()).drop(_RANK))
-    return indexed.join(found, on=_ROW, how="left", maintain_order="left").drop(_ROW)
+        place = key.replace_strict(keys, places, default=None, return_dtype=pl.UInt32)
+    line = pl.lit(table.table.get_column(LINE)).gather(pl.col(_PLACE))
+    which = pl.when(line.is_not_null()).then(pl.format(f"{table.name}:{{}}", line))
+    return (lazy.with_columns(place.alias(_PLACE))
+            .with_columns(pl.lit(table.table.get_column(join.column)).gather(pl.col(_PLACE)).alias(name),
+                          which.alias(which_column))
+            .drop(_PLACE))
