@@ -236,8 +236,13 @@ def build_plan(
     del befores
     # Lazily throughout: `frame` joins columns chunked differently (the CSV reader's and the evaluated
     # ones), and an eager operation on it would first copy every column into one chunk.
-    flags = frame.lazy().select(_keep(frame, name, book.kinds[name], project).fill_null(False).alias(_kept(name))
-                                for name, _ in outputs).collect()
+    # The CRM's texts are read trimmed, so a decided text equal to the CRM's in every record is trimmed too:
+    # such a field (every field of a re-plan with nothing to change) is compared without a trimmed copy.
+    texts = [name for name, _ in outputs if book.kinds[name] == FieldType.STRING]
+    same = frame.lazy().select(pl.col(name).eq_missing(pl.col(_before(name))).all() for name in texts).collect()
+    trimmed = {name for name in texts if same[name][0]}
+    flags = frame.lazy().select(_keep(frame, name, book.kinds[name], project, trimmed=name in trimmed)
+                                .fill_null(False).alias(_kept(name)) for name, _ in outputs).collect()
     # Whether each field changes is worked out once, as flags: the diff and the filter below both read them.
     frame = pl.concat([frame, flags], how="horizontal")
     keeps = [pl.col(_kept(name)) for name, _ in outputs]
@@ -382,11 +387,14 @@ def _changes(frame: pl.DataFrame, columns: list[Diffed], carried: list[pl.Expr])
                       [rule for *_, rule in columns])
 
 
-def _keep(frame: pl.DataFrame, name: str, kind: FieldType, project: Project) -> pl.Expr:
-    """Whether the value decided for `name` differs from what the CRM holds and may be written."""
+def _keep(frame: pl.DataFrame, name: str, kind: FieldType, project: Project, *, trimmed: bool = False) -> pl.Expr:
+    """Whether the value decided for `name` differs from what the CRM holds and may be written.
+
+    `trimmed`: the decided values are known to be trimmed texts, compared as they are.
+    """
     after, before = pl.col(name), pl.col(_before(name))
     raw_before = pl.col(_raw(project.outputs[name]))
-    equal = _comparable(after, kind).eq_missing(_comparable(before, kind, converted=True))
+    equal = _comparable(after, kind, converted=trimmed).eq_missing(_comparable(before, kind, converted=True))
     # A before value that could not be converted is junk in the CRM: replace it.
     equal = equal & (before.is_not_null() | raw_before.is_null())
     keep = ~equal
