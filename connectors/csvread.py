@@ -24,6 +24,8 @@ _SHARED_SAMPLE = 5_000
 _SHARED_SAMPLE_SHARE = 0.9
 """A column repeats when at most `_SHARED_SHARE` of its values are distinct; a column whose sample of
 about `_SHARED_SAMPLE` values has more than `_SHARED_SAMPLE_SHARE` distinct is taken not to."""
+_TOGETHER = 4
+"""Columns put in one piece at once (side by side)."""
 
 
 def read_header(path: Path) -> tuple[list[str], bool]:
@@ -79,12 +81,13 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     into one (and keep both). A cell takes 16 bytes even when empty, and exports carry
     columns nobody fills (and the output fields before a first apply): those cost nothing
     as a single null. A long text that recurs (the provenance line revrules wrote, some
-    450 bytes a record) is held once and each cell refers to it. Columns are replaced one
-    by one, so each one's pieces can go once it is made.
+    450 bytes a record) is held once and each cell refers to it. Columns are replaced a
+    few at a time, so their pieces can go once they are made.
     """
     height = frame.height
     columns = frame.get_columns()
     del frame
+    plain: list[int] = []
     for index, column in enumerate(columns):
         if height and column.null_count() == height:
             columns[index] = pl.repeat(None, height, dtype=pl.String, eager=True).alias(column.name)
@@ -93,8 +96,13 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
         elif (distinct := _long_and_repeating(column)) is not None:
             columns[index] = distinct.gather(_places(column, distinct))
         else:
-            columns[index] = column.rechunk()
+            plain.append(index)
         del column
+    # The others are put in one piece a few at a time, side by side: twice as fast as one by one.
+    for start in range(0, len(plain), _TOGETHER):
+        group = plain[start:start + _TOGETHER]
+        for index, column in zip(group, pl.DataFrame([columns[i] for i in group]).rechunk().get_columns(), strict=True):
+            columns[index] = column
     return pl.DataFrame(columns)
 
 
@@ -124,12 +132,13 @@ def _repeats(sample: pl.Series) -> bool:
 def _long_and_repeating(column: pl.Series) -> pl.Series | None:
     """A column's distinct values (nulls left out) when its texts are long and few distinct, else None.
 
-    Finding the distinct values costs a pass over every byte: it is done only for long
-    texts, and only when a sample of them repeats.
+    Finding the distinct values costs a pass over every byte: it is done only when an
+    even sample of the column's texts is long and repeats.
     """
-    if column.len() < _SHARED_FROM or column.dtype != pl.String or not _long(column):
+    if column.len() < _SHARED_FROM or column.dtype != pl.String:
         return None
-    if not _repeats(column.gather_every(column.len() // _SHARED_SAMPLE)):
+    sample = column.gather_every(column.len() // _SHARED_SAMPLE)
+    if not (_long(sample) and _repeats(sample)):
         return None
     distinct = column.drop_nulls().unique()
     return distinct.alias(column.name) if distinct.len() <= column.len() * _SHARED_SHARE else None
