@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from revrules.engine.arithmetic import clean_expr
@@ -182,21 +183,34 @@ def _overridden(frame: pl.DataFrame, name: str, column: str | None) -> pl.DataFr
 def _units(result: pl.DataFrame, pools: Mapping[str, Pool], needs: list[str]) -> pl.DataFrame:
     """One row per family unit (only the columns routing `needs`), in record order, carrying its members' load.
 
-    The load is the number of the unit's records read and the sums of their `balance_by` values.
+    The load is the number of the unit's records read and the sums of their `balance_by` values,
+    put at the unit head's row: each head takes its own, with no join.
     """
     balance = sorted({p.balance_by for p in pools.values() if p.balance_by} & set(result.columns))
-    if CONTEXT in result.columns:
-        read = ~pl.col(CONTEXT)
-        sums = [read.sum(), *(pl.col(c).filter(read).cast(pl.Float64).sum() for c in balance)]
-    else:
-        # Every record was read: plain counts and sums, which polars aggregates several times faster.
-        sums = [pl.len(), *(pl.col(c).cast(pl.Float64).sum() for c in balance)]
-    loads = result.group_by(_UNIT_ROW).agg(sums[0].cast(pl.Float64).alias(SIZE),
-                                           *(total.alias(c) for total, c in zip(sums[1:], balance, strict=True)))
     columns = list(dict.fromkeys([ID, UNIT, _UNIT_ROW, *(c for c in needs if c in result.columns
                                                           and c not in balance)]))
     heads = result.select(columns).filter(pl.int_range(pl.len(), dtype=pl.Int64) == pl.col(_UNIT_ROW))
-    return heads.join(loads, on=_UNIT_ROW, how="left", maintain_order="left").drop(_UNIT_ROW)
+    at = heads.get_column(_UNIT_ROW).to_numpy()
+    units = result.get_column(_UNIT_ROW).to_numpy()
+    # Records read only to complete a family count for nothing.
+    read = (~result.get_column(CONTEXT)).to_numpy() if CONTEXT in result.columns else None
+    if not balance:  # counted with numpy's bincount over row positions, far faster than a group-by
+        size = np.bincount(units, weights=read, minlength=result.height)
+        return heads.with_columns(pl.Series(SIZE, size[at], dtype=pl.Float64)).drop(_UNIT_ROW)
+    if read is not None:
+        kept = ~pl.col(CONTEXT)
+        sums = [kept.sum(), *(pl.col(c).filter(kept).cast(pl.Float64).sum() for c in balance)]
+    else:
+        # Every record was read: plain counts and sums, which polars aggregates several times faster.
+        sums = [pl.len(), *(pl.col(c).cast(pl.Float64).sum() for c in balance)]
+    # Summed by one polars query as always: another way of adding up can differ in a load's last bit,
+    # which can decide a tie.
+    loads = result.group_by(_UNIT_ROW).agg(sums[0].cast(pl.Float64).alias(SIZE),
+                                           *(total.alias(c) for total, c in zip(sums[1:], balance, strict=True)))
+    placed = np.zeros((len(loads.columns) - 1, result.height))
+    placed[:, loads.get_column(_UNIT_ROW).to_numpy()] = loads.drop(_UNIT_ROW).to_numpy().T
+    return heads.with_columns(pl.Series(c, placed[i][at], dtype=pl.Float64)
+                              for i, c in enumerate(loads.columns[1:])).drop(_UNIT_ROW)
 
 
 def _members_follow(result: pl.DataFrame, routed: pl.DataFrame, territories: Territories,
