@@ -238,9 +238,9 @@ def build_plan(
     # ones), and an eager operation on it would first copy every column into one chunk.
     # The CRM's texts are read trimmed, so a decided text equal to the CRM's in every record is trimmed too:
     # such a field (every field of a re-plan with nothing to change) is compared without a trimmed copy.
-    texts = [name for name, _ in outputs if book.kinds[name] == FieldType.STRING]
-    same = frame.lazy().select(pl.col(name).eq_missing(pl.col(_before(name))).all() for name in texts).collect()
-    trimmed = {name for name in texts if same[name][0]}
+    text_fields = [name for name, _ in outputs if book.kinds[name] == FieldType.STRING]
+    same = frame.lazy().select(pl.col(name).eq_missing(pl.col(_before(name))).all() for name in text_fields).collect()
+    trimmed = {name for name in text_fields if same[name][0]}
     flags = frame.lazy().select(_keep(frame, name, book.kinds[name], project, trimmed=name in trimmed)
                                 .fill_null(False).alias(_kept(name)) for name, _ in outputs).collect()
     # Whether each field changes is worked out once, as flags: the diff and the filter below both read them.
