@@ -413,7 +413,7 @@ def _list_changes(project: Project, evaluated: pl.DataFrame, current: Mapping[st
     """Per list, the records to add (members now, not in the CRM's list) and to remove, each in id order."""
     parts = []
     for item in project.book.lists:
-        members = evaluated.filter(pl.col(list_column(item.id))).select(pl.col(ID).alias("id"))
+        members = evaluated.select(pl.col(ID).filter(pl.col(list_column(item.id))).alias("id"))
         before = pl.DataFrame({"id": list(current.get(item.id, ()))}, schema={"id": pl.String})
         for action, have, lack in (("add", members, before), ("remove", before, members)):
             found = have.join(lack, on="id", how="anti").sort("id")
@@ -422,10 +422,11 @@ def _list_changes(project: Project, evaluated: pl.DataFrame, current: Mapping[st
 
 
 def _conflicts(project: Project, evaluated: pl.DataFrame) -> pl.DataFrame:
+    # Lazily, so that only the columns kept are filtered.
     parts = [
-        evaluated.filter(pl.col(rule_column(d.name)) == CONFLICT).select(
+        evaluated.lazy().filter(pl.col(rule_column(d.name)) == CONFLICT).select(
             pl.col(ID).alias("id"), pl.lit(d.name).alias("decision"), pl.col(conflict_column(d.name)).alias("rules")
-        )
+        ).collect()
         for d in project.book.decisions
         if d.hit == "unique"
     ]
@@ -437,6 +438,6 @@ def _unassigned(project: Project, evaluated: pl.DataFrame) -> pl.DataFrame:
     if territories is None or not territories.owner_output:
         return pl.DataFrame(schema=UNASSIGNED_SCHEMA)
     column = rule_column(territories.owner_output)
-    return evaluated.filter(pl.col(column).is_in(["capacity-full", "no-available-owner"])).select(
+    return evaluated.lazy().filter(pl.col(column).is_in(["capacity-full", "no-available-owner"])).select(
         pl.col(ID).alias("id"), pl.col(territories.output).alias("territory"), pl.col(column).alias("reason")
-    )
+    ).collect()
