@@ -5,18 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 import rule_engine
 import rule_engine.ast as ast
+import yaml
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from rule_engine import DataType
 
+import revrules.engine.evaluate as evaluate_module
 from revrules.engine.compile import UnsupportedError, compile_expression
 from revrules.engine.threevalued import row_fallback
+from revrules.project import load_project
+from revrules.run.read import read_all
 
 # `[[:alpha:]]` is on purpose: Python warns that it may one day read it as a POSIX class.
 pytestmark = pytest.mark.filterwarnings("ignore:Possible nested set:FutureWarning")
@@ -260,3 +265,37 @@ def test_numbers_carry_no_binary_noise_on_both_paths(source: str, values: dict[s
     compiled, fallback = both_paths(source, [{**ROW, **values}], pl.Float64())
     assert fallback == [expected]
     assert compiled in (None, [expected])
+
+
+def test_decisions_taken_once_per_distinct_input_are_those_taken_record_by_record(
+        monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Many records with few distinct inputs (the path a large export takes) decide as each record alone would."""
+    root = Path(__file__).resolve().parents[2]
+    folder = tmp_path_factory.mktemp("distinct")
+    sample = pl.read_csv(root / "examples" / "accounts.csv", infer_schema=False)
+    sample.sample(60_000, with_replacement=True, seed=11).with_columns(
+        pl.format("001D{}", pl.int_range(pl.len()).cast(pl.String).str.zfill(6)).alias("Id"),
+        pl.lit(None, pl.String).alias("ParentId"),
+    ).write_csv(folder / "accounts.csv")
+    config = yaml.safe_load((root / "config.example.yaml").read_text())
+    config["crm"].update(path="accounts.csv", output="out.csv", lists_dir="lists")
+    config["rules"] = [str(root / "rules")]
+    (folder / "revrules.yaml").write_text(yaml.safe_dump(config))
+    project = load_project(folder / "revrules.yaml")
+    typed = read_all(project, project.connector()).typed
+
+    taken: list[str] = []
+    distinct_inputs = evaluate_module._distinct_inputs
+
+    def watched(decision: Any, frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame | None:
+        found = distinct_inputs(decision, frame, keys)
+        taken.extend([decision.name] if found is not None else [])
+        return found
+
+    monkeypatch.setattr(evaluate_module, "_distinct_inputs", watched)
+    once = project.evaluate(typed)
+    assert len(taken) >= 3  # vertical, country_code, icp_score at least
+    monkeypatch.setattr(evaluate_module, "_DISTINCT_MIN_ROWS", typed.height + 1)
+    alone = project.evaluate(typed)
+    assert sorted(alone.columns) == sorted(once.columns)
+    assert alone.select(once.columns).equals(once)  # a decision's columns come after the others on that path
