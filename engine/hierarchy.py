@@ -38,10 +38,12 @@ def resolve_hierarchy(frame: pl.DataFrame, parent: str, source: str) -> tuple[pl
         The frame with the three columns, and the issues found (named after `source`).
     """
     rows = frame.select(pl.col(ID).alias(PARENT)).with_row_index(_PARENT_ROW)
-    links = frame.select(ID, pl.col(parent).cast(pl.String).str.strip_chars().alias(PARENT)).with_row_index(_ROW)
-    links = links.join(rows, on=PARENT, how="left", maintain_order="left")
-    own = links[_ROW].to_numpy()
-    found = links[_PARENT_ROW].fill_null(-1).cast(pl.Int64).to_numpy()
+    named = frame.select(pl.col(parent).cast(pl.String).str.strip_chars().alias(PARENT))
+    # Most accounts have no parent: only the ids that are named are looked for among the records.
+    links = named.with_row_index(_ROW).filter(pl.col(PARENT).is_not_null()).join(rows, on=PARENT, how="inner")
+    own = np.arange(frame.height, dtype=np.int64)
+    found = np.full(frame.height, -1, dtype=np.int64)
+    found[links[_ROW].to_numpy()] = links[_PARENT_ROW].to_numpy()
     known = (found >= 0) & (found != own)
     # Pointer doubling on row positions: after round r each record points 2**r hops up, a root at itself.
     up = np.where(known, found, own)
@@ -51,12 +53,12 @@ def resolve_hierarchy(frame: pl.DataFrame, parent: str, source: str) -> tuple[pl
         up = up[up]
     reached = ~known[up]
     ok = reached & (depth <= MAX_DEPTH)
-    ids = links[ID]
+    ids = frame[ID]
     ultimate_rows = pl.Series(_ULTIMATE_ROW, np.where(ok, up, own), dtype=pl.Int64)
     parent_rows = pl.Series(_PARENT_ROW, np.where(ok & known, found, -1), dtype=pl.Int64).replace(-1, None)
     result = frame.with_columns(ids.gather(parent_rows).alias(PARENT), ids.gather(ultimate_rows).alias(ULTIMATE),
                                 pl.Series(DEPTH, np.where(ok, depth, 0)), parent_rows, ultimate_rows)
-    raw = links[PARENT]
+    raw = named[PARENT]
     missing = (raw.is_not_null() & (raw != "")).to_numpy() & (found < 0)
     issues = [QualityIssue(what, source, int(mask.sum()), str(ids.filter(pl.Series(mask)).min()))
               for what, mask in (("parent not found", missing), ("hierarchy cycle", ~reached),
