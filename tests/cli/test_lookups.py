@@ -134,3 +134,15 @@ def test_check_reports_table_rows_that_match_no_record(
     assert result.code == 0, result.err
     assert "note: lookup states (rules/lookups/states.csv): 1 of 3 row(s) match no record (lines 4)" in result.out
     assert "note: lookup verticals (rules/lookups/verticals.csv): 1 of 3 row(s) match no record (lines 2)" in result.out
+
+
+@pytest.mark.parametrize("match", ["exact", "keyword"])
+def test_a_lookup_table_with_no_rows_matches_nothing(tmp_path: Path, cli: Cli, match: str) -> None:
+    """A header alone is an empty table: every record's value and row are null, and the run goes on."""
+    book = BOOK.replace("key: state, types:", f"key: state, match: {match}, types:")
+    config = _project(tmp_path, book=book.split("tests:")[0], states="state,territory,quota\n")
+    result = cli("plan", "-c", config, "--json")
+    assert result.code == 0, result.err
+    changes = {(c["id"], c["field"]): c["after"] for c in result.json()["changes"]}
+    assert not [key for key in changes if key[1] == "Territory__c"]
+    assert changes[("A1", "Segment__c")] == "Other"
