@@ -143,8 +143,8 @@ def join_lookup(lazy: pl.LazyFrame, name: str, join: LookupJoin, which_column: s
         place = found.list.eval(pl.element().replace_strict(keys, places, return_dtype=pl.UInt32)).list.min()
     else:
         place = key.replace_strict(keys, places, default=None, return_dtype=pl.UInt32)
-    line = pl.lit(table.table.get_column(LINE)).gather(pl.col(_PLACE))
-    which = pl.when(line.is_not_null()).then(pl.format(f"{table.name}:{{}}", line))
+    # No match: no line, and `format` of a null is null.
+    which = pl.format(f"{table.name}:{{}}", pl.lit(table.table.get_column(LINE)).gather(pl.col(_PLACE)))
     return (lazy.with_columns(place.alias(_PLACE))
             .with_columns(pl.lit(table.table.get_column(join.column)).gather(pl.col(_PLACE)).alias(name),
                           which.alias(which_column))

@@ -484,7 +484,7 @@ class Ledger:
         # Through the runs that may hold them (`_UNSETTLED_RUNS`): no index on `result` for every write
         # to enter when recorded pending and leave when settled.
         return read_writes(self.db, ("row", "run_id", *columns, "id", *_CHANGE_COLUMNS[1:]),
-                                 f"b.run_id IN ({_UNSETTLED_RUNS})", (), _UNSETTLED, related=related)
+                           f"b.run_id IN ({_UNSETTLED_RUNS})", (), _UNSETTLED, related=related)
 
     def writes(self, run_id: int, result: str | None = None, columns: Sequence[str] | None = None) -> pl.DataFrame:
         """The writes of one run to the configured object, optionally only those with `result`.
@@ -501,7 +501,7 @@ class Ledger:
                 columns: Sequence[str] | None = None) -> pl.DataFrame:
         every = ("row", *(("object",) if related else ()), *_CHANGE_COLUMNS, "result", "error")
         return read_writes(self.db, tuple(columns or every), "b.run_id = ?", (run_id,), (result,) if result else (),
-                                 related=related)
+                           related=related)
 
     def list_writes(self, run_id: int) -> pl.DataFrame:
         """The list membership writes of one run."""
